@@ -1,0 +1,387 @@
+/* The client object ("kombo.client"): one libcurl easy handle and its
+ * buffers, kept across requests so consecutive requests share a kept-alive
+ * connection and no per-request allocation is needed once warmed up.
+ *
+ * client:perform(req) does one HTTP exchange and nothing else: no retries,
+ * no waiting (that is policy.c's and the drivers' business). It returns a
+ * response table, or nil and a classified failure table. */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+#include "client.h"
+
+#define DEFAULT_TIMEOUT_MS 60000L
+
+static int buf_append(kb_buf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *np;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (np == NULL)
+			return 0;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 1;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	kb_client *c = ud;
+	size_t len = size * n;
+	if (c->max_body && c->body.len + len > c->max_body) {
+		c->too_large = 1;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	return buf_append(&c->body, p, len) ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	kb_client *c = ud;
+	size_t len = size * n;
+	/* A new status line starts a new header block (100 Continue, proxies):
+	 * only the final block describes the response. */
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		c->head.len = 0;
+	return buf_append(&c->head, p, len) ? len : 0;
+}
+
+kb_client *kombo_client_check(lua_State *L, int idx)
+{
+	kb_client *c = luaL_checkudata(L, idx, KOMBO_CLIENT_MT);
+	if (c->easy == NULL)
+		luaL_error(L, "attempt to use a closed kombo client");
+	return c;
+}
+
+static void set_str(lua_State *L, kb_client *c, int opts, const char *field, CURLoption opt)
+{
+	lua_getfield(L, opts, field);
+	if (!lua_isnil(L, -1))
+		curl_easy_setopt(c->easy, opt, luaL_checkstring(L, -1));
+	lua_pop(L, 1);
+}
+
+static int opt_bool(lua_State *L, int opts, const char *field, int dflt)
+{
+	int v = dflt;
+	lua_getfield(L, opts, field);
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TBOOLEAN);
+		v = lua_toboolean(L, -1);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+/* core.client{ user_agent=, verify_tls=true, ca_file=, max_response_bytes= } */
+static int l_client_new(lua_State *L)
+{
+	kb_client *c;
+	int verify;
+	if (lua_isnoneornil(L, 1))
+		lua_newtable(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	/* Zeroed and owned by Lua before anything is acquired, so a failure
+	 * half-way leaves a closed object that __gc handles. */
+	c = lua_newuserdata(L, sizeof *c);
+	memset(c, 0, sizeof *c);
+	luaL_getmetatable(L, KOMBO_CLIENT_MT);
+	lua_setmetatable(L, -2);
+
+	c->easy = curl_easy_init();
+	if (c->easy == NULL)
+		return luaL_error(L, "curl_easy_init failed");
+	c->max_body = (size_t)kb_optfield_number(L, 1, "max_response_bytes", 0);
+	verify = opt_bool(L, 1, "verify_tls", 1);
+
+	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
+	/* Never follow redirects: the API does not redirect, and following one
+	 * could carry the Authorization header to another host. */
+	curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+	set_str(L, c, 1, "ca_file", CURLOPT_CAINFO);
+	set_str(L, c, 1, "user_agent", CURLOPT_USERAGENT);
+	return 1;
+}
+
+static void release_request(kb_client *c)
+{
+	curl_slist_free_all(c->headers);
+	c->headers = NULL;
+}
+
+/* Sets the easy handle up for the request table at idx. Raises on misuse
+ * (wrong types, CR/LF in a header) before anything is sent. The body string
+ * is not copied: the caller keeps req alive until the transfer is done. */
+void kombo_client_prepare(lua_State *L, kb_client *c, int idx)
+{
+	const char *method, *url, *body = NULL;
+	size_t body_len = 0, i, n;
+	long timeout;
+	struct curl_slist *h = NULL;
+
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_getfield(L, idx, "method");
+	method = luaL_checkstring(L, -1);
+	lua_getfield(L, idx, "url");
+	url = luaL_checkstring(L, -1);
+	lua_getfield(L, idx, "body");
+	if (!lua_isnil(L, -1))
+		body = luaL_checklstring(L, -1, &body_len);
+	lua_pop(L, 3); /* the strings stay reachable through req */
+	timeout = (long)kb_optfield_number(L, idx, "timeout_ms", DEFAULT_TIMEOUT_MS);
+
+	release_request(c);
+	lua_getfield(L, idx, "headers");
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		n = kb_rawlen(L, -1);
+		for (i = 1; i <= n; i++) {
+			size_t len;
+			const char *line;
+			struct curl_slist *nh;
+			lua_rawgeti(L, -1, (int)i);
+			line = luaL_checklstring(L, -1, &len);
+			if (!kombo_header_value_ok(line, len)) {
+				curl_slist_free_all(h);
+				luaL_error(L, "header %d contains CR, LF or NUL", (int)i);
+			}
+			nh = curl_slist_append(h, line);
+			lua_pop(L, 1);
+			if (nh == NULL) {
+				curl_slist_free_all(h);
+				luaL_error(L, "out of memory");
+			}
+			h = nh;
+		}
+	}
+	lua_pop(L, 1);
+	c->headers = h;
+
+	c->body.len = 0;
+	c->head.len = 0;
+	c->too_large = 0;
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(c->easy, CURLOPT_URL, url);
+	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout > 0 ? timeout : 1L);
+	if (body != NULL) {
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST,
+				 strcmp(method, "POST") == 0 ? NULL : method);
+	} else {
+		curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST,
+				 strcmp(method, "GET") == 0 ? NULL : method);
+	}
+}
+
+/* Response headers of the final block as a table of lower-case names; a
+ * repeated header is joined with ", " as HTTP allows. */
+static void push_headers(lua_State *L, const char *p, size_t len)
+{
+	const char *end = p + len, *line = p;
+	lua_newtable(L);
+	while (line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		const char *colon, *v, *ve;
+		char name[128];
+		size_t nlen, k;
+		if (eol == NULL)
+			eol = end;
+		colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon != NULL && colon > line && (size_t)(colon - line) < sizeof name) {
+			nlen = (size_t)(colon - line);
+			for (k = 0; k < nlen; k++) {
+				char ch = line[k];
+				name[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+			}
+			v = colon + 1;
+			ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			lua_pushlstring(L, name, nlen);
+			lua_pushvalue(L, -1);
+			lua_rawget(L, -3);
+			if (lua_isnil(L, -1)) {
+				lua_pop(L, 1);
+				lua_pushlstring(L, v, (size_t)(ve - v));
+			} else {
+				lua_pushliteral(L, ", ");
+				lua_pushlstring(L, v, (size_t)(ve - v));
+				lua_concat(L, 3);
+			}
+			lua_rawset(L, -3);
+		}
+		line = eol + 1;
+	}
+}
+
+static void set_field_str(lua_State *L, const char *k, const char *v)
+{
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, k);
+}
+
+/* Failure kinds the Lua layer turns into error objects: kind is
+ * "connection" or "timeout" (or "decode" for a body curl could not
+ * decode or that exceeds max_response_bytes); reason is a short stable
+ * word; sent tells whether the server may have received the whole request. */
+static int push_failure(lua_State *L, kb_client *c, CURLcode rc)
+{
+	const char *kind = "connection", *reason;
+	long req_size = 0;
+	int sent;
+	curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &req_size);
+	sent = req_size > 0;
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT: reason = "refused"; sent = 0; break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY: reason = "dns"; sent = 0; break;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR: reason = "tls"; sent = 0; break;
+	case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; reason = "timeout"; break;
+	case CURLE_SEND_ERROR: reason = "send"; sent = 0; break;
+	case CURLE_GOT_NOTHING: reason = "empty_reply"; break;
+	case CURLE_RECV_ERROR: reason = "reset"; break;
+	case CURLE_PARTIAL_FILE: reason = "partial"; break;
+	case CURLE_BAD_CONTENT_ENCODING: kind = "decode"; reason = "content_encoding"; break;
+	case CURLE_WRITE_ERROR:
+		if (c->too_large) {
+			kind = "decode";
+			reason = "too_large";
+			break;
+		}
+		/* fallthrough */
+	case CURLE_OUT_OF_MEMORY: reason = "out_of_memory"; break;
+	default: reason = "other"; break;
+	}
+	lua_pushnil(L);
+	lua_createtable(L, 0, 6);
+	set_field_str(L, "kind", kind);
+	set_field_str(L, "reason", reason);
+	if (c->too_large)
+		lua_pushfstring(L, "response larger than max_response_bytes (%d)", (int)c->max_body);
+	else
+		lua_pushstring(L, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	lua_setfield(L, -2, "message");
+	lua_pushboolean(L, sent);
+	lua_setfield(L, -2, "sent");
+	lua_pushinteger(L, (lua_Integer)rc);
+	lua_setfield(L, -2, "curl_code");
+	return 2;
+}
+
+int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc)
+{
+	long status = 0, connects = 0;
+	double total = 0;
+	release_request(c);
+	if (rc != CURLE_OK)
+		return push_failure(L, c, rc);
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
+	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &total);
+	lua_createtable(L, 0, 5);
+	lua_pushinteger(L, (lua_Integer)status);
+	lua_setfield(L, -2, "status");
+	push_headers(L, c->head.p ? c->head.p : "", c->head.len);
+	lua_setfield(L, -2, "headers");
+	lua_pushlstring(L, c->body.p ? c->body.p : "", c->body.len);
+	lua_setfield(L, -2, "body");
+	lua_pushboolean(L, connects == 0);
+	lua_setfield(L, -2, "reused");
+	lua_pushnumber(L, total * 1000.0);
+	lua_setfield(L, -2, "elapsed_ms");
+	/* A big body's buffer is not worth keeping for the next small one. */
+	if (c->body.cap > (8u << 20)) {
+		free(c->body.p);
+		c->body.p = NULL;
+		c->body.cap = 0;
+	}
+	c->body.len = 0;
+	return 1;
+}
+
+/* client:perform(req) -> response | nil, failure */
+static int l_perform(lua_State *L)
+{
+	kb_client *c = kombo_client_check(L, 1);
+	CURLcode rc;
+	if (c->busy)
+		return luaL_error(L, "kombo client is busy with another transfer");
+	kombo_client_prepare(L, c, 2);
+	rc = curl_easy_perform(c->easy);
+	return kombo_client_finish(L, c, rc);
+}
+
+static int l_close(lua_State *L)
+{
+	kb_client *c = luaL_checkudata(L, 1, KOMBO_CLIENT_MT);
+	if (c->easy != NULL && c->busy)
+		return luaL_error(L, "kombo client is busy with another transfer");
+	release_request(c);
+	if (c->easy != NULL) {
+		curl_easy_cleanup(c->easy);
+		c->easy = NULL;
+	}
+	free(c->body.p);
+	free(c->head.p);
+	memset(&c->body, 0, sizeof c->body);
+	memset(&c->head, 0, sizeof c->head);
+	return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+	kb_client *c = luaL_checkudata(L, 1, KOMBO_CLIENT_MT);
+	lua_pushfstring(L, "kombo.client (%s%p)", c->easy ? "" : "closed ", (void *)c);
+	return 1;
+}
+
+void kombo_client_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "perform", l_perform },
+		{ "close", l_close },
+		{ "__gc", l_close },
+		{ "__close", l_close },
+		{ "__tostring", l_tostring },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg fns[] = {
+		{ "client", l_client_new },
+		{ NULL, NULL },
+	};
+	kb_newclass(L, KOMBO_CLIENT_MT, methods);
+	kb_setfuncs(L, fns, 0);
+}

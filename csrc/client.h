@@ -1,0 +1,28 @@
+/* The client object's struct, shared with multi.c which runs several
+ * clients' easy handles at once. */
+#ifndef KOMBO_CLIENT_H
+#define KOMBO_CLIENT_H
+
+#include <curl/curl.h>
+#include "core.h"
+
+typedef struct {
+	char *p;
+	size_t len, cap;
+} kb_buf;
+
+typedef struct {
+	CURL *easy;                   /* NULL once closed */
+	struct curl_slist *headers;   /* of the request in flight */
+	kb_buf body, head;            /* reused across requests */
+	size_t max_body;              /* 0: no limit */
+	int too_large;
+	int busy;                     /* added to a multi handle */
+	char errbuf[CURL_ERROR_SIZE];
+} kb_client;
+
+kb_client *kombo_client_check(lua_State *L, int idx);
+void kombo_client_prepare(lua_State *L, kb_client *c, int idx);
+int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc);
+
+#endif

@@ -1,0 +1,29 @@
+/* Prototypes shared between the C files of kombo.core. Nothing here is
+ * exported from the shared object: the Makefile builds with
+ * -fvisibility=hidden and only luaopen_kombo_core is marked visible. */
+#ifndef KOMBO_CORE_H
+#define KOMBO_CORE_H
+
+#include <stddef.h>
+#include "compat.h"
+
+#define KOMBO_CLIENT_MT "kombo.client"
+#define KOMBO_MULTI_MT "kombo.multi"
+
+/* Each adds its functions to the module table on top of the stack. */
+void kombo_client_open(lua_State *L);
+void kombo_encode_open(lua_State *L);
+void kombo_clock_open(lua_State *L);
+void kombo_policy_open(lua_State *L);
+
+/* Percent-encode in[0..len) keeping only RFC 3986 unreserved characters.
+ * out must hold 3*len bytes; returns the encoded length. */
+size_t kombo_pct_encode(const char *in, size_t len, char *out);
+
+/* Standard base64 with padding; out must hold 4*((len+2)/3) bytes. */
+size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out);
+
+/* 1 when s[0..len) may be sent as a header value: no CR, LF or NUL. */
+int kombo_header_value_ok(const char *s, size_t len);
+
+#endif

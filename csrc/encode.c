@@ -1,0 +1,112 @@
+/* Encoding that must be exact and fast: percent-encoding of path segments
+ * and query values, base64 for attachments, and the header-value check that
+ * keeps CR/LF out of every request. Pure functions; the Lua bindings below
+ * are thin. */
+#include <string.h>
+#include "core.h"
+
+static const char HEX[] = "0123456789ABCDEF";
+
+static int unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+size_t kombo_pct_encode(const char *in, size_t len, char *out)
+{
+	size_t i, o = 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (unreserved(c)) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = HEX[c >> 4];
+			out[o++] = HEX[c & 15];
+		}
+	}
+	return o;
+}
+
+size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char T[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i = 0, o = 0;
+	for (; i + 2 < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+		out[o++] = T[v >> 18];
+		out[o++] = T[(v >> 12) & 63];
+		out[o++] = T[(v >> 6) & 63];
+		out[o++] = T[v & 63];
+	}
+	if (i < len) {
+		unsigned v = (unsigned)in[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned)in[i + 1] << 8;
+		out[o++] = T[v >> 18];
+		out[o++] = T[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? T[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	return o;
+}
+
+int kombo_header_value_ok(const char *s, size_t len)
+{
+	return memchr(s, '\r', len) == NULL && memchr(s, '\n', len) == NULL &&
+	       memchr(s, '\0', len) == NULL;
+}
+
+/* core.escape(s) -> percent-encoded s (one path segment or query value). */
+static int l_escape(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	char *out;
+	/* Dot segments would still be resolved by servers: encode them too. */
+	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+		lua_pushstring(L, len == 1 ? "%2E" : "%2E%2E");
+		return 1;
+	}
+	if (len > (((size_t)-1) / 3))
+		return luaL_error(L, "string too long");
+	/* Scratch userdata rather than luaL_prepbuffsize: 5.1 lacks it. */
+	out = lua_newuserdata(L, len * 3 + 1);
+	lua_pushlstring(L, out, kombo_pct_encode(s, len, out));
+	return 1;
+}
+
+/* core.b64encode(s) -> base64 text of s. */
+static int l_b64encode(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	char *out;
+	if (len > (((size_t)-1) / 4) - 3)
+		return luaL_error(L, "string too long");
+	out = lua_newuserdata(L, 4 * ((len + 2) / 3) + 1);
+	lua_pushlstring(L, out, kombo_b64_encode((const unsigned char *)s, len, out));
+	return 1;
+}
+
+/* core.header_value_ok(s) -> boolean */
+static int l_header_value_ok(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	lua_pushboolean(L, kombo_header_value_ok(s, len));
+	return 1;
+}
+
+void kombo_encode_open(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "escape", l_escape },
+		{ "b64encode", l_b64encode },
+		{ "header_value_ok", l_header_value_ok },
+		{ NULL, NULL },
+	};
+	kb_setfuncs(L, fns, 0);
+}
