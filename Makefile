@@ -22,7 +22,7 @@ CHDR   := $(wildcard csrc/*.h)
 CORE   := $(BUILD)/kombo/core.so
 LUASRC := $(shell find lua -name '*.lua')
 
-.PHONY: all test lint demo examples install clean operations sandbox
+.PHONY: all test lint demo examples install clean operations sandbox deps
 
 all: $(CORE)
 
@@ -32,7 +32,14 @@ $(CORE): $(CSRC) $(CHDR)
 		-shared -o $@ $(CSRC) $(CURL_LIBS)
 
 test: $(CORE)
-	KOMBO_LUA=$(LUA) $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
+	KOMBO_LUA=$(LUA) tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
+
+# Debian packages for building, testing and the demo (run as root).
+DEB_PACKAGES = make gcc pkg-config libcurl4-openssl-dev lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
+	lua-cjson lua-luv lua-socket lua-busted lua-check luarocks
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
 
 lint:
 	luacheck lua spec examples tools bin bench

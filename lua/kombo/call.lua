@@ -1,0 +1,169 @@
+-- One call of an operation: build the exchange, run attempts through the
+-- driver, ask the C policy what to do after each failed attempt, decode
+-- the final answer into a result or an error object.
+--
+-- Nothing here decides whether or how long to retry: core's retry_policy
+-- does. Nothing here performs I/O or waits: the driver does.
+
+local core = require("kombo.core")
+local cjson = require("cjson.safe").new()
+local errors = require("kombo.errors")
+local meta = require("kombo.meta")
+local drivers = require("kombo.drivers")
+
+local type, pcall, tostring, pairs = type, pcall, tostring, pairs
+local now_ms, time_ms = core.now_ms, core.time_ms
+local random = math.random
+
+local _M = {}
+
+local WRITE_TIMEOUT_MS, READ_TIMEOUT_MS = 300000, 60000
+
+local function _log(client, level, message, fields)
+  local logger = client._logger
+  if logger then pcall(logger, level, message, fields) end
+end
+
+-- The headers a hook or a logger may see: everything but Authorization.
+local function _visible_headers(client, req, integration_id)
+  local h = {
+    ["Accept"] = "application/json",
+    ["X-Integration-Id"] = integration_id,
+  }
+  if req.body then h["Content-Type"] = "application/json" end
+  if client._headers then for k, v in pairs(client._headers) do h[k] = v end end
+  local extra = req.opts and req.opts.headers
+  if extra then for k, v in pairs(extra) do h[k] = v end end
+  return h
+end
+
+local function _header_lines(headers, api_key)
+  local lines = { "Authorization: Bearer " .. api_key, "Expect:" }
+  for k, v in pairs(headers) do
+    if not core.header_value_ok(tostring(v)) then return nil, k end
+    lines[#lines + 1] = k .. ": " .. tostring(v)
+  end
+  return lines
+end
+
+local function _api_key(client)
+  local key = client._api_key
+  if type(key) == "function" then
+    local ok, v = pcall(key)
+    if not ok or type(v) ~= "string" or v == "" then
+      return nil, errors.invalid("api_key", "the api_key function to return a non-empty string")
+    end
+    key = v
+  end
+  if not core.header_value_ok(key) then
+    return nil, errors.invalid("api_key", "a key without CR, LF or NUL")
+  end
+  return key
+end
+
+-- Turns the final HTTP answer into (result) or (nil, err fields).
+local function _decode(res)
+  local status, body = res.status, res.body
+  local value = cjson.decode(body)
+  if status >= 200 and status < 300 then
+    if type(value) ~= "table" or value.status == nil then
+      local what = value == nil and "not valid JSON" or "JSON without a status field"
+      return nil, { kind = "decode", message = "response body is " .. what }
+    end
+    return value
+  end
+  local e = type(value) == "table" and type(value.error) == "table" and value.error or {}
+  local function str(v) return type(v) == "string" and v or nil end
+  return nil, {
+    kind = "api",
+    code = str(e.code), title = str(e.title),
+    message = str(e.message) or ("HTTP " .. status),
+    log_url = str(e.log_url),
+  }
+end
+
+--- Runs req (from request.build, with op/opts/policy attached) to the end.
+function _M.execute(client, op, req)
+  local opts = req.opts or {}
+  local integration_id = opts.integration_id or client._integration_id
+  if not integration_id then
+    return nil, errors.invalid("integration_id", "a string (in kombo.new or the call's opts)", op.name)
+  end
+  local api_key, kerr = _api_key(client)
+  if not api_key then kerr.operation = op.name; return nil, kerr end
+
+  local base = opts.server_url and opts.server_url:gsub("/+$", "") or client._base_url
+  local url = base .. req.path
+  if req.query ~= "" then url = url .. "?" .. req.query end
+  local method = op.method
+  local exchange = {
+    operation = op.name, method = method, url = url,
+    headers = _visible_headers(client, req, integration_id), body = req.body,
+  }
+  local hooks = client._hooks
+  local policy = req.policy or client._policy
+  local timeout = opts.timeout_ms or client._timeout_ms
+    or (method == "GET" and READ_TIMEOUT_MS or WRITE_TIMEOUT_MS)
+  local driver = drivers.current()
+  local started = now_ms()
+  local attempt, res, fail = 0, nil, nil
+
+  while true do
+    attempt = attempt + 1
+    if hooks.before_request then hooks.before_request(exchange) end
+    local lines, bad = _header_lines(exchange.headers, api_key)
+    if not lines then
+      return nil, errors.invalid("headers." .. tostring(bad), "a header value without CR, LF or NUL", op.name)
+    end
+    _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
+    res, fail = driver.send(client, {
+      method = method, url = url, headers = lines, body = req.body, timeout_ms = timeout,
+    })
+    if res and res.status < 300 then break end
+    if fail and fail.kind == "decode" then break end
+    local delay, reason = policy:decide({
+      method = method, attempt = attempt, elapsed_ms = now_ms() - started,
+      status = res and res.status, failure = fail and fail.kind, sent = fail and fail.sent,
+      headers = res and res.headers, now_ms = time_ms(), random = random(),
+    })
+    if not delay then
+      if attempt > 1 then
+        _log(client, "warn", "giving up", { operation = op.name, attempt = attempt, reason = reason })
+      end
+      break
+    end
+    _log(client, "warn", "retrying", {
+      operation = op.name, attempt = attempt, reason = reason, delay_ms = delay,
+      status = res and res.status, failure = fail and fail.reason,
+    })
+    driver.sleep(delay)
+  end
+
+  local m = {
+    status = res and res.status, headers = res and res.headers,
+    attempts = attempt, elapsed_ms = now_ms() - started,
+  }
+  local result, e
+  if res then
+    result, e = _decode(res)
+  else
+    e = { kind = fail.kind, reason = fail.reason, message = fail.message }
+  end
+  if result then
+    meta.set(result, m)
+    if hooks.after_success then hooks.after_success(exchange, result) end
+    return result
+  end
+  e.operation, e.attempts, e.status = op.name, attempt, m.status
+  if res then e.headers, e.body = res.headers, res.body end
+  local err = meta.set(errors.new(e), m)
+  _log(client, "info", "failed", { operation = op.name, kind = err.kind, status = err.status, attempts = attempt })
+  if hooks.after_error then hooks.after_error(exchange, err) end
+  return nil, err
+end
+
+function _M.close(client)
+  drivers.close(client)
+end
+
+return _M

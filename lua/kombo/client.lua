@@ -1,0 +1,199 @@
+-- The client: validates options, holds configuration, binds the 23
+-- operations onto client.ats, and picks a driver for each call.
+
+local core = require("kombo.core")
+local errors = require("kombo.errors")
+local operations = require("kombo.operations")
+local request = require("kombo.request")
+local call = require("kombo.call")
+local page = require("kombo.page")
+
+local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
+local invalid = errors.invalid
+
+local _M = { VERSION = "0.1.0" }
+
+local SERVERS = {
+  eu = "https://api.kombo.dev/v1",
+  us = "https://api.us.kombo.dev/v1",
+}
+
+-- Every option kombo.new accepts, with the check it must pass.
+local OPTION_TYPES = {
+  api_key = "string|function", integration_id = "string", server = "string",
+  server_url = "string", timeout_ms = "number", retries = "table",
+  user_agent = "string", logger = "function", hooks = "table",
+  verify_tls = "boolean", ca_file = "string", max_response_bytes = "number",
+  headers = "table",
+}
+local CALL_OPTION_TYPES = {
+  timeout_ms = "number", retries = "table", server_url = "string",
+  headers = "table", validate = "boolean", integration_id = "string",
+}
+local HOOKS = { before_request = true, after_success = true, after_error = true }
+
+local function _check_types(opts, known, prefix)
+  if type(opts) ~= "table" then
+    return invalid(prefix ~= "" and prefix or "opts", "a table")
+  end
+  for k, v in pairs(opts) do
+    local want = known[k]
+    if not want then
+      return invalid(prefix .. tostring(k), "not a known option")
+    end
+    local t = type(v)
+    if not (want == t or want:find(t, 1, true)) then
+      return invalid(prefix .. k, "a " .. want:gsub("|", " or ") .. ", got " .. t)
+    end
+  end
+end
+
+local function _check_header_value(field, v)
+  if type(v) ~= "string" then return invalid(field, "a string") end
+  if not core.header_value_ok(v) then
+    return invalid(field, "a header value without CR, LF or NUL")
+  end
+end
+
+-- Header names are HTTP tokens; anything else could smuggle a header.
+local function _check_headers(field, headers)
+  for name, value in pairs(headers) do
+    if type(name) ~= "string" or not name:match("^[%w!#$%%&'*+%-.^_`|~]+$") then
+      return invalid(field, "header names made of token characters, got " .. tostring(name))
+    end
+    local err = _check_header_value(field .. "." .. name, value)
+    if err then return err end
+  end
+end
+
+local function _check_url(field, url)
+  if not (url:match("^https?://[%w%.%-]+:?%d*/?[%w%-%._~/%%]*$")
+      or url:match("^https?://%[[%x:%.]+%]:?%d*/?[%w%-%._~/%%]*$")) then
+    return invalid(field, "an http(s) URL such as http://127.0.0.1:4010/v1, got " .. url)
+  end
+end
+
+local function _check_positive(field, v)
+  if v ~= v or v <= 0 or v == math.huge then
+    return invalid(field, "a positive number of milliseconds")
+  end
+end
+
+local function _retry_policy(retries)
+  local policy, field, expected = core.retry_policy(retries or {})
+  if not policy then return nil, invalid(field, expected) end
+  return policy
+end
+
+local function _check_common(opts)
+  local err
+  if opts.timeout_ms then err = _check_positive("timeout_ms", opts.timeout_ms) end
+  if not err and opts.server_url then err = _check_url("server_url", opts.server_url) end
+  if not err and opts.integration_id then
+    err = _check_header_value("integration_id", opts.integration_id)
+  end
+  if not err and opts.headers then err = _check_headers("headers", opts.headers) end
+  return err
+end
+
+local Client = {}
+Client.__index = Client
+
+-- Validates per-call options and params; returns the request to send.
+local function _prepare(op, params, opts)
+  local per_call = nil
+  if opts ~= nil then
+    local err = _check_types(opts, CALL_OPTION_TYPES, "opts.") or _check_common(opts)
+    if err then err.operation = op.name; return nil, err end
+    per_call = opts
+  end
+  local req, err = request.build(op, params, not (per_call and per_call.validate == false))
+  if not req then return nil, err end
+  req.op = op
+  req.opts = per_call
+  if per_call and per_call.retries then
+    local policy, perr = _retry_policy(per_call.retries)
+    if not policy then perr.operation = op.name; return nil, perr end
+    req.policy = policy
+  end
+  return req
+end
+
+local function _bind_operations(self)
+  local ats = {}
+  for _, op in ipairs(operations) do
+    local is_paginated = op.paginated
+    local function fn(_, params, opts)
+      local req, err = _prepare(op, params, opts)
+      if not req then return nil, err end
+      if is_paginated then return page.first(self, op, req) end
+      return call.execute(self, op, req)
+    end
+    ats[op.name] = fn
+    ats[op.alias] = fn
+  end
+  return ats
+end
+
+--- kombo.new(opts) -> client | nil, err
+function _M.new(opts)
+  local err = _check_types(opts, OPTION_TYPES, "")
+  if err then return nil, err end
+  if opts.api_key == nil or opts.api_key == "" then
+    return nil, invalid("api_key", "a non-empty string or a function returning one")
+  end
+  if type(opts.api_key) == "string" then
+    err = _check_header_value("api_key", opts.api_key)
+    if err then return nil, err end
+  end
+  local base = SERVERS.eu
+  if opts.server then
+    base = SERVERS[opts.server]
+    if not base then return nil, invalid("server", 'one of "eu", "us", got "' .. opts.server .. '"') end
+  end
+  err = _check_common(opts)
+  if not err and opts.user_agent then err = _check_header_value("user_agent", opts.user_agent) end
+  if not err and opts.max_response_bytes and opts.max_response_bytes < 0 then
+    err = invalid("max_response_bytes", "a non-negative number of bytes")
+  end
+  if not err and opts.hooks then
+    for name, h in pairs(opts.hooks) do
+      if not HOOKS[name] then
+        err = invalid("hooks." .. tostring(name), "one of before_request, after_success, after_error")
+      elseif type(h) ~= "function" then
+        err = invalid("hooks." .. name, "a function")
+      end
+      if err then break end
+    end
+  end
+  if err then return nil, err end
+  local policy, perr = _retry_policy(opts.retries)
+  if not policy then return nil, perr end
+
+  local self = setmetatable({
+    _api_key = opts.api_key,
+    _integration_id = opts.integration_id,
+    _base_url = (opts.server_url or base):gsub("/+$", ""),
+    _timeout_ms = opts.timeout_ms,
+    _policy = policy,
+    _logger = opts.logger,
+    _hooks = opts.hooks or {},
+    _headers = opts.headers,
+    _handle_opts = {
+      user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION
+        .. "; libcurl/" .. core.curl_version .. ")"),
+      verify_tls = opts.verify_tls ~= false,
+      ca_file = opts.ca_file,
+      max_response_bytes = opts.max_response_bytes,
+    },
+  }, Client)
+  self.ats = _bind_operations(self)
+  return self
+end
+
+--- client:close(): releases the connection; the client is unusable after.
+function Client:close()
+  call.close(self)
+end
+
+return _M

@@ -1,0 +1,73 @@
+-- kombo.new: every bad option is nil, err naming the field; nothing raises.
+local kombo = require("kombo")
+
+local GOOD = { api_key = "k", integration_id = "i" }
+
+local function with(over)
+  local o = {}
+  for k, v in pairs(GOOD) do o[k] = v end
+  for k, v in pairs(over) do o[k] = v end
+  return o
+end
+
+describe("kombo.new", function()
+  it("returns a client with every operation and its alias", function()
+    local client = assert(kombo.new(GOOD))
+    for _, op in ipairs(require("kombo.operations")) do
+      assert.is_function(client.ats[op.name], op.name)
+      assert.equal(client.ats[op.name], client.ats[op.alias])
+    end
+    client:close()
+  end)
+
+  it("exposes VERSION and null", function()
+    assert.matches("^%d+%.%d+%.%d+$", kombo.VERSION)
+    assert.equal(require("cjson").null, kombo.null)
+  end)
+
+  local cases = {
+    { "not a table", "x", "opts" },
+    { "missing api_key", { integration_id = "i" }, "api_key" },
+    { "empty api_key", with({ api_key = "" }), "api_key" },
+    { "api_key of wrong type", with({ api_key = 42 }), "api_key" },
+    { "api_key with a newline", with({ api_key = "k\r\nX-Evil: 1" }), "api_key" },
+    { "unknown option", with({ api_keey = "k" }), "api_keey" },
+    { "unknown server", with({ server = "asia" }), "server" },
+    { "server of wrong type", with({ server = 1 }), "server" },
+    { "malformed server_url", with({ server_url = "ftp://x" }), "server_url" },
+    { "server_url with a space", with({ server_url = "http://a b/v1" }), "server_url" },
+    { "server_url without scheme", with({ server_url = "127.0.0.1:4010" }), "server_url" },
+    { "negative timeout", with({ timeout_ms = -1 }), "timeout_ms" },
+    { "zero timeout", with({ timeout_ms = 0 }), "timeout_ms" },
+    { "string timeout", with({ timeout_ms = "5" }), "timeout_ms" },
+    { "integration_id with CR", with({ integration_id = "a\rb" }), "integration_id" },
+    { "integration_id with LF", with({ integration_id = "a\nb" }), "integration_id" },
+    { "user_agent with LF", with({ user_agent = "ua\nX: y" }), "user_agent" },
+    { "header value with LF", with({ headers = { ["X-A"] = "1\nX-B: 2" } }), "headers.X-A" },
+    { "header name with a colon", with({ headers = { ["X-A: b"] = "1" } }), "headers" },
+    { "logger not a function", with({ logger = "print" }), "logger" },
+    { "unknown hook", with({ hooks = { before = function() end } }), "hooks.before" },
+    { "hook not a function", with({ hooks = { after_error = true } }), "hooks.after_error" },
+    { "retries not a table", with({ retries = "none" }), "retries" },
+    { "unknown retry strategy", with({ retries = { strategy = "sometimes" } }), "retries.strategy" },
+    { "bad backoff exponent", with({ retries = { backoff = { exponent = 0.5 } } }), "retries.backoff.exponent" },
+    { "verify_tls as a string", with({ verify_tls = "no" }), "verify_tls" },
+    { "negative max_response_bytes", with({ max_response_bytes = -5 }), "max_response_bytes" },
+  }
+  for _, case in ipairs(cases) do
+    it("rejects " .. case[1], function()
+      local ok, client, err = pcall(kombo.new, case[2])
+      assert.is_true(ok, "kombo.new raised: " .. tostring(client))
+      assert.is_nil(client)
+      assert.equal("invalid_request", err.kind)
+      assert.equal(case[3], err.field)
+      assert.matches(case[3], tostring(err), 1, true)
+    end)
+  end
+
+  it("never shows the API key in an option error", function()
+    local _, err = kombo.new(with({ api_key = "secret-key\n" }))
+    assert.not_matches("secret%-key", tostring(err))
+    assert.not_matches("secret%-key", err.message)
+  end)
+end)

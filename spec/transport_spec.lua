@@ -1,0 +1,118 @@
+-- One HTTP exchange end to end against the sandbox: the headers that go
+-- out, one kept-alive connection, classified failures, no leaked key.
+local kombo = require("kombo")
+local sandbox = require("support.sandbox")
+
+describe("transport", function()
+  local sb, client, logs
+
+  setup(function()
+    sb = sandbox.start()
+  end)
+  teardown(function()
+    if client then client:close() end
+    sb:stop()
+  end)
+  before_each(function()
+    sb:clear_requests()
+    sb:clear_faults()
+    logs = {}
+    if client then client:close() end
+    client = assert(kombo.new({
+      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
+      retries = { strategy = "none" },
+      logger = function(level, message, fields) logs[#logs + 1] = { level, message, fields } end,
+    }))
+  end)
+
+  it("sends auth, integration, accept, user agent and gzip headers", function()
+    local tags = assert(client.ats:get_tags({ page_size = 5 }))
+    assert.equal("success", tags.status)
+    assert.equal(5, #tags.data.results)
+    local r = sb:requests()
+    assert.equal(1, #r)
+    local h = r[1].headers
+    assert.equal("GET", r[1].method)
+    assert.equal("/v1/ats/tags", r[1].path)
+    assert.equal("page_size=5", r[1].query)
+    assert.equal("Bearer " .. sb.api_key, h["authorization"])
+    assert.equal(sb.integration_id, h["x-integration-id"])
+    assert.equal("application/json", h["accept"])
+    assert.matches("gzip", h["accept-encoding"])
+    assert.matches("^kombo%-lua/%d+%.%d+%.%d+ %(Lua 5%.%d; libcurl/", h["user-agent"])
+    assert.is_nil(h["content-type"]) -- no body, no content type
+  end)
+
+  it("reuses one connection for consecutive requests", function()
+    for _ = 1, 5 do assert(client.ats:get_tags({ page_size = 1 })) end
+    assert(client.ats:get_jobs({ page_size = 1 }))
+    local r = sb:requests()
+    assert.equal(6, #r)
+    for i = 2, #r do assert.equal(r[1].connection, r[i].connection) end
+  end)
+
+  it("reports a slow server as kind timeout", function()
+    sb:fault({ path = "/v1/ats/tags", delay_ms = 1500 })
+    local t0 = os.time()
+    local res, err = client.ats:get_tags(nil, { timeout_ms = 200 })
+    assert.is_nil(res)
+    assert.equal("timeout", err.kind)
+    assert.equal("get_tags", err.operation)
+    assert.equal(1, err.attempts)
+    assert.is_true(os.time() - t0 <= 1)
+  end)
+
+  it("reports a refused port as kind connection", function()
+    local c = assert(kombo.new({
+      api_key = "k", integration_id = "i", retries = { strategy = "none" },
+      server_url = "http://127.0.0.1:" .. sandbox.free_port() .. "/v1",
+    }))
+    local res, err = c.ats:get_jobs()
+    c:close()
+    assert.is_nil(res)
+    assert.equal("connection", err.kind)
+    assert.equal("refused", err.reason)
+    assert.matches("connection", tostring(err))
+  end)
+
+  it("turns Kombo's error envelope into kind api", function()
+    local c = assert(kombo.new({ api_key = "wrong-key", integration_id = "i", server_url = sb.url }))
+    local res, err = c.ats:get_tags()
+    c:close()
+    assert.is_nil(res)
+    assert.equal("api", err.kind)
+    assert.equal(401, err.status)
+    assert.equal("PLATFORM.AUTHENTICATION_INVALID", err.code)
+    assert.is_string(err.message)
+    assert.is_table(err.headers)
+    assert.is_string(err.body)
+    local m = kombo.meta(err)
+    assert.equal(401, m.status)
+    assert.equal(1, m.attempts)
+  end)
+
+  it("never shows the API key in errors, logs, meta or hooks", function()
+    local secret = "sk-" .. ("9"):rep(24)
+    local seen = {}
+    local function capture(...)
+      for i = 1, select("#", ...) do seen[#seen + 1] = require("cjson").encode(
+        (function(v) -- errors and tables: everything a user could print
+          if type(v) ~= "table" then return tostring(v) end
+          local t = {}
+          for k, x in pairs(v) do t[tostring(k)] = type(x) == "table" and x or tostring(x) end
+          return t
+        end)(select(i, ...)))
+      end
+    end
+    local c = assert(kombo.new({
+      api_key = secret, integration_id = "i", server_url = sb.url,
+      logger = capture,
+      hooks = { before_request = capture, after_error = capture, after_success = capture },
+    }))
+    local _, err = c.ats:get_tags()
+    capture(err, tostring(err), kombo.meta(err))
+    c:close()
+    assert.is_true(#seen > 3)
+    for _, s in ipairs(seen) do assert.not_matches(secret, s, 1, true) end
+  end)
+end)
