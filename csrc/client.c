@@ -347,12 +347,13 @@ static int l_perform(lua_State *L)
 static int l_close(lua_State *L)
 {
 	kb_client *c = luaL_checkudata(L, 1, KOMBO_CLIENT_MT);
-	if (c->easy != NULL && c->busy)
-		return luaL_error(L, "kombo client is busy with another transfer");
+	/* No error while busy: this is also __gc, and curl_easy_cleanup
+	 * detaches a handle from its multi handle itself. */
 	release_request(c);
 	if (c->easy != NULL) {
 		curl_easy_cleanup(c->easy);
 		c->easy = NULL;
+		c->busy = 0;
 	}
 	free(c->body.p);
 	free(c->head.p);

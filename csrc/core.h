@@ -14,6 +14,7 @@
 void kombo_client_open(lua_State *L);
 void kombo_encode_open(lua_State *L);
 void kombo_clock_open(lua_State *L);
+void kombo_multi_open(lua_State *L);
 void kombo_policy_open(lua_State *L);
 
 /* Percent-encode in[0..len) keeping only RFC 3986 unreserved characters.
