@@ -106,7 +106,7 @@ function _M.execute(client, op, req)
     or (method == "GET" and READ_TIMEOUT_MS or WRITE_TIMEOUT_MS)
   local driver = drivers.current()
   local started = now_ms()
-  local attempt, res, fail = 0, nil, nil
+  local attempt, res, fail = 0, nil, nil -- luacheck: ignore 311
 
   while true do
     attempt = attempt + 1

@@ -11,6 +11,7 @@ local client = require("kombo.client")
 local meta = require("kombo.meta")
 local core = require("kombo.core")
 local cjson = require("cjson")
+local tasks = require("kombo.drivers.tasks")
 
 local _M = {
   VERSION = client.VERSION,
@@ -23,6 +24,12 @@ _M.new = client.new
 
 --- kombo.meta(result_or_err) -> { status, headers, attempts, elapsed_ms } | nil
 _M.meta = meta.get
+
+--- kombo.spawn(fn, ...): a task; operations inside it yield, not block.
+_M.spawn = tasks.spawn
+
+--- kombo.run(): drive every spawned task to completion (plain Lua).
+_M.run = tasks.run
 
 local CONTENT_TYPES = {
   pdf = "application/pdf", doc = "application/msword",

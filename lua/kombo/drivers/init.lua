@@ -5,13 +5,15 @@
 
 local _M = {}
 
+local blocking = require("kombo.drivers.curl")
+local tasks = require("kombo.drivers.tasks")
+
 -- What a waiting driver yields, so coroutines of our own (page
 -- iteration) can tell a wait from a value and pass it through.
-_M.WAIT = setmetatable({}, { __tostring = function() return "kombo.WAIT" end })
-
-local blocking = require("kombo.drivers.curl")
+_M.WAIT = tasks.WAIT
 
 function _M.current()
+  if tasks.current() then return tasks end
   return blocking
 end
 
