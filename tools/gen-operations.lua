@@ -86,7 +86,7 @@ local _convert
 local function _merge(a, b, where)
   if next(a) == nil then return b end
   if next(b) == nil then return a end
-  if a.type ~= b.type then _fail("allOf with different types at %s", where) end
+  if a.type and b.type and a.type ~= b.type then _fail("allOf with different types at %s", where) end
   local out = {}
   for k, v in pairs(a) do out[k] = v end
   for k, v in pairs(b) do
@@ -153,6 +153,67 @@ local function _resolve_ref(ref, doc, seen, where)
   return out
 end
 
+-- One keyword of a schema object onto `out`; returns `out` (allOf replaces it).
+local function _keyword(out, k, v, doc, seen, where)
+  if k == "nullable" then
+    if v == true then out.nullable = true end
+  elseif k == "enum" then
+    local enum = {}
+    for _, e in ipairs(v) do
+      if e == cjson.null then out.nullable = true else enum[#enum + 1] = e end
+    end
+    out.enum = enum
+  elseif k == "const" then
+    if v == cjson.null then out.nullable = true; out.type = "null" else out.enum = { v } end
+  elseif k == "format" then
+    if not NUMERIC_FORMATS[v] then out.format = v end
+  elseif k == "pattern" then
+    out.pattern = v
+  elseif k == "minLength" then
+    out.min_length = v
+  elseif k == "maxLength" then
+    out.max_length = v
+  elseif k == "minimum" then
+    out.minimum = v
+  elseif k == "maximum" then
+    out.maximum = v
+  elseif k == "exclusiveMinimum" then
+    out.exclusive_minimum = v
+  elseif k == "exclusiveMaximum" then
+    out.exclusive_maximum = v
+  elseif k == "minItems" then
+    out.min_items = v
+  elseif k == "maxItems" then
+    out.max_items = v
+  elseif k == "items" then
+    out.items = _convert(v, doc, seen, where .. "[]")
+  elseif k == "properties" then
+    local props = {}
+    for pk, pv in pairs(v) do props[pk] = _convert(pv, doc, seen, where .. "." .. pk) end
+    out.properties = props
+  elseif k == "required" then
+    out.required = _copy_list(v)
+  elseif k == "additionalProperties" then
+    -- A schema for extra values is not checked; only an explicit false closes the object.
+    if v == false then out.additional = false end
+  elseif k == "anyOf" or k == "oneOf" then
+    local c = _choice(v, doc, seen, where)
+    for ck, cv in pairs(c) do
+      if out[ck] ~= nil and ck ~= "nullable" and not _same(out[ck], cv) then
+        _fail("%s beside conflicting %s at %s", k, ck, where)
+      end
+      out[ck] = cv
+    end
+  elseif k == "allOf" then
+    local merged = {}
+    for i, sub in ipairs(v) do merged = _merge(merged, _convert(sub, doc, seen, where .. "&" .. i), where) end
+    out = _merge(out, merged, where)
+  else
+    _fail("unsupported schema keyword %s at %s", k, where)
+  end
+  return out
+end
+
 _convert = function(s, doc, seen, where)
   if type(s) ~= "table" then _fail("schema is not an object at %s", where) end
   if s["$ref"] then return _resolve_ref(s["$ref"], doc, seen, where) end
@@ -184,64 +245,9 @@ _convert = function(s, doc, seen, where)
   if s.properties and not out.type then out.type = "object" end
 
   for _, k in ipairs(_sorted_keys(s)) do
-    local v = s[k]
-    if k == "type" or k == "$ref" or PROSE[k] or k:sub(1, 2) == "x-" then -- luacheck: ignore 542
-      -- handled above or prose
-    elseif k == "nullable" then
-      if v == true then out.nullable = true end
-    elseif k == "enum" then
-      local enum = {}
-      for _, e in ipairs(v) do
-        if e == cjson.null then out.nullable = true else enum[#enum + 1] = e end
-      end
-      out.enum = enum
-    elseif k == "const" then
-      if v == cjson.null then out.nullable = true; out.type = "null" else out.enum = { v } end
-    elseif k == "format" then
-      if not NUMERIC_FORMATS[v] then out.format = v end
-    elseif k == "pattern" then
-      out.pattern = v
-    elseif k == "minLength" then
-      out.min_length = v
-    elseif k == "maxLength" then
-      out.max_length = v
-    elseif k == "minimum" then
-      out.minimum = v
-    elseif k == "maximum" then
-      out.maximum = v
-    elseif k == "exclusiveMinimum" then
-      out.exclusive_minimum = v
-    elseif k == "exclusiveMaximum" then
-      out.exclusive_maximum = v
-    elseif k == "minItems" then
-      out.min_items = v
-    elseif k == "maxItems" then
-      out.max_items = v
-    elseif k == "items" then
-      out.items = _convert(v, doc, seen, where .. "[]")
-    elseif k == "properties" then
-      local props = {}
-      for pk, pv in pairs(v) do props[pk] = _convert(pv, doc, seen, where .. "." .. pk) end
-      out.properties = props
-    elseif k == "required" then
-      out.required = _copy_list(v)
-    elseif k == "additionalProperties" then
-      -- A schema for extra values is not checked; only an explicit false closes the object.
-      if v == false then out.additional = false end
-    elseif k == "anyOf" or k == "oneOf" then
-      local c = _choice(v, doc, seen, where)
-      for ck, cv in pairs(c) do
-        if out[ck] ~= nil and ck ~= "nullable" and not _same(out[ck], cv) then
-          _fail("%s beside conflicting %s at %s", k, ck, where)
-        end
-        out[ck] = cv
-      end
-    elseif k == "allOf" then
-      local merged = {}
-      for i, sub in ipairs(v) do merged = _merge(merged, _convert(sub, doc, seen, where .. "&" .. i), where) end
-      out = _merge(out, merged, where)
-    else
-      _fail("unsupported schema keyword %s at %s", k, where)
+    -- `type` was read above; prose constrains nothing.
+    if k ~= "type" and not PROSE[k] and k:sub(1, 2) ~= "x-" then
+      out = _keyword(out, k, s[k], doc, seen, where)
     end
   end
   if out.type == "object" and out.additional == nil then out.additional = true end
@@ -310,7 +316,7 @@ for w in ([[and break do else elseif end false for function goto if in local nil
 -- Fields of an operation read best in this order; schema keys follow sorted.
 local RANK = {
   name = 1, alias = 2, method = 3, path = 4, path_params = 5, query = 6, body = 7, paginated = 8,
-  schema = 9, list = 10, boolean = 11,
+  type = 9, schema = 10, list = 11, boolean = 12,
 }
 
 local function _key_less(a, b)
@@ -351,7 +357,7 @@ end
 
 local _emit
 
-local function _inline(v)
+local function _inline(v, plain)
   local t = type(v)
   if t == "string" then return _quote(v) end
   if t == "number" then return _number(v) end
@@ -363,16 +369,17 @@ local function _inline(v)
     for i = 1, #v do parts[i] = _inline(v[i]) end
   else
     local keys = _sorted_keys(v)
-    table.sort(keys, _key_less)
-    for i, k in ipairs(keys) do parts[i] = _key(k) .. " = " .. _inline(v[k]) end
+    if not plain then table.sort(keys, _key_less) end
+    for i, k in ipairs(keys) do parts[i] = _key(k) .. " = " .. _inline(v[k], k == "properties") end
   end
   return "{ " .. table.concat(parts, ", ") .. " }"
 end
 
 local WIDTH = 100
 
-_emit = function(v, indent, out, prefix)
-  local one = _inline(v)
+-- `plain`: the keys are property names, sorted without the field ranking.
+_emit = function(v, indent, out, prefix, plain)
+  local one = _inline(v, plain)
   if type(v) ~= "table" or #indent + #prefix + #one <= WIDTH then
     out[#out + 1] = indent .. prefix .. one .. ","
     return
@@ -383,8 +390,8 @@ _emit = function(v, indent, out, prefix)
     for i = 1, #v do _emit(v[i], inner, out, "") end
   else
     local keys = _sorted_keys(v)
-    table.sort(keys, _key_less)
-    for _, k in ipairs(keys) do _emit(v[k], inner, out, _key(k) .. " = ") end
+    if not plain then table.sort(keys, _key_less) end
+    for _, k in ipairs(keys) do _emit(v[k], inner, out, _key(k) .. " = ", k == "properties") end
   end
   out[#out + 1] = indent .. "},"
 end
@@ -398,8 +405,8 @@ local function main(path)
   local ok, doc = pcall(cjson.decode, text)
   if not ok then _fail("%s: %s", path, doc) end
   local out = {
-    "-- GENERATED by tools/gen-operations.lua from Kombo's OpenAPI document; do not edit.",
-    "-- Regenerate with: make operations",
+    "-- GENERATED from Kombo's OpenAPI document by `make operations`",
+    "-- (lua5.4 tools/gen-operations.lua ../shared/reference/kombo-openapi.json); do not edit.",
     "-- The 23 ATS operations as data: method, path, parameters and the request body schema.",
     "return {",
   }
