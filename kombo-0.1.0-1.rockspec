@@ -1,0 +1,53 @@
+rockspec_format = "3.0"
+package = "kombo"
+version = "0.1.0-1"
+source = {
+  url = "git+https://github.com/kombo-lua/kombo-lua.git",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "Lua SDK for Kombo's unified ATS API, with a C core over libcurl",
+  detailed = [[
+Every ATS operation of Kombo's API as a Lua function taking and returning
+tables; cursor pagination on coroutines; retries with backoff decided in C;
+blocking calls, concurrent tasks, OpenResty and Neovim.
+]],
+  license = "MIT",
+  labels = { "http", "api", "kombo", "ats", "libcurl" },
+}
+dependencies = {
+  "lua >= 5.1, < 5.5",
+  "lua-cjson >= 2.1.0",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["kombo.core"] = {
+      sources = {
+        "csrc/core.c", "csrc/client.c", "csrc/clock.c", "csrc/encode.c",
+        "csrc/multi.c", "csrc/policy.c",
+      },
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+    ["kombo"] = "lua/kombo/init.lua",
+    ["kombo.call"] = "lua/kombo/call.lua",
+    ["kombo.client"] = "lua/kombo/client.lua",
+    ["kombo.errors"] = "lua/kombo/errors.lua",
+    ["kombo.meta"] = "lua/kombo/meta.lua",
+    ["kombo.operations"] = "lua/kombo/operations.lua",
+    ["kombo.page"] = "lua/kombo/page.lua",
+    ["kombo.request"] = "lua/kombo/request.lua",
+    ["kombo.schema"] = "lua/kombo/schema.lua",
+    ["kombo.drivers"] = "lua/kombo/drivers/init.lua",
+    ["kombo.drivers.curl"] = "lua/kombo/drivers/curl.lua",
+    ["kombo.drivers.tasks"] = "lua/kombo/drivers/tasks.lua",
+  },
+  install = {
+    bin = { ["kombo-sandbox"] = "bin/kombo-sandbox" },
+  },
+}
