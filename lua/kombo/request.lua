@@ -1,0 +1,339 @@
+-- Turns the `params` of one call into the request to send, against one entry
+-- of lua/kombo/operations.lua: checks every parameter and the body (unless the
+-- caller opted out with `validate = false`), then percent-encodes the path and
+-- query and writes the body as JSON. Nothing here performs I/O.
+
+local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostring, tonumber, next
+local setmetatable = setmetatable
+local floor = math.floor
+local concat, sort = table.concat, table.sort
+local format, byte = string.format, string.byte
+
+local cjson = require("cjson").new()
+local errors = require("kombo.errors")
+local schema = require("kombo.schema")
+
+local NULL = cjson.null
+-- Deeper than any Kombo body; stops a cyclic table before the C stack does.
+local MAX_DEPTH = 1000
+
+local _M = {}
+
+-- Percent-encodes one path segment or query value: everything outside the
+-- unreserved set of RFC 3986. "." and ".." would still be resolved as dot
+-- segments by servers and proxies, so their dots are encoded too. The C core
+-- has the same function (kombo.core.escape); this one keeps request building
+-- free of the compiled module.
+local function _escape(s)
+  if s == "." then return "%2E" end
+  if s == ".." then return "%2E%2E" end
+  return (s:gsub("[^A-Za-z0-9%-%._~]", function(c) return format("%%%02X", byte(c)) end))
+end
+
+-- Numbers as JSON/query text: integral values without ".0", others with
+-- the fewest digits that read back as the same double.
+local function _number(n)
+  if n == floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then return format("%d", n) end
+  for p = 14, 16 do
+    local s = format("%." .. p .. "g", n)
+    if tonumber(s) == n then return s end
+  end
+  return format("%.17g", n)
+end
+
+local function _finite(n)
+  return n == n and n ~= math.huge and n ~= -math.huge
+end
+
+-- JSON ---------------------------------------------------------------------
+
+local function _json_string(s)
+  -- cjson escapes "/" as "\/"; both are valid JSON, the plain one reads better
+  -- in logs. A "/" is always escaped, so "\/" never ends a "\\" pair.
+  return (cjson.encode(s):gsub("\\/", "/"))
+end
+
+-- The branch of a choice that describes this value, so an empty table gets
+-- the right brackets inside any_of too.
+local function _branch(s, v)
+  for _, b in ipairs(s.any_of) do
+    if schema.check(b, v) then return b end
+  end
+  for _, b in ipairs(s.any_of) do
+    if b.type == "array" or b.type == "object" then return b end
+  end
+  return nil
+end
+
+local _encode
+
+local function _encode_table(v, s, field, out, depth)
+  local kind = schema.kind(v)
+  if s and s.any_of then s = _branch(s, v) end
+  local t = s and s.type
+  if kind == "array" or (kind == "empty" and t == "array") then
+    local items = s and s.items
+    out[#out + 1] = "["
+    for i = 1, #v do
+      if i > 1 then out[#out + 1] = "," end
+      local ok, err = _encode(v[i], items, field .. "[" .. i .. "]", out, depth + 1)
+      if not ok then return nil, err end
+    end
+    out[#out + 1] = "]"
+    return true
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  sort(keys)
+  local props = t == "object" and s.properties or nil
+  out[#out + 1] = "{"
+  for i, k in ipairs(keys) do
+    if i > 1 then out[#out + 1] = "," end
+    out[#out + 1] = _json_string(k)
+    out[#out + 1] = ":"
+    local ok, err = _encode(v[k], props and props[k], field .. "." .. k, out, depth + 1)
+    if not ok then return nil, err end
+  end
+  out[#out + 1] = "}"
+  return true
+end
+
+_encode = function(v, s, field, out, depth)
+  local t = type(v)
+  if t == "string" then
+    out[#out + 1] = _json_string(v)
+  elseif t == "number" then
+    if not _finite(v) then return nil, errors.invalid(field, "a finite number") end
+    out[#out + 1] = _number(v)
+  elseif t == "boolean" then
+    out[#out + 1] = v and "true" or "false"
+  elseif v == NULL then
+    out[#out + 1] = "null"
+  elseif t == "table" then
+    if depth > MAX_DEPTH then return nil, errors.invalid(field, "nested at most " .. MAX_DEPTH .. " deep") end
+    if schema.kind(v) == nil then
+      local wants_array = s and s.type == "array"
+      return nil, errors.invalid(field, wants_array and "an array (keys 1..n only)" or "an object with string keys")
+    end
+    return _encode_table(v, s, field, out, depth)
+  else
+    return nil, errors.invalid(field, "a JSON value")
+  end
+  return true
+end
+
+--- JSON text of `value`, shaped by schema `s` (may be nil): an empty table
+--- is `[]` where the schema says array and `{}` elsewhere; kombo.null is
+--- null; integral numbers have no ".0"; object keys are sorted.
+--- Returns the text, or nil and an invalid_request error naming the value
+--- (`field`, default "body", extended with ".key" and "[i]").
+function _M.encode_json(value, s, field)
+  field = field or "body"
+  local out = {}
+  local ok, err = _encode(value, s, field, out, 0)
+  if not ok then return nil, err end
+  return concat(out)
+end
+
+-- Parameters ---------------------------------------------------------------
+
+-- Per operation: name -> query entry, and the set of path parameters.
+local indexes = setmetatable({}, { __mode = "k" })
+
+local function _index(op)
+  local idx = indexes[op]
+  if not idx then
+    idx = { query = {}, path = {} }
+    for _, q in ipairs(op.query or {}) do idx.query[q.name] = q end
+    for _, p in ipairs(op.path_params or {}) do idx.path[p] = true end
+    indexes[op] = idx
+  end
+  return idx
+end
+
+local function _is_string_list(v)
+  if type(v) ~= "table" or next(v) == nil or not schema.is_array(v) then return false end
+  for i = 1, #v do
+    if type(v[i]) ~= "string" then return false end
+  end
+  return true
+end
+
+local function _check_query(q, v)
+  if q.boolean then
+    if v == true or v == false or v == "true" or v == "false" then return true end
+    return nil, q.name, "true or false"
+  end
+  if q.list then
+    if type(v) == "string" then return schema.check(q.schema, v, q.name) end
+    if not _is_string_list(v) then return nil, q.name, "a string or a non-empty array of strings" end
+    for i = 1, #v do
+      local ok, f, e = schema.check(q.schema, v[i], q.name .. "[" .. i .. "]")
+      if not ok then return nil, f, e end
+    end
+    return true
+  end
+  return schema.check(q.schema, v, q.name)
+end
+
+local function _validate(op, params, idx)
+  local keys = {}
+  for k in pairs(params) do
+    if type(k) ~= "string" then
+      return errors.invalid(tostring(k), "not a parameter of " .. op.name .. " (names are strings)", op.name)
+    end
+    keys[#keys + 1] = k
+  end
+  sort(keys)
+  for _, k in ipairs(keys) do
+    if not (idx.path[k] or idx.query[k] or k == "body") then
+      return errors.invalid(k, "not a parameter of " .. op.name, op.name)
+    end
+  end
+  for _, q in ipairs(op.query or {}) do
+    local v = params[q.name]
+    if v == nil then
+      if q.required then return errors.invalid(q.name, "required", op.name) end
+    else
+      local ok, f, e = _check_query(q, v)
+      if not ok then return errors.invalid(f, e, op.name) end
+    end
+  end
+  local body = params.body
+  if op.body == nil then
+    if body ~= nil then return errors.invalid("body", "not accepted: " .. op.name .. " takes no body", op.name) end
+  elseif body == nil then
+    if op.body.required and #op.body.required > 0 then return errors.invalid("body", "required", op.name) end
+  else
+    local ok, f, e = schema.check(op.body, body, "body")
+    if not ok then return errors.invalid(f, e, op.name) end
+  end
+  return nil
+end
+
+-- A scalar as query text, or nil when it has none.
+local function _scalar(v)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "boolean" then return v and "true" or "false" end
+  if t == "number" and _finite(v) then return _number(v) end
+  return nil
+end
+
+-- The encoded value of one query parameter, or nil and what was expected.
+-- List elements are encoded one by one and joined by a literal comma, the
+-- separator Kombo splits on; a string list gets the same treatment so
+-- "a,b" and {"a", "b"} send the same bytes.
+local function _query_value(v, is_list)
+  if type(v) == "table" then
+    if not schema.is_array(v) or next(v) == nil then return nil, "a string or a non-empty array of strings" end
+    local parts = {}
+    for i = 1, #v do
+      local s = _scalar(v[i])
+      if not s then return nil, "a string or a non-empty array of strings" end
+      parts[i] = _escape(s)
+    end
+    return concat(parts, ",")
+  end
+  local s = _scalar(v)
+  if not s then return nil, "a string, number or boolean" end
+  if is_list then
+    local parts = {}
+    for part in (s .. ","):gmatch("([^,]*),") do parts[#parts + 1] = _escape(part) end
+    return concat(parts, ",")
+  end
+  return _escape(s)
+end
+
+local function _segment(v)
+  if type(v) == "string" and v ~= "" then return v end
+  if type(v) == "number" and _finite(v) and v == floor(v) then return _number(v) end
+  return nil
+end
+
+--- Build the request for one call of `op` with `params` (nil is {}).
+--- With `validate` false the schema checks are skipped (unknown parameters
+--- then go out as query parameters) but encoding still happens.
+--- Returns { method, path, query, cursor, body } or nil and an
+--- invalid_request error whose `field` names the offending parameter.
+function _M.build(op, params, validate)
+  if params == nil then params = {} end
+  if type(params) ~= "table" then return nil, errors.invalid("params", "a table", op.name) end
+  local idx = _index(op)
+  if validate then
+    local err = _validate(op, params, idx)
+    if err then return nil, err end
+  end
+
+  local missing
+  local path = op.path:gsub("{([^}]+)}", function(name)
+    local seg = _segment(params[name])
+    if not seg then missing = missing or name; return "" end
+    return _escape(seg)
+  end)
+  if missing then
+    local expected = params[missing] == nil and "required" or "a non-empty string"
+    return nil, errors.invalid(missing, expected, op.name)
+  end
+
+  local parts = {}
+  local function add(name, v, is_list)
+    local text, expected = _query_value(v, is_list)
+    if not text then return errors.invalid(name, expected, op.name) end
+    parts[#parts + 1] = _escape(name) .. "=" .. text
+  end
+  for _, q in ipairs(op.query or {}) do
+    local v = params[q.name]
+    if v ~= nil and q.name ~= "cursor" then
+      local err = add(q.name, v, q.list)
+      if err then return nil, err end
+    end
+  end
+  if not validate then
+    local extra = {}
+    for k in pairs(params) do
+      if type(k) == "string" and not idx.path[k] and not idx.query[k] and k ~= "body" then
+        extra[#extra + 1] = k
+      end
+    end
+    sort(extra)
+    for _, k in ipairs(extra) do
+      local err = add(k, params[k], false)
+      if err then return nil, err end
+    end
+  end
+
+  local cursor
+  if params.cursor ~= nil and idx.query.cursor then
+    cursor = _scalar(params.cursor)
+    if not cursor then return nil, errors.invalid("cursor", "a string", op.name) end
+  end
+
+  local body
+  if params.body ~= nil then
+    local err
+    body, err = _M.encode_json(params.body, op.body, "body")
+    if not body then
+      err.operation = op.name
+      return nil, err
+    end
+  end
+
+  return {
+    method = op.method,
+    path = path,
+    query = concat(parts, "&"),
+    cursor = cursor,
+    body = body,
+  }
+end
+
+--- The query text of one value, as `build` writes it (exposed for the pager
+--- and for tests).
+function _M.encode_query_value(v, is_list)
+  return _query_value(v, is_list)
+end
+
+_M.escape = _escape
+
+return _M
