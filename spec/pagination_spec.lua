@@ -1,0 +1,116 @@
+-- Cursor pagination: every record exactly once, in order, also when pages
+-- fail and are retried; a failure that outlives its retries is raised out
+-- of the loop with the cursor to resume from.
+local kombo = require("kombo")
+local sandbox = require("support.sandbox")
+
+local FAST = { backoff = { initial_interval = 1, max_interval = 5, exponent = 1.5, max_elapsed_time = 5000 } }
+
+describe("pagination", function()
+  local sb, client
+
+  setup(function() sb = sandbox.start() end)
+  teardown(function() sb:stop() end)
+  before_each(function()
+    sb:reset()
+    client = assert(kombo.new({
+      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = FAST,
+    }))
+  end)
+  after_each(function() client:close() end)
+
+  local function all_ids(page)
+    local ids = {}
+    for app in page:items() do ids[#ids + 1] = app.id end
+    return ids
+  end
+
+  it("keeps methods off the JSON: pairs(page) shows the response only", function()
+    local page = assert(client.ats:get_tags({ page_size = 2 }))
+    local keys = {}
+    for k in pairs(page) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({ "data", "status" }, keys)
+    assert.is_function(page.next)
+    assert.is_function(page.items)
+  end)
+
+  it("re-sends the original filters with every cursor and stops on next null", function()
+    local page = assert(client.ats:get_applications({ page_size = 40, outcome = "PENDING", include_deleted = false }))
+    local n, pages = 0, 0
+    for p in page:pages() do
+      pages = pages + 1
+      for _, app in ipairs(p.data.results) do
+        n = n + 1
+        assert.equal("PENDING", app.outcome)
+      end
+    end
+    assert.is_true(pages > 1)
+    local reqs = sb:requests()
+    assert.equal(pages, #reqs)
+    assert.equal("page_size=40&include_deleted=false&outcome=PENDING", reqs[1].query)
+    for i = 2, #reqs do
+      assert.matches("^page_size=40&include_deleted=false&outcome=PENDING&cursor=[^&]+$", reqs[i].query)
+    end
+    local last = page
+    for p in page:pages() do last = p end
+    assert.equal(kombo.null, last.data.next)
+    assert.is_nil(last:next())
+    assert.is_true(n > 40)
+  end)
+
+  it("yields every item exactly once, in order, when the first attempt of every page fails", function()
+    local expected = all_ids(assert(client.ats:get_applications({ page_size = 10 })))
+    assert.equal(60, math.ceil(#expected / 10))
+    sb:reset()
+    sb:fault({ path = "/v1/ats/applications", once_per_query = true, times = -1, status = 503 })
+    local got = all_ids(assert(client.ats:get_applications({ page_size = 10 })))
+    assert.same(expected, got)
+    assert.equal(120, #sb:requests())
+
+    sb:reset()
+    sb:fault({ path = "/v1/ats/applications", once_per_query = true, times = -1, action = "reset_before_response" })
+    got = all_ids(assert(client.ats:get_applications({ page_size = 10 })))
+    assert.same(expected, got)
+  end)
+
+  it("raises the error object out of the loop with the cursor of the failed page, and resumes from it", function()
+    local expected = all_ids(assert(client.ats:get_applications({ page_size = 100 })))
+    local first = assert(client.ats:get_applications({ page_size = 100 }))
+    sb:fault({ path = "/v1/ats/applications", status = 500, times = -1 })
+    local seen = {}
+    local ok, err = pcall(function()
+      for app in first:items() do seen[#seen + 1] = app.id end
+    end)
+    assert.is_false(ok)
+    assert.equal("api", err.kind)
+    assert.equal(500, err.status)
+    assert.equal("get_applications", err.operation)
+    assert.is_true(err.attempts > 1)
+    assert.equal(first.data.next, err.cursor)
+    assert.equal(100, #seen)
+    sb:clear_faults()
+    local resumed = assert(client.ats:get_applications({ page_size = 100, cursor = err.cursor }))
+    for app in resumed:items() do seen[#seen + 1] = app.id end
+    assert.same(expected, seen)
+  end)
+
+  it("keeps only the current page alive: the heap stays flat over 200 pages", function()
+    local page = assert(client.ats:get_applications({ page_size = 3 }))
+    local samples, n, pages = {}, 0, 0
+    for p in page:pages() do
+      pages = pages + 1
+      n = n + #p.data.results
+      if pages % 20 == 0 then
+        collectgarbage("collect")
+        samples[#samples + 1] = collectgarbage("count")
+      end
+    end
+    assert.is_true(pages >= 200, "pages " .. pages)
+    -- Later samples may not grow past the first by more than a page's worth.
+    for i = 2, #samples do
+      assert.is_true(samples[i] - samples[1] < 64,
+        ("heap grew from %.0f KiB to %.0f KiB"):format(samples[1], samples[i]))
+    end
+  end)
+end)
