@@ -23,7 +23,9 @@ describe("request.build rejects", function()
   local CASES = {
     { "params that are not a table", "get_jobs", "status=OPEN", "params", "a table" },
     { "a misspelt parameter", "get_applications", { page_szie = 10 }, "page_szie",
-      "not a parameter of get_applications" },
+      "not a parameter of get_applications (did you mean page_size?)" },
+    { "a misspelt path parameter", "get_application_attachments", { applicationid = "A" }, "applicationid",
+      "(did you mean application_id?)" },
     { "a parameter of another operation", "get_tags", { job_ids = "x" }, "job_ids", "not a parameter of get_tags" },
     { "a non-string key", "get_tags", { [1] = "x" }, "1", "not a parameter of get_tags" },
     { "a missing path parameter", "move_application_to_stage", { body = { stage_id = "S" } }, "application_id",

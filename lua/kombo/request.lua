@@ -176,6 +176,35 @@ local function _check_query(q, v)
   return schema.check(q.schema, v, q.name)
 end
 
+-- Edit distance, to suggest the parameter a typo was meant to be.
+local function _distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function _unknown(op, name)
+  local best, best_d
+  local candidates = { "body" }
+  for _, p in ipairs(op.path_params or {}) do candidates[#candidates + 1] = p end
+  for _, q in ipairs(op.query or {}) do candidates[#candidates + 1] = q.name end
+  for _, c in ipairs(candidates) do
+    local d = _distance(name, c)
+    if d <= 2 and d < #c and (not best_d or d < best_d) then best, best_d = c, d end
+  end
+  local expected = "not a parameter of " .. op.name
+  if best then expected = expected .. " (did you mean " .. best .. "?)" end
+  return errors.invalid(name, expected, op.name)
+end
+
 local function _validate(op, params, idx)
   local keys = {}
   for k in pairs(params) do
@@ -186,9 +215,7 @@ local function _validate(op, params, idx)
   end
   sort(keys)
   for _, k in ipairs(keys) do
-    if not (idx.path[k] or idx.query[k] or k == "body") then
-      return errors.invalid(k, "not a parameter of " .. op.name, op.name)
-    end
+    if not (idx.path[k] or idx.query[k] or k == "body") then return _unknown(op, k) end
   end
   for _, q in ipairs(op.query or {}) do
     local v = params[q.name]
