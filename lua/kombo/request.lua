@@ -7,7 +7,7 @@ local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostr
 local setmetatable = setmetatable
 local floor = math.floor
 local concat, sort = table.concat, table.sort
-local format, byte = string.format, string.byte
+local format = string.format
 
 local cjson = require("cjson").new()
 local errors = require("kombo.errors")
@@ -19,16 +19,9 @@ local MAX_DEPTH = 1000
 
 local _M = {}
 
--- Percent-encodes one path segment or query value: everything outside the
--- unreserved set of RFC 3986. "." and ".." would still be resolved as dot
--- segments by servers and proxies, so their dots are encoded too. The C core
--- has the same function (kombo.core.escape); this one keeps request building
--- free of the compiled module.
-local function _escape(s)
-  if s == "." then return "%2E" end
-  if s == ".." then return "%2E%2E" end
-  return (s:gsub("[^A-Za-z0-9%-%._~]", function(c) return format("%%%02X", byte(c)) end))
-end
+-- Percent-encoding (RFC 3986 unreserved kept; "." and ".." segments made
+-- harmless) is the C core's, so there is one implementation to fuzz.
+local _escape = require("kombo.core").escape
 
 -- Numbers as JSON/query text: integral values without ".0", others with
 -- the fewest digits that read back as the same double.
