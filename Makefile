@@ -22,7 +22,7 @@ CHDR   := $(wildcard csrc/*.h)
 CORE   := $(BUILD)/kombo/core.so
 LUASRC := $(shell find lua -name '*.lua')
 
-.PHONY: all test lint demo examples install clean operations sandbox deps
+.PHONY: all test lint demo examples install clean operations sandbox deps bench
 
 all: $(CORE)
 
@@ -56,6 +56,10 @@ sandbox:
 
 demo: $(CORE)
 	LUA=$(LUA) BUILD=$(BUILD) sh tools/with-sandbox.sh $(LUA) examples/list_open_jobs.lua
+
+# The performance benchmark (not part of `make test`); installs what it needs.
+bench: $(CORE)
+	LUA=$(LUA) BUILD=$(BUILD) bench/run.sh
 
 install: $(CORE)
 	install -d $(DESTDIR)$(LUA_LIBDIR)/kombo $(DESTDIR)$(LUA_SHAREDIR)/kombo
