@@ -1,0 +1,158 @@
+-- Test helper: run bin/kombo-sandbox in a child process and drive its control
+-- endpoints with LuaSocket (only tests use LuaSocket; the SDK never does).
+--
+--   local sandbox = require("support.sandbox")
+--   local sb = sandbox.start()          -- or sandbox.start({ seed = 2, api_key = "k" })
+--   sb.url, sb.port, sb.api_key, sb.integration_id
+--   sb:fault({ path = "/v1/ats/tags", status = 503 })   -- one rule or a list
+--   sb:requests(), sb:clear_requests(), sb:clear_faults(), sb:stats(), sb:counts(), sb:reset()
+--   sb:request("GET", "/ats/tags?page_size=2") -> status, decoded body (or nil), raw body, headers
+--   sb:stop()                           -- idempotent
+--   sandbox.free_port()                 -- a loopback port nothing listens on
+--
+-- The interpreter is $KOMBO_LUA (default lua5.4).
+
+local socket = require("socket")
+local http = require("socket.http")
+local ltn12 = require("ltn12")
+local cjson = require("cjson").new()
+
+local _M = {}
+
+local function _root()
+  local src = debug.getinfo(1, "S").source:gsub("^@", "")
+  return src:match("^(.*)/spec/support/sandbox%.lua$") or "."
+end
+
+local function _quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local Sandbox = {}
+Sandbox.__index = Sandbox
+
+-- One control or API exchange over a fresh LuaSocket connection.
+local function _exchange(url, method, body, headers)
+  local chunks = {}
+  local h = {}
+  for k, v in pairs(headers or {}) do h[k] = v end
+  if body then
+    h["content-type"] = h["content-type"] or "application/json"
+    h["content-length"] = tostring(#body)
+  end
+  local ok, status, resp_headers = http.request({
+    url = url, method = method, headers = h,
+    source = body and ltn12.source.string(body) or nil,
+    sink = ltn12.sink.table(chunks),
+  })
+  if not ok then return nil, status end
+  return status, table.concat(chunks), resp_headers
+end
+
+function Sandbox:_control(method, path, payload)
+  local body = payload ~= nil and cjson.encode(payload) or nil
+  local status, text = _exchange(self.base .. path, method, body)
+  if not status then error(("sandbox %s %s: %s"):format(method, path, tostring(text)), 2) end
+  local decoded = cjson.decode(text)
+  if status ~= 200 then error(("sandbox %s %s: %d %s"):format(method, path, status, text), 2) end
+  return decoded
+end
+
+--- Every recorded API request, oldest first.
+function Sandbox:requests()
+  return self:_control("GET", "/_sandbox/requests").requests
+end
+
+function Sandbox:clear_requests()
+  self:_control("DELETE", "/_sandbox/requests")
+end
+
+--- Append one fault rule or a list of them.
+function Sandbox:fault(rules)
+  if rules[1] == nil then rules = { rules } end
+  return self:_control("POST", "/_sandbox/faults", { rules = rules })
+end
+
+function Sandbox:clear_faults()
+  self:_control("DELETE", "/_sandbox/faults")
+end
+
+--- { connections, requests, open_connections }
+function Sandbox:stats()
+  return self:_control("GET", "/_sandbox/stats")
+end
+
+--- Records per collection: { applications = 612, candidates = 400, ... }
+function Sandbox:counts()
+  return self:_control("GET", "/_sandbox/counts")
+end
+
+--- Seeded data again, no recorded requests, no faults.
+function Sandbox:reset()
+  self:_control("POST", "/_sandbox/reset")
+end
+
+--- An authenticated API request; `path` is relative to /v1.
+--- Returns status, decoded JSON (nil if not JSON), raw body, headers.
+function Sandbox:request(method, path, body, headers)
+  local h = { authorization = "Bearer " .. self.api_key, ["x-integration-id"] = self.integration_id }
+  for k, v in pairs(headers or {}) do h[k] = v end
+  if type(body) == "table" then body = cjson.encode(body) end
+  local status, text, resp_headers = _exchange(self.url .. path, method, body, h)
+  if not status then error("sandbox request failed: " .. tostring(text), 2) end
+  local ok, decoded = pcall(cjson.decode, text)
+  return status, ok and decoded or nil, text, resp_headers
+end
+
+--- Shut the server down and reap the process. Safe to call twice.
+function Sandbox:stop()
+  if self.stopped then return end
+  self.stopped = true
+  local ok = pcall(_exchange, self.base .. "/_sandbox/shutdown", "POST", "")
+  if not ok then os.execute("kill " .. self.pid .. " 2>/dev/null") end
+  self.proc:close()
+end
+
+local function _gc(self)
+  -- A suite that dies before stop() must not leave pclose waiting forever.
+  if not self.stopped then
+    self.stopped = true
+    os.execute("kill " .. self.pid .. " 2>/dev/null")
+  end
+end
+
+--- Start a sandbox. opts: seed, api_key, port (default 0), args (extra CLI words).
+function _M.start(opts)
+  opts = opts or {}
+  local lua = os.getenv("KOMBO_LUA") or "lua5.4"
+  local words = { "--port", tostring(opts.port or 0), "--quiet", "--exit-with-parent" }
+  if opts.seed then words[#words + 1] = "--seed"; words[#words + 1] = tostring(opts.seed) end
+  if opts.api_key then words[#words + 1] = "--api-key"; words[#words + 1] = opts.api_key end
+  for _, w in ipairs(opts.args or {}) do words[#words + 1] = w end
+  for i, w in ipairs(words) do words[i] = _quote(w) end
+  local cmd = ("cd %s && LUA_PATH='lua/?.lua;lua/?/init.lua;;' exec %s bin/kombo-sandbox %s")
+    :format(_quote(_root()), lua, table.concat(words, " "))
+  local proc = assert(io.popen(cmd, "r"))
+  local line = proc:read("*l")
+  local port, pid = (line or ""):match("^kombo%-sandbox listening on http://127%.0%.0%.1:(%d+)/v1 pid=(%d+)$")
+  if not port then
+    proc:close()
+    error("kombo-sandbox did not start: " .. tostring(line))
+  end
+  local self = setmetatable({
+    proc = proc, pid = tonumber(pid), port = tonumber(port),
+    base = "http://127.0.0.1:" .. port, url = "http://127.0.0.1:" .. port .. "/v1",
+    api_key = opts.api_key or "sandbox-api-key", integration_id = "sandbox:integration",
+  }, { __index = Sandbox, __gc = _gc })
+  return self
+end
+
+--- A loopback port with nothing listening on it (for connection-refused tests).
+function _M.free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+return _M
