@@ -2,6 +2,9 @@
 -- inside nginx, cosockets; inside a kombo task, the task scheduler;
 -- otherwise blocking libcurl. Every driver has send(client, req) ->
 -- response | nil, failure, and sleep(ms).
+--
+-- Inside Neovim the task scheduler is also hooked into the editor's libuv
+-- loop (drivers/uv.lua), so spawned tasks run without kombo.run().
 
 local _M = {}
 
@@ -12,9 +15,41 @@ local tasks = require("kombo.drivers.tasks")
 -- iteration) can tell a wait from a value and pass it through.
 _M.WAIT = tasks.WAIT
 
+-- nginx's Lua module: every call goes through cosockets, whatever the
+-- phase; the ngx driver raises a clear error in phases that forbid them
+-- rather than silently blocking the worker with libcurl.
+local ngx_driver
+do
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.socket) == "table" and type(ngx.get_phase) == "function" then
+    ngx_driver = require("kombo.drivers.ngx")
+  end
+end
+_M.ngx = ngx_driver
+
+do
+  local vim = rawget(_G, "vim")
+  if not ngx_driver and type(vim) == "table" and (vim.uv or vim.loop) then
+    require("kombo.drivers.uv").install()
+  end
+end
+
 function _M.current()
+  if ngx_driver then return ngx_driver end
   if tasks.current() then return tasks end
   return blocking
+end
+
+--- spawn(fn, ...): a task; inside nginx a light thread of the request.
+function _M.spawn(...)
+  if ngx_driver then return ngx_driver.spawn(...) end
+  return tasks.spawn(...)
+end
+
+--- run(): drives (plain Lua) or waits for (nginx) every spawned task.
+function _M.run()
+  if ngx_driver then return ngx_driver.run() end
+  return tasks.run()
 end
 
 function _M.close(client)

@@ -1,0 +1,349 @@
+-- The OpenResty driver: HTTP/1.1 over nginx cosockets, so a call made in a
+-- request handler or a timer never blocks the nginx worker. Waiting between
+-- attempts goes through ngx.sleep. Retry and pagination decisions stay in
+-- the C core (call.lua); this file only moves bytes.
+--
+-- nginx settings that matter here:
+--   lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+--     without it every https request fails TLS verification (nginx has no
+--     default trust store); the client's ca_file option cannot change it.
+--   resolver 127.0.0.53;  (or your DNS server) to reach a host by name.
+--   lua_socket_keepalive_timeout / lua_socket_pool_size: the idle pool.
+
+local ngx = ngx -- luacheck: ignore 113
+
+local type, tonumber, tostring, error, concat = type, tonumber, tostring, error, table.concat
+local lower, find, sub, match, format = string.lower, string.find, string.sub, string.match, string.format
+local xpcall, traceback, rawget, select, setmetatable = xpcall, debug.traceback, rawget, select, setmetatable
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local _M = {}
+
+-- Phases in which nginx refuses cosockets and ngx.sleep.
+local NO_COSOCKET = {
+  init = true, init_worker = true, set = true, header_filter = true, body_filter = true,
+  log = true, balancer = true, ssl_session_store = true, exit_worker = true,
+}
+
+local MAX_STALE_RETRIES = 3
+local CHUNK = 65536
+
+--- Is the running nginx phase one where cosockets work?
+function _M.phase_ok()
+  local phase = ngx.get_phase()
+  return not NO_COSOCKET[phase], phase
+end
+
+local function _check_phase()
+  local ok, phase = _M.phase_ok()
+  if not ok then
+    error(format("kombo: HTTP calls are not possible in nginx's %s phase (cosockets are disabled there);"
+      .. " make the call from a timer, e.g. ngx.timer.at(0, function() ... end)", phase), 3)
+  end
+end
+
+local function _now_ms()
+  ngx.update_time()
+  return ngx.now() * 1000
+end
+
+-- scheme, host, port, request target of an absolute http(s) URL.
+local function _parse_url(url)
+  local scheme, rest = match(url, "^(%a[%w+.-]*)://(.*)$")
+  scheme = scheme and lower(scheme)
+  if scheme ~= "http" and scheme ~= "https" then return nil end
+  local authority, target = match(rest, "^([^/?#]*)(.*)$")
+  target = match(target, "^[^#]*")
+  if target == "" then target = "/" elseif sub(target, 1, 1) == "?" then target = "/" .. target end
+  authority = match(authority, "[^@]*$")
+  local host, port = match(authority, "^%[([^%]]+)%]:?(%d*)$")
+  if not host then host, port = match(authority, "^([^:]+):?(%d*)$") end
+  if not host then return nil end
+  local default = scheme == "https" and 443 or 80
+  port = tonumber(port) or default
+  local host_header = host
+  if find(host, ":", 1, true) then host_header = "[" .. host .. "]" end
+  if port ~= default then host_header = host_header .. ":" .. port end
+  return scheme, host, port, target, host_header
+end
+
+local function _fail(kind, reason, message, sent)
+  return nil, { kind = kind, reason = reason, message = message, sent = sent and true or false }
+end
+
+-- A socket error from nginx ("timeout", "closed", "connection refused",
+-- "no resolver defined to resolve ...") as a contract failure.
+local function _classify(stage, err, sent, got_bytes)
+  err = tostring(err)
+  local message = stage .. ": " .. err
+  if find(err, "timeout", 1, true) then return _fail("timeout", "timeout", message, sent) end
+  if stage == "connect" then
+    if find(err, "refused", 1, true) then return _fail("connection", "refused", message, false) end
+    if find(err, "resol", 1, true) or find(err, "host name", 1, true) then
+      return _fail("connection", "dns", message, false)
+    end
+    return _fail("connection", "refused", message, false)
+  end
+  if stage == "tls" then return _fail("connection", "tls", message, false) end
+  if stage == "send" then return _fail("connection", "send", message, false) end
+  if find(err, "reset", 1, true) then return _fail("connection", "reset", message, sent) end
+  if not got_bytes then return _fail("connection", "empty_reply", message, sent) end
+  return _fail("connection", "partial", message, sent)
+end
+
+-- One exchange on an open socket. Returns response | nil, failure, stale
+-- (stale: a kept-alive connection the server had already closed, nothing
+-- was read, the request can go again on a fresh one).
+local function _exchange(sock, req, parts, deadline, max_bytes, reused)
+  local function remaining()
+    local left = deadline - _now_ms()
+    if left < 1 then return nil end
+    sock:settimeout(left)
+    return true
+  end
+  if not remaining() then return _fail("timeout", "timeout", "request timed out before sending", false) end
+  local _, serr = sock:send(parts)
+  if serr then
+    if reused then return nil, nil, true end
+    return _classify("send", serr, false, false)
+  end
+
+  local status, headers, keep, http10
+  while true do
+    if not remaining() then return _fail("timeout", "timeout", "timed out waiting for the status line", true) end
+    local line, lerr = sock:receive("*l")
+    if not line then
+      if reused and status == nil and not find(tostring(lerr), "timeout", 1, true) then return nil, nil, true end
+      return _classify("receive", lerr, true, status ~= nil)
+    end
+    local version, code = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
+    if not code then return _fail("connection", "partial", "malformed status line", true) end
+    status, http10 = tonumber(code), version == "1.0"
+    headers = {}
+    while true do
+      if not remaining() then return _fail("timeout", "timeout", "timed out reading headers", true) end
+      local h, herr = sock:receive("*l")
+      if not h then return _classify("receive", herr, true, true) end
+      if h == "" then break end
+      local name, value = match(h, "^([^:]+):[ \t]*(.-)[ \t]*$")
+      if name then
+        name = lower(name)
+        local prev = headers[name]
+        headers[name] = prev and (prev .. ", " .. value) or value
+      end
+    end
+    -- 1xx answers are interim; the real one follows on the same connection.
+    if status >= 200 or status == 101 then break end
+  end
+
+  local conn = lower(headers["connection"] or "")
+  if http10 then keep = find(conn, "keep-alive", 1, true) ~= nil else keep = not find(conn, "close", 1, true) end
+
+  local body
+  local te = lower(headers["transfer-encoding"] or "")
+  local length = tonumber(headers["content-length"])
+  if req.method == "HEAD" or status == 204 or status == 304 then
+    body = ""
+  elseif find(te, "chunked", 1, true) then
+    local chunks, total = {}, 0
+    while true do
+      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      local size_line, cerr = sock:receive("*l")
+      if not size_line then return _classify("receive", cerr, true, true) end
+      local size = tonumber(match(size_line, "^%s*(%x+)"), 16)
+      if not size then return _fail("connection", "partial", "malformed chunk size", true) end
+      if size == 0 then
+        repeat -- trailers, up to the empty line
+          if not remaining() then return _fail("timeout", "timeout", "timed out reading trailers", true) end
+          local t, terr = sock:receive("*l")
+          if not t then return _classify("receive", terr, true, true) end
+        until t == ""
+        break
+      end
+      total = total + size
+      if max_bytes and total > max_bytes then
+        return _fail("decode", "too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
+      end
+      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      local data, derr = sock:receive(size)
+      if not data then return _classify("receive", derr, true, true) end
+      chunks[#chunks + 1] = data
+      local crlf, crerr = sock:receive(2)
+      if not crlf then return _classify("receive", crerr, true, true) end
+    end
+    body = concat(chunks)
+  elseif length then
+    if max_bytes and length > max_bytes then
+      return _fail("decode", "too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
+    end
+    if length > 0 then
+      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      local data, derr = sock:receive(length)
+      if not data then return _classify("receive", derr, true, true) end
+      body = data
+    else
+      body = ""
+    end
+  else
+    -- No length: the body ends when the server closes the connection.
+    keep = false
+    local chunks, total = {}, 0
+    while true do
+      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      local data, derr = sock:receiveany(CHUNK)
+      if not data then
+        if derr == "closed" then break end
+        return _classify("receive", derr, true, true)
+      end
+      total = total + #data
+      if max_bytes and total > max_bytes then
+        return _fail("decode", "too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
+      end
+      chunks[#chunks + 1] = data
+    end
+    body = concat(chunks)
+  end
+  return { status = status, headers = headers, body = body, reused = reused, keep = keep }
+end
+
+-- The request head and body as one table for sock:send (no copy).
+local function _request_parts(req, target, host_header, user_agent)
+  local parts = { req.method, " ", target, " HTTP/1.1\r\n" }
+  local has_host = false
+  local lines = req.headers or {}
+  for i = 1, #lines do
+    local line = lines[i]
+    local name, value = match(line, "^([^:]+):%s*(.-)%s*$")
+    -- "Name:" with nothing after it means "don't send Name" (curl's rule).
+    if name and value ~= "" then
+      local lname = lower(name)
+      if lname == "host" then has_host = true end
+      if lname ~= "content-length" and lname ~= "connection" and lname ~= "transfer-encoding" then
+        parts[#parts + 1] = line
+        parts[#parts + 1] = "\r\n"
+      end
+    end
+  end
+  if not has_host then parts[#parts + 1] = "Host: " .. host_header .. "\r\n" end
+  if user_agent then parts[#parts + 1] = "User-Agent: " .. user_agent .. "\r\n" end
+  local body = req.body
+  local m = req.method
+  if body then
+    parts[#parts + 1] = "Content-Length: " .. #body .. "\r\n"
+  elseif m == "POST" or m == "PUT" or m == "PATCH" then
+    parts[#parts + 1] = "Content-Length: 0\r\n"
+  end
+  parts[#parts + 1] = "\r\n"
+  if body and body ~= "" then parts[#parts + 1] = body end
+  return parts
+end
+
+--- send(client, req) -> response | nil, failure (see drivers/init.lua).
+-- Raises in nginx phases without cosockets.
+function _M.send(client, req)
+  _check_phase()
+  local started = _now_ms()
+  local scheme, host, port, target, host_header = _parse_url(req.url)
+  if not scheme then
+    return _fail("connection", "other", "unsupported URL (want http:// or https://)", false)
+  end
+  local hopts = client._handle_opts or {}
+  local verify = hopts.verify_tls ~= false
+  local max_bytes = hopts.max_response_bytes
+  if max_bytes and max_bytes <= 0 then max_bytes = nil end
+  local deadline = started + (req.timeout_ms or 60000)
+  local parts = _request_parts(req, target, host_header, hopts.user_agent)
+  -- Connections are pooled per destination and TLS mode, so a connection
+  -- made without verification is never handed to a verifying client.
+  local pool = format("kombo:%s:%s:%d:%s", scheme, host, port, verify and "v" or "nv")
+
+  for _ = 0, MAX_STALE_RETRIES do
+    local sock = ngx.socket.tcp()
+    local left = deadline - _now_ms()
+    if left < 1 then return _fail("timeout", "timeout", "request timed out before connecting", false) end
+    sock:settimeout(left)
+    local ok, cerr = sock:connect(host, port, { pool = pool })
+    if not ok then return _classify("connect", cerr, false, false) end
+    local reused = (sock:getreusedtimes() or 0) > 0
+    if scheme == "https" and not reused then
+      left = deadline - _now_ms()
+      if left < 1 then sock:close(); return _fail("timeout", "timeout", "request timed out before TLS", false) end
+      sock:settimeout(left)
+      local session, terr = sock:sslhandshake(nil, host, verify)
+      if not session then
+        sock:close()
+        return _classify("tls", terr, false, false)
+      end
+    end
+    local res, fail, stale = _exchange(sock, req, parts, deadline, max_bytes, reused)
+    if res then
+      if res.keep then sock:setkeepalive() else sock:close() end
+      res.keep = nil
+      res.elapsed_ms = _now_ms() - started
+      return res
+    end
+    sock:close()
+    if not stale then return nil, fail end
+  end
+  return _fail("connection", "empty_reply", "kept-alive connections kept closing", true)
+end
+
+--- sleep(ms): a non-blocking wait in the nginx event loop.
+function _M.sleep(ms)
+  _check_phase()
+  ngx.sleep(ms / 1000)
+end
+
+local function _pack(...) return { n = select("#", ...), ... } end
+
+-- What a spawned thread returns when its function raised, then the error.
+local FAILED = setmetatable({}, { __tostring = function() return "kombo.FAILED" end })
+
+-- kombo.spawn inside nginx: a light thread of the current request (or
+-- timer). kombo.run waits for the ones this request spawned.
+local function _threads()
+  local ctx = ngx.ctx
+  local list = ctx.kombo_threads
+  if not list then list = {}; ctx.kombo_threads = list end
+  return list
+end
+
+--- spawn(fn, ...) -> the ngx light thread running fn(...).
+function _M.spawn(fn, ...)
+  if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
+  _check_phase()
+  local function body(...)
+    local r = _pack(xpcall(fn, function(e)
+      if type(e) == "table" then
+        if type(rawget(e, "kind")) == "string" then e.traceback = traceback() end
+        return e
+      end
+      return traceback(tostring(e), 2)
+    end, ...))
+    if not r[1] then return FAILED, r[2] end
+    return unpack(r, 2, r.n)
+  end
+  local co, err = ngx.thread.spawn(body, ...)
+  if not co then error("kombo.spawn: " .. tostring(err), 2) end
+  local list = _threads()
+  list[#list + 1] = co
+  return co
+end
+
+--- run(): waits for every thread this request spawned; re-raises the first
+-- error raised in one of them (with its traceback) once all have ended.
+function _M.run()
+  _check_phase()
+  local list = _threads()
+  local first
+  while #list > 0 do
+    local co = table.remove(list, 1)
+    local ok, r, e = ngx.thread.wait(co)
+    if first == nil then
+      if not ok then first = r elseif r == FAILED then first = e end
+    end
+  end
+  if first ~= nil then error(first, 0) end
+end
+
+return _M

@@ -1,0 +1,298 @@
+-- kombo inside real nginx (nginx-light + the Lua module, one worker): calls
+-- go over cosockets without blocking the worker, pages iterate, failures
+-- are classified, and phases without cosockets say so.
+local cjson = require("cjson").new()
+local kombo = require("kombo")
+local socket = require("socket")
+local sandbox = require("support.sandbox")
+local nginx = require("support.nginx")
+
+-- Shared by every location: the sandbox's coordinates and small helpers.
+local INIT = [[
+  KOMBO = { url = %q, key = %q, id = %q }
+  function KOMBO.client(extra)
+    local o = { api_key = KOMBO.key, integration_id = KOMBO.id, server_url = KOMBO.url }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return assert(require("kombo").new(o))
+  end
+  function KOMBO.reply(t) ngx.say(require("cjson").encode(t)) end
+  function KOMBO.failure(err)
+    return { ok = false, kind = err.kind, reason = err.reason, message = err.message }
+  end
+  function KOMBO.self_url(prefix)
+    return "http://127.0.0.1:" .. ngx.var.server_port .. prefix
+  end
+]]
+
+-- A tags answer as the API shapes it, for locations standing in for it.
+local TAGS_JSON = [[{"status":"success","data":{"results":[{"id":"t1","name":"one"},{"id":"t2","name":"two"}]}}]]
+
+local LOCATIONS = {}
+LOCATIONS["/tags"] = [[
+  local drivers = require("kombo.drivers")
+  local c = KOMBO.client()
+  local tags, err = c.ats:get_tags()
+  if not tags then return KOMBO.reply(KOMBO.failure(err)) end
+  local again = assert(c.ats:get_tags())
+  KOMBO.reply({ ok = true, n = #tags.data.results, n2 = #again.data.results,
+    ngx_driver = drivers.current() == require("kombo.drivers.ngx") })
+]]
+LOCATIONS["/pages"] = [[
+  local c = KOMBO.client()
+  local first, err = c.ats:get_applications({ page_size = 100 })
+  if not first then return KOMBO.reply(KOMBO.failure(err)) end
+  local pages, items, ids = 0, 0, {}
+  for page in first:pages() do
+    pages = pages + 1
+    for _, a in ipairs(page.data.results) do
+      items = items + 1
+      ids[a.id] = true
+    end
+  end
+  local distinct = 0
+  for _ in pairs(ids) do distinct = distinct + 1 end
+  KOMBO.reply({ ok = true, pages = pages, items = items, distinct = distinct })
+]]
+LOCATIONS["/slow"] = [[
+  local t0 = ngx.now()
+  local tags, err = KOMBO.client({ retries = { strategy = "none" } }).ats:get_tags()
+  ngx.update_time()
+  if not tags then return KOMBO.reply(KOMBO.failure(err)) end
+  KOMBO.reply({ ok = true, took = ngx.now() - t0 })
+]]
+LOCATIONS["/refused"] = [[
+  local c = KOMBO.client({ server_url = "http://127.0.0.1:" .. ngx.var.arg_port .. "/v1",
+    retries = { strategy = "none" } })
+  local tags, err = c.ats:get_tags()
+  KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
+]]
+LOCATIONS["/timeout"] = [[
+  local c = KOMBO.client({ timeout_ms = 300, retries = { strategy = "none" } })
+  local tags, err = c.ats:get_tags()
+  KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
+]]
+LOCATIONS["/too_large"] = [[
+  local c = KOMBO.client({ max_response_bytes = 64, retries = { strategy = "none" } })
+  local tags, err = c.ats:get_tags()
+  KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
+]]
+LOCATIONS["/via_chunked"] = [[
+  local c = KOMBO.client({ server_url = KOMBO.self_url("/chunked/v1") })
+  local tags, err = c.ats:get_tags()
+  if not tags then return KOMBO.reply(KOMBO.failure(err)) end
+  KOMBO.reply({ ok = true, n = #tags.data.results })
+]]
+LOCATIONS["/via_close"] = [[
+  local c = KOMBO.client({ server_url = KOMBO.self_url("/close/v1") })
+  local tags, err = c.ats:get_tags()
+  if not tags then return KOMBO.reply(KOMBO.failure(err)) end
+  local m = require("kombo").meta(tags)
+  KOMBO.reply({ ok = true, n = #tags.data.results, connection = m.headers.connection })
+]]
+LOCATIONS["/chunked/v1/ats/tags"] = { raw = string.format([[
+      default_type application/json;
+      content_by_lua_block {
+        local body = %q
+        ngx.print(body:sub(1, 20))
+        ngx.flush(true)
+        ngx.print(body:sub(21))
+      }]], TAGS_JSON) }
+LOCATIONS["/close/v1/ats/tags"] = { raw = string.format([[
+      default_type application/json;
+      chunked_transfer_encoding off;
+      content_by_lua_block {
+        local body = %q
+        ngx.print(body:sub(1, 20))
+        ngx.flush(true)
+        ngx.print(body:sub(21))
+      }]], TAGS_JSON) }
+LOCATIONS["/phase"] = { raw = [[
+      default_type text/plain;
+      content_by_lua_block { ngx.say("body") }
+      header_filter_by_lua_block {
+        local ok, err = pcall(function() return KOMBO.client().ats:get_tags() end)
+        ngx.header["X-Kombo-Ok"] = tostring(ok)
+        ngx.header["X-Kombo-Error"] = tostring(err):gsub("[\r\n]", " ")
+      }]] }
+LOCATIONS["/timer"] = [[
+  local result
+  local ok, terr = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local tags, err = KOMBO.client().ats:get_tags()
+    result = tags and { ok = true, n = #tags.data.results, phase = ngx.get_phase() } or KOMBO.failure(err)
+  end)
+  if not ok then return KOMBO.reply({ ok = false, message = terr }) end
+  for _ = 1, 500 do
+    if result then break end
+    ngx.sleep(0.01)
+  end
+  KOMBO.reply(result or { ok = false, message = "timer did not finish" })
+]]
+LOCATIONS["/spawn"] = [[
+  local drivers = require("kombo.drivers")
+  local c = KOMBO.client({ retries = { strategy = "none" } })
+  local counts = {}
+  for i = 1, 3 do
+    drivers.spawn(function()
+      local tags = assert(c.ats:get_tags())
+      counts[i] = #tags.data.results
+    end)
+  end
+  ngx.update_time()
+  local t0 = ngx.now()
+  drivers.run()
+  ngx.update_time()
+  local raised_ok, raised = pcall(function()
+    drivers.spawn(function() error("task failed on purpose") end)
+    drivers.spawn(function() counts[4] = #assert(c.ats:get_tags()).data.results end)
+    drivers.run()
+  end)
+  KOMBO.reply({ ok = true, counts = counts, took = ngx.now() - t0,
+    raised_ok = raised_ok, raised = tostring(raised) })
+]]
+
+describe("inside nginx (cosockets)", function()
+  local sb, server
+
+  setup(function()
+    sb = sandbox.start()
+    server = nginx.start({
+      init = INIT:format(sb.url, sb.api_key, sb.integration_id),
+      locations = LOCATIONS,
+    })
+  end)
+  teardown(function()
+    if server then server:stop() end
+    if sb then sb:stop() end
+  end)
+  before_each(function() sb:reset() end)
+
+  local function get_json(path)
+    local status, body = server:get(path)
+    assert.equal(200, status, body .. "\n" .. server:log():sub(-3000))
+    local v = cjson.decode(body)
+    assert(type(v) == "table", body)
+    return v
+  end
+
+  it("calls an operation with the ngx driver over a kept-alive connection", function()
+    local r = get_json("/tags")
+    assert.is_true(r.ok, r.message)
+    assert.is_true(r.ngx_driver)
+    local _, want = sb:request("GET", "/ats/tags")
+    assert.equal(#want.data.results, r.n)
+    assert.equal(r.n, r.n2)
+    local reqs = {}
+    for _, q in ipairs(sb:requests()) do
+      if q.path == "/v1/ats/tags" and (q.headers["user-agent"] or ""):match("^kombo%-lua/") then
+        reqs[#reqs + 1] = q
+      end
+    end
+    assert.equal(2, #reqs)
+    assert.equal(reqs[1].connection, reqs[2].connection)
+    local h = reqs[1].headers
+    assert.equal("Bearer " .. sb.api_key, h.authorization)
+    assert.equal("application/json", h.accept)
+    assert.matches("^127%.0%.0%.1:%d+$", h.host)
+    assert.is_nil(h["accept-encoding"])
+    assert.is_nil(h.expect)
+  end)
+
+  it("iterates every page of get_applications", function()
+    local r = get_json("/pages")
+    assert.is_true(r.ok, r.message)
+    -- What the blocking driver sees in plain Lua is the reference.
+    local c = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url }))
+    local total, pages = 0, 0
+    for p in assert(c.ats:get_applications({ page_size = 100 })):pages() do
+      total, pages = total + #p.data.results, pages + 1
+    end
+    c:close()
+    assert.is_true(pages > 3, "want several pages, have " .. pages)
+    assert.equal(total, r.items)
+    assert.equal(total, r.distinct)
+    assert.equal(pages, r.pages)
+  end)
+
+  it("serves two requests whose upstream call takes 1 s in about 1 s, not 2", function()
+    sb:fault({ path = "/v1/ats/tags", delay_ms = 1000, times = -1 })
+    local t0 = socket.gettime()
+    local a, b = server:send("/slow"), server:send("/slow")
+    local sa, ba = server:receive(a)
+    local sb2, bb = server:receive(b)
+    local took = socket.gettime() - t0
+    assert.equal(200, sa)
+    assert.equal(200, sb2)
+    local ra, rb = cjson.decode(ba), cjson.decode(bb)
+    assert.is_true(ra.ok and rb.ok, ba .. bb)
+    assert.is_true(ra.took >= 0.95 and rb.took >= 0.95, ba .. bb)
+    assert.is_true(took >= 0.95 and took < 1.7, "both took " .. took .. " s")
+  end)
+
+  it("classifies a refused connection", function()
+    local r = get_json("/refused?port=" .. sandbox.free_port())
+    assert.is_false(r.ok)
+    assert.equal("connection", r.kind)
+    assert.equal("refused", r.reason)
+  end)
+
+  it("times out by timeout_ms", function()
+    sb:fault({ path = "/v1/ats/tags", delay_ms = 2000 })
+    local t0 = socket.gettime()
+    local r = get_json("/timeout")
+    local took = socket.gettime() - t0
+    assert.is_false(r.ok)
+    assert.equal("timeout", r.kind)
+    assert.equal("timeout", r.reason)
+    assert.is_true(took < 1.5, "took " .. took)
+  end)
+
+  it("refuses a body over max_response_bytes", function()
+    local r = get_json("/too_large")
+    assert.is_false(r.ok)
+    assert.equal("decode", r.kind)
+    assert.equal("too_large", r.reason)
+  end)
+
+  it("reads chunked bodies", function()
+    local r = get_json("/via_chunked")
+    assert.is_true(r.ok, r.message)
+    assert.equal(2, r.n)
+  end)
+
+  it("reads bodies delimited by the server closing the connection", function()
+    local r = get_json("/via_close")
+    assert.is_true(r.ok, r.message)
+    assert.equal(2, r.n)
+    assert.equal("close", r.connection)
+  end)
+
+  it("names the phase and suggests ngx.timer.at where cosockets are disabled", function()
+    local status, body, headers = server:get("/phase")
+    assert.equal(200, status)
+    assert.equal("body\n", body)
+    assert.equal("false", headers["x-kombo-ok"])
+    assert.matches("header_filter", headers["x-kombo-error"], 1, true)
+    assert.matches("ngx.timer.at", headers["x-kombo-error"], 1, true)
+  end)
+
+  it("works from a timer", function()
+    local r = get_json("/timer")
+    assert.is_true(r.ok, r.message)
+    assert.equal("timer", r.phase)
+    local _, want = sb:request("GET", "/ats/tags")
+    assert.equal(#want.data.results, r.n)
+  end)
+
+  it("spawns light threads and re-raises a task's error from run", function()
+    sb:fault({ path = "/v1/ats/tags", delay_ms = 300, times = -1 })
+    local r = get_json("/spawn")
+    assert.is_true(r.ok)
+    assert.is_true(r.counts[1] > 0 and r.counts[1] == r.counts[2] and r.counts[2] == r.counts[3])
+    assert.is_true(r.took < 0.8, "three 300 ms calls took " .. r.took .. " s")
+    assert.equal(r.counts[1], r.counts[4])
+    assert.is_false(r.raised_ok)
+    assert.matches("task failed on purpose", r.raised, 1, true)
+    assert.matches("stack traceback", r.raised, 1, true)
+  end)
+end)

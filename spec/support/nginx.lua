@@ -1,0 +1,236 @@
+-- Test helper: a real nginx with the Lua module (Debian's nginx-light +
+-- libnginx-mod-http-lua) on a free loopback port, running this checkout's
+-- kombo under LuaJIT with one worker.
+--
+--   local server = require("support.nginx").start({
+--     init = "lua code run in init_by_lua_block",
+--     locations = { ["/tags"] = "lua code for content_by_lua_block", ... },
+--   })
+--   local status, body = server:get("/tags")
+--   server:stop()
+--
+-- Missing binaries or modules raise with the Debian packages to install,
+-- so the spec fails instead of silently skipping.
+
+local socket = require("socket")
+
+local format, concat = string.format, table.concat
+
+local _M = {}
+
+local MODULE_DIRS = { "/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/usr/lib64/nginx/modules" }
+local PACKAGES = "nginx-light libnginx-mod-http-lua luajit2 libluajit2-5.1-dev"
+local LUAJIT_INCDIR = "/usr/include/luajit-2.1"
+
+local function _sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok, _, code = p:close()
+  if type(ok) == "number" then code = ok; ok = code == 0 end -- Lua 5.1
+  return ok == true or code == 0, out
+end
+
+local function _exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function _find_module(name)
+  for _, dir in ipairs(MODULE_DIRS) do
+    local path = dir .. "/" .. name
+    if _exists(path) then return path end
+  end
+  error(format("nginx module %s not found in %s; install Debian packages: %s",
+    name, concat(MODULE_DIRS, ", "), PACKAGES), 0)
+end
+
+local function _nginx_bin()
+  local ok, out = _sh("command -v nginx || ls /usr/sbin/nginx")
+  local path = ok and out:match("[^\n]+")
+  if not path then error("nginx not found; install Debian packages: " .. PACKAGES, 0) end
+  return path
+end
+
+local function _free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+--- The checkout's root (specs run from there).
+function _M.root()
+  local _, out = _sh("pwd")
+  return (out:gsub("%s+$", ""))
+end
+
+--- Builds kombo.core for LuaJIT into build/luajit (make keeps it current);
+-- returns the build folder.
+function _M.build_luajit(root)
+  if not _exists(LUAJIT_INCDIR .. "/lua.h") then
+    error("LuaJIT headers not found in " .. LUAJIT_INCDIR .. "; install Debian packages: " .. PACKAGES, 0)
+  end
+  local ok, out = _sh(format("make -s -C '%s' LUA_VERSION=5.1 LUA=luajit LUA_INCDIR=%s BUILD=build/luajit",
+    root, LUAJIT_INCDIR))
+  if not ok then error("building kombo.core for LuaJIT failed:\n" .. out, 0) end
+  return root .. "/build/luajit"
+end
+
+local function _conf(o)
+  local lines = {
+    "worker_processes 1;",
+    "daemon off;",
+    "master_process on;",
+    format("pid %s/nginx.pid;", o.dir),
+    format("error_log %s/error.log info;", o.dir),
+    format("load_module %s;", o.ndk),
+    format("load_module %s;", o.lua),
+    "events { worker_connections 256; }",
+    "http {",
+    format("  access_log %s/access.log;", o.dir),
+    format("  client_body_temp_path %s/body;", o.dir),
+    format("  proxy_temp_path %s/proxy;", o.dir),
+    format("  fastcgi_temp_path %s/fastcgi;", o.dir),
+    format("  uwsgi_temp_path %s/uwsgi;", o.dir),
+    format("  scgi_temp_path %s/scgi;", o.dir),
+    format("  lua_package_path '%s/lua/?.lua;%s/lua/?/init.lua;%s/spec/?.lua;;';", o.root, o.root, o.root),
+    format("  lua_package_cpath '%s/?.so;;';", o.build),
+    "  lua_socket_log_errors off;",
+  }
+  if o.http then lines[#lines + 1] = o.http end
+  if o.init then
+    lines[#lines + 1] = "  init_by_lua_block {"
+    lines[#lines + 1] = o.init
+    lines[#lines + 1] = "  }"
+  end
+  lines[#lines + 1] = format("  server {\n    listen 127.0.0.1:%d;", o.port)
+  local names = {}
+  for name in pairs(o.locations) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local code = o.locations[name]
+    if type(code) == "table" then
+      lines[#lines + 1] = format("    location = %s {\n%s\n    }", name, code.raw)
+    else
+      lines[#lines + 1] = format("    location = %s {\n      default_type application/json;\n"
+        .. "      content_by_lua_block {\n%s\n      }\n    }", name, code)
+    end
+  end
+  lines[#lines + 1] = "  }"
+  lines[#lines + 1] = "}"
+  return concat(lines, "\n") .. "\n"
+end
+
+local Server = {}
+Server.__index = Server
+
+--- The tail of nginx's error log, for failure messages.
+function Server:log()
+  local f = io.open(self.dir .. "/error.log", "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function _alive(pid)
+  return (_sh("kill -0 " .. pid))
+end
+
+--- Sends raw HTTP on a new connection; returns the socket (not yet read).
+function Server:send(path)
+  local c = assert(socket.connect("127.0.0.1", self.port))
+  c:settimeout(30)
+  assert(c:send(format("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path)))
+  return c
+end
+
+--- Reads a response sent by send(): status, body, headers (lower-case names).
+function Server.receive(_, c)
+  local line = assert(c:receive("*l"))
+  local status = tonumber(line:match("^HTTP/%d%.%d (%d+)"))
+  local length, chunked
+  local headers = {}
+  while true do
+    local h = assert(c:receive("*l"))
+    if h == "" then break end
+    local name, value = h:match("^([^:]+):%s*(.-)%s*$")
+    name = name and name:lower()
+    if name then headers[name] = value end
+    if name == "content-length" then length = tonumber(value) end
+    if name == "transfer-encoding" and value:lower():find("chunked", 1, true) then chunked = true end
+  end
+  local body
+  if chunked then
+    local parts = {}
+    while true do
+      local size = tonumber(assert(c:receive("*l")):match("^(%x+)"), 16)
+      if size == 0 then break end
+      parts[#parts + 1] = assert(c:receive(size))
+      assert(c:receive("*l"))
+    end
+    body = concat(parts)
+  elseif length then
+    body = assert(c:receive(length))
+  else
+    body = c:receive("*a")
+  end
+  c:close()
+  return status, body, headers
+end
+
+--- GET path from nginx: status, body, headers.
+function Server:get(path)
+  return self:receive(self:send(path))
+end
+
+function Server:stop()
+  if not self.pid then return end
+  _sh("kill -TERM " .. self.pid)
+  local deadline = socket.gettime() + 10
+  while _alive(self.pid) and socket.gettime() < deadline do socket.sleep(0.02) end
+  if _alive(self.pid) then _sh("kill -KILL " .. self.pid) end
+  self.pid = nil
+  if not os.getenv("KOMBO_KEEP_NGINX") then _sh("rm -rf '" .. self.dir .. "'") end
+end
+
+--- start{ locations = { [path] = content lua code | { raw = directives } },
+-- init = lua code, http = extra http-level directives } -> server
+function _M.start(opts)
+  local bin = _nginx_bin()
+  local root = _M.root()
+  local ok, dir = _sh("mktemp -d /tmp/kombo-nginx.XXXXXX")
+  dir = ok and dir:match("[^\n]+")
+  assert(dir, "mktemp failed")
+  _sh("chmod 755 '" .. dir .. "'")
+  local o = {
+    dir = dir, root = root, port = _free_port(), build = _M.build_luajit(root),
+    ndk = _find_module("ndk_http_module.so"), lua = _find_module("ngx_http_lua_module.so"),
+    locations = opts.locations or {}, init = opts.init, http = opts.http,
+  }
+  local f = assert(io.open(dir .. "/nginx.conf", "wb"))
+  f:write(_conf(o))
+  f:close()
+  local started, out = _sh(format("'%s' -p '%s' -c '%s/nginx.conf' >'%s/stderr.log' 2>&1 & echo $!",
+    bin, dir, dir, dir))
+  local pid = started and tonumber(out:match("(%d+)"))
+  assert(pid, "could not start nginx: " .. out)
+  local server = setmetatable({ pid = pid, port = o.port, dir = dir, url = "http://127.0.0.1:" .. o.port }, Server)
+  local deadline = socket.gettime() + 10
+  while true do
+    local c = socket.connect("127.0.0.1", o.port)
+    if c then c:close() break end
+    if not _alive(pid) or socket.gettime() > deadline then
+      local log = server:log()
+      local ef = io.open(dir .. "/stderr.log", "rb")
+      if ef then log = log .. ef:read("*a"); ef:close() end
+      server:stop()
+      error("nginx did not start:\n" .. log, 0)
+    end
+    socket.sleep(0.02)
+  end
+  return server
+end
+
+return _M
