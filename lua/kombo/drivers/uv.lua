@@ -1,0 +1,74 @@
+-- Neovim: kombo.spawn tasks driven by the editor's libuv loop, so a request
+-- never freezes the editor and no kombo.run() is needed.
+--
+-- While tasks are busy a repeating uv timer calls the scheduler's
+-- non-blocking step(0); it stops when they are done. Task code runs in a
+-- libuv callback ("fast" context), where most of the editor API is off
+-- limits: hand results to editor code with vim.schedule, e.g.
+--
+--   kombo.spawn(function()
+--     local tags, err = client.ats:get_tags()
+--     vim.schedule(function() show(tags, err) end)
+--   end)
+--
+-- An error raised inside a task is re-raised through vim.schedule, so it
+-- shows up like any other Lua error in the editor (with its traceback).
+
+local tasks = require("kombo.drivers.tasks")
+
+local type, error, tostring = type, error, tostring
+
+local _M = {}
+
+--- Milliseconds between two scheduler steps while tasks are busy.
+_M.interval_ms = 5
+
+local timer = nil
+local stepping = false
+
+local function _vim() return rawget(_G, "vim") end
+
+local function _report(e)
+  local vim = _vim()
+  if type(e) == "table" and e.traceback then
+    e = tostring(e) .. "\n" .. tostring(e.traceback)
+  end
+  vim.schedule(function() error(e, 0) end)
+end
+
+local function _tick()
+  -- A task that spins the loop itself (vim.wait in a task) must not get
+  -- the scheduler resumed under it.
+  if stepping then return end
+  stepping = true
+  local ok, err = pcall(tasks.step, 0)
+  stepping = false
+  if not ok then _report(err) end
+  local failures = tasks.take_failures()
+  for i = 1, #failures do _report(failures[i]) end
+  if not tasks.busy() and timer then timer:stop() end
+end
+
+local function _start()
+  if not timer then
+    local vim = _vim()
+    local uv = vim.uv or vim.loop
+    timer = uv.new_timer()
+  end
+  if not timer:is_active() then timer:start(0, _M.interval_ms, _tick) end
+end
+
+--- install(): from now on kombo.spawn starts the editor-driven scheduler.
+-- Called by kombo.drivers when loaded inside Neovim; calling it again is
+-- harmless.
+function _M.install()
+  tasks.on_spawn = _start
+  if tasks.busy() then _start() end
+end
+
+--- Is the editor loop driving tasks right now?
+function _M.active()
+  return timer ~= nil and timer:is_active()
+end
+
+return _M
