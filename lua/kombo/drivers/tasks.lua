@@ -111,7 +111,7 @@ function _M.step(wait_ms)
       _release(token.client, token.handle)
       ready[#ready + 1] = { token.task, _pack(done[i][2], done[i][3]) }
     end
-  elseif wait > 0 and #ready == 0 then
+  elseif #timers > 0 and #ready == 0 then
     core.sleep_ms(wait)
   end
   now = now_ms()
