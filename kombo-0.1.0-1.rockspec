@@ -46,6 +46,18 @@ build = {
     ["kombo.drivers"] = "lua/kombo/drivers/init.lua",
     ["kombo.drivers.curl"] = "lua/kombo/drivers/curl.lua",
     ["kombo.drivers.tasks"] = "lua/kombo/drivers/tasks.lua",
+    ["kombo.drivers.ngx"] = "lua/kombo/drivers/ngx.lua",
+    ["kombo.drivers.uv"] = "lua/kombo/drivers/uv.lua",
+    -- The sandbox server (needs lua-luv, not a dependency of the SDK).
+    ["kombo.sandbox"] = "lua/kombo/sandbox/init.lua",
+    ["kombo.sandbox.data"] = "lua/kombo/sandbox/data.lua",
+    ["kombo.sandbox.faults"] = "lua/kombo/sandbox/faults.lua",
+    ["kombo.sandbox.http"] = "lua/kombo/sandbox/http.lua",
+    ["kombo.sandbox.routes"] = "lua/kombo/sandbox/routes.lua",
+    ["kombo.sandbox.util"] = "lua/kombo/sandbox/util.lua",
+    ["kombo.sandbox.validate"] = "lua/kombo/sandbox/validate.lua",
+    ["kombo.sandbox.views"] = "lua/kombo/sandbox/views.lua",
+    ["kombo.sandbox.writes"] = "lua/kombo/sandbox/writes.lua",
   },
   install = {
     bin = { ["kombo-sandbox"] = "bin/kombo-sandbox" },
