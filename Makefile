@@ -42,7 +42,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
 
 lint:
-	luacheck lua spec examples tools bin bench
+	luacheck $(wildcard lua spec examples tools bench) bin/kombo-sandbox
 
 # Re-derive the operation table from Kombo's OpenAPI document.
 OPENAPI ?= ../shared/reference/kombo-openapi.json
