@@ -147,6 +147,50 @@ function _M.start(opts)
   return self
 end
 
+-- Raw HTTP over LuaSocket, for specs that need to see the bytes: the
+-- sandbox's fault actions, keep-alive and pipelining.
+local AUTH = "Authorization: Bearer sandbox-api-key\r\nX-Integration-Id: sandbox:integration\r\n"
+
+--- A request as text for target `target` under /v1; `extra` is more header
+--- lines, each ending in CRLF. Carries the default key and integration id.
+function _M.request_text(method, target, body, extra)
+  local head = ("%s /v1%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s"):format(method, target, AUTH, extra or "")
+  if body then
+    head = head .. "Content-Type: application/json\r\nContent-Length: " .. #body .. "\r\n"
+  end
+  return head .. "\r\n" .. (body or "")
+end
+
+--- A LuaSocket TCP connection to the sandbox (timeout in seconds, default 5).
+function _M.connect(sb, timeout)
+  local c = assert(socket.connect("127.0.0.1", sb.port))
+  c:settimeout(timeout or 5)
+  return c
+end
+
+--- Read one response: { status, headers (lower-case), body, err } where err
+--- says why the body is shorter than its Content-Length; or nil, err.
+function _M.read_response(c)
+  local line, err = c:receive("*l")
+  if not line then return nil, err end
+  local res = { status = tonumber(line:match("^HTTP/1%.1 (%d+)")), headers = {} }
+  while true do
+    local h, herr = c:receive("*l")
+    if not h then return nil, herr end
+    if h == "" then break end
+    local k, v = h:match("^([^:]+):%s*(.*)$")
+    res.headers[k:lower()] = v
+  end
+  local n = tonumber(res.headers["content-length"] or "0")
+  if n == 0 then
+    res.body = "" -- LuaSocket's receive(0) would wait for the timeout
+    return res
+  end
+  local body, berr, partial = c:receive(n)
+  res.body, res.err = body or partial, berr
+  return res
+end
+
 --- A loopback port with nothing listening on it (for connection-refused tests).
 function _M.free_port()
   local s = assert(socket.bind("127.0.0.1", 0))

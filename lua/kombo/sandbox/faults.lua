@@ -57,7 +57,11 @@ local function _rule(r)
   if r.headers ~= nil and type(r.headers) ~= "table" then return nil, "headers must be an object" end
   local selective = r.once_per_query or r.every or r.probability
   local rule = {}
-  for k, v in pairs(r) do rule[k] = v end
+  for k, v in pairs(r) do
+    -- JSON numbers arrive as floats; whole ones become integers so they print as "429".
+    if type(v) == "number" and v == floor(v) then v = floor(v) end
+    rule[k] = v
+  end
   rule.times = r.times or (selective and -1 or 1)
   rule.method = r.method and r.method:upper()
   rule.seen, rule.hits, rule.queries = 0, 0, {}
