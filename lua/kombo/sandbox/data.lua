@@ -267,7 +267,10 @@ end
 --- A fresh database for `seed` (an integer).
 function _M.seed(seed)
   local rng = util.rng(seed or 1)
-  local db = { seed = seed or 1, rng = util.rng((seed or 1) + 7919) }
+  -- `version` moves on every write; `cache` keeps each record's encoded JSON
+  -- for the version it was made at, so unchanged pages are not re-encoded.
+  local db = { seed = seed or 1, rng = util.rng((seed or 1) + 7919), version = 0,
+    cache = setmetatable({}, { __mode = "k" }) }
   for _, name in ipairs(_M.COLLECTIONS) do db[name] = _collection() end
   _seed_reference(db, rng)
   _seed_jobs(db, rng)

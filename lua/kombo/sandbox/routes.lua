@@ -188,10 +188,17 @@ local function _list(coll_name, view)
       start = tonumber(idx) + 1
     end
     local items, results, last = db[coll_name].items, array(), nil
+    local cache, version = db.cache, db.version
     local i = start
     while i <= #items and #results < size do
-      if match(items[i]) then
-        results[#results + 1] = view(db, items[i])
+      local r = items[i]
+      if match(r) then
+        local c = cache[r]
+        if not c or c[1] ~= version then
+          c = { version, util.raw(util.encode(view(db, r))) }
+          cache[r] = c
+        end
+        results[#results + 1] = c[2]
         last = i
       end
       i = i + 1
@@ -283,6 +290,11 @@ function _M.handle(db, method, path, query, body)
   if not ok then return _invalid(field, expected) end
   local params = {}
   for i, c in ipairs(captures) do params[i] = util.unescape(c) end
+  if method ~= "GET" then
+    -- Any write may change how other records look (a candidate's tags show
+    -- on its applications), so every cached encoding goes stale.
+    db.version = db.version + 1
+  end
   return route[4]({ db = db, op = route[3], q = q, names = names, body = decoded, params = params,
     now = util.now_ms(), err = _err, invalid = _invalid })
 end

@@ -22,6 +22,14 @@ end
 -- Tables carrying this metatable are written as JSON arrays even when empty.
 local ARRAY = {}
 
+-- Tables carrying this metatable hold JSON text that is written verbatim.
+local RAW = {}
+
+--- Wrap already-encoded JSON text so encode() splices it in as it is.
+function _M.raw(text)
+  return setmetatable({ text }, RAW)
+end
+
 --- Mark (or make) a table as a JSON array.
 function _M.array(t)
   return setmetatable(t or {}, ARRAY)
@@ -63,7 +71,9 @@ local function _encode_into(v, buf, n)
   elseif v == nil or v == cjson.null then
     n = n + 1; buf[n] = "null"
   elseif t == "table" then
-    if _is_array(v) then
+    if getmetatable(v) == RAW then
+      n = n + 1; buf[n] = v[1]
+    elseif _is_array(v) then
       n = n + 1; buf[n] = "["
       for i = 1, #v do
         if i > 1 then n = n + 1; buf[n] = "," end
