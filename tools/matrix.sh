@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds kombo.core and runs the whole spec suite under each Lua version:
+#   tools/matrix.sh              # 5.4 5.3 5.1 luajit
+#   tools/matrix.sh 5.1 luajit   # only these
+# Each version builds into its own build/<version> folder through the
+# Makefile's `test` target, so the sandbox, busted and the module all run on
+# the interpreter under test. Debian's lua-busted installs busted, luassert
+# and penlight for 5.1 to 5.4 (LuaJIT uses the 5.1 tree), so `busted
+# --lua=X` is all it takes.
+#
+# Debian packages: lua5.1 liblua5.1-0-dev lua5.3 liblua5.3-dev lua5.4
+# liblua5.4-dev luajit2 libluajit2-5.1-dev (not `luajit`: it conflicts with
+# libnginx-mod-http-lua), plus nginx-light libnginx-mod-http-lua neovim for
+# the embedding specs.
+#
+# Prints one "<version>: N passed, N failed" line per version, then the
+# totals as "N passed, N failed" (the line CI reads), and exits non-zero when
+# any version failed.
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+
+[ $# -gt 0 ] || set -- 5.4 5.3 5.1 luajit
+MAKE=${MAKE:-make}
+summary=""
+status=0
+passed=0
+failed=0
+
+for v in "$@"; do
+  case "$v" in
+    luajit) args="LUA_VERSION=5.1 LUA=luajit LUA_INCDIR=/usr/include/luajit-2.1 BUILD=build/luajit" ;;
+    5.[1-4]) args="LUA_VERSION=$v LUA=lua$v LUA_INCDIR=/usr/include/lua$v BUILD=build/$v" ;;
+    *) echo "matrix: unknown version $v (want 5.1, 5.2, 5.3, 5.4 or luajit)" >&2; exit 2 ;;
+  esac
+  echo "=== Lua $v ($args)"
+  log=$(mktemp)
+  $MAKE --no-print-directory test $args 2>&1 | tee "$log"
+  rc=$?
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -n "$line" ]; then
+    read -r np _ nf _ <<<"$line"
+    passed=$((passed + np))
+    failed=$((failed + ${nf%,}))
+  else
+    line="build or run failed"
+    failed=$((failed + 1))
+  fi
+  case "$line" in
+    *" 0 failed"*) ;;
+    *) status=1 ;;
+  esac
+  [ "$rc" -eq 0 ] || status=1
+  summary="$summary$v: $line
+"
+done
+
+echo "=== matrix"
+printf '%s' "$summary"
+echo "$passed passed, $failed failed"
+exit $status
