@@ -83,6 +83,10 @@ function Sandbox:_serve_api(req, conn)
   local entry = self:_record(req, conn)
   local rule = self.faults:pick(req.method, req.path, req.query)
   if rule then entry.fault = rule.action or (rule.status and tostring(rule.status)) or "delay" end
+  if self.log_line then
+    self.log_line(format("#%d conn=%d %s %s%s%s", entry.seq, conn.id, req.method, req.path,
+      req.query ~= "" and ("?" .. req.query) or "", entry.fault and (" fault=" .. entry.fault) or ""))
+  end
   local function go()
     if not rule or not faults.alters(rule) then
       local status, headers, body = self:_api(req, entry)
@@ -172,7 +176,8 @@ end
 
 --- Start a sandbox on the running luv loop.
 --- opts: host ("127.0.0.1"), port (0 = any free one), api_key, seed (1),
---- log_limit (10000 recorded requests), log (function(line) for diagnostics),
+--- log_limit (10000 recorded requests), log (function(line): one line per API
+--- request and handler errors; never the Authorization header),
 --- on_stop (called once when the server stops).
 --- Returns the server ({ port, url, api_key, stop, reset, counts }) or nil, err.
 function _M.start(opts)
@@ -180,7 +185,7 @@ function _M.start(opts)
   local self = setmetatable({
     api_key = opts.api_key or _M.DEFAULT_API_KEY, seed = tonumber(opts.seed) or 1,
     log_limit = tonumber(opts.log_limit) or 10000, api_requests = 0, seq = 0, t0 = uv.hrtime(),
-    on_stop = opts.on_stop,
+    on_stop = opts.on_stop, log_line = opts.log,
   }, Sandbox)
   self:reset()
   local host = opts.host or "127.0.0.1"

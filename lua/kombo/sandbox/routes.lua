@@ -62,6 +62,9 @@ end
 _M.err = _err
 
 local function _invalid(field, expected)
+  if expected == "required" then
+    return _err(400, "PLATFORM.INPUT_INVALID", format("Invalid input: `%s` is required.", field))
+  end
   return _err(400, "PLATFORM.INPUT_INVALID", format("Invalid input: `%s` must be %s.", field, expected))
 end
 

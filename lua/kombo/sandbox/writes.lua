@@ -254,7 +254,12 @@ function _M.create_application(ctx)
     cand = _new_candidate(ctx, b.candidate, b.source)
   end
   local app = _new_application(ctx, cand, job, b.stage_id)
-  return _ok(views.application(ctx.db, app))
+  -- This answer carries the whole candidate (without its applications) and
+  -- no interviews or offers, unlike the list's applications.
+  local out = views.application(ctx.db, app)
+  out.candidate = views.candidate(ctx.db, cand)
+  out.candidate.applications, out.interviews, out.offers = nil, nil, nil
+  return _ok(out)
 end
 
 local SYSTEMS = { "erecruiter", "successfactors", "recruitee", "greenhouse", "onlyfy", "smartrecruiters" }
