@@ -253,6 +253,18 @@ describe("kombo-sandbox faults", function()
       assert.matches("@", cjson.decode(b.body).data.results[1].email)
     end)
 
+    it("answers a thousand pipelined requests sent in one go", function()
+      local c = connect(sb)
+      local one = request_text("GET", "/ats/tags?page_size=1")
+      c:send(one:rep(1000))
+      for _ = 1, 1000 do
+        local res = assert(read_response(c))
+        assert.equal(200, res.status)
+      end
+      c:close()
+      assert.equal(1000, #sb:requests())
+    end)
+
     it("parses requests that arrive a few bytes at a time", function()
       local app = an_application(sb)
       local text = request_text("POST", "/ats/applications/" .. app.id .. "/notes",

@@ -171,7 +171,17 @@ local function _dechunk(buf, pos)
 end
 
 -- Hand every complete request in the buffer to the handler, one at a time.
+-- A handler that answers at once calls finish() from inside this loop; the
+-- guard turns that into the next turn of the loop instead of a nested call,
+-- so a thousand pipelined requests do not nest a thousand pcalls deep.
 function Conn:_parse()
+  if self.parsing then return end
+  self.parsing = true
+  self:_parse_loop()
+  self.parsing = false
+end
+
+function Conn:_parse_loop()
   while not self.closed and not self.current do
     local buf = concat(self.pending)
     self.pending, self.pending_len = { buf }, #buf
