@@ -64,6 +64,28 @@ if not ok then out.error = tostring(err) end
 finish()
 ]==]
 
+-- Drives the example plugin: :KomboJobs, then the scratch buffer's lines.
+local PLUGIN_SCRIPT = [==[
+local out = {}
+local ok, err = pcall(function()
+  vim.cmd("runtime plugin/kombo_jobs.lua")
+  vim.cmd("KomboJobs open")
+  local buf = vim.api.nvim_get_current_buf()
+  out.name = vim.api.nvim_buf_get_name(buf)
+  out.loading = vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1]
+  vim.wait(10000, function()
+    return (vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] or ""):match("^%d+ OPEN jobs$") ~= nil
+  end, 10)
+  out.lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  out.buftype = vim.bo[buf].buftype
+end)
+if not ok then out.error = tostring(err) end
+local f = assert(io.open(os.getenv("KOMBO_OUT"), "wb"))
+f:write(vim.fn.json_encode(out))
+f:close()
+vim.cmd("qa!")
+]==]
+
 local function _tmp(suffix)
   local p = os.tmpname()
   os.remove(p)
@@ -80,16 +102,16 @@ describe("inside Neovim", function()
   end)
   teardown(function() if sb then sb:stop() end end)
 
-  it("keeps the editor's loop running while a task waits on a 1 s request", function()
+  -- Runs a Lua script in headless Neovim; returns the JSON it wrote.
+  local function run_nvim(source, extra_args)
     assert(os.execute("command -v nvim >/dev/null 2>&1"), "nvim not found; install Debian package: neovim")
-    sb:fault({ path = "/v1/ats/tags", delay_ms = 1000, times = -1 })
     local script, out = _tmp(".lua"), _tmp(".json")
     local f = assert(io.open(script, "wb"))
-    f:write(SCRIPT)
+    f:write(source)
     f:close()
     local cmd = ("KOMBO_ROOT='%s' KOMBO_OUT='%s' KOMBO_SERVER_URL='%s' KOMBO_API_KEY='%s' KOMBO_INTEGRATION_ID='%s' "
-      .. "timeout 60 nvim --headless -u NONE -i NONE -n -c 'luafile %s' >/dev/null 2>&1"):format(
-      root, out, sb.url, sb.api_key, sb.integration_id, script)
+      .. "timeout 60 nvim --headless -u NONE -i NONE -n %s -c 'luafile %s' >/dev/null 2>&1"):format(
+      root, out, sb.url, sb.api_key, sb.integration_id, extra_args or "", script)
     os.execute(cmd)
     os.remove(script)
     local rf = io.open(out, "rb")
@@ -97,6 +119,12 @@ describe("inside Neovim", function()
     local v = cjson.decode(rf:read("*a"))
     rf:close()
     os.remove(out)
+    return v
+  end
+
+  it("keeps the editor's loop running while a task waits on a 1 s request", function()
+    sb:fault({ path = "/v1/ats/tags", delay_ms = 1000, times = -1 })
+    local v = run_nvim(SCRIPT)
 
     assert.is_nil(v.error)
     assert.is_true(v.spawn_ms < 100, "kombo.spawn took " .. tostring(v.spawn_ms) .. " ms")
@@ -112,5 +140,23 @@ describe("inside Neovim", function()
     assert.equal(("tags: %d"):format(r.n), r.line)
     assert.is_false(v.active_after)
     assert.matches("task failed on purpose", v.messages, 1, true)
+  end)
+
+  it("runs the example plugin's :KomboJobs into a scratch buffer", function()
+    sb:reset()
+    local want = {}
+    local _, page = sb:request("GET", "/ats/jobs?status=OPEN&page_size=100")
+    for _, job in ipairs(page.data.results) do want[#want + 1] = job.id end
+    assert(#want > 0 and page.data.next == cjson.null, "expected one page of open jobs")
+    local args = ("--cmd 'set rtp+=%s,%s/examples/nvim' --cmd \"let g:kombo_cpath = '%s'\""):format(
+      root, root, root .. "/build/luajit/?.so")
+    local v = run_nvim(PLUGIN_SCRIPT, args)
+    assert.is_nil(v.error)
+    assert.equal("Loading OPEN jobs...", v.loading)
+    assert.matches("kombo://jobs/OPEN$", v.name)
+    assert.equal("nofile", v.buftype)
+    assert.equal(("%d OPEN jobs"):format(#want), v.lines[1])
+    assert.equal(#want + 1, #v.lines)
+    for i, id in ipairs(want) do assert.equal(id, v.lines[i + 1]:match("^(%S+)")) end
   end)
 end)
