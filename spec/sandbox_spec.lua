@@ -171,6 +171,39 @@ describe("kombo-sandbox", function()
       assert.equal(users.data.results[2].id, one.data.results[1].id)
     end)
 
+    it("filters candidates by name and job, interviews by job, applications by outcomes and stage", function()
+      local _, some = api(sb, "GET", "/ats/candidates?page_size=1")
+      local c = some.data.results[1]
+      local _, named = api(sb, "GET", "/ats/candidates?first_name=" .. c.first_name:lower() .. "&last_name="
+        .. c.last_name:upper() .. "&page_size=250")
+      assert.is_true(#named.data.results >= 1)
+      for _, x in ipairs(named.data.results) do
+        assert.equal(c.first_name, x.first_name)
+        assert.equal(c.last_name, x.last_name)
+      end
+      local job_id = c.applications[1].job.id
+      local _, by_job = api(sb, "GET", "/ats/candidates?page_size=250&job_ids=" .. job_id)
+      for _, x in ipairs(by_job.data.results) do
+        local has = false
+        for _, a in ipairs(x.applications) do has = has or a.job.id == job_id end
+        assert.is_true(has)
+      end
+      local _, ivs = api(sb, "GET", "/ats/interviews?page_size=250&job_ids=" .. job_id)
+      local _, apps = api(sb, "GET", "/ats/applications?page_size=250&job_ids=" .. job_id .. "&include_deleted=true")
+      local of_job = {}
+      for _, a in ipairs(apps.data.results) do of_job[a.id] = true end
+      for _, iv in ipairs(ivs.data.results) do assert.is_true(of_job[iv.application_id]) end
+      local decided = all_pages(sb, "/ats/applications", "outcomes=HIRED,DECLINED&page_size=250")
+      assert.is_true(#decided > 0)
+      for _, a in ipairs(decided) do assert.is_truthy(a.outcome == "HIRED" or a.outcome == "DECLINED") end
+      local stage = decided[1].current_stage_id
+      local _, at_stage = api(sb, "GET", "/ats/applications?page_size=250&current_stage_ids=" .. stage)
+      for _, a in ipairs(at_stage.data.results) do assert.equal(stage, a.current_stage_id) end
+      local _, late = api(sb, "GET", "/ats/jobs?remote_created_after=2024-09-01T00:00:00Z")
+      assert.is_true(#late.data.results > 0 and #late.data.results < 30)
+      for _, j in ipairs(late.data.results) do assert.is_true(j.remote_created_at > "2024-09-01") end
+    end)
+
     it("generates the same data for the same seed and other data for another", function()
       local function first_ids(s)
         local other = sandbox.start({ seed = s })
