@@ -1,0 +1,186 @@
+#!/bin/sh
+# make bench: kombo-lua against the floor (curl + lua-cjson) and the official
+# TypeScript SDK, on loopback against nginx serving pre-generated pages.
+#
+#   make bench                      # or: LUA=lua5.4 BUILD=build/5.4 bench/run.sh
+#
+# Settings (environment): LUA, BUILD (where kombo/core.so is), BENCH_REPS
+# (runs per contender, median reported, default 5), BENCH_SEQ_REPS (runs of
+# the 5-second sequential baseline, default 3), BENCH_STRICT=1 (exit 1 when
+# a target is missed). Installs what it lacks (Debian packages, the npm
+# package into bench/node_modules). Everything generated goes to bench/out/.
+set -eu
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LUA=${LUA:-lua5.4}
+BUILD=${BUILD:-build/5.4}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+REPS=${BENCH_REPS:-5}
+SEQ_REPS=${BENCH_SEQ_REPS:-3}
+PAGES=200
+PER_PAGE=250
+ITEMS=$((PAGES * PER_PAGE))
+TAG_CALLS=2000
+CONC=50
+OUT=$ROOT/bench/out
+TIME=/usr/bin/time
+
+say() { printf '%s\n' "bench: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ -f "$BUILD/kombo/core.so" ] || die "no $BUILD/kombo/core.so; run make first"
+
+# --- What the benchmark needs, installed only when missing -----------------
+echo_module() {
+	for d in /usr/lib/nginx/modules /usr/share/nginx/modules; do
+		if [ -f "$d/ngx_http_echo_module.so" ]; then echo "$d/ngx_http_echo_module.so"; return; fi
+	done
+}
+missing=""
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+[ -n "$(echo_module)" ] || missing="$missing libnginx-mod-http-echo"
+[ -x $TIME ] || missing="$missing time"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+"$LUA" -e 'require("cjson")' >/dev/null 2>&1 || missing="$missing lua-cjson"
+if [ -n "$missing" ]; then
+	say "installing Debian packages:$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086 # a list of package names
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+
+if [ ! -f bench/node_modules/@kombo-api/sdk/package.json ] ||
+	[ ! -f bench/node_modules/.package-lock.json ] ||
+	[ -n "$(find bench/package-lock.json -newer bench/node_modules/.package-lock.json)" ]; then
+	say "installing @kombo-api/sdk from the npm registry (npm ci)"
+	(cd bench && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
+
+# --- Server ----------------------------------------------------------------
+mkdir -p "$OUT/tmp"
+stop_nginx() {
+	if [ -f "$OUT/nginx.pid" ]; then
+		kill "$(cat "$OUT/nginx.pid")" 2>/dev/null || true
+		rm -f "$OUT/nginx.pid"
+	fi
+}
+trap stop_nginx EXIT INT TERM
+stop_nginx
+
+USER_LINE=""
+[ "$(id -u)" -ne 0 ] || USER_LINE="user root;" # workers must read bench/out wherever the checkout is
+PORT=""
+for p in 18700 18701 18702 18703 18704 18705 18706 18707 18708 18709; do
+	sed -e "s#@OUT@#$OUT#g" -e "s#@PORT@#$p#" -e "s#@USER@#$USER_LINE#" \
+		-e "s#@ECHO_MODULE@#load_module $(echo_module);#" bench/nginx.conf.in >"$OUT/nginx.conf"
+	if "$NGINX" -c "$OUT/nginx.conf" -p "$OUT" -e "$OUT/nginx-error.log" 2>/dev/null; then
+		PORT=$p
+		break
+	fi
+done
+[ -n "$PORT" ] || die "nginx did not start (see $OUT/nginx-error.log)"
+BASE=http://127.0.0.1:$PORT/v1
+SLOW=http://127.0.0.1:$PORT/slow/v1
+say "nginx on 127.0.0.1:$PORT (one worker)"
+
+"$LUA" bench/gen.lua "$OUT" "$BASE" "$PAGES" "$PER_PAGE" "$TAG_CALLS" >&2
+
+export LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
+export LUA_CPATH="$BUILD/?.so;;"
+
+# Every contender, by name, run under GNU time; each checks its own answer
+# and exits non-zero if it is wrong.
+timed() { $TIME -f '%U %S %M' -o "$OUT/time.txt" "$@"; }
+contender() {
+	case $1 in
+	kombo_pages) timed "$LUA" bench/kombo_contender.lua pages "$BASE" "$ITEMS" ;;
+	curl_pages) timed curl -sS --fail -K "$OUT/pages.curl" ;;
+	decode_pages) timed "$LUA" bench/decode_floor.lua "$OUT/pages.list" "$ITEMS" ;;
+	ts_pages) timed node bench/ts_contender.mjs pages "$BASE" "$ITEMS" ;;
+	kombo_tags) timed "$LUA" bench/kombo_contender.lua tags "$BASE" "$TAG_CALLS" ;;
+	curl_tags) timed curl -sS --fail -K "$OUT/tags.curl" ;;
+	ts_tags) timed node bench/ts_contender.mjs tags "$BASE" "$TAG_CALLS" ;;
+	kombo_concurrent) timed "$LUA" bench/kombo_contender.lua concurrent "$SLOW" "$CONC" ;;
+	kombo_sequential) timed "$LUA" bench/kombo_contender.lua sequential "$SLOW" "$CONC" ;;
+	*) die "unknown contender $1" ;;
+	esac
+}
+
+# measure NAME: one run; appends "name wall_us user_s sys_s maxrss_kb".
+measure() {
+	t0=$(date +%s%N)
+	if ! contender "$1" >"$OUT/last.out" 2>"$OUT/last.err"; then
+		cat "$OUT/last.out" "$OUT/last.err" >&2
+		die "$1 failed"
+	fi
+	t1=$(date +%s%N)
+	echo "$1 $(((t1 - t0) / 1000)) $(tail -n 1 "$OUT/time.txt")" >>"$OUT/raw.txt"
+}
+
+# connections NAME: runs NAME once with a fresh access log and records how
+# many TCP connections and requests it used.
+connections() {
+	: >"$OUT/access.log"
+	measure "$1"
+	awk -v name="$1" '$3 != 200 { bad++ } { conn[$1] = 1; n++ }
+		END { c = 0; for (k in conn) c++; printf "%s %d %d %d\n", name, c, n, bad }' \
+		"$OUT/access.log" >>"$OUT/connections.txt"
+}
+
+: >"$OUT/raw.txt"
+: >"$OUT/connections.txt"
+
+say "warm-up and connection checks (one untimed run each)"
+for c in kombo_pages curl_pages ts_pages kombo_tags curl_tags ts_tags; do connections "$c"; done
+for c in decode_pages kombo_concurrent; do measure "$c"; done
+mv "$OUT/raw.txt" "$OUT/warmup.txt"
+: >"$OUT/raw.txt"
+
+# Contenders take turns within each round, so a noisy moment on the machine
+# hits all of them rather than one.
+i=1
+while [ "$i" -le "$REPS" ]; do
+	say "round $i of $REPS"
+	for c in kombo_pages curl_pages decode_pages ts_pages kombo_tags curl_tags ts_tags kombo_concurrent; do
+		measure "$c"
+	done
+	i=$((i + 1))
+done
+i=1
+while [ "$i" -le "$SEQ_REPS" ]; do
+	say "sequential baseline $i of $SEQ_REPS (50 x 100 ms)"
+	measure kombo_sequential
+	i=$((i + 1))
+done
+
+# --- The machine and versions, for the report -------------------------------
+{
+	echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "cores=$(nproc)"
+	echo "mem_mib=$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+	echo "kernel=$(uname -sr)"
+	echo "os=$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release)"
+	echo "load=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "lua=$("$LUA" -v 2>&1 | head -n 1 | cut -d" " -f1-2)"
+	echo "libcurl=$(curl --version | head -n 1 | cut -d' ' -f1-4)"
+	echo "node=$(node --version)"
+	echo "sdk=$(node -p 'require("./bench/node_modules/@kombo-api/sdk/package.json").version')"
+	echo "nginx=$("$NGINX" -v 2>&1 | sed 's/.*: //')"
+	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "pages=$PAGES"
+	echo "per_page=$PER_PAGE"
+	echo "page_bytes=$(wc -c <"$OUT/www/pages/first.json")"
+	echo "total_bytes=$(cat "$OUT"/www/pages/*.json | wc -c)"
+	echo "tag_calls=$TAG_CALLS"
+	echo "concurrency=$CONC"
+	echo "reps=$REPS"
+	echo "seq_reps=$SEQ_REPS"
+} >"$OUT/machine.txt"
+
+"$LUA" bench/report.lua "$OUT"
