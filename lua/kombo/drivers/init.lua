@@ -52,6 +52,19 @@ function _M.run()
   return tasks.run()
 end
 
+--- serve_blocking(what, ...): does what a task yielded WAIT for ("send",
+-- client, req | "sleep", ms) right here, blocking. For code that holds a
+-- WAIT but cannot yield it on: a for-in iterator in PUC Lua 5.1, where the
+-- VM calls the iterator across a C boundary.
+function _M.serve_blocking(what, a, b)
+  if what == "send" then return blocking.send(a, b) end
+  if what == "sleep" then return blocking.sleep(a) end
+  error("kombo: unknown wait " .. tostring(what), 2)
+end
+
+--- Can a for-in iterator yield here (everything but PUC Lua 5.1)?
+_M.YIELD_IN_FOR = not (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil)
+
 function _M.close(client)
   blocking.close(client)
 end
