@@ -106,6 +106,21 @@ LOCATIONS["/close/v1/ats/tags"] = { raw = string.format([[
         ngx.flush(true)
         ngx.print(body:sub(21))
       }]], TAGS_JSON) }
+LOCATIONS["/tls"] = [[
+  local c = KOMBO.client({ server_url = "https://127.0.0.1:" .. ngx.var.arg_port .. "/tls/v1",
+    verify_tls = ngx.var.arg_verify ~= "0", retries = { strategy = "none" } })
+  local tags, err = c.ats:get_tags()
+  if not tags then return KOMBO.reply(KOMBO.failure(err)) end
+  KOMBO.reply({ ok = true, n = #tags.data.results })
+]]
+LOCATIONS["/dns"] = [[
+  local c = KOMBO.client({ server_url = "http://kombo.invalid/v1", retries = { strategy = "none" } })
+  local tags, err = c.ats:get_tags()
+  KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
+]]
+local TLS_LOCATIONS = {
+  ["/tls/v1/ats/tags"] = ("ngx.print(%q)"):format(TAGS_JSON),
+}
 LOCATIONS["/phase"] = { raw = [[
       default_type text/plain;
       content_by_lua_block { ngx.say("body") }
@@ -159,6 +174,7 @@ describe("inside nginx (cosockets)", function()
     server = nginx.start({
       init = INIT:format(sb.url, sb.api_key, sb.integration_id),
       locations = LOCATIONS,
+      tls_locations = TLS_LOCATIONS,
     })
   end)
   teardown(function()
@@ -234,6 +250,29 @@ describe("inside nginx (cosockets)", function()
     assert.is_false(r.ok)
     assert.equal("connection", r.kind)
     assert.equal("refused", r.reason)
+  end)
+
+  it("verifies TLS against lua_ssl_trusted_certificate", function()
+    local r = get_json("/tls?port=" .. server.tls_port)
+    assert.is_true(r.ok, r.message)
+    assert.equal(2, r.n)
+  end)
+
+  it("fails TLS for a certificate of another name unless verify_tls is false", function()
+    local r = get_json("/tls?port=" .. server.tls_port_wrong_name)
+    assert.is_false(r.ok)
+    assert.equal("connection", r.kind)
+    assert.equal("tls", r.reason)
+    r = get_json("/tls?verify=0&port=" .. server.tls_port_wrong_name)
+    assert.is_true(r.ok, r.message)
+    assert.equal(2, r.n)
+  end)
+
+  it("classifies a name nginx cannot resolve", function()
+    local r = get_json("/dns")
+    assert.is_false(r.ok)
+    assert.equal("connection", r.kind)
+    assert.equal("dns", r.reason)
   end)
 
   it("times out by timeout_ms", function()

@@ -9,6 +9,13 @@
 --   local status, body = server:get("/tags")
 --   server:stop()
 --
+-- With `tls_locations`, two more servers answer them over https with
+-- self-signed certificates that lua_ssl_trusted_certificate trusts: one on
+-- server.tls_port valid for 127.0.0.1 (also as a DNS name: nginx checks
+-- names with X509_check_host, which ignores IP entries), one on
+-- server.tls_port_wrong_name
+-- valid only for kombo.test (needs the `openssl` command).
+--
 -- Missing binaries or modules raise with the Debian packages to install,
 -- so the spec fails instead of silently skipping.
 
@@ -52,11 +59,16 @@ local function _nginx_bin()
   return path
 end
 
-local function _free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
+-- n distinct free loopback ports (all held open until all are known).
+local function _free_ports(n)
+  local socks, ports = {}, {}
+  for i = 1, n do
+    socks[i] = assert(socket.bind("127.0.0.1", 0))
+    local _, port = socks[i]:getsockname()
+    ports[i] = tonumber(port)
+  end
+  for i = 1, n do socks[i]:close() end
+  return (table.unpack or unpack)(ports) -- luacheck: ignore 143
 end
 
 --- The checkout's root (specs run from there).
@@ -75,6 +87,29 @@ function _M.build_luajit(root)
     root, LUAJIT_INCDIR))
   if not ok then error("building kombo.core for LuaJIT failed:\n" .. out, 0) end
   return root .. "/build/luajit"
+end
+
+-- A self-signed certificate and key for subjectAltName `san`.
+local function _make_cert(dir, name, san)
+  local ok, out = _sh(format("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=%s' "
+    .. "-addext 'subjectAltName=%s' -keyout '%s/%s.key' -out '%s/%s.crt'", name, san, dir, name, dir, name))
+  if not ok then error("openssl could not make a test certificate (install Debian package openssl):\n" .. out, 0) end
+  return dir .. "/" .. name .. ".crt", dir .. "/" .. name .. ".key"
+end
+
+local function _location_lines(lines, locations)
+  local names = {}
+  for name in pairs(locations) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local code = locations[name]
+    if type(code) == "table" then
+      lines[#lines + 1] = format("    location = %s {\n%s\n    }", name, code.raw)
+    else
+      lines[#lines + 1] = format("    location = %s {\n      default_type application/json;\n"
+        .. "      content_by_lua_block {\n%s\n      }\n    }", name, code)
+    end
+  end
 end
 
 local function _conf(o)
@@ -99,24 +134,31 @@ local function _conf(o)
     "  lua_socket_log_errors off;",
   }
   if o.http then lines[#lines + 1] = o.http end
+  if o.tls_locations then
+    local good_crt, good_key = _make_cert(o.dir, "ip", "IP:127.0.0.1,DNS:127.0.0.1")
+    local other_crt, other_key = _make_cert(o.dir, "other", "DNS:kombo.test")
+    local bundle = assert(io.open(o.dir .. "/trusted.crt", "wb"))
+    for _, path in ipairs({ good_crt, other_crt }) do
+      local f = assert(io.open(path, "rb"))
+      bundle:write(f:read("*a"))
+      f:close()
+    end
+    bundle:close()
+    lines[#lines + 1] = format("  lua_ssl_trusted_certificate %s/trusted.crt;", o.dir)
+    for _, srv in ipairs({ { o.tls_port, good_crt, good_key }, { o.tls_port_wrong_name, other_crt, other_key } }) do
+      lines[#lines + 1] = format("  server {\n    listen 127.0.0.1:%d ssl;\n    ssl_certificate %s;\n"
+        .. "    ssl_certificate_key %s;", srv[1], srv[2], srv[3])
+      _location_lines(lines, o.tls_locations)
+      lines[#lines + 1] = "  }"
+    end
+  end
   if o.init then
     lines[#lines + 1] = "  init_by_lua_block {"
     lines[#lines + 1] = o.init
     lines[#lines + 1] = "  }"
   end
   lines[#lines + 1] = format("  server {\n    listen 127.0.0.1:%d;", o.port)
-  local names = {}
-  for name in pairs(o.locations) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    local code = o.locations[name]
-    if type(code) == "table" then
-      lines[#lines + 1] = format("    location = %s {\n%s\n    }", name, code.raw)
-    else
-      lines[#lines + 1] = format("    location = %s {\n      default_type application/json;\n"
-        .. "      content_by_lua_block {\n%s\n      }\n    }", name, code)
-    end
-  end
+  _location_lines(lines, o.locations)
   lines[#lines + 1] = "  }"
   lines[#lines + 1] = "}"
   return concat(lines, "\n") .. "\n"
@@ -196,7 +238,8 @@ function Server:stop()
 end
 
 --- start{ locations = { [path] = content lua code | { raw = directives } },
--- init = lua code, http = extra http-level directives } -> server
+-- tls_locations = (the same shape), init = lua code,
+-- http = extra http-level directives } -> server
 function _M.start(opts)
   local bin = _nginx_bin()
   local root = _M.root()
@@ -205,10 +248,12 @@ function _M.start(opts)
   assert(dir, "mktemp failed")
   _sh("chmod 755 '" .. dir .. "'")
   local o = {
-    dir = dir, root = root, port = _free_port(), build = _M.build_luajit(root),
+    dir = dir, root = root, build = _M.build_luajit(root),
     ndk = _find_module("ndk_http_module.so"), lua = _find_module("ngx_http_lua_module.so"),
     locations = opts.locations or {}, init = opts.init, http = opts.http,
+    tls_locations = opts.tls_locations,
   }
+  o.port, o.tls_port, o.tls_port_wrong_name = _free_ports(3)
   local f = assert(io.open(dir .. "/nginx.conf", "wb"))
   f:write(_conf(o))
   f:close()
@@ -216,7 +261,8 @@ function _M.start(opts)
     bin, dir, dir, dir))
   local pid = started and tonumber(out:match("(%d+)"))
   assert(pid, "could not start nginx: " .. out)
-  local server = setmetatable({ pid = pid, port = o.port, dir = dir, url = "http://127.0.0.1:" .. o.port }, Server)
+  local server = setmetatable({ pid = pid, port = o.port, dir = dir, url = "http://127.0.0.1:" .. o.port,
+    tls_port = o.tls_port, tls_port_wrong_name = o.tls_port_wrong_name }, Server)
   local deadline = socket.gettime() + 10
   while true do
     local c = socket.connect("127.0.0.1", o.port)
