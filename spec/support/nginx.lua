@@ -13,8 +13,8 @@
 -- self-signed certificates that lua_ssl_trusted_certificate trusts: one on
 -- server.tls_port valid for 127.0.0.1 (also as a DNS name: nginx checks
 -- names with X509_check_host, which ignores IP entries), one on
--- server.tls_port_wrong_name
--- valid only for kombo.test (needs the `openssl` command).
+-- server.tls_port_wrong_name valid only for kombo.test (needs the
+-- `openssl` command).
 --
 -- Missing binaries or modules raise with the Debian packages to install,
 -- so the spec fails instead of silently skipping.

@@ -8,6 +8,9 @@
 --     without it every https request fails TLS verification (nginx has no
 --     default trust store); the client's ca_file option cannot change it.
 --   resolver 127.0.0.53;  (or your DNS server) to reach a host by name.
+--     nginx checks the certificate's name with X509_check_host, so an
+--     https URL with an IP address verifies only against a certificate
+--     that also lists that address as a DNS name.
 --   lua_socket_keepalive_timeout / lua_socket_pool_size: the idle pool.
 
 local ngx = ngx -- luacheck: ignore 113
