@@ -118,6 +118,16 @@ LOCATIONS["/dns"] = [[
   local tags, err = c.ats:get_tags()
   KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
 ]]
+LOCATIONS["/parity"] = [[
+  local c = KOMBO.client({ retries = { strategy = "none" }, timeout_ms = 600,
+    max_response_bytes = tonumber(ngx.var.arg_max) })
+  assert(c.ats:get_users({ page_size = 1 }))
+  local tags, err = c.ats:get_tags()
+  if tags then return KOMBO.reply({ ok = true, n = #tags.data.results }) end
+  local r = KOMBO.failure(err)
+  r.status = err.status
+  KOMBO.reply(r)
+]]
 local TLS_LOCATIONS = {
   ["/tls/v1/ats/tags"] = ("ngx.print(%q)"):format(TAGS_JSON),
 }
@@ -274,6 +284,48 @@ describe("inside nginx (cosockets)", function()
     assert.equal("connection", r.kind)
     assert.equal("dns", r.reason)
   end)
+
+  -- Each broken answer the sandbox can give, seen through both drivers, on
+  -- a kept-alive connection (a reset there before any answer looks like a
+  -- connection the server closed while idle: both drivers send again on a
+  -- fresh one).
+  local PARITY = {
+    { action = "reset_before_response" }, { action = "drop_mid_body" }, { action = "short_body" },
+    { action = "truncated_json" }, { action = "non_json" }, { action = "html_502" }, { action = "empty_200" },
+    { action = "json_not_object" }, { action = "invalid_utf8" }, { action = "redirect", location = "/elsewhere" },
+    { action = "huge_body", size_bytes = 200000, max = 100000 }, { action = "huge_body", size_bytes = 50000 },
+    { action = "trickle", chunk_bytes = 200, interval_ms = 10 }, { action = "no_headers" },
+    { status = 429, headers = { ["Retry-After"] = "1" } }, { status = 500 },
+  }
+  for _, case in ipairs(PARITY) do
+    local name = case.action or ("status " .. case.status)
+    if case.size_bytes then name = name .. " " .. case.size_bytes .. (case.max and " over the limit" or "") end
+    it("sees " .. name .. " as the libcurl driver does", function()
+      local rule = { path = "/v1/ats/tags" }
+      for k, v in pairs(case) do if k ~= "max" then rule[k] = v end end
+      local function sends()
+        local n = 0
+        for _, q in ipairs(sb:requests()) do if q.path == "/v1/ats/tags" then n = n + 1 end end
+        sb:clear_requests()
+        return n
+      end
+      sb:clear_requests()
+      sb:fault(rule)
+      local r = get_json("/parity" .. (case.max and ("?max=" .. case.max) or ""))
+      local ngx_sends = sends()
+      sb:clear_faults()
+      sb:fault(rule)
+      local c = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id,
+        server_url = sb.url, retries = { strategy = "none" }, timeout_ms = 600, max_response_bytes = case.max }))
+      assert(c.ats:get_users({ page_size = 1 }))
+      local tags, err = c.ats:get_tags()
+      c:close()
+      local want = tags and { ok = true, n = #tags.data.results }
+        or { ok = false, kind = err.kind, reason = err.reason, status = err.status }
+      assert.same(want, { ok = r.ok, n = r.n, kind = r.kind, reason = r.reason, status = r.status })
+      assert.equal(sends(), ngx_sends)
+    end)
+  end
 
   it("times out by timeout_ms", function()
     sb:fault({ path = "/v1/ats/tags", delay_ms = 2000 })
