@@ -128,6 +128,16 @@ LOCATIONS["/parity"] = [[
   r.status = err.status
   KOMBO.reply(r)
 ]]
+LOCATIONS["/write"] = [[
+  local c = KOMBO.client()
+  local cand = assert(c.ats:get_candidates({ page_size = 1 })).data.results[1]
+  local added, aerr = c.ats:add_candidate_tag({ candidate_id = cand.id, body = { tag = { name = "Überflieger" } } })
+  if not added then return KOMBO.reply(KOMBO.failure(aerr)) end
+  local removed, rerr = c.ats:remove_candidate_tag({ candidate_id = cand.id,
+    body = { tag = { name = "Überflieger" } } })
+  if not removed then return KOMBO.reply(KOMBO.failure(rerr)) end
+  KOMBO.reply({ ok = true, id = cand.id })
+]]
 local TLS_LOCATIONS = {
   ["/tls/v1/ats/tags"] = ("ngx.print(%q)"):format(TAGS_JSON),
 }
@@ -222,6 +232,26 @@ describe("inside nginx (cosockets)", function()
     assert.matches("^127%.0%.0%.1:%d+$", h.host)
     assert.is_nil(h["accept-encoding"])
     assert.is_nil(h.expect)
+  end)
+
+  it("sends JSON bodies with POST and DELETE", function()
+    local r = get_json("/write")
+    assert.is_true(r.ok, r.message)
+    local writes = {}
+    for _, q in ipairs(sb:requests()) do
+      if q.method ~= "GET" then writes[#writes + 1] = q end
+    end
+    assert.equal(2, #writes)
+    local body = '{"tag":{"name":"Überflieger"}}'
+    for i, method in ipairs({ "POST", "DELETE" }) do
+      local q = writes[i]
+      assert.equal(method, q.method)
+      assert.equal("/v1/ats/candidates/" .. r.id .. "/tags", q.path)
+      assert.equal(body, q.body)
+      assert.equal("application/json", q.headers["content-type"])
+      assert.equal(tostring(#body), q.headers["content-length"])
+      assert.is_nil(q.headers.expect)
+    end
   end)
 
   it("iterates every page of get_applications", function()
