@@ -1,6 +1,12 @@
 # kombo-lua: build, test, lint, demo, install.
 #
-# Settings (override on the command line, e.g. `make test LUA_VERSION=5.1`):
+# Settings (override on the command line, e.g. `make test LUA_VERSION=5.1`,
+# or `make test LUA=luajit`):
+ifeq ($(LUA),luajit)
+LUA_VERSION := 5.1
+LUA_INCDIR  ?= /usr/include/luajit-2.1
+BUILD       ?= build/luajit
+endif
 LUA_VERSION ?= 5.4
 LUA         ?= lua$(LUA_VERSION)
 LUA_INCDIR  ?= /usr/include/lua$(LUA_VERSION)
@@ -22,7 +28,7 @@ CHDR   := $(wildcard csrc/*.h)
 CORE   := $(BUILD)/kombo/core.so
 LUASRC := $(shell find lua -name '*.lua')
 
-.PHONY: all test lint demo examples install clean operations sandbox deps bench
+.PHONY: all test lint demo examples install clean operations sandbox deps bench matrix check
 
 all: $(CORE)
 
@@ -34,9 +40,20 @@ $(CORE): $(CSRC) $(CHDR)
 test: $(CORE)
 	KOMBO_LUA=$(LUA) tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
 
+# The whole suite under every Lua version; ends with the summed totals.
+MATRIX ?= 5.4 5.3 5.1 luajit
+matrix:
+	tools/matrix.sh $(MATRIX)
+
+# What CI runs (after `make deps`): lint, then the matrix.
+check: lint matrix
+
 # Debian packages for building, testing and the demo (run as root).
-DEB_PACKAGES = make gcc pkg-config libcurl4-openssl-dev lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev \
-	lua-cjson lua-luv lua-socket lua-busted lua-check luarocks
+# Plain `luajit` conflicts with libnginx-mod-http-lua; luajit2 does not.
+DEB_PACKAGES = make gcc pkg-config libcurl4-openssl-dev openssl \
+	lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
+	lua-cjson lua-luv lua-socket lua-busted lua-check luarocks \
+	nginx-light libnginx-mod-http-lua neovim
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)

@@ -11,7 +11,7 @@ local client = require("kombo.client")
 local meta = require("kombo.meta")
 local core = require("kombo.core")
 local cjson = require("cjson")
-local tasks = require("kombo.drivers.tasks")
+local drivers = require("kombo.drivers")
 
 local _M = {
   VERSION = client.VERSION,
@@ -25,11 +25,13 @@ _M.new = client.new
 --- kombo.meta(result_or_err) -> { status, headers, attempts, elapsed_ms } | nil
 _M.meta = meta.get
 
---- kombo.spawn(fn, ...): a task; operations inside it yield, not block.
-_M.spawn = tasks.spawn
+--- kombo.spawn(fn, ...): a task; operations inside it yield, not block
+-- (inside nginx: a light thread of the request).
+_M.spawn = drivers.spawn
 
---- kombo.run(): drive every spawned task to completion (plain Lua).
-_M.run = tasks.run
+--- kombo.run(): drive every spawned task to completion (plain Lua; inside
+-- nginx it waits for the request's light threads).
+_M.run = drivers.run
 
 local CONTENT_TYPES = {
   pdf = "application/pdf", doc = "application/msword",
