@@ -2,14 +2,20 @@
 -- next/pages/items on its metatable, so pairs(page) shows only the JSON.
 --
 -- Where the next page starts is decided by core.next_query (C); this file
--- only drives iteration.
+-- only drives iteration, on coroutines.
 
 local core = require("kombo.core")
 local call = require("kombo.call")
 local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 
-local type, error, setmetatable, rawget = type, error, setmetatable, rawget
+local drivers = require("kombo.drivers")
+
+local type, error, setmetatable, rawget, select, pcall = type, error, setmetatable, rawget, select, pcall
+local co_create, co_resume, co_yield, co_status =
+  coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+local WAIT = drivers.WAIT
 
 local _M = {}
 
@@ -19,6 +25,8 @@ local page_mt = { __index = Page }
 -- What a page needs to fetch the next one; weak so a page dropped by the
 -- caller takes its context with it.
 local context = setmetatable({}, { __mode = "k" })
+
+local function _pack(...) return { n = select("#", ...), ... } end
 
 local function _fetch(client, op, req, base_query, cursor)
   local res, err = call.execute(client, op, req)
@@ -61,40 +69,62 @@ function Page:next()
   return _follow(context[self], rawget(self, "data").next)
 end
 
--- Both iterators are plain closures rather than coroutines: an item costs
--- one table index, not a resume and a yield (about 60 ms over 50,000 items
--- in bench/). A fetch made from inside a kombo task still waits by
--- yielding the task's own coroutine, straight from the driver.
+-- Iteration runs on a coroutine that fetches one page per resume: the
+-- iterators resume it only when a page is used up, so an item costs a table
+-- index, not a resume. The producer lets go of a page before the next one
+-- is fetched and decoded (a page still reachable then is marked by every GC
+-- cycle the decode triggers: about 40% of a large walk in bench/).
+local function _producer(first)
+  return co_create(function()
+    local p = first
+    first = nil
+    while p do
+      local ctx, cursor = context[p], rawget(p, "data").next
+      co_yield(p)
+      p = nil -- luacheck: ignore 311 (dropped before the fetch, not after it)
+      local err
+      p, err = _follow(ctx, cursor)
+      if err then error(err, 0) end
+    end
+  end)
+end
+
+-- The producer's next page, or nil after the last; raises a failed fetch.
+-- A driver that waits by yielding WAIT (kombo tasks, Neovim) is passed on
+-- to whoever resumes the caller; where a for-in iterator cannot yield (PUC
+-- Lua 5.1) the wait is served right here, blocking.
+local function _next_page(co)
+  local args = _pack()
+  while true do
+    local r = _pack(co_resume(co, unpack(args, 1, args.n)))
+    if not r[1] then error(r[2], 0) end
+    if co_status(co) == "dead" then return nil end
+    if r[2] ~= WAIT then return r[2] end
+    if drivers.YIELD_IN_FOR then
+      args = _pack(co_yield(unpack(r, 2, r.n)))
+    else
+      args = _pack(drivers.serve_blocking(unpack(r, 3, r.n)))
+    end
+  end
+end
 
 --- for p in page:pages() -- this page and every following one; a failed
 -- fetch raises the error object (with err.cursor) out of the loop, and
 -- again on any later call.
 function Page:pages()
-  local p, started, failure = self, false, nil
+  local co, failure = _producer(self), nil
   return function()
     if failure then error(failure, 0) end
-    if not started then
-      started = true
-      return p
-    end
-    if not p then return nil end
-    local ctx, cursor = context[p], rawget(p, "data").next
-    p = nil
-    local err
-    p, err = _follow(ctx, cursor)
-    if err then
-      failure = err
-      error(err, 0)
-    end
+    local ok, p = pcall(_next_page, co)
+    if not ok then failure = p; error(p, 0) end
     return p
   end
 end
 
 --- for item in page:items() -- every element of data.results, across pages.
 function Page:items()
-  local p = self
-  local results = rawget(self, "data").results
-  local i, n, failure = 0, #results, nil
+  local co, failure = _producer(self), nil
+  local results, i, n = nil, 0, 0
   return function()
     while true do
       if i < n then
@@ -102,18 +132,9 @@ function Page:items()
         return results[i]
       end
       if failure then error(failure, 0) end
-      if not p then return nil end
-      -- Let go of this page before the next one is fetched and decoded:
-      -- a page still reachable then is marked by every GC cycle the
-      -- decode triggers, which made the walk in bench/ about 40% slower.
-      local ctx, cursor = context[p], rawget(p, "data").next
-      p, results = nil, nil
-      local err
-      p, err = _follow(ctx, cursor)
-      if err then
-        failure = err
-        error(err, 0)
-      end
+      results = nil
+      local ok, p = pcall(_next_page, co)
+      if not ok then failure = p; error(p, 0) end
       if not p then return nil end
       results = rawget(p, "data").results
       i, n = 0, #results
