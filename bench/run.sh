@@ -102,6 +102,9 @@ contender() {
 	kombo_pages) timed "$LUA" bench/kombo_contender.lua pages "$BASE" "$ITEMS" ;;
 	curl_pages) timed curl -sS --fail -K "$OUT/pages.curl" ;;
 	decode_pages) timed "$LUA" bench/decode_floor.lua "$OUT/pages.list" "$ITEMS" ;;
+	# Not part of the floor: the same decode with kombo's modules resident,
+	# to show what a bigger live Lua heap alone costs the decode (GC).
+	decode_loaded) timed "$LUA" -e 'require("kombo")' bench/decode_floor.lua "$OUT/pages.list" "$ITEMS" ;;
 	ts_pages) timed node bench/ts_contender.mjs pages "$BASE" "$ITEMS" ;;
 	kombo_tags) timed "$LUA" bench/kombo_contender.lua tags "$BASE" "$TAG_CALLS" ;;
 	curl_tags) timed curl -sS --fail -K "$OUT/tags.curl" ;;
@@ -138,7 +141,7 @@ connections() {
 
 say "warm-up and connection checks (one untimed run each)"
 for c in kombo_pages curl_pages ts_pages kombo_tags curl_tags ts_tags; do connections "$c"; done
-for c in decode_pages kombo_concurrent; do measure "$c"; done
+for c in decode_pages decode_loaded kombo_concurrent; do measure "$c"; done
 mv "$OUT/raw.txt" "$OUT/warmup.txt"
 : >"$OUT/raw.txt"
 
@@ -147,7 +150,7 @@ mv "$OUT/raw.txt" "$OUT/warmup.txt"
 i=1
 while [ "$i" -le "$REPS" ]; do
 	say "round $i of $REPS"
-	for c in kombo_pages curl_pages decode_pages ts_pages kombo_tags curl_tags ts_tags kombo_concurrent; do
+	for c in kombo_pages curl_pages decode_pages decode_loaded ts_pages kombo_tags curl_tags ts_tags kombo_concurrent; do
 		measure "$c"
 	done
 	i=$((i + 1))
