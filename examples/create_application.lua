@@ -1,0 +1,82 @@
+-- Creates an application for a job: a candidate plus their CV read from disk.
+--
+--   lua examples/create_application.lua JOB CV_FILE FIRST_NAME LAST_NAME EMAIL
+--       [--phone NUMBER] [--stage STAGE_ID] [--source NAME]
+--
+-- JOB is a job id or a job's exact name. The CV goes up base64-encoded as the application's CV attachment; its
+-- content type follows the file extension (.pdf, .docx, ...). Reads
+-- KOMBO_API_KEY, KOMBO_INTEGRATION_ID and KOMBO_SERVER_URL (optional).
+-- Prints the new application's id; exits 1 when Kombo refuses it (e.g. the
+-- job is closed or the candidate already applied), 2 on bad arguments.
+
+local kombo = require("kombo")
+
+local function usage(message)
+  io.stderr:write(message, "\n", "usage: create_application.lua JOB CV_FILE FIRST_NAME LAST_NAME EMAIL",
+    " [--phone NUMBER] [--stage STAGE_ID] [--source NAME]\n")
+  os.exit(2)
+end
+
+local FLAGS = { ["--phone"] = "phone", ["--stage"] = "stage", ["--source"] = "source" }
+local positional, flags = {}, {}
+local i = 1
+while i <= #arg do
+  local key = FLAGS[arg[i]]
+  if key then
+    flags[key] = arg[i + 1] or usage(arg[i] .. " needs a value")
+    i = i + 2
+  else
+    positional[#positional + 1] = arg[i]
+    i = i + 1
+  end
+end
+if #positional ~= 5 then usage("expected 5 arguments, got " .. #positional) end
+local job_id, cv_path, first_name, last_name, email =
+  positional[1], positional[2], positional[3], positional[4], positional[5]
+
+local cv, cv_err = kombo.attachment(cv_path, { type = "CV" })
+if not cv then usage(tostring(cv_err)) end
+
+local client = assert(kombo.new({
+  api_key = os.getenv("KOMBO_API_KEY"),
+  integration_id = os.getenv("KOMBO_INTEGRATION_ID"),
+  server_url = os.getenv("KOMBO_SERVER_URL"),
+}))
+
+local body = {
+  candidate = { first_name = first_name, last_name = last_name, email_address = email, phone_number = flags.phone },
+  attachments = { cv },
+  source = { name = flags.source or "kombo-lua create_application.lua" },
+  stage_id = flags.stage,
+}
+
+-- A job by id, or by its name (case does not matter) when no id matches.
+local function find_job(ats, wanted)
+  local byid = assert(ats:get_jobs({ ids = { wanted } })).data.results[1]
+  if byid then return byid end
+  local matches = {}
+  for job in assert(ats:get_jobs({ name_contains = wanted, page_size = 250 })):items() do
+    if job.name:lower() == wanted:lower() then matches[#matches + 1] = job end
+  end
+  if #matches > 1 then return nil, ("%d jobs are named %q; pass the job id"):format(#matches, wanted) end
+  return matches[1], ("no job with id or name %q"):format(wanted)
+end
+
+local job, job_err = find_job(client.ats, job_id)
+if not job then usage(job_err) end
+
+local result, err = client.ats:create_application({ job_id = job.id, body = body })
+client:close()
+if not result then
+  io.stderr:write(tostring(err), "\n")
+  if err.kind == "invalid_request" then os.exit(2) end
+  os.exit(1)
+end
+
+local app = result.data
+local stage = app.current_stage ~= kombo.null and app.current_stage and app.current_stage.name or "-"
+print(("created application %s for %s %s (candidate %s) on job %s, stage %s, CV %s (%d bytes base64)")
+  :format(app.id, first_name, last_name, app.candidate_id, app.job_id, stage, cv.name, #cv.data))
+for _, w in ipairs(result.warnings or {}) do
+  io.stderr:write("warning: ", tostring(w.message), "\n")
+end
