@@ -132,6 +132,12 @@ static void release_request(kb_client *c)
 	c->headers = NULL;
 }
 
+static int is_idempotent(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	       strcmp(method, "OPTIONS") == 0;
+}
+
 /* Sets the easy handle up for the request table at idx. Raises on misuse
  * (wrong types, CR/LF in a header) before anything is sent. The body string
  * is not copied: the caller keeps req alive until the transfer is done. */
@@ -187,6 +193,12 @@ void kombo_client_prepare(lua_State *L, kb_client *c, int idx)
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout > 0 ? timeout : 1L);
+	/* libcurl silently re-sends a request when a reused connection dies
+	 * before any answer byte arrives. For a write the server may already
+	 * have acted (it stored the record, then the connection dropped), so
+	 * that hidden retry would create it twice behind the retry policy's
+	 * back: writes go out on a connection of their own. */
+	curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, is_idempotent(method) ? 0L : 1L);
 	if (body != NULL) {
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
