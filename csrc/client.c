@@ -276,11 +276,13 @@ static int push_failure(lua_State *L, kb_client *c, CURLcode rc)
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY: reason = "dns"; sent = 0; break;
 	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CIPHER: reason = "tls"; sent = 0; break;
+	/* The peer or our CA bundle is wrong: trying again cannot help, so
+	 * the Lua layer does not retry "certificate". */
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR: reason = "tls"; sent = 0; break;
+	case CURLE_SSL_ISSUER_ERROR: reason = "certificate"; sent = 0; break;
 	case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; reason = "timeout"; break;
 	case CURLE_SEND_ERROR: reason = "send"; sent = 0; break;
 	case CURLE_GOT_NOTHING: reason = "empty_reply"; break;

@@ -120,7 +120,9 @@ function _M.execute(client, op, req)
       method = method, url = url, headers = lines, body = req.body, timeout_ms = timeout,
     })
     if res and res.status < 300 then break end
-    if fail and fail.kind == "decode" then break end
+    -- A certificate that failed verification fails the same way every
+    -- time; retrying would only wait out max_elapsed_time.
+    if fail and (fail.kind == "decode" or fail.reason == "certificate") then break end
     local delay, reason = policy:decide({
       method = method, attempt = attempt, elapsed_ms = now_ms() - started,
       status = res and res.status, failure = fail and fail.kind, sent = fail and fail.sent,
