@@ -211,16 +211,14 @@ void kombo_client_prepare(lua_State *L, kb_client *c, int idx)
 	}
 }
 
-/* Response headers of the final block as a table of lower-case names; a
- * repeated header is joined with ", " as HTTP allows. */
-static void push_headers(lua_State *L, const char *p, size_t len)
+size_t kombo_parse_headers(const char *p, size_t len, kombo_header_cb cb, void *ud)
 {
 	const char *end = p + len, *line = p;
-	lua_newtable(L);
+	size_t count = 0;
 	while (line < end) {
 		const char *eol = memchr(line, '\n', (size_t)(end - line));
 		const char *colon, *v, *ve;
-		char name[128];
+		char name[KOMBO_HEADER_NAME_MAX];
 		size_t nlen, k;
 		if (eol == NULL)
 			eol = end;
@@ -237,21 +235,38 @@ static void push_headers(lua_State *L, const char *p, size_t len)
 				v++;
 			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
 				ve--;
-			lua_pushlstring(L, name, nlen);
-			lua_pushvalue(L, -1);
-			lua_rawget(L, -3);
-			if (lua_isnil(L, -1)) {
-				lua_pop(L, 1);
-				lua_pushlstring(L, v, (size_t)(ve - v));
-			} else {
-				lua_pushliteral(L, ", ");
-				lua_pushlstring(L, v, (size_t)(ve - v));
-				lua_concat(L, 3);
-			}
-			lua_rawset(L, -3);
+			cb(ud, name, nlen, v, (size_t)(ve - v));
+			count++;
 		}
 		line = eol + 1;
 	}
+	return count;
+}
+
+/* Adds one header to the table on top of the stack; a repeated header is
+ * joined with ", " as HTTP allows. */
+static void set_header(void *ud, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+	lua_State *L = ud;
+	lua_pushlstring(L, name, nlen);
+	lua_pushvalue(L, -1);
+	lua_rawget(L, -3);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushlstring(L, v, vlen);
+	} else {
+		lua_pushliteral(L, ", ");
+		lua_pushlstring(L, v, vlen);
+		lua_concat(L, 3);
+	}
+	lua_rawset(L, -3);
+}
+
+/* Response headers of the final block as a table of lower-case names. */
+static void push_headers(lua_State *L, const char *p, size_t len)
+{
+	lua_newtable(L);
+	kombo_parse_headers(p, len, set_header, L);
 }
 
 static void set_field_str(lua_State *L, const char *k, const char *v)

@@ -21,10 +21,29 @@ void kombo_policy_open(lua_State *L);
  * out must hold 3*len bytes; returns the encoded length. */
 size_t kombo_pct_encode(const char *in, size_t len, char *out);
 
+/* kombo_pct_encode, and "." and ".." encoded as %2E so a path segment can
+ * never be a dot segment. out must hold 3*len bytes. */
+size_t kombo_escape_segment(const char *in, size_t len, char *out);
+
 /* Standard base64 with padding; out must hold 4*((len+2)/3) bytes. */
 size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out);
 
 /* 1 when s[0..len) may be sent as a header value: no CR, LF or NUL. */
 int kombo_header_value_ok(const char *s, size_t len);
+
+/* Header names this long or longer are skipped by kombo_parse_headers. */
+#define KOMBO_HEADER_NAME_MAX 128
+
+/* Receives one header: name lower-cased (not NUL-terminated, 1 to
+ * KOMBO_HEADER_NAME_MAX-1 bytes, valid only during the call) and the value
+ * with surrounding spaces, tabs and the CR trimmed (pointing into the block). */
+typedef void (*kombo_header_cb)(void *ud, const char *name, size_t nlen, const char *value,
+				size_t vlen);
+
+/* Splits a response header block p[0..len) (the bytes libcurl handed over,
+ * status line included) into headers, calling cb for each line that has a
+ * name before a colon; other lines are skipped. Pure: no Lua, no curl.
+ * Returns how many headers cb received. */
+size_t kombo_parse_headers(const char *p, size_t len, kombo_header_cb cb, void *ud);
 
 #endif

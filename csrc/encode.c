@@ -59,22 +59,27 @@ int kombo_header_value_ok(const char *s, size_t len)
 	       memchr(s, '\0', len) == NULL;
 }
 
+size_t kombo_escape_segment(const char *in, size_t len, char *out)
+{
+	/* Dot segments would still be resolved by servers: encode them too. */
+	if ((len == 1 && in[0] == '.') || (len == 2 && in[0] == '.' && in[1] == '.')) {
+		memcpy(out, "%2E%2E", 3 * len);
+		return 3 * len;
+	}
+	return kombo_pct_encode(in, len, out);
+}
+
 /* core.escape(s) -> percent-encoded s (one path segment or query value). */
 static int l_escape(lua_State *L)
 {
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
 	char *out;
-	/* Dot segments would still be resolved by servers: encode them too. */
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
-		lua_pushstring(L, len == 1 ? "%2E" : "%2E%2E");
-		return 1;
-	}
 	if (len > (((size_t)-1) / 3))
 		return luaL_error(L, "string too long");
 	/* Scratch userdata rather than luaL_prepbuffsize: 5.1 lacks it. */
 	out = lua_newuserdata(L, len * 3 + 1);
-	lua_pushlstring(L, out, kombo_pct_encode(s, len, out));
+	lua_pushlstring(L, out, kombo_escape_segment(s, len, out));
 	return 1;
 }
 

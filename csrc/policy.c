@@ -758,11 +758,22 @@ static int l_policy_tostring(lua_State *L)
 
 /* ---- pagination and the header parsers for Lua -------------------------- */
 
+size_t kombo_next_query(const char *q, size_t qlen, const char *cur, size_t clen, char *out)
+{
+	size_t o = qlen;
+	memcpy(out, q, qlen);
+	if (qlen > 0)
+		out[o++] = '&';
+	memcpy(out + o, "cursor=", 7);
+	o += 7;
+	return o + kombo_pct_encode(cur, clen, out + o);
+}
+
 /* core.next_query(query, next_cursor): the page after this one, or nil when
  * next_cursor (nil, JSON null, "" or anything not a string) ends the list. */
 static int l_next_query(lua_State *L)
 {
-	size_t qlen, clen, o;
+	size_t qlen, clen;
 	const char *q = luaL_optlstring(L, 1, "", &qlen);
 	const char *cur;
 	char *out;
@@ -778,15 +789,8 @@ static int l_next_query(lua_State *L)
 	if (clen > (((size_t)-1) - qlen - 16) / 3)
 		return luaL_error(L, "cursor too long");
 	/* Scratch userdata rather than luaL_prepbuffsize: 5.1 lacks it. */
-	out = lua_newuserdata(L, qlen + 8 + 3 * clen);
-	memcpy(out, q, qlen);
-	o = qlen;
-	if (qlen > 0)
-		out[o++] = '&';
-	memcpy(out + o, "cursor=", 7);
-	o += 7;
-	o += kombo_pct_encode(cur, clen, out + o);
-	lua_pushlstring(L, out, o);
+	out = lua_newuserdata(L, KOMBO_NEXT_QUERY_SIZE(qlen, clen));
+	lua_pushlstring(L, out, kombo_next_query(q, qlen, cur, clen, out));
 	return 1;
 }
 

@@ -34,4 +34,10 @@ int kombo_parse_retry_after(const char *s, size_t len, double now_ms, double *de
  * resolved against now_ms like a date. */
 int kombo_parse_ratelimit_reset(const char *s, size_t len, double now_ms, double *delay_ms);
 
+/* The query of the page after this one: q, "&" when q is not empty, then
+ * "cursor=" and the percent-encoded cursor. out must hold
+ * KOMBO_NEXT_QUERY_SIZE(qlen, clen) bytes; returns the length written. */
+#define KOMBO_NEXT_QUERY_SIZE(qlen, clen) ((qlen) + 8 + 3 * (clen))
+size_t kombo_next_query(const char *q, size_t qlen, const char *cur, size_t clen, char *out);
+
 #endif
