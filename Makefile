@@ -85,3 +85,67 @@ install: $(CORE)
 
 clean:
 	rm -rf build
+
+# ---- Reliability: memcheck, sanitizers, fuzzing (README "Reliability") ----
+# Settings: VALGRIND_SPECS (the specs that drive the C core), CLANG,
+# FUZZ_SECONDS (per harness), ASAN_FLAGS, FUZZ_FLAGS.
+VALGRIND     ?= valgrind
+VALGRIND_SPECS ?= spec/client_spec.lua spec/transport_spec.lua spec/retry_spec.lua \
+	spec/pagination_spec.lua spec/policy_spec.lua spec/request_spec.lua \
+	spec/faults_spec.lua spec/security_spec.lua
+CLANG        ?= clang
+LUA_LIB      ?= -llua$(LUA_VERSION)
+ASAN_BUILD   ?= build/asan
+ASAN_CORE    := $(ASAN_BUILD)/kombo/core.so
+ASAN_FLAGS   ?= -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_FLAGS   ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_HARNESSES := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
+
+.PHONY: valgrind asan fuzz
+
+# busted runs inside the interpreter valgrind watches (no --lua re-exec);
+# the sandbox it starts is a separate process and is not traced. A definite
+# leak or any memory error fails the run.
+valgrind: $(CORE)
+	$(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 -q \
+		$(LUA) $$(command -v $(BUSTED)) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) $(VALGRIND_SPECS)
+
+# The core instrumented with ASan+UBSan. The interpreter is not, so the ASan
+# runtime is preloaded into it; the child interpreters the specs start (the
+# sandbox, examples) do not load this core and run without it, at normal
+# speed, so timing specs keep their meaning. Lua's own allocations are not
+# instrumented and are left alone: detect_leaks=0.
+$(ASAN_CORE): $(CSRC) $(CHDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(ASAN_FLAGS) $(WARNFLAGS) -shared-libsan -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) \
+		-shared -o $@ $(CSRC) $(CURL_LIBS)
+
+asan: $(ASAN_CORE)
+	LD_PRELOAD="$$($(CLANG) -print-file-name=libclang_rt.asan-x86_64.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	KOMBO_LUA="env -u LD_PRELOAD $(LUA)" \
+		tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(ASAN_BUILD)/?.so' $(BUSTED_ARGS) spec
+
+# Every fuzz/fuzz_*.c is a libFuzzer harness linked with the whole core.
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(CSRC) $(CHDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -I$(LUA_INCDIR) $(CURL_CFLAGS) -o $@ $< $(CSRC) $(CURL_LIBS) $(LUA_LIB)
+
+# Runs each harness for FUZZ_SECONDS from its committed seeds in
+# fuzz/corpus/<harness>/; new inputs go to $(FUZZ_BUILD)/corpus/<harness>/ so
+# the committed corpus only changes by hand. A crash stops the run and
+# leaves its input as $(FUZZ_BUILD)/<harness>-crash-*: turn it into a spec.
+fuzz: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$h; \
+		if $(FUZZ_BUILD)/$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/$$h- $(FUZZ_BUILD)/corpus/$$h fuzz/corpus/$$h \
+			>$(FUZZ_BUILD)/$$h.log 2>&1; then \
+			echo "fuzz: $$h: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(FUZZ_BUILD)/$$h.log \
+				| grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, no crash"; \
+		else \
+			tail -n 60 $(FUZZ_BUILD)/$$h.log; echo "fuzz: $$h FAILED"; exit 1; \
+		fi; \
+	done
