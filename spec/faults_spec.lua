@@ -138,6 +138,27 @@ local CASES = {
     end,
   },
   {
+    name = "429 with only ratelimit-reset waits for the window",
+    rules = { { path = TAGS, status = 429, headers = { ["ratelimit-reset"] = "0.1", ["ratelimit-remaining"] = "0" } } },
+    call = function(c) return c.ats:get_tags() end,
+    expect = { ok = true, attempts = 2, received = { "GET", TAGS, 2 }, min_ms = 100 },
+    check = function(_, _, ctx) assert.matches("ratelimit%-reset 100 ms", (retry_reason(ctx.logs))) end,
+  },
+  {
+    name = "a Retry-After that is not a number or a date falls back to backoff",
+    rules = { { path = TAGS, status = 503, headers = { ["Retry-After"] = "soon" } } },
+    call = function(c) return c.ats:get_tags() end,
+    expect = { ok = true, attempts = 2, received = { "GET", TAGS, 2 }, max_ms = 1000 },
+    check = function(_, _, ctx) assert.matches("backoff", (retry_reason(ctx.logs))) end,
+  },
+  {
+    name = "a Retry-After beyond max_elapsed_time gives up at once instead of sleeping",
+    rules = { { path = TAGS, status = 503, headers = { ["Retry-After"] = "86400" } } },
+    call = function(c) return c.ats:get_tags() end,
+    expect = { kind = "api", status = 503, attempts = 1, received = { "GET", TAGS, 1 }, max_ms = 500 },
+    check = function(_, err) assert.equal("86400", err.headers["retry-after"]) end,
+  },
+  {
     name = "a 429 on a write is retried: the server refused before acting",
     rules = { { method = "POST", path = "/v1/ats/candidates", status = 429, code = "PLATFORM.RATE_LIMIT_EXCEEDED",
       headers = { ["Retry-After"] = "0" } } },
@@ -248,6 +269,12 @@ local CASES = {
     rules = { { path = TAGS, action = "non_json" } },
     call = function(c) return c.ats:get_tags() end,
     expect = { kind = "decode", status = 200, attempts = 1, received = { "GET", TAGS, 1 } },
+  },
+  {
+    name = "a gzip Content-Encoding over bytes that are not gzip is kind decode",
+    rules = { { path = TAGS, status = 200, headers = { ["Content-Encoding"] = "gzip" }, body = "not gzip at all" } },
+    call = function(c) return c.ats:get_tags() end,
+    expect = { kind = "decode", reason = "content_encoding", attempts = 1, received = { "GET", TAGS, 1 } },
   },
   {
     name = "an empty 200 is kind decode",
