@@ -1,11 +1,11 @@
 /* libFuzzer harness for the header parsers of csrc/policy.c: the only code
  * in kombo.core that reads bytes chosen by a server before any decision.
  *
- * Build and run (the Lua library only satisfies the linker; the parsers do
- * not call into Lua):
+ * Build and run (`make fuzz` does this for every harness; the Lua library
+ * only satisfies the linker, the parsers do not call into Lua):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     fuzz/fuzz_policy.c csrc/policy.c csrc/encode.c -llua5.4 -o build/fuzz_policy
- *   build/fuzz_policy -max_total_time=60
+ *     fuzz/fuzz_policy.c csrc/policy.c csrc/encode.c -llua5.4 -o build/fuzz/fuzz_policy
+ *   build/fuzz/fuzz_policy fuzz/corpus/fuzz_policy -max_total_time=30
  *
  * Beyond "no crash", it checks what callers rely on: results are finite and
  * never negative (dates aside), and a parsed date printed back as an
