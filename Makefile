@@ -28,7 +28,7 @@ CHDR   := $(wildcard csrc/*.h)
 CORE   := $(BUILD)/kombo/core.so
 LUASRC := $(shell find lua -name '*.lua')
 
-.PHONY: all test lint demo examples install clean operations sandbox deps bench matrix check
+.PHONY: all test lint demo examples readme install clean operations sandbox deps bench matrix check
 
 all: $(CORE)
 
@@ -45,15 +45,19 @@ MATRIX ?= 5.4 5.3 5.1 luajit
 matrix:
 	tools/matrix.sh $(MATRIX)
 
-# What CI runs (after `make deps`): lint, then the matrix.
-check: lint matrix
+# What CI runs (after `make deps`): lint, the C core under memcheck, the
+# sanitizers and the fuzzers, then the matrix last, so the final line is the
+# suite's totals.
+check: lint valgrind asan fuzz
+	$(MAKE) --no-print-directory matrix
 
 # Debian packages for building, testing and the demo (run as root).
 # Plain `luajit` conflicts with libnginx-mod-http-lua; luajit2 does not.
 DEB_PACKAGES = make gcc pkg-config libcurl4-openssl-dev openssl \
 	lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
 	lua-cjson lua-luv lua-socket lua-busted lua-check luarocks \
-	nginx-light libnginx-mod-http-lua neovim
+	nginx-light libnginx-mod-http-lua neovim \
+	valgrind clang libclang-rt-14-dev
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
@@ -73,6 +77,20 @@ sandbox:
 
 demo: $(CORE)
 	LUA=$(LUA) BUILD=$(BUILD) sh tools/with-sandbox.sh $(LUA) examples/list_open_jobs.lua
+
+# Every example script, each against a freshly seeded sandbox.
+WITH_SANDBOX = LUA=$(LUA) BUILD=$(BUILD) sh tools/with-sandbox.sh $(LUA)
+examples: $(CORE)
+	$(WITH_SANDBOX) examples/list_open_jobs.lua
+	$(WITH_SANDBOX) examples/move_stage.lua "Backend Engineer" "Initial Screening"
+	$(WITH_SANDBOX) examples/create_application.lua "Backend Engineer" examples/files/ada_lovelace_cv.pdf \
+		Ada Lovelace ada.lovelace@example.com
+	$(WITH_SANDBOX) examples/reject_stale.lua 30 "No response" --job "Backend Engineer"
+	$(WITH_SANDBOX) examples/export_candidates.lua --job "Backend Engineer"
+
+# Rewrite the README's operation reference from the operation table.
+readme:
+	$(LUA) tools/gen-readme-operations.lua README.md
 
 # The performance benchmark (not part of `make test`); installs what it needs.
 bench: $(CORE)
