@@ -87,7 +87,13 @@ local function _classify(stage, err, sent, got_bytes)
     end
     return _fail("connection", "refused", message, false)
   end
-  if stage == "tls" then return _fail("connection", "tls", message, false) end
+  if stage == "tls" then
+    -- Verification failures ("18: self signed certificate", "certificate
+    -- host mismatch") fail the same way every time: reason "certificate",
+    -- as the curl driver reports them, so they are not retried.
+    local reason = find(err, "certificate", 1, true) and "certificate" or "tls"
+    return _fail("connection", reason, message, false)
+  end
   if stage == "send" then return _fail("connection", "send", message, false) end
   if find(err, "reset", 1, true) then return _fail("connection", "reset", message, sent) end
   if not got_bytes then return _fail("connection", "empty_reply", message, sent) end
