@@ -396,6 +396,30 @@ _emit = function(v, indent, out, prefix, plain)
   out[#out + 1] = indent .. "},"
 end
 
+-- What binding an operation needs; the rest (parameters, body schema) is
+-- built on first use, see FOOTER.
+local HEAD = { "name", "alias", "method", "path", "paginated" }
+
+-- Every table resident in a Lua state is marked again by each GC cycle, and
+-- decoding one large page runs several cycles over a cold cache: the full
+-- schemas of all 23 operations cost a page walk about a tenth of its time
+-- (bench/). So an operation's parameters and body are built when it is
+-- first used (any field access but the HEAD ones builds them).
+local FOOTER = [[
+
+local function _define(op, key)
+  local define = rawget(op, "define")
+  if define then
+    op.define = nil
+    for k, v in pairs(define()) do rawset(op, k, v) end
+  end
+  return rawget(op, key)
+end
+
+local lazy = { __index = _define }
+for _, op in ipairs(operations) do setmetatable(op, lazy) end
+return operations]]
+
 local function main(path)
   if not path then _fail("usage: gen-operations.lua <kombo-openapi.json>") end
   local f, ferr = io.open(path, "rb")
@@ -408,12 +432,23 @@ local function main(path)
     "-- GENERATED from Kombo's OpenAPI document by `make operations`",
     "-- (lua5.4 tools/gen-operations.lua ../shared/reference/kombo-openapi.json); do not edit.",
     "-- The 23 ATS operations as data: method, path, parameters and the request body schema.",
-    "return {",
+    "local operations = {",
   }
   for _, spec in ipairs(OPERATIONS) do
-    _emit(_operation(spec, doc), "  ", out, "")
+    local entry = _operation(spec, doc)
+    entry.paginated = entry.paginated or false -- a HEAD field, so reading it builds nothing
+    out[#out + 1] = "  {"
+    for _, k in ipairs(HEAD) do
+      if entry[k] ~= nil then _emit(entry[k], "    ", out, k .. " = ") end
+    end
+    out[#out + 1] = "    define = function()"
+    _emit({ path_params = entry.path_params, query = entry.query, body = entry.body }, "      ", out, "return ")
+    out[#out] = out[#out]:gsub(",$", "")
+    out[#out + 1] = "    end,"
+    out[#out + 1] = "  },"
   end
   out[#out + 1] = "}"
+  out[#out + 1] = FOOTER
   io.write(table.concat(out, "\n"), "\n")
 end
 
