@@ -75,8 +75,18 @@ s.floor_pages = {
   rss_mib = math.max(s.curl_pages.rss_mib, s.decode_pages.rss_mib),
 }
 
+-- The same ratio within each round (the three ran back to back), then the
+-- median: on a machine whose speed drifts between rounds this is the
+-- steadier estimate. The target must hold for both.
+local function _paired()
+  local k, c, d, r = runs.kombo_pages.wall, runs.curl_pages.wall, runs.decode_pages.wall, {}
+  for i = 1, math.min(#k, #c, #d) do r[i] = k[i] / (c[i] + d[i]) end
+  return _median(r)
+end
+
 local ratios = {
   kombo_over_floor = s.kombo_pages.wall_s / s.floor_pages.wall_s,
+  kombo_over_floor_paired = _paired(),
   kombo_over_floor_loaded = s.kombo_pages.wall_s / (s.curl_pages.wall_s + s.decode_loaded.wall_s),
   kombo_over_floor_cpu = s.kombo_pages.cpu_s / s.floor_pages.cpu_s,
   ts_over_kombo = s.ts_pages.wall_s / s.kombo_pages.wall_s,
@@ -88,8 +98,9 @@ local ratios = {
 
 local walk = connections.kombo_pages or {}
 local targets = {
-  { name = "pages: kombo-lua <= 1.10 x floor (wall)", value = ratios.kombo_over_floor, limit = 1.10,
-    ok = ratios.kombo_over_floor <= 1.10, fmt = "%.2fx" },
+  { name = "pages: kombo-lua <= 1.10 x floor (wall)",
+    value = math.max(ratios.kombo_over_floor, ratios.kombo_over_floor_paired), limit = 1.10,
+    ok = math.max(ratios.kombo_over_floor, ratios.kombo_over_floor_paired) <= 1.10, fmt = "%.2fx" },
   { name = "pages: kombo-lua peak RSS < 40 MiB", value = s.kombo_pages.rss_mib, limit = 40,
     ok = s.kombo_pages.rss_mib < 40, fmt = "%.1f MiB" },
   { name = "small: kombo-lua <= 1.2 x curl (wall)", value = ratios.kombo_over_curl_small, limit = 1.2,
@@ -135,8 +146,9 @@ p(ROW, format("concurrency: %d requests x 100 ms", machine.concurrency), "", "",
 row("  kombo.spawn / kombo.run", s.kombo_concurrent)
 row("  sequential calls", s.kombo_sequential)
 p("")
-p("ratios: kombo/floor %.2f (CPU %.2f; against curl + the decode with kombo loaded %.2f);",
-  ratios.kombo_over_floor, ratios.kombo_over_floor_cpu, ratios.kombo_over_floor_loaded)
+p("ratios: kombo/floor %.2f (per round %.2f; CPU %.2f; against curl + the decode with kombo loaded %.2f);",
+  ratios.kombo_over_floor, ratios.kombo_over_floor_paired, ratios.kombo_over_floor_cpu,
+  ratios.kombo_over_floor_loaded)
 p("        TypeScript/kombo %.1f (peak RSS %.1f);", ratios.ts_over_kombo, ratios.ts_over_kombo_rss)
 p("        kombo/curl (small) %.2f; TypeScript/kombo (small) %.1f; sequential/concurrent %.1f",
   ratios.kombo_over_curl_small, ratios.ts_over_kombo_small, ratios.sequential_over_concurrent)
@@ -146,6 +158,25 @@ for _, name in ipairs({ "kombo_pages", "curl_pages", "ts_pages", "kombo_tags", "
   if c then conn_parts[#conn_parts + 1] = format("%s %d/%d", name, c.connections, c.requests) end
 end
 p("TCP connections/requests seen by nginx: %s", concat(conn_parts, ", "))
+-- BENCH_CALLGRIND=1: instructions per contender, one run each.
+local instructions = {}
+local ifile = io.open(out .. "/instructions.txt", "rb")
+if ifile then
+  for line in ifile:lines() do
+    local name, n = line:match("^(%S+) (%d+)$")
+    if name then instructions[name] = tonumber(n) end
+  end
+  ifile:close()
+  local k, c, d, l = instructions.kombo_pages, instructions.curl_pages, instructions.decode_pages,
+    instructions.decode_loaded
+  if k and c and d and l then
+    ratios.kombo_over_floor_instructions = k / (c + d)
+    p("instructions (callgrind): kombo-lua %.2f G, floor %.2f G (curl %.2f G + decode %.2f G), "
+      .. "decode with kombo loaded %.2f G", k / 1e9, (c + d) / 1e9, c / 1e9, d / 1e9, l / 1e9)
+    p("        kombo/floor %.3f; against curl + the decode with kombo loaded %.3f",
+      ratios.kombo_over_floor_instructions, k / (c + l))
+  end
+end
 p("")
 local missed, failed = 0, false
 for _, t in ipairs(targets) do
@@ -160,6 +191,7 @@ io.write(concat(W, "\n"), "\n")
 
 local results = {
   machine = machine, contenders = s, ratios = ratios, connections = connections, targets = {},
+  instructions = instructions,
 }
 for i, t in ipairs(targets) do
   results.targets[i] = { name = t.name, value = t.value, limit = t.limit, ok = t.ok }

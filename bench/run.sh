@@ -7,7 +7,8 @@
 # Settings (environment): LUA, BUILD (where kombo/core.so is), BENCH_REPS
 # (runs per contender, median reported, default 5), BENCH_SEQ_REPS (runs of
 # the 5-second sequential baseline, default 3), BENCH_STRICT=1 (exit 1 when
-# a target is missed). Installs what it lacks (Debian packages, the npm
+# a target is missed), BENCH_CALLGRIND=1 (also count instructions of the
+# page walk and the floor under callgrind). Installs what it lacks (Debian packages, the npm
 # package into bench/node_modules). Everything generated goes to bench/out/.
 set -eu
 
@@ -96,7 +97,9 @@ export LUA_CPATH="$BUILD/?.so;;"
 
 # Every contender, by name, run under GNU time; each checks its own answer
 # and exits non-zero if it is wrong.
-timed() { $TIME -f '%U %S %M' -o "$OUT/time.txt" "$@"; }
+VG="" # a command prefix for every contender (BENCH_CALLGRIND)
+# shellcheck disable=SC2086 # VG is a command prefix, split on purpose
+timed() { $TIME -f '%U %S %M' -o "$OUT/time.txt" $VG "$@"; }
 contender() {
 	case $1 in
 	kombo_pages) timed "$LUA" bench/kombo_contender.lua pages "$BASE" "$ITEMS" ;;
@@ -161,6 +164,21 @@ while [ "$i" -le "$SEQ_REPS" ]; do
 	measure kombo_sequential
 	i=$((i + 1))
 done
+
+# Optional: instructions executed, counted by callgrind, one run each. This
+# VM's speed drifts by a quarter between identical runs; instruction counts
+# do not, so they say what the SDK itself adds to the walk.
+rm -f "$OUT/instructions.txt"
+if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
+	command -v valgrind >/dev/null 2>&1 || die "BENCH_CALLGRIND=1 needs valgrind"
+	for c in kombo_pages curl_pages decode_pages decode_loaded; do
+		say "instructions: $c under callgrind"
+		VG="valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file=$OUT/callgrind.log"
+		contender "$c" >/dev/null 2>&1 || die "$c failed under callgrind"
+		echo "$c $(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$OUT/callgrind.log")" >>"$OUT/instructions.txt"
+	done
+	VG=""
+fi
 
 # --- The machine and versions, for the report -------------------------------
 {
