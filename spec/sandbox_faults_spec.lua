@@ -181,7 +181,9 @@ describe("kombo-sandbox faults", function()
       local took = socket.gettime() - t0
       local n = math.ceil(tonumber(res.headers["content-length"]) / 200)
       assert.equal("success", cjson.decode(res.body).status)
-      assert.is_true(took >= (n - 1) * 0.02, "took " .. took)
+      -- libuv's timers count whole milliseconds of a cached clock: each
+      -- 20 ms interval may end up to 1 ms early.
+      assert.is_true(took >= (n - 1) * 0.019, "took " .. took)
     end)
 
     it("redirect: a 302 to the given location", function()
