@@ -46,6 +46,11 @@ describe("rockspec", function()
     p:close()
   end)
 
+  it("passes luarocks lint", function()
+    local out, code = sh("luarocks lint " .. rockspec())
+    assert.equal(0, code, out)
+  end)
+
   it("installs with luarocks make --deps-mode=none and the installed module works", function()
     local name = rockspec()
     local tree = os.tmpname()
