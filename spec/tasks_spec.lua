@@ -147,25 +147,33 @@ describe("kombo.spawn / kombo.run", function()
   it("overlaps page walks made with page:next() on every Lua version", function()
     sb:fault({ path = "/v1/ats/applications", delay_ms = 100, times = -1 })
     local counts, pages = {}, 0
-    for t = 1, 2 do
-      kombo.spawn(function()
-        local p = assert(client.ats:get_applications({ page_size = 100 }))
-        counts[t] = 0
-        while p do
-          if t == 1 then pages = pages + 1 end
-          counts[t] = counts[t] + #p.data.results
-          local err
-          p, err = p:next()
-          assert(not err, tostring(err))
-        end
-      end)
+    local function walks(n)
+      for t = 1, n do
+        kombo.spawn(function()
+          local p = assert(client.ats:get_applications({ page_size = 100 }))
+          counts[t] = 0
+          while p do
+            if t == 1 then pages = pages + 1 end
+            counts[t] = counts[t] + #p.data.results
+            local err
+            p, err = p:next()
+            assert(not err, tostring(err))
+          end
+        end)
+      end
+      local t0 = core.now_ms()
+      kombo.run()
+      return core.now_ms() - t0
     end
-    local t0 = core.now_ms()
-    kombo.run()
-    local took = core.now_ms() - t0
+    -- One walk alone first, under the same load: the sandbox's own work per
+    -- page (one process serving both walks) is part of both timings, so two
+    -- walks that overlap take well under twice one walk.
+    local one = walks(1)
+    pages = 0
+    local two = walks(2)
     assert.is_true(pages > 3)
     assert.equal(counts[1], counts[2])
-    assert.is_true(took < pages * 100 * 1.6, "two walks of " .. pages .. " pages took " .. took .. " ms")
+    assert.is_true(two < one * 1.75, ("two walks of %d pages took %.0f ms, one took %.0f ms"):format(pages, two, one))
   end)
 
   it("blocks as before outside a task", function()
