@@ -13,7 +13,10 @@ LUA_INCDIR  ?= /usr/include/lua$(LUA_VERSION)
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CC          ?= cc
+CXX         ?= c++
 CFLAGS      ?= -O2 -g
+CXXFLAGS    ?= -O2 -g
+JSON_LIBS   ?= -lsimdjson -lstdc++
 WARNFLAGS   ?= -Wall -Wextra -Werror=implicit-function-declaration
 PREFIX      ?= /usr/local
 LUA_LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
@@ -25,6 +28,8 @@ BUILD       ?= build/$(LUA_VERSION)
 
 CSRC   := $(wildcard csrc/*.c)
 CHDR   := $(wildcard csrc/*.h)
+# The JSON decoder is C++ (simdjson); everything else is C.
+CXXSRC := csrc/json.cpp
 CORE   := $(BUILD)/kombo/core.so
 LUASRC := $(shell find lua -name '*.lua')
 
@@ -32,10 +37,14 @@ LUASRC := $(shell find lua -name '*.lua')
 
 all: $(CORE)
 
-$(CORE): $(CSRC) $(CHDR)
+$(BUILD)/json.o: $(CXXSRC)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(CXXFLAGS) -Wall -Wextra -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -c -o $@ $<
+
+$(CORE): $(CSRC) $(CHDR) $(BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) \
-		-shared -o $@ $(CSRC) $(CURL_LIBS)
+		-shared -o $@ $(CSRC) $(BUILD)/json.o $(CURL_LIBS) $(JSON_LIBS)
 
 test: $(CORE)
 	KOMBO_LUA=$(LUA) tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
@@ -53,7 +62,7 @@ check: lint valgrind asan fuzz
 
 # Debian packages for building, testing and the demo (run as root).
 # Plain `luajit` conflicts with libnginx-mod-http-lua; luajit2 does not.
-DEB_PACKAGES = make gcc pkg-config libcurl4-openssl-dev openssl \
+DEB_PACKAGES = make gcc g++ pkg-config libcurl4-openssl-dev libsimdjson-dev openssl \
 	lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
 	lua-cjson lua-luv lua-socket lua-busted lua-check luarocks \
 	nginx-light libnginx-mod-http-lua neovim \
@@ -110,7 +119,7 @@ clean:
 VALGRIND     ?= valgrind
 VALGRIND_SPECS ?= spec/client_spec.lua spec/transport_spec.lua spec/retry_spec.lua \
 	spec/pagination_spec.lua spec/policy_spec.lua spec/request_spec.lua \
-	spec/faults_spec.lua spec/security_spec.lua
+	spec/faults_spec.lua spec/security_spec.lua spec/json_spec.lua
 CLANG        ?= clang
 LUA_LIB      ?= -llua$(LUA_VERSION)
 ASAN_BUILD   ?= build/asan
@@ -135,10 +144,14 @@ valgrind: $(CORE)
 # sandbox, examples) do not load this core and run without it, at normal
 # speed, so timing specs keep their meaning. Lua's own allocations are not
 # instrumented and are left alone: detect_leaks=0.
-$(ASAN_CORE): $(CSRC) $(CHDR)
+$(ASAN_BUILD)/json.o: $(CXXSRC)
+	@mkdir -p $(dir $@)
+	$(CLANG)++ -std=c++17 $(ASAN_FLAGS) -fno-sanitize=vptr -Wall -Wextra -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -c -o $@ $<
+
+$(ASAN_CORE): $(CSRC) $(CHDR) $(ASAN_BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ASAN_FLAGS) $(WARNFLAGS) -shared-libsan -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) \
-		-shared -o $@ $(CSRC) $(CURL_LIBS)
+		-shared -o $@ $(CSRC) $(ASAN_BUILD)/json.o $(CURL_LIBS) $(JSON_LIBS)
 
 asan: $(ASAN_CORE)
 	LD_PRELOAD="$$($(CLANG) -print-file-name=libclang_rt.asan-x86_64.so)" \
@@ -147,9 +160,14 @@ asan: $(ASAN_CORE)
 		tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(ASAN_BUILD)/?.so' $(BUSTED_ARGS) spec
 
 # Every fuzz/fuzz_*.c is a libFuzzer harness linked with the whole core.
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(CSRC) $(CHDR)
+$(FUZZ_BUILD)/json.o: $(CXXSRC)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -I$(LUA_INCDIR) $(CURL_CFLAGS) -o $@ $< $(CSRC) $(CURL_LIBS) $(LUA_LIB)
+	$(CLANG)++ -std=c++17 $(FUZZ_FLAGS) -fno-sanitize=vptr -I$(LUA_INCDIR) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(CSRC) $(CHDR) $(FUZZ_BUILD)/json.o
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -I$(LUA_INCDIR) $(CURL_CFLAGS) -o $@ $< $(CSRC) $(FUZZ_BUILD)/json.o \
+		$(CURL_LIBS) $(JSON_LIBS) $(LUA_LIB)
 
 # Runs each harness for FUZZ_SECONDS from its committed seeds in
 # fuzz/corpus/<harness>/; new inputs go to $(FUZZ_BUILD)/corpus/<harness>/ so

@@ -21,6 +21,7 @@ dependencies = {
 }
 external_dependencies = {
   CURL = { header = "curl/curl.h" },
+  SIMDJSON = { header = "simdjson.h" },
 }
 build = {
   type = "builtin",
@@ -29,10 +30,11 @@ build = {
       sources = {
         "csrc/core.c", "csrc/client.c", "csrc/clock.c", "csrc/encode.c",
         "csrc/multi.c", "csrc/policy.c",
+        "csrc/json.cpp", -- C++ (simdjson); compiled by extension, C++17 or later
       },
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "simdjson", "stdc++" },
+      incdirs = { "$(CURL_INCDIR)", "$(SIMDJSON_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(SIMDJSON_LIBDIR)" },
     },
     ["kombo"] = "lua/kombo/init.lua",
     ["kombo.call"] = "lua/kombo/call.lua",

@@ -12,7 +12,7 @@ local meta = require("kombo.meta")
 local drivers = require("kombo.drivers")
 
 local type, pcall, tostring, pairs = type, pcall, tostring, pairs
-local now_ms, time_ms = core.now_ms, core.time_ms
+local now_ms, time_ms, json_decode = core.now_ms, core.time_ms, core.json_decode
 local random = math.random
 
 local _M = {}
@@ -61,10 +61,20 @@ local function _api_key(client)
   return key
 end
 
+-- simdjson in the core decodes Kombo's pages about twice as fast as
+-- lua-cjson; what it refuses goes to lua-cjson, which also accepts invalid
+-- UTF-8 (passed through byte for byte) and numbers past 64 bits, so no body
+-- lua-cjson would decode is refused.
+local function _decode_json(body)
+  local value = json_decode(body)
+  if value == nil then value = cjson.decode(body) end
+  return value
+end
+
 -- Turns the final HTTP answer into (result) or (nil, err fields).
 local function _decode(res)
   local status, body = res.status, res.body
-  local value = cjson.decode(body)
+  local value = _decode_json(body)
   if status >= 200 and status < 300 then
     if type(value) ~= "table" or value.status == nil then
       local what = value == nil and "not valid JSON" or "JSON without a status field"
