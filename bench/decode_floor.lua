@@ -2,13 +2,21 @@
 -- server sends, read from disk one page at a time (only one page alive),
 -- counting the applications as the SDK walk does.
 --
---   lua5.4 bench/decode_floor.lua PAGES_LIST EXPECTED_ITEMS
+--   lua5.4 bench/decode_floor.lua PAGES_LIST EXPECTED_ITEMS [kombo]
+--
+-- With "kombo" it decodes with the SDK's own decoder (simdjson in
+-- kombo.core, all of kombo loaded) instead: not part of the floor, it shows
+-- how much of kombo-lua's walk is decoding.
 
-local cjson = require("cjson").new()
+local decode = require("cjson").new().decode
+if arg[3] == "kombo" then
+  require("kombo")
+  decode = require("kombo.core").json_decode
+end
 
 local list, expected = arg[1], tonumber(arg[2])
 if not (list and expected) then
-  io.stderr:write("usage: decode_floor.lua PAGES_LIST EXPECTED_ITEMS\n")
+  io.stderr:write("usage: decode_floor.lua PAGES_LIST EXPECTED_ITEMS [kombo]\n")
   os.exit(2)
 end
 
@@ -17,7 +25,7 @@ for path in io.lines(list) do
   local f = assert(io.open(path, "rb"))
   local body = f:read("*a")
   f:close()
-  local results = cjson.decode(body).data.results
+  local results = decode(body).data.results
   for i = 1, #results do
     if results[i].id then n = n + 1 end
   end
