@@ -35,7 +35,7 @@ export LUA_CPATH="$BUILD/?.so;;"
 perf record -q -F 1000 --call-graph=dwarf,16384 -o "$OUT/perf.data" \
 	"$OUT/luaprof" bench/kombo_contender.lua pages "$BASE" "$ITEMS" >/dev/null
 
-echo "== share of CPU samples by library, including callees (cjson includes the GC it triggers)"
+echo "== share of CPU samples by library, including callees (a decoder includes the GC it triggers)"
 perf report -i "$OUT/perf.data" --children --sort dso -g none 2>/dev/null | grep '%' | head -8
 echo "== inclusive share of the functions that tell decode, GC and transfer apart"
 perf report -i "$OUT/perf.data" --children --sort symbol -g none 2>/dev/null |
