@@ -31,6 +31,20 @@ static int buf_append(kb_buf *b, const char *p, size_t n)
 	return 1;
 }
 
+/* Buffers up to this size are kept for the next transfer; a page of
+ * Kombo's default size fits, so a page walk reuses one buffer. */
+#define KEEP_BYTES (1u << 20)
+
+static void buf_trim(kb_buf *b)
+{
+	if (b->cap > KEEP_BYTES) {
+		free(b->p);
+		b->p = NULL;
+		b->cap = 0;
+	}
+	b->len = 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	kb_client *c = ud;
@@ -351,13 +365,10 @@ int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc)
 	lua_setfield(L, -2, "reused");
 	lua_pushnumber(L, total * 1000.0);
 	lua_setfield(L, -2, "elapsed_ms");
-	/* A big body's buffer is not worth keeping for the next small one. */
-	if (c->body.cap > (8u << 20)) {
-		free(c->body.p);
-		c->body.p = NULL;
-		c->body.cap = 0;
-	}
-	c->body.len = 0;
+	/* Pooled handles outlive bursts: a buffer grown for one big response
+	 * is let go rather than held by every idle handle. */
+	buf_trim(&c->body);
+	buf_trim(&c->head);
 	return 1;
 }
 

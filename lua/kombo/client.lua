@@ -13,6 +13,20 @@ local invalid = errors.invalid
 
 local _M = { VERSION = "0.1.0" }
 
+-- The defaults of the options that bound a call's resources; README
+-- "Configuration" gives the reasons.
+_M.DEFAULTS = {
+  -- A 250-item page with remote_data is a few MB; a compressed bomb must not
+  -- become gigabytes in the process.
+  max_response_bytes = 128 * 1024 * 1024,
+  -- Transfers a client keeps in flight at once under kombo.spawn; the rest
+  -- queue, so thousands of tasks fit under a 1,024 file-descriptor limit.
+  max_connections = 32,
+}
+-- libcurl holds timeouts in a C long of milliseconds; past this a value
+-- would wrap around into a tiny timeout.
+local MAX_TIMEOUT_MS = 2147483647
+
 local SERVERS = {
   eu = "https://api.kombo.dev/v1",
   us = "https://api.us.kombo.dev/v1",
@@ -24,7 +38,7 @@ local OPTION_TYPES = {
   server_url = "string", timeout_ms = "number", retries = "table",
   user_agent = "string", logger = "function", hooks = "table",
   verify_tls = "boolean", ca_file = "string", max_response_bytes = "number",
-  headers = "table",
+  headers = "table", max_connections = "number",
 }
 local CALL_OPTION_TYPES = {
   timeout_ms = "number", retries = "table", server_url = "string",
@@ -74,8 +88,15 @@ local function _check_url(field, url)
 end
 
 local function _check_positive(field, v)
-  if v ~= v or v <= 0 or v == math.huge then
-    return invalid(field, "a positive number of milliseconds")
+  if v ~= v or v <= 0 or v > MAX_TIMEOUT_MS then
+    return invalid(field, "a positive number of milliseconds, at most " .. MAX_TIMEOUT_MS)
+  end
+end
+
+-- A whole number in [min, 2^53]: NaN, infinities and fractions are refused.
+local function _check_whole(field, v, min, what)
+  if v ~= v or v < min or v > 2 ^ 53 or v % 1 ~= 0 then
+    return invalid(field, what)
   end
 end
 
@@ -153,8 +174,12 @@ function _M.new(opts)
   end
   err = _check_common(opts)
   if not err and opts.user_agent then err = _check_header_value("user_agent", opts.user_agent) end
-  if not err and opts.max_response_bytes and opts.max_response_bytes < 0 then
-    err = invalid("max_response_bytes", "a non-negative number of bytes")
+  if not err and opts.max_response_bytes then
+    err = _check_whole("max_response_bytes", opts.max_response_bytes, 0,
+      "a whole number of bytes >= 0 (0: no limit)")
+  end
+  if not err and opts.max_connections then
+    err = _check_whole("max_connections", opts.max_connections, 1, "a whole number >= 1")
   end
   if not err and opts.hooks then
     for name, h in pairs(opts.hooks) do
@@ -179,12 +204,13 @@ function _M.new(opts)
     _logger = opts.logger,
     _hooks = opts.hooks or {},
     _headers = opts.headers,
+    _max_connections = opts.max_connections or _M.DEFAULTS.max_connections,
     _handle_opts = {
       user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION
         .. "; libcurl/" .. core.curl_version .. ")"),
       verify_tls = opts.verify_tls ~= false,
       ca_file = opts.ca_file,
-      max_response_bytes = opts.max_response_bytes,
+      max_response_bytes = opts.max_response_bytes or _M.DEFAULTS.max_response_bytes,
     },
   }, Client)
   self.ats = _bind_operations(self)
