@@ -12,11 +12,14 @@
 --     https URL with an IP address verifies only against a certificate
 --     that also lists that address as a DNS name.
 --   lua_socket_keepalive_timeout / lua_socket_pool_size: the idle pool.
+--     Only reads are pooled: a write (any method but GET, HEAD, OPTIONS)
+--     goes out on a connection of its own, closed after the answer.
 
 local ngx = ngx -- luacheck: ignore 113
 
-local type, tonumber, tostring, error, concat = type, tonumber, tostring, error, table.concat
-local lower, find, sub, match, format = string.lower, string.find, string.sub, string.match, string.format
+local type, tonumber, tostring, error, concat, pairs = type, tonumber, tostring, error, table.concat, pairs
+local lower, upper, find, sub, match, format = string.lower, string.upper, string.find, string.sub, string.match,
+  string.format
 local xpcall, traceback, rawget, select, setmetatable = xpcall, debug.traceback, rawget, select, setmetatable
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 
@@ -28,8 +31,15 @@ local NO_COSOCKET = {
   log = true, balancer = true, ssl_session_store = true, exit_worker = true,
 }
 
-local MAX_STALE_RETRIES = 3
 local CHUNK = 65536
+-- libcurl's bound on a response's header block (MAX_HTTP_RESP_HEADER_SIZE):
+-- max_response_bytes bounds only the body.
+local MAX_HEAD_BYTES = 300 * 1024
+local HEAD_TOO_LARGE = format("response headers larger than %d bytes", MAX_HEAD_BYTES)
+
+-- Methods the server cannot be harmed by receiving twice; every other
+-- method is a write (README "Retries and timeouts").
+local READS = { GET = true, HEAD = true, OPTIONS = true }
 
 --- Is the running nginx phase one where cosockets work?
 function _M.phase_ok()
@@ -101,9 +111,10 @@ local function _classify(stage, err, sent, got_bytes)
 end
 
 -- One exchange on an open socket. Returns response | nil, failure, stale
--- (stale: a kept-alive connection the server had already closed, nothing
--- was read, the request can go again on a fresh one).
-local function _exchange(sock, req, parts, deadline, max_bytes, reused)
+-- (stale: a read on a kept-alive connection the server had already closed,
+-- no answer byte came, the read can go again on a fresh one). Only when
+-- may_resend is set (a read on a reused connection) is anything stale.
+local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
   local function remaining()
     local left = deadline - _now_ms()
     if left < 1 then return nil end
@@ -113,33 +124,54 @@ local function _exchange(sock, req, parts, deadline, max_bytes, reused)
   if not remaining() then return _fail("timeout", "timeout", "request timed out before sending", false) end
   local _, serr = sock:send(parts)
   if serr then
-    if reused then return nil, nil, true end
+    if may_resend then return nil, nil, true end
     return _classify("send", serr, false, false)
   end
 
   local status, headers, keep, http10
+  local head_bytes = 0
+  local function head_too_large(line)
+    head_bytes = head_bytes + #line + 2
+    return head_bytes > MAX_HEAD_BYTES
+  end
   while true do
     if not remaining() then return _fail("timeout", "timeout", "timed out waiting for the status line", true) end
-    local line, lerr = sock:receive("*l")
+    local line, lerr, partial = sock:receive("*l")
     if not line then
-      if reused and status == nil and not find(tostring(lerr), "timeout", 1, true) then return nil, nil, true end
+      if may_resend and status == nil and (partial or "") == "" and not find(tostring(lerr), "timeout", 1, true) then
+        return nil, nil, true
+      end
       return _classify("receive", lerr, true, status ~= nil)
     end
     local version, code = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
     if not code then return _fail("connection", "partial", "malformed status line", true) end
+    if head_too_large(line) then return _fail("decode", "too_large", HEAD_TOO_LARGE, true) end
     status, http10 = tonumber(code), version == "1.0"
     headers = {}
+    local repeated -- name -> every value of a header that came more than once
     while true do
       if not remaining() then return _fail("timeout", "timeout", "timed out reading headers", true) end
       local h, herr = sock:receive("*l")
       if not h then return _classify("receive", herr, true, true) end
       if h == "" then break end
+      if head_too_large(h) then return _fail("decode", "too_large", HEAD_TOO_LARGE, true) end
       local name, value = match(h, "^([^:]+):[ \t]*(.-)[ \t]*$")
       if name then
         name = lower(name)
-        local prev = headers[name]
-        headers[name] = prev and (prev .. ", " .. value) or value
+        if headers[name] == nil then
+          headers[name] = value
+        else
+          -- Joined once below: joining as they come copies the value so
+          -- far for every repeat, quadratic in the number of repeats.
+          repeated = repeated or {}
+          local list = repeated[name]
+          if not list then list = { headers[name] }; repeated[name] = list end
+          list[#list + 1] = value
+        end
       end
+    end
+    if repeated then
+      for name, list in pairs(repeated) do headers[name] = concat(list, ", ") end
     end
     -- 1xx answers are interim; the real one follows on the same connection.
     if status >= 200 or status == 101 then break end
@@ -151,7 +183,7 @@ local function _exchange(sock, req, parts, deadline, max_bytes, reused)
   local body
   local te = lower(headers["transfer-encoding"] or "")
   local length = tonumber(headers["content-length"])
-  if req.method == "HEAD" or status == 204 or status == 304 then
+  if upper(req.method) == "HEAD" or status == 204 or status == 304 then
     body = ""
   elseif find(te, "chunked", 1, true) then
     local chunks, total = {}, 0
@@ -212,7 +244,7 @@ local function _exchange(sock, req, parts, deadline, max_bytes, reused)
     end
     body = concat(chunks)
   end
-  return { status = status, headers = headers, body = body, reused = reused, keep = keep }
+  return { status = status, headers = headers, body = body, keep = keep }
 end
 
 -- The request head and body as one table for sock:send (no copy).
@@ -247,7 +279,7 @@ local function _request_parts(req, target, host_header, user_agent)
   return parts
 end
 
---- send(client, req) -> response | nil, failure (see drivers/init.lua).
+--- send(client, req) -> response | nil, failure (docs/DRIVERS.md).
 -- Raises in nginx phases without cosockets.
 function _M.send(client, req)
   _check_phase()
@@ -265,13 +297,23 @@ function _M.send(client, req)
   -- Connections are pooled per destination and TLS mode, so a connection
   -- made without verification is never handed to a verifying client.
   local pool = format("kombo:%s:%s:%d:%s", scheme, host, port, verify and "v" or "nv")
+  -- Nothing is ever kept alive under this name, so connecting with it
+  -- always opens a new connection. Writes go out on one: on a reused
+  -- connection a server that acted and then closed looks like a stale
+  -- connection, and the request would go twice.
+  local fresh = pool .. ":fresh"
+  local read = READS[upper(req.method)] == true
 
-  for _ = 0, MAX_STALE_RETRIES do
+  -- A read that finds its reused connection already closed goes once more
+  -- on a fresh one, as libcurl does; a fresh connection is never stale, so
+  -- the second round always ends the loop.
+  local use = read and pool or fresh
+  for _ = 1, 2 do
     local sock = ngx.socket.tcp()
     local left = deadline - _now_ms()
     if left < 1 then return _fail("timeout", "timeout", "request timed out before connecting", false) end
     sock:settimeout(left)
-    local ok, cerr = sock:connect(host, port, { pool = pool })
+    local ok, cerr = sock:connect(host, port, { pool = use })
     if not ok then return _classify("connect", cerr, false, false) end
     local reused = (sock:getreusedtimes() or 0) > 0
     if scheme == "https" and not reused then
@@ -284,17 +326,19 @@ function _M.send(client, req)
         return _classify("tls", terr, false, false)
       end
     end
-    local res, fail, stale = _exchange(sock, req, parts, deadline, max_bytes, reused)
+    local res, fail, stale = _exchange(sock, req, parts, deadline, max_bytes, read and reused)
     if res then
-      if res.keep then sock:setkeepalive() else sock:close() end
+      if res.keep and use == pool then sock:setkeepalive() else sock:close() end
       res.keep = nil
+      res.reused = reused
       res.elapsed_ms = _now_ms() - started
       return res
     end
     sock:close()
     if not stale then return nil, fail end
+    use = fresh
   end
-  return _fail("connection", "empty_reply", "kept-alive connections kept closing", true)
+  return _fail("connection", "empty_reply", "the connection closed before any answer", true)
 end
 
 --- sleep(ms): a non-blocking wait in the nginx event loop.

@@ -3,7 +3,8 @@
 --
 -- A rule: { method?, path? | path_prefix?, times?, once_per_query?, every?,
 --   probability? + seed?, delay_ms?, status? + headers? + body? + code?,
---   action?, after_handler? } with action one of ACTIONS below.
+--   action?, after_handler? } with action one of ACTIONS below
+--   (repeated_header also takes header, count and value).
 -- `times` counts hits (-1 = forever). It defaults to 1, or to forever when
 -- the rule says which requests to hit (once_per_query, every, probability).
 -- Rules are tried in order; the first that hits answers the request.
@@ -11,7 +12,7 @@
 local util = require("kombo.sandbox.util")
 local http = require("kombo.sandbox.http")
 
-local floor, format, rep, sub = math.floor, string.format, string.rep, string.sub
+local floor, format, rep, sub, concat = math.floor, string.format, string.rep, string.sub, table.concat
 local type, ipairs, pairs, next, tonumber, tostring, setmetatable = type, ipairs, pairs, next, tonumber, tostring,
   setmetatable
 
@@ -21,11 +22,13 @@ local ACTIONS = {
   reset_before_response = true, drop_mid_body = true, short_body = true, truncated_json = true,
   non_json = true, html_502 = true, empty_200 = true, json_not_object = true, invalid_utf8 = true,
   huge_body = true, no_headers = true, trickle = true, redirect = true,
+  close_after_response = true, repeated_header = true,
 }
 _M.ACTIONS = ACTIONS
 
 -- Actions whose broken answer is made from the real response body.
-local NEEDS_BODY = { drop_mid_body = true, short_body = true, truncated_json = true, trickle = true }
+local NEEDS_BODY = { drop_mid_body = true, short_body = true, truncated_json = true, trickle = true,
+  close_after_response = true, repeated_header = true }
 
 local Faults = {}
 Faults.__index = Faults
@@ -51,6 +54,14 @@ local function _rule(r)
     return nil, "probability must be from 0 to 1"
   end
   if r.action == "redirect" and type(r.location) ~= "string" then return nil, "redirect needs a location" end
+  if r.action == "repeated_header" then
+    local word = "^[%w-]+$"
+    if type(r.header) ~= "string" or not r.header:match(word) then return nil, "repeated_header needs a header" end
+    if not (_int(r.count, 1) and r.count <= 1000000) then return nil, "count must be 1..1000000" end
+    if r.value ~= nil and not (type(r.value) == "string" and r.value:match(word)) then
+      return nil, "value must be letters, digits and dashes"
+    end
+  end
   if r.status == nil and r.action == nil and r.delay_ms == nil then
     return nil, "a rule needs a status, an action or a delay_ms"
   end
@@ -251,6 +262,23 @@ function _M.answer(rule, conn, status, headers, body, envelope)
     return _stream_huge(conn, floor(tonumber(rule.size_bytes) or 8 * 1024 * 1024))
   elseif a == "trickle" then
     return _trickle(conn, rule, status, _headers(rule, headers["Content-Type"] or JSON), body)
+  elseif a == "close_after_response" then
+    -- The whole answer, promising keep-alive, then the connection closes:
+    -- a server's idle timeout firing before the client's next request.
+    local h = _headers(rule, headers["Content-Type"] or JSON)
+    h["Content-Length"], h["Connection"] = tostring(#body), "keep-alive"
+    conn:write(http.head(status, h) .. body)
+    return conn:close()
+  elseif a == "repeated_header" then
+    -- The real answer with `header` sent `count` times, each with `value`
+    -- or with its number (1..count).
+    local h = _headers(rule, headers["Content-Type"] or JSON)
+    local close = conn.current and conn.current.close
+    h["Content-Length"], h["Connection"] = tostring(#body), close and "close" or "keep-alive"
+    local lines = {}
+    for i = 1, rule.count do lines[i] = rule.header .. ": " .. (rule.value or i) .. "\r\n" end
+    conn:write(sub(http.head(status, h), 1, -3) .. concat(lines) .. "\r\n" .. body)
+    return conn:finish()
   elseif a == "redirect" then
     local h = _headers(rule, "text/plain")
     h["Location"] = rule.location
