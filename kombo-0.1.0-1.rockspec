@@ -29,7 +29,7 @@ build = {
     ["kombo.core"] = {
       sources = {
         "csrc/core.c", "csrc/client.c", "csrc/clock.c", "csrc/encode.c",
-        "csrc/multi.c", "csrc/policy.c",
+        "csrc/multi.c", "csrc/policy.c", "csrc/failure.c",
         "csrc/json.cpp", -- C++ (simdjson); compiled by extension, C++17 or later
       },
       libraries = { "curl", "simdjson", "stdc++" },

@@ -6,12 +6,18 @@
  * no waiting (that is policy.c's and the drivers' business). It returns a
  * response table, or nil and a classified failure table. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "core.h"
 #include "client.h"
+#include "failure.h"
 
 #define DEFAULT_TIMEOUT_MS 60000L
+/* CURLOPT_TIMEOUT_MS is a long; a larger double would not convert. */
+#define MAX_TIMEOUT_MS 2147483647.0
 
 static int buf_append(kb_buf *b, const char *p, size_t n)
 {
@@ -64,7 +70,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	 * only the final block describes the response. */
 	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
 		c->head.len = 0;
+	if (c->head.len + len > KOMBO_MAX_HEADER_BYTES) {
+		c->too_large = 2;
+		return 0;
+	}
 	return buf_append(&c->head, p, len) ? len : 0;
+}
+
+/* Opens the sockets libcurl asks for, to tell a process out of file
+ * descriptors (a failure of its own, not a refused connection). */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	kb_client *c = ud;
+	curl_socket_t s;
+	(void)purpose;
+	s = socket(a->family, a->socktype, a->protocol);
+	if (s == CURL_SOCKET_BAD && (errno == EMFILE || errno == ENFILE))
+		c->fd_limit = 1;
+	return s;
 }
 
 kb_client *kombo_client_check(lua_State *L, int idx)
@@ -122,6 +145,8 @@ static int l_client_new(lua_State *L)
 	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(c->easy, CURLOPT_OPENSOCKETDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
@@ -146,12 +171,6 @@ static void release_request(kb_client *c)
 	c->headers = NULL;
 }
 
-static int is_idempotent(const char *method)
-{
-	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
-	       strcmp(method, "OPTIONS") == 0;
-}
-
 /* Sets the easy handle up for the request table at idx. Raises on misuse
  * (wrong types, CR/LF in a header) before anything is sent. The body string
  * is not copied: the caller keeps req alive until the transfer is done. */
@@ -159,7 +178,7 @@ void kombo_client_prepare(lua_State *L, kb_client *c, int idx)
 {
 	const char *method, *url, *body = NULL;
 	size_t body_len = 0, i, n;
-	long timeout;
+	double timeout;
 	struct curl_slist *h = NULL;
 
 	luaL_checktype(L, idx, LUA_TTABLE);
@@ -171,7 +190,11 @@ void kombo_client_prepare(lua_State *L, kb_client *c, int idx)
 	if (!lua_isnil(L, -1))
 		body = luaL_checklstring(L, -1, &body_len);
 	lua_pop(L, 3); /* the strings stay reachable through req */
-	timeout = (long)kb_optfield_number(L, idx, "timeout_ms", DEFAULT_TIMEOUT_MS);
+	timeout = kb_optfield_number(L, idx, "timeout_ms", DEFAULT_TIMEOUT_MS);
+	if (!(timeout >= 1))
+		timeout = 1; /* also NaN */
+	else if (timeout > MAX_TIMEOUT_MS)
+		timeout = MAX_TIMEOUT_MS;
 
 	release_request(c);
 	lua_getfield(L, idx, "headers");
@@ -203,16 +226,17 @@ void kombo_client_prepare(lua_State *L, kb_client *c, int idx)
 	c->body.len = 0;
 	c->head.len = 0;
 	c->too_large = 0;
+	c->fd_limit = 0;
 	c->errbuf[0] = '\0';
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout > 0 ? timeout : 1L);
+	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout);
 	/* libcurl silently re-sends a request when a reused connection dies
 	 * before any answer byte arrives. For a write the server may already
 	 * have acted (it stored the record, then the connection dropped), so
 	 * that hidden retry would create it twice behind the retry policy's
 	 * back: writes go out on a connection of their own. */
-	curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, is_idempotent(method) ? 0L : 1L);
+	curl_easy_setopt(c->easy, CURLOPT_FRESH_CONNECT, kombo_is_read(method) ? 0L : 1L);
 	if (body != NULL) {
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
@@ -257,23 +281,62 @@ size_t kombo_parse_headers(const char *p, size_t len, kombo_header_cb cb, void *
 	return count;
 }
 
-/* Adds one header to the table on top of the stack; a repeated header is
- * joined with ", " as HTTP allows. */
+/* Adds one header to the table on top of the stack. A repeated header's
+ * values are gathered in a list and joined once by join_repeated, so many
+ * repeats cost linear time, not a growing concatenation each. */
 static void set_header(void *ud, const char *name, size_t nlen, const char *v, size_t vlen)
 {
 	lua_State *L = ud;
 	lua_pushlstring(L, name, nlen);
 	lua_pushvalue(L, -1);
 	lua_rawget(L, -3);
-	if (lua_isnil(L, -1)) {
+	switch (lua_type(L, -1)) {
+	case LUA_TNIL:
 		lua_pop(L, 1);
 		lua_pushlstring(L, v, vlen);
-	} else {
-		lua_pushliteral(L, ", ");
+		lua_rawset(L, -3);
+		break;
+	case LUA_TSTRING:
+		lua_createtable(L, 4, 0);
+		lua_insert(L, -2);
+		lua_rawseti(L, -2, 1);
 		lua_pushlstring(L, v, vlen);
-		lua_concat(L, 3);
+		lua_rawseti(L, -2, 2);
+		lua_rawset(L, -3);
+		break;
+	default: /* already a list */
+		lua_pushlstring(L, v, vlen);
+		lua_rawseti(L, -2, (int)kb_rawlen(L, -2) + 1);
+		lua_pop(L, 2);
+		break;
 	}
-	lua_rawset(L, -3);
+}
+
+/* Replaces every list in the header table at t by its values joined with
+ * ", ", as HTTP allows for a repeated header. */
+static void join_repeated(lua_State *L, int t)
+{
+	lua_pushnil(L);
+	while (lua_next(L, t) != 0) {
+		if (lua_type(L, -1) == LUA_TTABLE) {
+			luaL_Buffer b;
+			int list = lua_gettop(L), i, n = (int)kb_rawlen(L, list);
+			luaL_buffinit(L, &b);
+			for (i = 1; i <= n; i++) {
+				if (i > 1)
+					luaL_addlstring(&b, ", ", 2);
+				lua_rawgeti(L, list, i);
+				luaL_addvalue(&b);
+			}
+			luaL_pushresult(&b);
+			lua_replace(L, list);
+			lua_pushvalue(L, list - 1);
+			lua_insert(L, list); /* key, key, joined */
+			lua_rawset(L, t);    /* an existing key: allowed during lua_next */
+		} else {
+			lua_pop(L, 1);
+		}
+	}
 }
 
 /* Response headers of the final block as a table of lower-case names. */
@@ -281,76 +344,44 @@ static void push_headers(lua_State *L, const char *p, size_t len)
 {
 	lua_newtable(L);
 	kombo_parse_headers(p, len, set_header, L);
+	join_repeated(L, lua_gettop(L));
 }
 
-static void set_field_str(lua_State *L, const char *k, const char *v)
-{
-	lua_pushstring(L, v);
-	lua_setfield(L, -2, k);
-}
-
-/* Failure kinds the Lua layer turns into error objects: kind is
- * "connection" or "timeout" (or "decode" for a body curl could not
- * decode or that exceeds max_response_bytes); reason is a short stable
- * word; sent tells whether the server may have received the whole request. */
+/* A failed transfer as nil and a failure of the table in failure.c. */
 static int push_failure(lua_State *L, kb_client *c, CURLcode rc)
 {
-	const char *kind = "connection", *reason;
+	const char *reason = kombo_curl_reason(rc), *message;
 	long req_size = 0;
-	int sent;
+	char limit[96];
 	curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &req_size);
-	sent = req_size > 0;
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT: reason = "refused"; sent = 0; break;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY: reason = "dns"; sent = 0; break;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CIPHER: reason = "tls"; sent = 0; break;
-	/* The peer or our CA bundle is wrong: trying again cannot help, so
-	 * the Lua layer does not retry "certificate". */
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR: reason = "certificate"; sent = 0; break;
-	case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; reason = "timeout"; break;
-	case CURLE_SEND_ERROR: reason = "send"; sent = 0; break;
-	case CURLE_GOT_NOTHING: reason = "empty_reply"; break;
-	case CURLE_RECV_ERROR: reason = "reset"; break;
-	case CURLE_PARTIAL_FILE: reason = "partial"; break;
-	case CURLE_BAD_CONTENT_ENCODING: kind = "decode"; reason = "content_encoding"; break;
-	case CURLE_WRITE_ERROR:
-		if (c->too_large) {
-			kind = "decode";
-			reason = "too_large";
-			break;
-		}
-		/* fallthrough */
-	case CURLE_OUT_OF_MEMORY: reason = "out_of_memory"; break;
-	default: reason = "other"; break;
-	}
-	lua_pushnil(L);
-	lua_createtable(L, 0, 6);
-	set_field_str(L, "kind", kind);
-	set_field_str(L, "reason", reason);
 	if (c->too_large)
-		lua_pushfstring(L, "response larger than max_response_bytes (%d)", (int)c->max_body);
+		reason = "too_large";
+	else if (c->fd_limit)
+		reason = "fd_limit";
+	else if (rc == CURLE_WRITE_ERROR)
+		reason = "out_of_memory"; /* buf_append could not grow */
+	if (c->too_large == 2) {
+		snprintf(limit, sizeof limit, "response headers larger than %d bytes",
+			 KOMBO_MAX_HEADER_BYTES);
+		message = limit;
+	} else if (c->too_large) {
+		snprintf(limit, sizeof limit, "response larger than max_response_bytes (%.0f bytes)",
+			 (double)c->max_body);
+		message = limit;
+	} else if (c->fd_limit)
+		message = "no file descriptor left for a socket (raise ulimit -n, or lower max_connections)";
 	else
-		lua_pushstring(L, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-	lua_setfield(L, -2, "message");
-	lua_pushboolean(L, sent);
-	lua_setfield(L, -2, "sent");
-	lua_pushinteger(L, (lua_Integer)rc);
-	lua_setfield(L, -2, "curl_code");
-	return 2;
+		message = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+	return kombo_push_failure(L, kombo_failure(reason), message, req_size > 0);
 }
 
-int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc)
+/* The response table, built from the handle's buffers. Run protected:
+ * taking a large body into Lua may run out of memory. */
+static int build_response(lua_State *L)
 {
+	kb_client *c = lua_touserdata(L, 1);
 	long status = 0, connects = 0;
 	double total = 0;
-	release_request(c);
-	if (rc != CURLE_OK)
-		return push_failure(L, c, rc);
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
 	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &total);
@@ -365,11 +396,39 @@ int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc)
 	lua_setfield(L, -2, "reused");
 	lua_pushnumber(L, total * 1000.0);
 	lua_setfield(L, -2, "elapsed_ms");
-	/* Pooled handles outlive bursts: a buffer grown for one big response
-	 * is let go rather than held by every idle handle. */
+	return 1;
+}
+
+/* Ends a transfer: pushes the response, or nil and a failure. The handle
+ * stays busy until its buffers have been read: building the Lua values
+ * can run a finalizer that calls back into the SDK, which must then take
+ * another handle rather than overwrite these buffers. */
+int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc)
+{
+	int status, n = 1;
+	release_request(c);
+	if (rc != CURLE_OK) {
+		n = push_failure(L, c, rc);
+		c->busy = 0;
+		buf_trim(&c->body);
+		buf_trim(&c->head);
+		return n;
+	}
+	c->busy = 1;
+	lua_pushcfunction(L, build_response);
+	lua_pushlightuserdata(L, c);
+	status = lua_pcall(L, 1, 1, 0);
+	c->busy = 0;
 	buf_trim(&c->body);
 	buf_trim(&c->head);
-	return 1;
+	if (status == LUA_ERRMEM) {
+		lua_pop(L, 1);
+		return kombo_push_failure(L, kombo_failure("out_of_memory"),
+					  "not enough memory for the response", 1);
+	}
+	if (status != 0)
+		return lua_error(L); /* a finalizer's own error, not the SDK's */
+	return n;
 }
 
 /* client:perform(req) -> response | nil, failure */
@@ -380,8 +439,18 @@ static int l_perform(lua_State *L)
 	if (c->busy)
 		return luaL_error(L, "kombo client is busy with another transfer");
 	kombo_client_prepare(L, c, 2);
+	c->busy = 1;
 	rc = curl_easy_perform(c->easy);
 	return kombo_client_finish(L, c, rc);
+}
+
+/* client:busy() -> true while a transfer or its response is in progress:
+ * a caller re-entering from a finalizer, hook or logger takes another. */
+static int l_busy(lua_State *L)
+{
+	kb_client *c = luaL_checkudata(L, 1, KOMBO_CLIENT_MT);
+	lua_pushboolean(L, c->busy);
+	return 1;
 }
 
 static int l_close(lua_State *L)
@@ -413,6 +482,7 @@ void kombo_client_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "perform", l_perform },
+		{ "busy", l_busy },
 		{ "close", l_close },
 		{ "__gc", l_close },
 		{ "__close", l_close },

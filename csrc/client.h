@@ -6,6 +6,10 @@
 #include <curl/curl.h>
 #include "core.h"
 
+/* A response's header block may be this large, as libcurl and nginx
+ * allow; past it the transfer ends as too_large. */
+#define KOMBO_MAX_HEADER_BYTES (300 * 1024)
+
 typedef struct {
 	char *p;
 	size_t len, cap;
@@ -16,7 +20,8 @@ typedef struct {
 	struct curl_slist *headers;   /* of the request in flight */
 	kb_buf body, head;            /* reused across requests */
 	size_t max_body;              /* 0: no limit */
-	int too_large;
+	int too_large;                /* 1: the body, 2: the headers */
+	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	char errbuf[CURL_ERROR_SIZE];
 } kb_client;

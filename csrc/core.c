@@ -16,6 +16,7 @@ __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 	kombo_clock_open(L);
 	kombo_multi_open(L);
 	kombo_policy_open(L);
+	kombo_failure_open(L);
 	kombo_json_open(L);
 	lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
 	lua_setfield(L, -2, "curl_version");

@@ -16,7 +16,11 @@ void kombo_encode_open(lua_State *L);
 void kombo_clock_open(lua_State *L);
 void kombo_multi_open(lua_State *L);
 void kombo_policy_open(lua_State *L);
+void kombo_failure_open(lua_State *L);
 void kombo_json_open(lua_State *L); /* json.cpp, C++ for simdjson */
+
+/* 1 for GET, HEAD and OPTIONS in any case: requests that change nothing. */
+int kombo_is_read(const char *method);
 
 /* Percent-encode in[0..len) keeping only RFC 3986 unreserved characters.
  * out must hold 3*len bytes; returns the encoded length. */

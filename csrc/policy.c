@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core.h"
+#include "failure.h"
 #include "policy.h"
 
 #define POLICY_MT "kombo.retry_policy"
@@ -25,7 +26,7 @@
 
 typedef struct {
 	int backoff; /* 0 when strategy is "none" */
-	double initial_ms, max_interval_ms, exponent, max_elapsed_ms;
+	double initial_ms, max_interval_ms, exponent, max_elapsed_ms, max_attempts;
 	int retry_connection_errors, retry_writes;
 	unsigned char codes[MAX_CODE + 1]; /* codes[s]: status s is retryable */
 } kb_policy;
@@ -282,7 +283,8 @@ int kombo_parse_ratelimit_reset(const char *s, size_t len, double now_ms, double
 #define FIELD_MAX 96
 
 static const char *const CONFIG_KEYS[] = {
-	"strategy", "backoff", "retry_connection_errors", "retry_codes", "retry_writes", NULL,
+	"strategy", "backoff", "retry_connection_errors", "retry_codes", "retry_writes", "max_attempts",
+	NULL,
 };
 static const char *const BACKOFF_KEYS[] = {
 	"initial_interval", "max_interval", "exponent", "max_elapsed_time", NULL,
@@ -461,6 +463,9 @@ static int read_config(lua_State *L, kb_policy *p)
 	}
 	lua_pop(L, 1);
 
+	if (!number_field(L, 1, "max_attempts", 1, &p->max_attempts) || p->max_attempts > MAX_ATTEMPT ||
+	    p->max_attempts != (double)(unsigned long long)p->max_attempts)
+		return invalid(L, "retries.max_attempts", "a whole number >= 1");
 	if (!boolean_field(L, 1, "retry_connection_errors", &p->retry_connection_errors))
 		return invalid(L, "retries.retry_connection_errors", "a boolean");
 	if (!boolean_field(L, 1, "retry_writes", &p->retry_writes))
@@ -469,7 +474,8 @@ static int read_config(lua_State *L, kb_policy *p)
 		return invalid(L, field, CODES_EXPECTED);
 	if (!only_known_keys(L, 1, CONFIG_KEYS, "retries", field))
 		return invalid(L, field,
-			       "one of strategy, backoff, retry_connection_errors, retry_codes, retry_writes");
+			       "one of strategy, backoff, retry_connection_errors, retry_codes, retry_writes, "
+			       "max_attempts");
 	return 0;
 }
 
@@ -481,7 +487,11 @@ static int l_retry_policy(lua_State *L)
 	p.initial_ms = 500;
 	p.max_interval_ms = 60000;
 	p.exponent = 1.5;
-	p.max_elapsed_ms = 3600000;
+	/* A cron script against a dead server gives up within a minute (the
+	 * attempt cap), and a rate-limited one still waits out a Retry-After
+	 * of a minute or two (the time budget). README "Retries". */
+	p.max_elapsed_ms = 300000;
+	p.max_attempts = 10;
 	p.retry_connection_errors = 1;
 	p.retry_writes = 0;
 	p.codes[429] = p.codes[500] = p.codes[502] = p.codes[503] = p.codes[504] = 1;
@@ -503,8 +513,6 @@ static int l_retry_policy(lua_State *L)
 
 /* ---- policy:decide(t) -------------------------------------------------- */
 
-enum { FAIL_NONE, FAIL_CONNECTION, FAIL_TIMEOUT };
-
 /* t[k] as a number, or dflt when absent; anything else is misuse. */
 static double opt_number(lua_State *L, int t, const char *k, double dflt)
 {
@@ -521,7 +529,9 @@ static double opt_number(lua_State *L, int t, const char *k, double dflt)
 	return v;
 }
 
-static int is_read(const char *m)
+/* GET, HEAD and OPTIONS, in any case: the methods that cannot change
+ * anything on the server. */
+int kombo_is_read(const char *m)
 {
 	static const char *const READS[] = { "get", "head", "options" };
 	size_t k, j, n = strlen(m);
@@ -607,10 +617,11 @@ static double backoff_ms(const kb_policy *p, double attempt)
 static int l_decide(lua_State *L)
 {
 	const kb_policy *p = luaL_checkudata(L, 1, POLICY_MT);
-	const char *method, *fs;
-	char what[96], reason[192];
-	int failure = FAIL_NONE, status = 0, has_status = 0, sent = 1, read, hinted = 0;
-	double attempt, elapsed, now_ms, rnd, delay;
+	const kb_failure *f = NULL;
+	const char *method;
+	char what[128], reason[256];
+	int status = 0, has_status = 0, sent = 1, read, hinted = 0;
+	double attempt, elapsed, now_ms, rnd, delay = 0, backoff;
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
 
@@ -618,7 +629,7 @@ static int l_decide(lua_State *L)
 	if (lua_type(L, -1) != LUA_TSTRING)
 		return luaL_error(L, "decide: method must be a string");
 	method = lua_tostring(L, -1); /* stays on the stack */
-	read = is_read(method);
+	read = kombo_is_read(method);
 	attempt = opt_number(L, 2, "attempt", -1);
 	if (attempt < 1)
 		return luaL_error(L, "decide: attempt must be a number >= 1");
@@ -643,53 +654,56 @@ static int l_decide(lua_State *L)
 	}
 	lua_pop(L, 1);
 
+	/* A failure is named by its reason in the table of failure.c. */
 	lua_getfield(L, 2, "failure");
-	fs = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-	if (fs != NULL && strcmp(fs, "connection") == 0)
-		failure = FAIL_CONNECTION;
-	else if (fs != NULL && strcmp(fs, "timeout") == 0)
-		failure = FAIL_TIMEOUT;
-	else if (!lua_isnil(L, -1))
-		return luaL_error(L, "decide: failure must be nil, \"connection\" or \"timeout\"");
+	if (!lua_isnil(L, -1)) {
+		if (lua_type(L, -1) == LUA_TSTRING)
+			f = kombo_failure(lua_tostring(L, -1));
+		if (f == NULL)
+			return luaL_error(L, "decide: failure must be nil or a failure reason");
+	}
 	lua_pop(L, 1);
-	if (failure == FAIL_NONE && !has_status)
+	if (f == NULL && !has_status)
 		return luaL_error(L, "decide: one of status or failure is required");
 
 	/* Unknown means it may have been sent: only an explicit false makes a
-	 * failed write safe to repeat. */
+	 * failed write safe to repeat. The table knows better for some. */
 	lua_getfield(L, 2, "sent");
 	if (!lua_isnil(L, -1)) {
 		luaL_checktype(L, -1, LUA_TBOOLEAN);
 		sent = lua_toboolean(L, -1);
 	}
 	lua_pop(L, 1);
+	if (f != NULL && f->sent >= 0)
+		sent = f->sent;
 
 	if (!p->backoff)
 		return final(L, "retries are off (strategy none)");
 
-	if (failure == FAIL_CONNECTION) {
-		const char *when = sent ? "after" : "before";
-		if (!p->retry_connection_errors)
-			return final(L, "connection failed and retry_connection_errors is off");
+	if (f != NULL) {
+		int timeout = strcmp(f->kind, "timeout") == 0;
+		if (f->final) {
+			snprintf(reason, sizeof reason, "%s cannot succeed on a second try", f->reason);
+			return final(L, reason);
+		}
+		if (!p->retry_connection_errors) {
+			snprintf(reason, sizeof reason, "%s and retry_connection_errors is off",
+				 timeout ? "timeout" : "connection failed");
+			return final(L, reason);
+		}
+		/* A write that may have reached the server may have run. */
 		if (!read && sent && !p->retry_writes) {
 			snprintf(reason, sizeof reason,
-				 "connection failed after the request was sent; %.16s is retried only "
+				 "%s after the request was sent; %.16s may have run and is retried only "
 				 "with retry_writes",
-				 method);
+				 timeout ? "timeout" : "connection failed", method);
 			return final(L, reason);
 		}
-		snprintf(what, sizeof what, "connection failed %s the request was sent", when);
-	} else if (failure == FAIL_TIMEOUT) {
-		if (!p->retry_connection_errors)
-			return final(L, "timeout and retry_connection_errors is off");
-		/* A write that timed out may have run, unless it never left. */
-		if (!read && sent && !p->retry_writes) {
-			snprintf(reason, sizeof reason,
-				 "timeout; %.16s may have run and is retried only with retry_writes",
-				 method);
-			return final(L, reason);
-		}
-		snprintf(what, sizeof what, "%s", sent ? "timeout" : "timeout before the request was sent");
+		if (timeout)
+			snprintf(what, sizeof what, "%s", sent ? "timeout" : "timeout before the request was sent");
+		else
+			snprintf(what, sizeof what, "connection failed (%s) %s the request was sent", f->reason,
+				 sent ? "after" : "before");
 	} else {
 		if (status < 400 || status > MAX_CODE || !p->codes[status]) {
 			snprintf(reason, sizeof reason, "status %d is not retryable", status);
@@ -706,33 +720,37 @@ static int l_decide(lua_State *L)
 		snprintf(what, sizeof what, "status %d", status);
 	}
 
+	if (attempt >= p->max_attempts) {
+		snprintf(reason, sizeof reason, "%s; giving up: max_attempts %.0f reached", what,
+			 p->max_attempts);
+		return final(L, reason);
+	}
+
+	/* Jitter within [backoff/2, backoff]: clients that failed together
+	 * spread out, yet none waits less than half the backoff, so the
+	 * growth of the schedule is kept. */
+	backoff = backoff_ms(p, attempt) * (0.5 + 0.5 * rnd);
 	lua_getfield(L, 2, "headers");
-	if (failure == FAIL_NONE && lua_type(L, -1) == LUA_TTABLE) {
+	if (f == NULL && lua_type(L, -1) == LUA_TTABLE) {
 		char hint[64];
-		int h = lua_gettop(L);
-		if (server_hint(L, h, status, now_ms, &delay, hint, sizeof hint)) {
+		if (server_hint(L, lua_gettop(L), status, now_ms, &delay, hint, sizeof hint)) {
 			size_t wl = strlen(what);
 			snprintf(what + wl, sizeof what - wl, ", %s", hint);
 			hinted = 1;
-			if (delay > p->max_elapsed_ms) {
-				delay = p->max_elapsed_ms;
-				wl = strlen(what);
-				snprintf(what + wl, sizeof what - wl, " (capped)");
-			}
 		}
 	}
-	if (!hinted) {
-		/* Jitter within [backoff/2, backoff]: clients that failed
-		 * together spread out, yet none waits less than half the
-		 * backoff, so the growth of the schedule is kept. */
-		delay = backoff_ms(p, attempt) * (0.5 + 0.5 * rnd);
-		snprintf(reason, sizeof reason, "%s, backoff %.0f ms", what, delay);
+	/* The backoff is the floor of every wait: a server that says "0" or
+	 * a date in the past must not get a request storm. */
+	if (!hinted || delay < backoff) {
+		snprintf(reason, sizeof reason, "%s, backoff %.0f ms", what, backoff);
+		delay = backoff;
 	} else {
 		snprintf(reason, sizeof reason, "%s", what);
 	}
 	if (elapsed + delay > p->max_elapsed_ms) {
-		snprintf(reason, sizeof reason, "giving up: max_elapsed_time %.15g ms would be exceeded",
-			 p->max_elapsed_ms);
+		snprintf(reason, sizeof reason,
+			 "%s; giving up: the wait of %.0f ms would pass max_elapsed_time %.15g ms", what,
+			 delay, p->max_elapsed_ms);
 		return final(L, reason);
 	}
 	lua_pushnumber(L, delay);
@@ -740,16 +758,36 @@ static int l_decide(lua_State *L)
 	return 2;
 }
 
+/* policy:timeout(timeout_ms, elapsed_ms) -> the attempt's timeout, clipped
+ * to what is left of max_elapsed_time, or nil when nothing is left: a call
+ * never outlives its budget by a whole attempt. */
+static int l_timeout(lua_State *L)
+{
+	const kb_policy *p = luaL_checkudata(L, 1, POLICY_MT);
+	double timeout = (double)luaL_checknumber(L, 2), elapsed = (double)luaL_checknumber(L, 3);
+	double left = p->max_elapsed_ms - elapsed;
+	if (p->backoff && left < timeout) {
+		if (!(left >= 1)) {
+			lua_pushnil(L);
+			return 1;
+		}
+		timeout = left;
+	}
+	lua_pushnumber(L, timeout);
+	return 1;
+}
+
 static int l_policy_tostring(lua_State *L)
 {
 	const kb_policy *p = luaL_checkudata(L, 1, POLICY_MT);
-	char s[192];
+	char s[256];
 	if (!p->backoff)
 		snprintf(s, sizeof s, POLICY_MT " (none)");
 	else
 		snprintf(s, sizeof s,
-			 POLICY_MT " (backoff %.15g..%.15g ms x%.15g, max_elapsed_time %.15g ms%s%s)",
-			 p->initial_ms, p->max_interval_ms, p->exponent, p->max_elapsed_ms,
+			 POLICY_MT " (backoff %.15g..%.15g ms x%.15g, max_elapsed_time %.15g ms, "
+				   "max_attempts %.0f%s%s)",
+			 p->initial_ms, p->max_interval_ms, p->exponent, p->max_elapsed_ms, p->max_attempts,
 			 p->retry_connection_errors ? "" : ", no connection retries",
 			 p->retry_writes ? ", retry_writes" : "");
 	lua_pushstring(L, s);
@@ -811,6 +849,7 @@ void kombo_policy_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "decide", l_decide },
+		{ "timeout", l_timeout },
 		{ "__tostring", l_policy_tostring },
 		{ NULL, NULL },
 	};

@@ -23,14 +23,16 @@ local NOV_6_1994_MS = 784111777000
 
 describe("core.retry_policy", function()
   it("accepts nil, {} and a full configuration", function()
-    assert.matches("^kombo%.retry_policy %(backoff 500%.%.60000 ms x1%.5", tostring(policy()))
+    assert.equal("kombo.retry_policy (backoff 500..60000 ms x1.5, max_elapsed_time 300000 ms, max_attempts 10)",
+      tostring(policy()))
     assert.matches("^kombo%.retry_policy", tostring(policy({})))
     local p = policy({
       strategy = "backoff",
       backoff = { initial_interval = 100, max_interval = 1000, exponent = 2, max_elapsed_time = 5000 },
       retry_connection_errors = false, retry_codes = { 429, "5XX", "418" }, retry_writes = true,
+      max_attempts = 3,
     })
-    assert.equal("kombo.retry_policy (backoff 100..1000 ms x2, max_elapsed_time 5000 ms, "
+    assert.equal("kombo.retry_policy (backoff 100..1000 ms x2, max_elapsed_time 5000 ms, max_attempts 3, "
       .. "no connection retries, retry_writes)", tostring(p))
     assert.equal("kombo.retry_policy (none)", tostring(policy({ strategy = "none" })))
   end)
@@ -54,9 +56,12 @@ describe("core.retry_policy", function()
     { "unknown backoff key", { backoff = { jitter = 1 } }, "retries.backoff.jitter",
       "one of initial_interval, max_interval, exponent, max_elapsed_time" },
     { "unknown key", { retry_writez = true }, "retries.retry_writez",
-      "one of strategy, backoff, retry_connection_errors, retry_codes, retry_writes" },
+      "one of strategy, backoff, retry_connection_errors, retry_codes, retry_writes, max_attempts" },
     { "array part in config", { 1 }, "retries[1]",
-      "one of strategy, backoff, retry_connection_errors, retry_codes, retry_writes" },
+      "one of strategy, backoff, retry_connection_errors, retry_codes, retry_writes, max_attempts" },
+    { "max_attempts 0", { max_attempts = 0 }, "retries.max_attempts", "a whole number >= 1" },
+    { "fractional max_attempts", { max_attempts = 2.5 }, "retries.max_attempts", "a whole number >= 1" },
+    { "infinite max_attempts", { max_attempts = math.huge }, "retries.max_attempts", "a whole number >= 1" },
     { "retry_writes not boolean", { retry_writes = "yes" }, "retries.retry_writes", "a boolean" },
     { "retry_connection_errors not boolean", { retry_connection_errors = 1 },
       "retries.retry_connection_errors", "a boolean" },
@@ -127,25 +132,38 @@ describe("policy:decide", function()
     assert.equal("status 429 is not retryable", select(2, none:decide(input({ status = 429 }))))
   end)
 
-  -- method, failure, sent, config, delay or nil, reason
+  -- method, failure reason, sent, config, delay or nil, reason
   local failures = {
-    { "GET", "connection", false, {}, 250, "connection failed before the request was sent, backoff 250 ms" },
-    { "GET", "connection", true, {}, 250, "connection failed after the request was sent, backoff 250 ms" },
-    { "POST", "connection", false, {}, 250, "connection failed before the request was sent, backoff 250 ms" },
-    { "POST", "connection", true, {}, nil,
-      "connection failed after the request was sent; POST is retried only with retry_writes" },
-    { "POST", "connection", nil, {}, nil,
-      "connection failed after the request was sent; POST is retried only with retry_writes" },
-    { "POST", "connection", true, { retry_writes = true }, 250,
-      "connection failed after the request was sent, backoff 250 ms" },
-    { "GET", "connection", false, { retry_connection_errors = false }, nil,
+    { "GET", "refused", nil, {}, 250, "connection failed (refused) before the request was sent, backoff 250 ms" },
+    { "GET", "reset", true, {}, 250, "connection failed (reset) after the request was sent, backoff 250 ms" },
+    { "GET", "reset", false, {}, 250, "connection failed (reset) before the request was sent, backoff 250 ms" },
+    { "POST", "refused", true, {}, 250, "connection failed (refused) before the request was sent, backoff 250 ms" },
+    { "POST", "reset", true, {}, nil,
+      "connection failed after the request was sent; POST may have run and is retried only with retry_writes" },
+    { "POST", "empty_reply", nil, {}, nil,
+      "connection failed after the request was sent; POST may have run and is retried only with retry_writes" },
+    { "post", "partial", false, {}, nil,
+      "connection failed after the request was sent; post may have run and is retried only with retry_writes" },
+    { "POST", "reset", true, { retry_writes = true }, 250,
+      "connection failed (reset) after the request was sent, backoff 250 ms" },
+    { "GET", "dns", false, { retry_connection_errors = false }, nil,
       "connection failed and retry_connection_errors is off" },
     { "GET", "timeout", true, {}, 250, "timeout, backoff 250 ms" },
-    { "POST", "timeout", true, {}, nil, "timeout; POST may have run and is retried only with retry_writes" },
+    { "POST", "timeout", true, {}, nil,
+      "timeout after the request was sent; POST may have run and is retried only with retry_writes" },
     { "POST", "timeout", false, {}, 250, "timeout before the request was sent, backoff 250 ms" },
     { "DELETE", "timeout", true, { retry_writes = true }, 250, "timeout, backoff 250 ms" },
     { "GET", "timeout", true, { retry_connection_errors = false }, nil,
       "timeout and retry_connection_errors is off" },
+    -- Failures that a second try cannot change are never retried.
+    { "GET", "certificate", false, {}, nil, "certificate cannot succeed on a second try" },
+    { "GET", "bad_url", false, {}, nil, "bad_url cannot succeed on a second try" },
+    { "GET", "unsupported_protocol", false, {}, nil, "unsupported_protocol cannot succeed on a second try" },
+    { "GET", "fd_limit", false, {}, nil, "fd_limit cannot succeed on a second try" },
+    { "GET", "out_of_memory", true, {}, nil, "out_of_memory cannot succeed on a second try" },
+    { "GET", "too_large", true, {}, nil, "too_large cannot succeed on a second try" },
+    { "GET", "content_encoding", true, {}, nil, "content_encoding cannot succeed on a second try" },
+    { "POST", "too_large", true, { retry_writes = true }, nil, "too_large cannot succeed on a second try" },
   }
   for _, c in ipairs(failures) do
     it(("%s %s sent=%s"):format(c[1], c[2], tostring(c[3])), function()
@@ -155,9 +173,30 @@ describe("policy:decide", function()
     end)
   end
 
+  it("caps the attempts of a call at max_attempts (10 by default)", function()
+    local p = policy()
+    assert.equal(250, (p:decide(input({ status = 503, attempt = 1 }))))
+    assert.is_number((p:decide(input({ status = 503, attempt = 9 }))))
+    local delay, reason = p:decide(input({ status = 503, attempt = 10 }))
+    assert.is_nil(delay)
+    assert.equal("status 503; giving up: max_attempts 10 reached", reason)
+    assert.is_nil((policy({ max_attempts = 1 }):decide(input({ failure = "refused", attempt = 1 }))))
+  end)
+
+  it("clips an attempt's timeout to what is left of max_elapsed_time", function()
+    local p = policy({ backoff = { max_elapsed_time = 1000 } })
+    assert.equal(500, p:timeout(500, 0))
+    assert.equal(300, p:timeout(500, 700))
+    assert.equal(1, p:timeout(500, 999))
+    assert.is_nil(p:timeout(500, 999.5))
+    assert.is_nil(p:timeout(500, 5000))
+    -- strategy none has no budget: the attempt keeps its own timeout
+    assert.equal(500, policy({ strategy = "none" }):timeout(500, 5000))
+  end)
+
   it("never retries with strategy none", function()
     local p = policy({ strategy = "none" })
-    for _, t in ipairs({ { status = 503 }, { status = 429 }, { failure = "connection", sent = false } }) do
+    for _, t in ipairs({ { status = 503 }, { status = 429 }, { failure = "refused", sent = false } }) do
       local delay, reason = p:decide(input(t))
       assert.is_nil(delay)
       assert.equal("retries are off (strategy none)", reason)
@@ -165,13 +204,13 @@ describe("policy:decide", function()
   end)
 
   it("grows the backoff by the exponent and caps it at max_interval", function()
-    local p = policy({ backoff = { initial_interval = 100, max_interval = 1000, exponent = 2 } })
+    local p = policy({ backoff = { initial_interval = 100, max_interval = 1000, exponent = 2 }, max_attempts = 2 ^ 53 })
     local expected = { 100, 200, 400, 800, 1000, 1000 }
     for attempt, want in ipairs(expected) do
       assert.equal(want / 2, (p:decide(input({ status = 503, attempt = attempt, random = 0 }))))
     end
     assert.equal(1000 * 0.9995, (p:decide(input({ status = 503, attempt = 1e12, random = 0.999 }))))
-    assert.equal(1000 * 0.9995, (p:decide(input({ status = 503, attempt = 2 ^ 60, random = 0.999 }))))
+    assert.equal(1000 * 0.9995, (p:decide(input({ status = 503, attempt = 2 ^ 53 - 1, random = 0.999 }))))
   end)
 
   it("keeps jitter within [backoff/2, backoff]", function()
@@ -186,8 +225,9 @@ describe("policy:decide", function()
   end)
 
   it("handles a zero initial_interval and exponent 1", function()
-    assert.equal(0, (policy({ backoff = { initial_interval = 0 } }):decide(input({ status = 503, attempt = 40 }))))
-    local flat = policy({ backoff = { initial_interval = 300, exponent = 1 } })
+    assert.equal(0, (policy({ backoff = { initial_interval = 0 }, max_attempts = 50 })
+      :decide(input({ status = 503, attempt = 40 }))))
+    local flat = policy({ backoff = { initial_interval = 300, exponent = 1 }, max_attempts = 60 })
     assert.equal(300, (flat:decide(input({ status = 503, attempt = 50, random = 1 }))))
   end)
 
@@ -196,7 +236,7 @@ describe("policy:decide", function()
     assert.equal(200, (p:decide(input({ status = 503, elapsed_ms = 800 }))))
     local delay, reason = p:decide(input({ status = 503, elapsed_ms = 801 }))
     assert.is_nil(delay)
-    assert.equal("giving up: max_elapsed_time 1000 ms would be exceeded", reason)
+    assert.equal("status 503; giving up: the wait of 200 ms would pass max_elapsed_time 1000 ms", reason)
   end)
 
   describe("server hints", function()
@@ -204,15 +244,19 @@ describe("policy:decide", function()
     local cases = {
       { "Retry-After seconds", { ["retry-after"] = "1" }, 1000, "status 429, Retry-After 1 s" },
       { "Retry-After decimal", { ["retry-after"] = " 1.5 " }, 1500, "status 429, Retry-After 1.5 s" },
-      { "Retry-After 0", { ["retry-after"] = "0" }, 0, "status 429, Retry-After 0 s" },
+      -- The backoff is a floor: "0" or a date in the past cannot start a storm.
+      { "Retry-After 0", { ["retry-after"] = "0" }, 250, "status 429, Retry-After 0 s, backoff 250 ms" },
+      { "retry-after-ms 0", { ["retry-after-ms"] = "0" }, 250, "status 429, retry-after-ms 0 ms, backoff 250 ms" },
+      { "Retry-After below the backoff", { ["retry-after"] = "0.1" }, 250,
+        "status 429, Retry-After 0.1 s, backoff 250 ms" },
       { "Retry-After IMF-fixdate", { ["retry-after"] = "Sun, 06 Nov 1994 08:49:40 GMT" }, 3000,
         "status 429, Retry-After date, 3000 ms" },
       { "Retry-After RFC 850", { ["retry-after"] = "Sunday, 06-Nov-94 08:49:42 GMT" }, 5000,
         "status 429, Retry-After date, 5000 ms" },
       { "Retry-After asctime", { ["retry-after"] = "Sun Nov  6 08:49:38 1994" }, 1000,
         "status 429, Retry-After date, 1000 ms" },
-      { "Retry-After date in the past", { ["retry-after"] = "Sun, 06 Nov 1994 08:00:00 GMT" }, 0,
-        "status 429, Retry-After date, 0 ms" },
+      { "Retry-After date in the past", { ["retry-after"] = "Sun, 06 Nov 1994 08:00:00 GMT" }, 250,
+        "status 429, Retry-After date, 0 ms, backoff 250 ms" },
       { "retry-after-ms", { ["retry-after-ms"] = "250" }, 250, "status 429, retry-after-ms 250 ms" },
       { "retry-after-ms over Retry-After", { ["retry-after-ms"] = "250", ["retry-after"] = "9" }, 250,
         "status 429, retry-after-ms 250 ms" },
@@ -221,8 +265,8 @@ describe("policy:decide", function()
       { "ratelimit-reset seconds", { ["ratelimit-reset"] = "7" }, 7000, "status 429, ratelimit-reset 7000 ms" },
       { "ratelimit-reset epoch", { ["ratelimit-reset"] = "1700000010" }, 10000,
         "status 429, ratelimit-reset 10000 ms", 1700000000000 },
-      { "ratelimit-reset epoch in the past", { ["ratelimit-reset"] = "1600000000" }, 0,
-        "status 429, ratelimit-reset 0 ms", 1700000000000 },
+      { "ratelimit-reset epoch in the past", { ["ratelimit-reset"] = "1600000000" }, 250,
+        "status 429, ratelimit-reset 0 ms, backoff 250 ms", 1700000000000 },
       { "garbage retry-after-ms falls to Retry-After", { ["retry-after-ms"] = "soon", ["retry-after"] = "3" },
         3000, "status 429, Retry-After 3 s" },
       { "garbage Retry-After", { ["retry-after"] = "later please" }, 250, "status 429, backoff 250 ms" },
@@ -230,10 +274,13 @@ describe("policy:decide", function()
       { "exponent Retry-After", { ["retry-after"] = "1e3" }, 250, "status 429, backoff 250 ms" },
       { "bad date", { ["retry-after"] = "Sun, 31 Feb 1994 08:49:40 GMT" }, 250, "status 429, backoff 250 ms" },
       { "date without GMT", { ["retry-after"] = "Sun, 06 Nov 1994 08:49:40" }, 250, "status 429, backoff 250 ms" },
-      { "overlong value", { ["retry-after"] = ("9"):rep(100000) }, 3600000,
-        "status 429, Retry-After 1e+15 s (capped)" },
-      { "huge hint capped", { ["retry-after-ms"] = "99999999999" }, 3600000,
-        "status 429, retry-after-ms 99999999999 ms (capped)" },
+      -- A wait past the budget gives up at once instead of sleeping it out.
+      { "overlong value", { ["retry-after"] = ("9"):rep(100000) }, nil,
+        "status 429, Retry-After 1e+15 s; giving up: the wait of 1000000000000000000 ms would pass "
+        .. "max_elapsed_time 300000 ms" },
+      { "huge hint", { ["retry-after-ms"] = "99999999999" }, nil,
+        "status 429, retry-after-ms 99999999999 ms; giving up: the wait of 99999999999 ms would pass "
+        .. "max_elapsed_time 300000 ms" },
       { "list of values", { ["retry-after"] = { "4", "8" } }, 4000, "status 429, Retry-After 4 s" },
       { "non-text header", { ["retry-after"] = true }, 250, "status 429, backoff 250 ms" },
     }
@@ -262,7 +309,8 @@ describe("policy:decide", function()
       local short = policy({ backoff = { max_elapsed_time = 1000 } })
       local delay, reason = short:decide(input({ status = 429, elapsed_ms = 500, headers = { ["retry-after"] = "1" } }))
       assert.is_nil(delay)
-      assert.equal("giving up: max_elapsed_time 1000 ms would be exceeded", reason)
+      assert.equal("status 429, Retry-After 1 s; giving up: the wait of 1000 ms would pass max_elapsed_time 1000 ms",
+        reason)
     end)
   end)
 
@@ -271,7 +319,7 @@ describe("policy:decide", function()
     { "no method", { attempt = 1, status = 503 }, "method must be a string" },
     { "attempt 0", { method = "GET", attempt = 0, status = 503 }, "attempt must be a number >= 1" },
     { "no status or failure", { method = "GET", attempt = 1 }, "one of status or failure is required" },
-    { "unknown failure", { method = "GET", attempt = 1, failure = "dns" }, "failure must be nil" },
+    { "unknown failure", { method = "GET", attempt = 1, failure = "gremlins" }, "failure must be nil" },
     { "random out of range", { method = "GET", attempt = 1, status = 503, random = 2 }, "random must be in" },
     { "fractional status", { method = "GET", attempt = 1, status = 503.5 }, "status must be an integer" },
     { "NaN elapsed", { method = "GET", attempt = 1, status = 503, elapsed_ms = 0 / 0 }, "elapsed_ms must be finite" },

@@ -1,9 +1,10 @@
--- One call of an operation: build the exchange, run attempts through the
--- driver, ask the C policy what to do after each failed attempt, decode
--- the final answer into a result or an error object.
+-- One call of an operation: build the exchange, run its attempts through
+-- the driver, and turn the final answer into a result or an error object.
 --
--- Nothing here decides whether or how long to retry: core's retry_policy
--- does. Nothing here performs I/O or waits: the driver does.
+-- Whether to try again, how long to wait first and how long an attempt
+-- may take are the C policy's answers (policy:decide, policy:timeout);
+-- what a failure is comes from the driver, classified by the table in
+-- csrc/failure.c. Nothing here performs I/O or waits: the driver does.
 
 local core = require("kombo.core")
 local cjson = require("cjson.safe").new()
@@ -11,13 +12,17 @@ local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 local drivers = require("kombo.drivers")
 
-local type, pcall, tostring, pairs = type, pcall, tostring, pairs
+local type, pcall, tostring, pairs, ipairs = type, pcall, tostring, pairs, ipairs
 local now_ms, time_ms, json_decode = core.now_ms, core.time_ms, core.json_decode
 local random = math.random
 
 local _M = {}
 
 local WRITE_TIMEOUT_MS, READ_TIMEOUT_MS = 300000, 60000
+-- libcurl refuses longer URLs (CURL_MAX_INPUT_LENGTH); refusing them here
+-- says which parameter made them long, before anything is sent.
+local MAX_URL_BYTES = 8000000
+local REDACTED = "[REDACTED]"
 
 local function _log(client, level, message, fields)
   local logger = client._logger
@@ -37,13 +42,54 @@ local function _visible_headers(client, req, integration_id)
   return h
 end
 
+-- The request's header lines, checked on every attempt since a
+-- before_request hook may have changed them: a name must be a token and a
+-- value free of CR, LF and NUL, so nothing can smuggle in a header.
 local function _header_lines(headers, api_key)
   local lines = { "Authorization: Bearer " .. api_key, "Expect:" }
   for k, v in pairs(headers) do
-    if not core.header_value_ok(tostring(v)) then return nil, k end
+    if type(k) ~= "string" or not k:match("^[%w!#$%%&'*+%-.^_`|~]+$") then
+      return nil, "headers[" .. tostring(k) .. "]", "a header name made of token characters"
+    end
+    local t = type(v)
+    if (t ~= "string" and t ~= "number") or not core.header_value_ok(tostring(v)) then
+      return nil, "headers." .. k, "a string without CR, LF or NUL"
+    end
     lines[#lines + 1] = k .. ": " .. tostring(v)
   end
   return lines
+end
+
+-- Every API key this client has sent, the string or what its function
+-- returned, so a server that reflects one finds it redacted.
+-- The most recent few are kept: a key function that rotates keys must not
+-- grow the list without bound.
+local MAX_KEYS = 8
+local function _remember_key(client, key)
+  local keys = client._sent_keys
+  if not keys then keys = {}; client._sent_keys = keys end
+  for i = 1, #keys do if keys[i] == key then return end end
+  if #keys == MAX_KEYS then table.remove(keys, 1) end
+  keys[#keys + 1] = key
+end
+
+local function _redact_string(client, s)
+  for _, key in ipairs(client._sent_keys) do
+    local i = s:find(key, 1, true)
+    while i do
+      s = s:sub(1, i - 1) .. REDACTED .. s:sub(i + #key)
+      i = s:find(key, i + #REDACTED, true)
+    end
+  end
+  return s
+end
+
+-- Redacts in place every string value of t (headers, error fields).
+local function _redact(client, t)
+  if not t then return end
+  for k, v in pairs(t) do
+    if type(v) == "string" then t[k] = _redact_string(client, v) end
+  end
 end
 
 local function _api_key(client)
@@ -58,6 +104,7 @@ local function _api_key(client)
   if not core.header_value_ok(key) then
     return nil, errors.invalid("api_key", "a key without CR, LF or NUL")
   end
+  _remember_key(client, key)
   return key
 end
 
@@ -105,6 +152,17 @@ function _M.execute(client, op, req)
   local base = opts.server_url and opts.server_url:gsub("/+$", "") or client._base_url
   local url = base .. req.path
   if req.query ~= "" then url = url .. "?" .. req.query end
+  if #url > MAX_URL_BYTES then
+    if req.server_cursor then
+      return nil, errors.new({
+        kind = "pagination", reason = "cursor_too_long", operation = op.name, attempts = 0,
+        message = "the server's next cursor makes a URL longer than " .. MAX_URL_BYTES
+          .. " bytes; the walk cannot go on",
+      })
+    end
+    return nil, errors.invalid("params", "values short enough for a URL of at most " .. MAX_URL_BYTES
+      .. " bytes (an id or filter is far too long)", op.name)
+  end
   local method = op.method
   local exchange = {
     operation = op.name, method = method, url = url,
@@ -121,21 +179,18 @@ function _M.execute(client, op, req)
   while true do
     attempt = attempt + 1
     if hooks.before_request then hooks.before_request(exchange) end
-    local lines, bad = _header_lines(exchange.headers, api_key)
-    if not lines then
-      return nil, errors.invalid("headers." .. tostring(bad), "a header value without CR, LF or NUL", op.name)
-    end
+    local lines, field, expected = _header_lines(exchange.headers, api_key)
+    if not lines then return nil, errors.invalid(field, expected, op.name) end
+    local attempt_timeout = policy:timeout(timeout, now_ms() - started)
+    if not attempt_timeout then break end
     _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
     res, fail = driver.send(client, {
-      method = method, url = url, headers = lines, body = req.body, timeout_ms = timeout,
+      method = method, url = url, headers = lines, body = req.body, timeout_ms = attempt_timeout,
     })
     if res and res.status < 300 then break end
-    -- A certificate that failed verification fails the same way every
-    -- time; retrying would only wait out max_elapsed_time.
-    if fail and (fail.kind == "decode" or fail.reason == "certificate") then break end
     local delay, reason = policy:decide({
       method = method, attempt = attempt, elapsed_ms = now_ms() - started,
-      status = res and res.status, failure = fail and fail.kind, sent = fail and fail.sent,
+      status = res and res.status, failure = fail and fail.reason, sent = fail and fail.sent,
       headers = res and res.headers, now_ms = time_ms(), random = random(),
     })
     if not delay then
@@ -155,11 +210,14 @@ function _M.execute(client, op, req)
     status = res and res.status, headers = res and res.headers,
     attempts = attempt, elapsed_ms = now_ms() - started,
   }
+  _redact(client, m.headers)
   local result, e
   if res then
     result, e = _decode(res)
-  else
+  elseif fail then
     e = { kind = fail.kind, reason = fail.reason, message = fail.message }
+  else
+    e = { kind = "timeout", reason = "timeout", message = "max_elapsed_time was used up before the attempt" }
   end
   if result then
     meta.set(result, m)
@@ -167,7 +225,8 @@ function _M.execute(client, op, req)
     return result
   end
   e.operation, e.attempts, e.status = op.name, attempt, m.status
-  if res then e.headers, e.body = res.headers, res.body end
+  if res then e.headers, e.body = m.headers, res.body end
+  _redact(client, e)
   local err = meta.set(errors.new(e), m)
   _log(client, "info", "failed", { operation = op.name, kind = err.kind, status = err.status, attempts = attempt })
   if hooks.after_error then hooks.after_error(exchange, err) end

@@ -8,7 +8,7 @@ local request = require("kombo.request")
 local call = require("kombo.call")
 local page = require("kombo.page")
 
-local type, pairs, ipairs, tostring, setmetatable = type, pairs, ipairs, tostring, setmetatable
+local type, pairs, ipairs, tostring, tonumber, setmetatable = type, pairs, ipairs, tostring, tonumber, setmetatable
 local invalid = errors.invalid
 
 local _M = { VERSION = "0.1.0" }
@@ -81,9 +81,13 @@ local function _check_headers(field, headers)
 end
 
 local function _check_url(field, url)
-  if not (url:match("^https?://[%w%.%-]+:?%d*/?[%w%-%._~/%%]*$")
-      or url:match("^https?://%[[%x:%.]+%]:?%d*/?[%w%-%._~/%%]*$")) then
+  local port = url:match("^https?://[%w%.%-]+:?(%d*)/?[%w%-%._~/%%]*$")
+    or url:match("^https?://%[[%x:%.]+%]:?(%d*)/?[%w%-%._~/%%]*$")
+  if not port then
     return invalid(field, "an http(s) URL such as http://127.0.0.1:4010/v1, got " .. url)
+  end
+  if port ~= "" and not (#port <= 5 and tonumber(port) >= 1 and tonumber(port) <= 65535) then
+    return invalid(field, "a URL whose port is 1 to 65535, got " .. url)
   end
 end
 

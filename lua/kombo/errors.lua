@@ -11,7 +11,7 @@ local _M = {}
 
 local KINDS = {
   api = true, connection = true, timeout = true,
-  invalid_request = true, decode = true,
+  invalid_request = true, decode = true, pagination = true,
 }
 _M.KINDS = KINDS
 
@@ -26,7 +26,7 @@ function mt.__tostring(e)
   local detail = e.message or e.title or ""
   if e.code then detail = e.code .. ": " .. detail end
   if e.attempts and e.attempts > 1 then
-    detail = detail .. " after " .. e.attempts .. " attempts"
+    detail = detail .. " (" .. e.attempts .. " attempts)"
   end
   return head .. ": " .. detail
 end

@@ -28,7 +28,9 @@ local context = setmetatable({}, { __mode = "k" })
 
 local function _pack(...) return { n = select("#", ...), ... } end
 
-local function _fetch(client, op, req, base_query, cursor)
+-- ctx.seen is shared by every page of one walk: cursor -> the index of the
+-- page whose `next` it was (0 for a cursor the caller passed in).
+local function _fetch(client, op, req, base_query, cursor, seen, index)
   local res, err = call.execute(client, op, req)
   if res and (type(res.data) ~= "table" or type(res.data.results) ~= "table") then
     err = meta.set(errors.new({
@@ -41,27 +43,42 @@ local function _fetch(client, op, req, base_query, cursor)
     err.cursor = cursor
     return nil, err
   end
-  context[res] = { client = client, op = op, req = req, base_query = base_query }
+  context[res] = { client = client, op = op, req = req, base_query = base_query, seen = seen, index = index }
   return setmetatable(res, page_mt)
 end
 
 --- The first page of a paginated operation (req from request.build).
 function _M.first(client, op, req)
   local query = req.query
+  local seen = {}
   if req.cursor then
     req.query = core.next_query(query, req.cursor) or query
+    seen[req.cursor] = 0
   end
-  return _fetch(client, op, req, query, req.cursor)
+  return _fetch(client, op, req, query, req.cursor, seen, 1)
 end
 
 -- The page after the one whose context and cursor these are; takes no
 -- page, so an iterator can let go of the current page before fetching.
+-- A server that sends a cursor of this walk again (the same `next`, or one
+-- pointing back to an earlier page) would have the walk fetch forever.
 local function _follow(ctx, cursor)
   local query = core.next_query(ctx.base_query, cursor)
   if not query then return nil, nil end
+  local seen = ctx.seen
+  local from = seen[cursor]
+  if from ~= nil and from ~= ctx.index then
+    return nil, errors.new({
+      kind = "pagination", reason = "cursor_repeated", operation = ctx.op.name, attempts = 0, cursor = cursor,
+      message = "the server sent cursor " .. cursor .. " again in the same walk; fetching it would loop forever",
+    })
+  end
+  seen[cursor] = ctx.index
   local prev = ctx.req
-  local req = { path = prev.path, query = query, op = prev.op, opts = prev.opts, policy = prev.policy }
-  return _fetch(ctx.client, ctx.op, req, ctx.base_query, cursor)
+  local req = {
+    path = prev.path, query = query, op = prev.op, opts = prev.opts, policy = prev.policy, server_cursor = cursor,
+  }
+  return _fetch(ctx.client, ctx.op, req, ctx.base_query, cursor, seen, ctx.index + 1)
 end
 
 --- page:next() -> the following page | nil, nil after the last | nil, err

@@ -10,6 +10,13 @@ function _M.send(client, req)
   if not handle then
     handle = core.client(client._handle_opts)
     client._handle = handle
+  elseif handle:busy() then
+    -- Re-entered from a finalizer, hook or logger while this client's
+    -- handle still holds a response: a handle of its own for this call.
+    local spare = core.client(client._handle_opts)
+    local res, fail = spare:perform(req)
+    spare:close()
+    return res, fail
   end
   return handle:perform(req)
 end

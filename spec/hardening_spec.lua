@@ -1,0 +1,453 @@
+-- The SDK under an adversary: re-entrant callers, servers that hammer back,
+-- reflect the key or loop their cursors, and bad input. Each case shows
+-- what went over the wire (the sandbox's request log) and what came back.
+local kombo = require("kombo")
+local core = require("kombo.core")
+local sandbox = require("support.sandbox")
+
+local SHORT = { backoff = { initial_interval = 20, max_interval = 40, exponent = 2, max_elapsed_time = 10000 },
+  max_attempts = 5 }
+
+-- A finalizer that re-arms itself, so it runs again at every collection
+-- for as long as `armed` holds. LuaJIT and 5.1 run __gc on userdata only.
+local function rearming_finalizer(fn)
+  local state = { armed = true, runs = 0 }
+  local function arm()
+    local gc = function()
+      if not state.armed then return end
+      state.runs = state.runs + 1
+      fn()
+      arm()
+    end
+    if newproxy then -- luacheck: ignore 113
+      local p = newproxy(true) -- luacheck: ignore 113
+      getmetatable(p).__gc = gc
+    else
+      setmetatable({}, { __gc = gc })
+    end
+  end
+  arm()
+  return state
+end
+
+describe("hardening", function()
+  local sb
+
+  setup(function() sb = sandbox.start() end)
+  teardown(function() sb:stop() end)
+  before_each(function() sb:reset() end)
+
+  local function new_client(opts)
+    local o = { api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = SHORT }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return assert(kombo.new(o))
+  end
+
+  local function requests_to(path)
+    local n = {}
+    for _, r in ipairs(sb:requests()) do
+      if r.path == path then n[#n + 1] = r end
+    end
+    return n
+  end
+
+  describe("re-entry from finalizers, hooks and loggers", function()
+    local function walk_with_finalizer(outer, inner)
+      local tags, failures = 0, {}
+      local state = rearming_finalizer(function()
+        local page, err = inner.ats:get_tags()
+        if page then tags = tags + #page.data.results else failures[#failures + 1] = tostring(err) end
+      end)
+      local ids = {}
+      for _ = 1, 3 do
+        local page = assert(outer.ats:get_applications({ page_size = 250 }))
+        for app in page:items() do ids[#ids + 1] = app.id end
+        collectgarbage("step", 0)
+      end
+      state.armed = false
+      collectgarbage("collect")
+      return ids, tags, failures, state.runs
+    end
+
+    it("a finalizer calling another client mid-walk neither crashes nor corrupts either result", function()
+      local outer, inner = new_client(), new_client()
+      local expected = {}
+      for app in assert(outer.ats:get_applications({ page_size = 250 })):items() do expected[#expected + 1] = app.id end
+      local ids, tags, failures, runs = walk_with_finalizer(outer, inner)
+      assert.is_true(runs > 0, "the finalizer never ran")
+      assert.same({}, failures)
+      assert.equal(3 * #expected, #ids)
+      for i = 1, #expected do assert.equal(expected[i], ids[i]) end
+      assert.is_true(tags > 0)
+    end)
+
+    it("a finalizer calling the same client mid-walk gets valid answers, and so does the walk", function()
+      local client = new_client()
+      local ids, tags, failures, runs = walk_with_finalizer(client, client)
+      assert.is_true(runs > 0, "the finalizer never ran")
+      assert.same({}, failures)
+      assert.equal(3 * 600, #ids)
+      assert.is_true(tags > 0)
+    end)
+
+    it("a finalizer decoding JSON during a page decode gets its own document back", function()
+      local client = new_client()
+      local bad = 0
+      local state = rearming_finalizer(function()
+        local v = core.json_decode('{"k":[1,2,{"x":"y"}]}')
+        if not (v and v.k[3].x == "y") then bad = bad + 1 end
+      end)
+      for _ = 1, 3 do
+        local page = assert(client.ats:get_applications({ page_size = 250 }))
+        assert.equal(250, #page.data.results)
+      end
+      state.armed = false
+      assert.is_true(state.runs > 0)
+      assert.equal(0, bad)
+    end)
+
+    it("hooks and loggers that call back into the same client get answers, and the call still succeeds", function()
+      local nested = {}
+      local client
+      client = new_client({
+        hooks = {
+          before_request = function(ex)
+            if ex.operation == "get_jobs" then nested[#nested + 1] = client.ats:get_tags() ~= nil end
+          end,
+          after_success = function(ex)
+            if ex.operation == "get_jobs" then nested[#nested + 1] = client.ats:get_users() ~= nil end
+          end,
+        },
+        logger = function(_, message, fields)
+          if message == "retrying" and fields.operation == "get_jobs" then
+            nested[#nested + 1] = client.ats:get_offers() ~= nil
+          end
+        end,
+      })
+      sb:fault({ path = "/v1/ats/jobs", status = 503, times = 1 })
+      local jobs = assert(client.ats:get_jobs())
+      assert.is_true(#jobs.data.results > 0)
+      assert.same({ true, true, true, true }, nested)
+    end)
+  end)
+
+  describe("retries have a floor and a ceiling", function()
+    for _, case in ipairs({
+      { "Retry-After: 0", { ["Retry-After"] = "0" } },
+      { "retry-after-ms: 0", { ["retry-after-ms"] = "0" } },
+      { "an HTTP date in the past", { ["Retry-After"] = "Sun, 06 Nov 1994 08:49:37 GMT" } },
+    }) do
+      it("a 503 with " .. case[1] .. " gets at most max_attempts requests, spaced by the backoff", function()
+        sb:fault({ path = "/v1/ats/tags", status = 503, headers = case[2], times = -1 })
+        local client = new_client()
+        local _, err = client.ats:get_tags()
+        assert.equal("api", err.kind)
+        assert.equal(5, err.attempts)
+        local reqs = requests_to("/v1/ats/tags")
+        assert.equal(5, #reqs)
+        -- backoff 20, 40, 40, 40 ms, jittered to at least half
+        local floors = { 10, 20, 20, 20 }
+        for i = 2, #reqs do
+          local gap = reqs[i].at_ms - reqs[i - 1].at_ms
+          assert.is_true(gap >= floors[i - 1] - 1, ("gap %d was %.1f ms"):format(i - 1, gap))
+        end
+      end)
+    end
+
+    it("a dead server gets max_attempts tries by default, and the defaults are documented ones", function()
+      local client = new_client({ server_url = "http://127.0.0.1:" .. sandbox.free_port() .. "/v1",
+        retries = { backoff = { initial_interval = 1, max_interval = 2 } } })
+      local _, err = client.ats:get_tags()
+      assert.equal("connection", err.kind)
+      assert.equal("refused", err.reason)
+      assert.equal(10, err.attempts)
+      assert.equal("kombo.retry_policy (backoff 500..60000 ms x1.5, max_elapsed_time 300000 ms, max_attempts 10)",
+        tostring(core.retry_policy()))
+    end)
+
+    it("the last attempt's timeout is clipped to what is left of max_elapsed_time", function()
+      sb:fault({ path = "/v1/ats/tags", delay_ms = 4000, times = -1 })
+      local client = new_client({ timeout_ms = 60000,
+        retries = { backoff = { initial_interval = 10, max_interval = 10, max_elapsed_time = 400 } } })
+      local _, err = client.ats:get_tags()
+      assert.equal("timeout", err.kind)
+      -- the server holds every answer for 4 s: ending before it means the
+      -- attempt was cut at the budget, not at timeout_ms
+      assert.is_true(kombo.meta(err).elapsed_ms < 4000, "took " .. kombo.meta(err).elapsed_ms)
+    end)
+
+    it("a response over max_response_bytes is not retried", function()
+      local client = new_client({ max_response_bytes = 1000 })
+      local _, err = client.ats:get_applications({ page_size = 50 })
+      assert.equal("decode", err.kind)
+      assert.equal("too_large", err.reason)
+      assert.equal(1, err.attempts)
+      assert.equal(1, #requests_to("/v1/ats/applications"))
+    end)
+
+    it("URLs libcurl refuses are failures that are never retried, with their own reason", function()
+      local h = core.client()
+      local _, f = h:perform({ method = "GET", url = "ftp://127.0.0.1/x", timeout_ms = 1000 })
+      assert.equal("unsupported_protocol", f.reason)
+      assert.is_true(core.failure_final(f.reason))
+      _, f = h:perform({ method = "GET", url = "http://exa mple.com/", timeout_ms = 1000 })
+      assert.equal("bad_url", f.reason)
+      assert.is_true(core.failure_final(f.reason))
+      h:close()
+    end)
+
+    it("a server_url with an invalid port is refused by kombo.new and per call", function()
+      for _, url in ipairs({ "http://127.0.0.1:0/v1", "http://127.0.0.1:65536/v1", "http://127.0.0.1:999999/v1" }) do
+        local c, err = kombo.new({ api_key = "k", server_url = url })
+        assert.is_nil(c)
+        assert.equal("server_url", err.field)
+        assert.matches("port is 1 to 65535", err.message, 1, true)
+        local _, cerr = new_client().ats:get_tags(nil, { server_url = url })
+        assert.equal("server_url", cerr.field)
+      end
+      assert.is_table((kombo.new({ api_key = "k", server_url = "http://127.0.0.1:65535/v1" })))
+    end)
+
+    it("an id that would make the URL too long for libcurl is an invalid_request before anything is sent", function()
+      local client = new_client()
+      local _, err = client.ats:get_candidate_attachments({ candidate_id = ("x"):rep(8000001) })
+      assert.equal("invalid_request", err.kind)
+      assert.equal(0, #sb:requests())
+    end)
+
+    it("running out of file descriptors is its own reason, not refused, and is not retried", function()
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+        local kombo = require("kombo")
+        local files = {}
+        while true do
+          local h = io.open("/dev/null")
+          if not h then break end
+          files[#files + 1] = h
+        end
+        local client = kombo.new({ api_key = %q, integration_id = "i", server_url = %q })
+        local _, err = client.ats:get_tags()
+        io.stderr:write(err and (err.reason .. " " .. err.attempts) or "ok", "\n")
+      ]]):format(sb.api_key, sb.url))
+      f:close()
+      local lua = os.getenv("KOMBO_LUA") or "lua5.4"
+      local cmd = ("ulimit -n 64; LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s;;' %s %s 2>&1"):format(
+        package.cpath:match("([^;]*kombo[^;]*)") or package.cpath:match("^[^;]*"), lua, script)
+      local out = io.popen("sh -c \"" .. cmd:gsub('"', '\\"') .. "\""):read("*a")
+      os.remove(script)
+      assert.equal("fd_limit 1", out:match("^%s*(.-)%s*$"))
+    end)
+  end)
+
+  describe("pagination", function()
+    it("a server that repeats a cursor ends the walk with an error naming it", function()
+      local body = '{"status":"success","data":{"next":"c-loop","results":[{"id":"t1","remote_id":"1","name":"x",'
+        .. '"remote_created_at":null,"remote_updated_at":null,"changed_at":"2026-01-01T00:00:00.000Z",'
+        .. '"remote_deleted_at":null}]}}'
+      sb:fault({ path = "/v1/ats/tags", status = 200, body = body, times = -1 })
+      local page = assert(new_client().ats:get_tags())
+      local n = 0
+      local ok, err = pcall(function() for _ in page:items() do n = n + 1 end end)
+      assert.is_false(ok)
+      assert.equal(2, n) -- the first page's item, then the second's: nothing after
+      assert.equal("pagination", err.kind)
+      assert.equal("cursor_repeated", err.reason)
+      assert.equal("c-loop", err.cursor)
+      assert.matches("c-loop", tostring(err), 1, true)
+      assert.equal(2, #requests_to("/v1/ats/tags"))
+      -- the same page asked twice for its next is not a loop
+      assert.is_table((page:next()))
+    end)
+
+    it("a cursor pointing back to an earlier page is caught as well", function()
+      sb:fault({
+        { path = "/v1/ats/tags", status = 200, times = 1,
+          body = '{"status":"success","data":{"next":"A","results":[]}}' },
+        { path = "/v1/ats/tags", status = 200, times = 1,
+          body = '{"status":"success","data":{"next":"B","results":[]}}' },
+        { path = "/v1/ats/tags", status = 200, times = -1,
+          body = '{"status":"success","data":{"next":"A","results":[]}}' },
+      })
+      local page = assert(new_client().ats:get_tags())
+      local ok, err = pcall(function() for _ in page:pages() do end end)
+      assert.is_false(ok)
+      assert.equal("cursor_repeated", err.reason)
+      assert.equal("A", err.cursor)
+      assert.equal(3, #requests_to("/v1/ats/tags"))
+    end)
+
+    it("a server cursor that makes the URL too long is a pagination error, not retried", function()
+      local cursor = ("c"):rep(8000001)
+      sb:fault({ path = "/v1/ats/tags", status = 200, times = 1,
+        body = '{"status":"success","data":{"next":"' .. cursor .. '","results":[]}}' })
+      local page = assert(new_client().ats:get_tags())
+      local nxt, err = page:next()
+      assert.is_nil(nxt)
+      assert.equal("pagination", err.kind)
+      assert.equal("cursor_too_long", err.reason)
+      assert.equal(1, #requests_to("/v1/ats/tags"))
+    end)
+  end)
+
+  describe("the API key appears in nothing the SDK returns", function()
+    local KEY = "sk_live_reflected_0123456789"
+
+    local function contains_key(v, seen)
+      seen = seen or {}
+      if type(v) == "string" then return v:find(KEY, 1, true) ~= nil end
+      if type(v) ~= "table" or seen[v] then return false end
+      seen[v] = true
+      for k, x in pairs(v) do
+        if contains_key(k, seen) or contains_key(x, seen) then return true end
+      end
+      return false
+    end
+
+    local function reflecting_rule(status)
+      local body = ('{"status":"error","error":{"code":"PLATFORM.AUTH","title":"Bearer %s",'
+        .. '"message":"your key %s is wrong","log_url":"https://app.kombo.dev/logs?key=%s"}}'):format(KEY, KEY, KEY)
+      return { path = "/v1/ats/tags", status = status, body = body, times = -1,
+        headers = { ["X-Echo-Authorization"] = "Bearer " .. KEY, ["X-Other"] = "prefix " .. KEY .. " suffix" } }
+    end
+
+    for _, how in ipairs({ "string", "function" }) do
+      it("is redacted from every field of an error and its metadata (api_key as a " .. how .. ")", function()
+        sb:stop()
+        sb = sandbox.start({ api_key = KEY })
+        sb:fault(reflecting_rule(400))
+        local seen = {}
+        local client = assert(kombo.new({
+          api_key = how == "string" and KEY or function() return KEY end,
+          integration_id = "i", server_url = sb.url, retries = SHORT,
+          logger = function(level, message, fields) seen[#seen + 1] = { level, message, fields } end,
+          hooks = { after_error = function(ex, e) seen[#seen + 1] = { ex, e } end },
+        }))
+        local _, err = client.ats:get_tags()
+        assert.equal("api", err.kind)
+        assert.is_false(contains_key(tostring(err)))
+        assert.is_false(contains_key(err))
+        assert.is_false(contains_key(kombo.meta(err)))
+        assert.is_false(contains_key(seen))
+        assert.matches("[REDACTED]", err.message, 1, true)
+        assert.matches("[REDACTED]", err.headers["x-echo-authorization"], 1, true)
+        assert.equal("prefix [REDACTED] suffix", err.headers["x-other"])
+      end)
+    end
+
+    it("is redacted from a successful result's metadata headers", function()
+      sb:stop()
+      sb = sandbox.start({ api_key = KEY })
+      local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = sb.url }))
+      local rule = reflecting_rule(200)
+      rule.body = '{"status":"success","data":{"next":null,"results":[]}}'
+      sb:fault(rule)
+      local page = assert(client.ats:get_tags())
+      assert.is_false(contains_key(kombo.meta(page)))
+      assert.equal("Bearer [REDACTED]", kombo.meta(page).headers["x-echo-authorization"])
+    end)
+  end)
+
+  describe("bad input is a clear error, never a raise", function()
+    local cases = {
+      { "timeout_ms beyond what libcurl holds", { timeout_ms = 1e19 }, "timeout_ms" },
+      { "infinite timeout_ms", { timeout_ms = math.huge }, "timeout_ms" },
+      { "NaN max_response_bytes", { max_response_bytes = 0 / 0 }, "max_response_bytes" },
+      { "infinite max_response_bytes", { max_response_bytes = math.huge }, "max_response_bytes" },
+      { "fractional max_response_bytes", { max_response_bytes = 1.5 }, "max_response_bytes" },
+      { "negative max_response_bytes", { max_response_bytes = -1 }, "max_response_bytes" },
+      { "max_connections 0", { max_connections = 0 }, "max_connections" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1] .. " is refused, naming the field", function()
+        local o = { api_key = "k" }
+        for k, v in pairs(c[2]) do o[k] = v end
+        local client, err = kombo.new(o)
+        assert.is_nil(client)
+        assert.equal("invalid_request", err.kind)
+        assert.equal(c[3], err.field)
+      end)
+    end
+
+    for _, bad in ipairs({
+      { "a value with CR LF", "X-Trace", "a\r\nX-Injected: 1" },
+      { "a name with CR LF", "X-Trace\r\nX-Injected", "1" },
+      { "a name with a colon", "X-Trace: 1\nX", "1" },
+      { "a value with NUL", "X-Trace", "a\0b" },
+    }) do
+      it("a hook that sets " .. bad[1] .. " makes the call fail with invalid_request, nothing sent", function()
+        local client = new_client({ hooks = { before_request = function(ex) ex.headers[bad[2]] = bad[3] end } })
+        local ok, res, err = pcall(client.ats.get_tags, client.ats)
+        assert.is_true(ok, tostring(res))
+        assert.is_nil(res)
+        assert.equal("invalid_request", err.kind)
+        assert.equal(0, #sb:requests())
+      end)
+    end
+
+    it("inside tasks, such a hook fails its own call and every other task still runs", function()
+      local bad = new_client({ hooks = { before_request = function(ex) ex.headers["X-A"] = "1\r\n2" end } })
+      local good = new_client()
+      local results = {}
+      for i = 1, 4 do
+        kombo.spawn(function()
+          local c = (i % 2 == 1) and bad or good
+          local res, err = c.ats:get_tags()
+          results[i] = res and "ok" or err.kind
+        end)
+      end
+      assert.is_true(kombo.run())
+      assert.same({ "invalid_request", "ok", "invalid_request", "ok" }, results)
+      assert.equal(2, #requests_to("/v1/ats/tags"))
+    end)
+  end)
+
+  describe("repeated response headers", function()
+    -- A server in a child process that answers once with n copies of one
+    -- header; the core must join them into one value.
+    local function serve_repeated(n)
+      local port = sandbox.free_port()
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+        local socket = require("socket")
+        local server = assert(socket.bind("127.0.0.1", %d))
+        io.stdout:write("ready\n"); io.stdout:flush()
+        local c = server:accept()
+        c:settimeout(5)
+        repeat local l = c:receive("*l") until l == "" or not l
+        local body = '{"status":"success","data":{}}'
+        local head = { "HTTP/1.1 200 OK", "Content-Length: " .. #body, "Connection: close" }
+        for _ = 1, %d do head[#head + 1] = "X-Rep: v" end
+        c:send(table.concat(head, "\r\n") .. "\r\n\r\n" .. body)
+        c:close()
+      ]]):format(port, n))
+      f:close()
+      local lua = os.getenv("KOMBO_LUA") or "lua5.4"
+      local proc = io.popen(lua .. " " .. script)
+      assert.equal("ready", proc:read("*l"))
+      return port, function() proc:close(); os.remove(script) end
+    end
+
+    it("are joined with ', ' in time linear in their number", function()
+      local function fetch(n)
+        local port, done = serve_repeated(n)
+        local h = core.client()
+        local t0 = os.clock()
+        local res = assert(h:perform({ method = "GET", url = "http://127.0.0.1:" .. port .. "/", timeout_ms = 10000 }))
+        local cpu = os.clock() - t0
+        h:close()
+        done()
+        return res, cpu
+      end
+      local small, small_cpu = fetch(2000)
+      local large, large_cpu = fetch(20000)
+      assert.equal(("v, "):rep(1999) .. "v", small.headers["x-rep"])
+      assert.equal(("v, "):rep(19999) .. "v", large.headers["x-rep"])
+      -- ten times the headers: linear is about ten times the CPU, a
+      -- growing concatenation about a hundred
+      assert.is_true(large_cpu < 40 * math.max(small_cpu, 0.001),
+        ("%.4f s for 20000 vs %.4f s for 2000"):format(large_cpu, small_cpu))
+    end)
+  end)
+end)
