@@ -2,6 +2,7 @@
  * and nothing else. See README "Architecture". */
 #include <curl/curl.h>
 #include "core.h"
+#include "client.h"
 
 __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 {
@@ -18,6 +19,8 @@ __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 	kombo_policy_open(L);
 	kombo_failure_open(L);
 	kombo_json_open(L);
+	lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);
+	lua_setfield(L, -2, "max_header_bytes");
 	lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
 	lua_setfield(L, -2, "curl_version");
 	return 1;

@@ -777,6 +777,13 @@ static int l_timeout(lua_State *L)
 	return 1;
 }
 
+/* core.is_read(method) -> boolean (kombo_is_read) */
+static int l_is_read(lua_State *L)
+{
+	lua_pushboolean(L, kombo_is_read(luaL_checkstring(L, 1)));
+	return 1;
+}
+
 static int l_policy_tostring(lua_State *L)
 {
 	const kb_policy *p = luaL_checkudata(L, 1, POLICY_MT);
@@ -857,6 +864,7 @@ void kombo_policy_open(lua_State *L)
 		{ "retry_policy", l_retry_policy },
 		{ "next_query", l_next_query },
 		{ "parse_retry_after", l_parse_retry_after },
+		{ "is_read", l_is_read },
 		{ NULL, NULL },
 	};
 	kb_newclass(L, POLICY_MT, methods);

@@ -16,6 +16,7 @@
 --     goes out on a connection of its own, closed after the answer.
 
 local ngx = ngx -- luacheck: ignore 113
+local core = require("kombo.core")
 
 local type, tonumber, tostring, error, concat, pairs = type, tonumber, tostring, error, table.concat, pairs
 local lower, upper, find, sub, match, format = string.lower, string.upper, string.find, string.sub, string.match,
@@ -32,14 +33,11 @@ local NO_COSOCKET = {
 }
 
 local CHUNK = 65536
--- libcurl's bound on a response's header block (MAX_HTTP_RESP_HEADER_SIZE):
+-- The bound on a response's header block, the core's for every driver:
 -- max_response_bytes bounds only the body.
-local MAX_HEAD_BYTES = 300 * 1024
+local MAX_HEAD_BYTES = core.max_header_bytes
 local HEAD_TOO_LARGE = format("response headers larger than %d bytes", MAX_HEAD_BYTES)
 
--- Methods the server cannot be harmed by receiving twice; every other
--- method is a write (README "Retries and timeouts").
-local READS = { GET = true, HEAD = true, OPTIONS = true }
 
 --- Is the running nginx phase one where cosockets work?
 function _M.phase_ok()
@@ -80,34 +78,12 @@ local function _parse_url(url)
   return scheme, host, port, target, host_header
 end
 
-local function _fail(kind, reason, message, sent)
-  return nil, { kind = kind, reason = reason, message = message, sent = sent and true or false }
-end
-
--- A socket error from nginx ("timeout", "closed", "connection refused",
--- "no resolver defined to resolve ...") as a contract failure.
+-- Failures come from the one table in the C core (csrc/failure.c), which
+-- also maps nginx's socket error texts, so this driver and libcurl's can
+-- never disagree on what a failure is or whether it may be retried.
+local _fail = core.failure
 local function _classify(stage, err, sent, got_bytes)
-  err = tostring(err)
-  local message = stage .. ": " .. err
-  if find(err, "timeout", 1, true) then return _fail("timeout", "timeout", message, sent) end
-  if stage == "connect" then
-    if find(err, "refused", 1, true) then return _fail("connection", "refused", message, false) end
-    if find(err, "resol", 1, true) or find(err, "host name", 1, true) then
-      return _fail("connection", "dns", message, false)
-    end
-    return _fail("connection", "refused", message, false)
-  end
-  if stage == "tls" then
-    -- Verification failures ("18: self signed certificate", "certificate
-    -- host mismatch") fail the same way every time: reason "certificate",
-    -- as the curl driver reports them, so they are not retried.
-    local reason = find(err, "certificate", 1, true) and "certificate" or "tls"
-    return _fail("connection", reason, message, false)
-  end
-  if stage == "send" then return _fail("connection", "send", message, false) end
-  if find(err, "reset", 1, true) then return _fail("connection", "reset", message, sent) end
-  if not got_bytes then return _fail("connection", "empty_reply", message, sent) end
-  return _fail("connection", "partial", message, sent)
+  return core.socket_failure(stage, tostring(err), sent, got_bytes)
 end
 
 -- One exchange on an open socket. Returns response | nil, failure, stale
@@ -121,7 +97,7 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
     sock:settimeout(left)
     return true
   end
-  if not remaining() then return _fail("timeout", "timeout", "request timed out before sending", false) end
+  if not remaining() then return _fail("timeout", "request timed out before sending", false) end
   local _, serr = sock:send(parts)
   if serr then
     if may_resend then return nil, nil, true end
@@ -135,7 +111,7 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
     return head_bytes > MAX_HEAD_BYTES
   end
   while true do
-    if not remaining() then return _fail("timeout", "timeout", "timed out waiting for the status line", true) end
+    if not remaining() then return _fail("timeout", "timed out waiting for the status line", true) end
     local line, lerr, partial = sock:receive("*l")
     if not line then
       if may_resend and status == nil and (partial or "") == "" and not find(tostring(lerr), "timeout", 1, true) then
@@ -144,17 +120,17 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
       return _classify("receive", lerr, true, status ~= nil)
     end
     local version, code = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
-    if not code then return _fail("connection", "partial", "malformed status line", true) end
-    if head_too_large(line) then return _fail("decode", "too_large", HEAD_TOO_LARGE, true) end
+    if not code then return _fail("partial", "malformed status line", true) end
+    if head_too_large(line) then return _fail("too_large", HEAD_TOO_LARGE, true) end
     status, http10 = tonumber(code), version == "1.0"
     headers = {}
     local repeated -- name -> every value of a header that came more than once
     while true do
-      if not remaining() then return _fail("timeout", "timeout", "timed out reading headers", true) end
+      if not remaining() then return _fail("timeout", "timed out reading headers", true) end
       local h, herr = sock:receive("*l")
       if not h then return _classify("receive", herr, true, true) end
       if h == "" then break end
-      if head_too_large(h) then return _fail("decode", "too_large", HEAD_TOO_LARGE, true) end
+      if head_too_large(h) then return _fail("too_large", HEAD_TOO_LARGE, true) end
       local name, value = match(h, "^([^:]+):[ \t]*(.-)[ \t]*$")
       if name then
         name = lower(name)
@@ -188,14 +164,14 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
   elseif find(te, "chunked", 1, true) then
     local chunks, total = {}, 0
     while true do
-      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
       local size_line, cerr = sock:receive("*l")
       if not size_line then return _classify("receive", cerr, true, true) end
       local size = tonumber(match(size_line, "^%s*(%x+)"), 16)
-      if not size then return _fail("connection", "partial", "malformed chunk size", true) end
+      if not size then return _fail("partial", "malformed chunk size", true) end
       if size == 0 then
         repeat -- trailers, up to the empty line
-          if not remaining() then return _fail("timeout", "timeout", "timed out reading trailers", true) end
+          if not remaining() then return _fail("timeout", "timed out reading trailers", true) end
           local t, terr = sock:receive("*l")
           if not t then return _classify("receive", terr, true, true) end
         until t == ""
@@ -203,9 +179,9 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
       end
       total = total + size
       if max_bytes and total > max_bytes then
-        return _fail("decode", "too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
+        return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
       end
-      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
       local data, derr = sock:receive(size)
       if not data then return _classify("receive", derr, true, true) end
       chunks[#chunks + 1] = data
@@ -215,10 +191,10 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
     body = concat(chunks)
   elseif length then
     if max_bytes and length > max_bytes then
-      return _fail("decode", "too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
+      return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
     end
     if length > 0 then
-      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
       local data, derr = sock:receive(length)
       if not data then return _classify("receive", derr, true, true) end
       body = data
@@ -230,7 +206,7 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
     keep = false
     local chunks, total = {}, 0
     while true do
-      if not remaining() then return _fail("timeout", "timeout", "timed out reading the body", true) end
+      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
       local data, derr = sock:receiveany(CHUNK)
       if not data then
         if derr == "closed" then break end
@@ -238,7 +214,7 @@ local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
       end
       total = total + #data
       if max_bytes and total > max_bytes then
-        return _fail("decode", "too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
+        return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
       end
       chunks[#chunks + 1] = data
     end
@@ -286,7 +262,7 @@ function _M.send(client, req)
   local started = _now_ms()
   local scheme, host, port, target, host_header = _parse_url(req.url)
   if not scheme then
-    return _fail("connection", "other", "unsupported URL (want http:// or https://)", false)
+    return _fail("unsupported_protocol", "unsupported URL (want http:// or https://)", false)
   end
   local hopts = client._handle_opts or {}
   local verify = hopts.verify_tls ~= false
@@ -302,7 +278,7 @@ function _M.send(client, req)
   -- connection a server that acted and then closed looks like a stale
   -- connection, and the request would go twice.
   local fresh = pool .. ":fresh"
-  local read = READS[upper(req.method)] == true
+  local read = core.is_read(req.method)
 
   -- A read that finds its reused connection already closed goes once more
   -- on a fresh one, as libcurl does; a fresh connection is never stale, so
@@ -311,14 +287,14 @@ function _M.send(client, req)
   for _ = 1, 2 do
     local sock = ngx.socket.tcp()
     local left = deadline - _now_ms()
-    if left < 1 then return _fail("timeout", "timeout", "request timed out before connecting", false) end
+    if left < 1 then return _fail("timeout", "request timed out before connecting", false) end
     sock:settimeout(left)
     local ok, cerr = sock:connect(host, port, { pool = use })
     if not ok then return _classify("connect", cerr, false, false) end
     local reused = (sock:getreusedtimes() or 0) > 0
     if scheme == "https" and not reused then
       left = deadline - _now_ms()
-      if left < 1 then sock:close(); return _fail("timeout", "timeout", "request timed out before TLS", false) end
+      if left < 1 then sock:close(); return _fail("timeout", "request timed out before TLS", false) end
       sock:settimeout(left)
       local session, terr = sock:sslhandshake(nil, host, verify)
       if not session then
@@ -338,7 +314,7 @@ function _M.send(client, req)
     if not stale then return nil, fail end
     use = fresh
   end
-  return _fail("connection", "empty_reply", "the connection closed before any answer", true)
+  return _fail("empty_reply", "the connection closed before any answer", true)
 end
 
 --- sleep(ms): a non-blocking wait in the nginx event loop.
