@@ -29,12 +29,14 @@ local MODULE_DIRS = { "/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/us
 local PACKAGES = "nginx-light libnginx-mod-http-lua luajit2 libluajit2-5.1-dev"
 local LUAJIT_INCDIR = "/usr/include/luajit-2.1"
 
+-- Runs cmd; true when it exited 0, and its output. The status is echoed
+-- by the shell: popen's close() tells nothing on Lua 5.1 and LuaJIT.
 local function _sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
+  local p = assert(io.popen("{ " .. cmd .. "; } 2>&1; echo \"kombo-rc=$?\""))
   local out = p:read("*a")
-  local ok, _, code = p:close()
-  if type(ok) == "number" then code = ok; ok = code == 0 end -- Lua 5.1
-  return ok == true or code == 0, out
+  p:close()
+  local rc = tonumber(out:match("kombo%-rc=(%d+)%s*$"))
+  return rc == 0, (out:gsub("kombo%-rc=%d+%s*$", ""))
 end
 
 local function _exists(path)
