@@ -17,6 +17,8 @@ __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 	kombo_clock_open(L);
 	kombo_multi_open(L);
 	kombo_policy_open(L);
+	kombo_retries_open(L);
+	kombo_hints_open(L);
 	kombo_failure_open(L);
 	kombo_json_open(L);
 	lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);

@@ -16,8 +16,22 @@ void kombo_encode_open(lua_State *L);
 void kombo_clock_open(lua_State *L);
 void kombo_multi_open(lua_State *L);
 void kombo_policy_open(lua_State *L);
+void kombo_retries_open(lua_State *L);
+void kombo_hints_open(lua_State *L);
 void kombo_failure_open(lua_State *L);
 void kombo_json_open(lua_State *L); /* json.cpp, C++ for simdjson */
+
+/* false for NaN and both infinities */
+static inline int kb_is_finite(double v)
+{
+	return v - v == 0;
+}
+
+/* ASCII lower case, whatever the locale. */
+static inline char kb_lower(char ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
 
 /* 1 for GET, HEAD and OPTIONS in any case: requests that change nothing. */
 int kombo_is_read(const char *method);
@@ -29,6 +43,12 @@ size_t kombo_pct_encode(const char *in, size_t len, char *out);
 /* kombo_pct_encode, and "." and ".." encoded as %2E so a path segment can
  * never be a dot segment. out must hold 3*len bytes. */
 size_t kombo_escape_segment(const char *in, size_t len, char *out);
+
+/* The query of the page after this one: q, "&" when q is not empty, then
+ * "cursor=" and the percent-encoded cursor. out must hold
+ * KOMBO_NEXT_QUERY_SIZE(qlen, clen) bytes; returns the length written. */
+#define KOMBO_NEXT_QUERY_SIZE(qlen, clen) ((qlen) + 8 + 3 * (clen))
+size_t kombo_next_query(const char *q, size_t qlen, const char *cur, size_t clen, char *out);
 
 /* Standard base64 with padding; out must hold 4*((len+2)/3) bytes. */
 size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out);

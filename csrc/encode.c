@@ -1,6 +1,6 @@
-/* Encoding that must be exact and fast: percent-encoding of path segments
- * and query values, base64 for attachments, and the header-value check that
- * keeps CR/LF out of every request. Pure functions; the Lua bindings below
+/* Encoding that must be exact and fast: percent-encoding of path segments,
+ * query values and the next page's query, base64 for attachments, and the
+ * header-value check that keeps CR/LF out of every request. Pure functions; the Lua bindings below
  * are thin. */
 #include <string.h>
 #include "core.h"
@@ -105,12 +105,49 @@ static int l_header_value_ok(lua_State *L)
 	return 1;
 }
 
+size_t kombo_next_query(const char *q, size_t qlen, const char *cur, size_t clen, char *out)
+{
+	size_t o = qlen;
+	memcpy(out, q, qlen);
+	if (qlen > 0)
+		out[o++] = '&';
+	memcpy(out + o, "cursor=", 7);
+	o += 7;
+	return o + kombo_pct_encode(cur, clen, out + o);
+}
+
+/* core.next_query(query, next_cursor): the page after this one, or nil when
+ * next_cursor (nil, JSON null, "" or anything not a string) ends the list. */
+static int l_next_query(lua_State *L)
+{
+	size_t qlen, clen;
+	const char *q = luaL_optlstring(L, 1, "", &qlen);
+	const char *cur;
+	char *out;
+	if (lua_type(L, 2) != LUA_TSTRING) {
+		lua_pushnil(L);
+		return 1;
+	}
+	cur = lua_tolstring(L, 2, &clen);
+	if (clen == 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (clen > (((size_t)-1) - qlen - 16) / 3)
+		return luaL_error(L, "cursor too long");
+	/* Scratch userdata rather than luaL_prepbuffsize: 5.1 lacks it. */
+	out = lua_newuserdata(L, KOMBO_NEXT_QUERY_SIZE(qlen, clen));
+	lua_pushlstring(L, out, kombo_next_query(q, qlen, cur, clen, out));
+	return 1;
+}
+
 void kombo_encode_open(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "escape", l_escape },
 		{ "b64encode", l_b64encode },
 		{ "header_value_ok", l_header_value_ok },
+		{ "next_query", l_next_query },
 		{ NULL, NULL },
 	};
 	kb_setfuncs(L, fns, 0);

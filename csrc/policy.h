@@ -1,43 +1,24 @@
-/* The parsers behind the retry policy (policy.c): plain C on byte ranges,
- * no Lua, so fuzz/fuzz_policy.c and other C files can call them directly.
- * kombo_policy_open, which registers the Lua side, is declared in core.h.
- *
- * Every parser accepts arbitrary bytes (not NUL-terminated, any length),
- * trims optional whitespace around the value, returns 1 and writes its
- * result only when the whole value parsed, and returns 0 otherwise. */
+/* The policy object shared by retries.c, which builds it from the
+ * `retries` option, and policy.c, whose decide and timeout read it. */
 #ifndef KOMBO_POLICY_H
 #define KOMBO_POLICY_H
 
-#include <stddef.h>
+#include "compat.h"
 
-/* A non-negative decimal "12" or "1.5" (no sign, no exponent). Values
- * saturate at KOMBO_POLICY_HUGE so a thousand digits cannot make inf. */
-#define KOMBO_POLICY_HUGE 1e15
-int kombo_parse_decimal(const char *s, size_t len, double *out);
+#define KOMBO_POLICY_MT "kombo.retry_policy"
+#define KOMBO_MIN_CODE 100
+#define KOMBO_MAX_CODE 599
+/* attempt counts beyond 2^53 are not integers any more in a double. */
+#define KOMBO_MAX_ATTEMPT 9007199254740992.0
 
-/* retry-after-ms: a decimal number of milliseconds. */
-int kombo_parse_delay_ms(const char *s, size_t len, double *delay_ms);
+typedef struct {
+	int backoff; /* 0 when strategy is "none" */
+	double initial_ms, max_interval_ms, exponent, max_elapsed_ms, max_attempts;
+	int retry_connection_errors, retry_writes;
+	unsigned char codes[KOMBO_MAX_CODE + 1]; /* codes[s]: status s is retryable */
+} kb_policy;
 
-/* HTTP-date in any of the three forms of RFC 9110 section 5.6.7:
- * IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850
- * "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994".
- * Writes seconds since the Unix epoch. */
-int kombo_parse_http_date(const char *s, size_t len, double *epoch_s);
-
-/* Retry-After: delay-seconds (integer, decimals accepted) or an HTTP-date,
- * resolved against now_ms (epoch milliseconds) and floored at 0. A date
- * needs a clock: when now_ms is negative or NaN only seconds parse. */
-int kombo_parse_retry_after(const char *s, size_t len, double now_ms, double *delay_ms);
-
-/* ratelimit-reset: seconds until the window resets, or, when the value is
- * above 1e9, an epoch timestamp in seconds (some servers send that),
- * resolved against now_ms like a date. */
-int kombo_parse_ratelimit_reset(const char *s, size_t len, double now_ms, double *delay_ms);
-
-/* The query of the page after this one: q, "&" when q is not empty, then
- * "cursor=" and the percent-encoded cursor. out must hold
- * KOMBO_NEXT_QUERY_SIZE(qlen, clen) bytes; returns the length written. */
-#define KOMBO_NEXT_QUERY_SIZE(qlen, clen) ((qlen) + 8 + 3 * (clen))
-size_t kombo_next_query(const char *q, size_t qlen, const char *cur, size_t clen, char *out);
+/* __tostring of a policy: its settings in one line. */
+int kombo_policy_tostring(lua_State *L);
 
 #endif

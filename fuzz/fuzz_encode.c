@@ -1,11 +1,11 @@
 /* libFuzzer harness for the URL building of kombo.core: kombo_pct_encode,
  * kombo_escape_segment (path parameters, csrc/encode.c), kombo_next_query
- * (the next page's query, csrc/policy.c) and kombo_header_value_ok. Their
+ * (the next page's query, csrc/encode.c) and kombo_header_value_ok. Their
  * input is whatever a caller passes as an id or a server sends as a cursor.
  *
  * Build and run (`make fuzz` does this for every harness):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     fuzz/fuzz_encode.c csrc/encode.c csrc/policy.c -llua5.4 -o build/fuzz/fuzz_encode
+ *     fuzz/fuzz_encode.c csrc/encode.c -llua5.4 -o build/fuzz/fuzz_encode
  *   build/fuzz/fuzz_encode fuzz/corpus/fuzz_encode -max_total_time=30
  *
  * Checks: the output is only unreserved characters and %XX with upper-case
@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../csrc/core.h"
-#include "../csrc/policy.h"
 
 static int unreserved(unsigned char c)
 {

@@ -1,6 +1,7 @@
--- The retry and pagination policy of kombo.core (csrc/policy.c): every
--- decision is a pure function of its inputs, so these tables pin them down
--- exactly without a server.
+-- The retry and pagination policy of kombo.core (csrc/retries.c builds it,
+-- csrc/policy.c decides, csrc/hints.c reads servers' hints, csrc/encode.c
+-- makes the next page's query): every decision is a pure function of its
+-- inputs, so these tables pin them down exactly without a server.
 
 local core = require("kombo.core")
 local cjson = require("cjson")

@@ -1,11 +1,11 @@
-/* libFuzzer harness for the header parsers of csrc/policy.c: the only code
- * in kombo.core that reads bytes chosen by a server before any decision.
+/* libFuzzer harness for the retry-hint parsers of csrc/hints.c: code in
+ * kombo.core that reads bytes chosen by a server before any decision.
  *
  * Build and run (`make fuzz` does this for every harness; the Lua library
  * only satisfies the linker, the parsers do not call into Lua):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     fuzz/fuzz_policy.c csrc/policy.c csrc/encode.c -llua5.4 -o build/fuzz/fuzz_policy
- *   build/fuzz/fuzz_policy fuzz/corpus/fuzz_policy -max_total_time=30
+ *     fuzz/fuzz_hints.c csrc/hints.c -llua5.4 -o build/fuzz/fuzz_hints
+ *   build/fuzz/fuzz_hints fuzz/corpus/fuzz_hints -max_total_time=30
  *
  * Beyond "no crash", it checks what callers rely on: results are finite and
  * never negative (dates aside), and a parsed date printed back as an
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "../csrc/policy.h"
+#include "../csrc/hints.h"
 
 /* Inverse of the parser's days_from_civil (H. Hinnant's civil_from_days). */
 static void civil_from_days(long z, long *y, int *m, int *d)
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_ms(kombo_parse_retry_after(s, size, now, &v), v);
 	check_ms(kombo_parse_retry_after(s, size, -1, &v), v);
 	check_ms(kombo_parse_ratelimit_reset(s, size, now, &v), v);
-	if (kombo_parse_decimal(s, size, &v) && !(v >= 0 && v <= KOMBO_POLICY_HUGE))
+	if (kombo_parse_decimal(s, size, &v) && !(v >= 0 && v <= KOMBO_HINTS_HUGE))
 		abort();
 	if (kombo_parse_http_date(s, size, &v))
 		check_date_roundtrip(v);
