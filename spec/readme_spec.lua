@@ -4,7 +4,7 @@
 -- validation.
 
 local operations = require("kombo.operations")
-local request = require("kombo.request")
+local build = require("kombo.build")
 
 local LUA = os.getenv("KOMBO_LUA") or "lua5.4"
 local BEGIN, END = "<!-- operations:begin -->", "<!-- operations:end -->"
@@ -85,7 +85,7 @@ describe("README operations section", function()
       local ats = setmetatable({}, { __index = function(_, name)
         return function(_, params)
           assert.equal(heading, name)
-          local req, err = request.build(by_name[name], params, true)
+          local req, err = build.request(by_name[name], params, true)
           assert(req, tostring(err))
           called[name] = true
           local page = {}

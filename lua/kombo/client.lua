@@ -4,8 +4,8 @@
 local core = require("kombo.core")
 local errors = require("kombo.errors")
 local operations = require("kombo.operations")
-local request = require("kombo.request")
-local call = require("kombo.call")
+local build = require("kombo.build")
+local attempts = require("kombo.attempts")
 local page = require("kombo.page")
 
 local type, pairs, ipairs, tostring, tonumber, setmetatable = type, pairs, ipairs, tostring, tonumber, setmetatable
@@ -132,7 +132,7 @@ local function _prepare(op, params, opts)
     if err then err.operation = op.name; return nil, err end
     per_call = opts
   end
-  local req, err = request.build(op, params, not (per_call and per_call.validate == false))
+  local req, err = build.request(op, params, not (per_call and per_call.validate == false))
   if not req then return nil, err end
   req.op = op
   req.opts = per_call
@@ -152,7 +152,7 @@ local function _bind_operations(self)
       local req, err = _prepare(op, params, opts)
       if not req then return nil, err end
       if is_paginated then return page.first(self, op, req) end
-      return call.execute(self, op, req)
+      return attempts.run(self, op, req)
     end
     ats[op.name] = fn
     ats[op.alias] = fn
@@ -223,7 +223,7 @@ end
 
 --- client:close(): releases the connection; the client is unusable after.
 function Client:close()
-  call.close(self)
+  attempts.close(self)
 end
 
 return _M

@@ -5,7 +5,7 @@
 -- only drives iteration, on coroutines.
 
 local core = require("kombo.core")
-local call = require("kombo.call")
+local attempts = require("kombo.attempts")
 local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 
@@ -31,7 +31,7 @@ local function _pack(...) return { n = select("#", ...), ... } end
 -- ctx.seen is shared by every page of one walk: cursor -> the index of the
 -- page whose `next` it was (0 for a cursor the caller passed in).
 local function _fetch(client, op, req, base_query, cursor, seen, index)
-  local res, err = call.execute(client, op, req)
+  local res, err = attempts.run(client, op, req)
   if res and (type(res.data) ~= "table" or type(res.data.results) ~= "table") then
     err = meta.set(errors.new({
       kind = "decode", operation = op.name, message = "page without data.results",
@@ -47,7 +47,7 @@ local function _fetch(client, op, req, base_query, cursor, seen, index)
   return setmetatable(res, page_mt)
 end
 
---- The first page of a paginated operation (req from request.build).
+--- The first page of a paginated operation (req from build.request).
 function _M.first(client, op, req)
   local query = req.query
   local seen = {}

@@ -1,7 +1,7 @@
 -- The OpenResty driver: HTTP/1.1 over nginx cosockets, so a call made in a
 -- request handler or a timer never blocks the nginx worker. Waiting between
 -- attempts goes through ngx.sleep. Retry and pagination decisions stay in
--- the C core (call.lua); this file only moves bytes.
+-- the C core (asked by attempts.lua); this file only moves bytes.
 --
 -- nginx settings that matter here:
 --   lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;

@@ -276,7 +276,7 @@ end
 --- then go out as query parameters) but encoding still happens.
 --- Returns { method, path, query, cursor, body } or nil and an
 --- invalid_request error whose `field` names the offending parameter.
-function _M.build(op, params, validate)
+function _M.request(op, params, validate)
   if params == nil then params = {} end
   if type(params) ~= "table" then return nil, errors.invalid("params", "a table", op.name) end
   local idx = _index(op)
@@ -348,8 +348,7 @@ function _M.build(op, params, validate)
   }
 end
 
---- The query text of one value, as `build` writes it (exposed for the pager
---- and for tests).
+--- The query text of one value, as `build` writes it (exposed for tests).
 function _M.encode_query_value(v, is_list)
   return _query_value(v, is_list)
 end

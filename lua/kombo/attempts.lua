@@ -139,8 +139,8 @@ local function _decode(res)
   }
 end
 
---- Runs req (from request.build, with op/opts/policy attached) to the end.
-function _M.execute(client, op, req)
+--- Runs req (from build.request, with op/opts/policy attached) to the end.
+function _M.run(client, op, req)
   local opts = req.opts or {}
   local integration_id = opts.integration_id or client._integration_id
   if not integration_id then

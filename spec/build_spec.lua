@@ -1,7 +1,7 @@
--- request.build and request.encode_json: every validation rule names its
+-- build.request and build.encode_json: every validation rule names its
 -- field, and what goes on the wire is byte-exact. Table-driven, no server.
 
-local request = require("kombo.request")
+local build = require("kombo.build")
 local operations = require("kombo.operations")
 
 local NULL = require("cjson").null
@@ -18,7 +18,7 @@ local function candidate_body(overrides)
   return body
 end
 
-describe("request.build rejects", function()
+describe("build.request rejects", function()
   -- { description, operation, params, field, expected phrase (substring) }
   local CASES = {
     { "params that are not a table", "get_jobs", "status=OPEN", "params", "a table" },
@@ -77,7 +77,7 @@ describe("request.build rejects", function()
   for _, c in ipairs(CASES) do
     it(c[1] .. " naming " .. c[4], function()
       local op = OPS[c[2]]
-      local req, err = request.build(op, c[3], true)
+      local req, err = build.request(op, c[3], true)
       assert.is_nil(req)
       assert.are.equal("invalid_request", err.kind)
       assert.are.equal(c[4], err.field)
@@ -89,7 +89,7 @@ describe("request.build rejects", function()
   end
 end)
 
-describe("request.build encodes", function()
+describe("build.request encodes", function()
   -- { description, operation, params, validate, expected req fields }
   local CASES = {
     { "no params at all", "get_jobs", nil, true, { method = "GET", path = "/ats/jobs", query = "" } },
@@ -137,7 +137,7 @@ describe("request.build encodes", function()
 
   for _, c in ipairs(CASES) do
     it(c[1], function()
-      local req, err = request.build(OPS[c[2]], c[3], c[4])
+      local req, err = build.request(OPS[c[2]], c[3], c[4])
       assert.is_nil(err)
       for k, v in pairs(c[5]) do
         assert.are.equal(v, req[k], k)
@@ -149,21 +149,21 @@ describe("request.build encodes", function()
   end
 
   it("still requires path parameters with validate=false", function()
-    local req, err = request.build(OPS.move_application_to_stage, { body = { stage_id = "S" } }, false)
+    local req, err = build.request(OPS.move_application_to_stage, { body = { stage_id = "S" } }, false)
     assert.is_nil(req)
     assert.are.equal("application_id", err.field)
   end)
 
   it("still refuses values JSON or a query cannot carry with validate=false", function()
-    local _, err = request.build(OPS.get_jobs, { page_size = { a = 1 } }, false)
+    local _, err = build.request(OPS.get_jobs, { page_size = { a = 1 } }, false)
     assert.are.equal("page_size", err.field)
-    _, err = request.build(OPS.move_application_to_stage, { application_id = "A", body = { x = 0 / 0 } }, false)
+    _, err = build.request(OPS.move_application_to_stage, { application_id = "A", body = { x = 0 / 0 } }, false)
     assert.are.equal("body.x", err.field)
     assert.are.equal("move_application_to_stage", err.operation)
   end)
 end)
 
-describe("request.encode_json", function()
+describe("build.encode_json", function()
   local ARR = { type = "array", items = { type = "object" } }
   local OBJ = { type = "object", properties = { list = { type = "array" }, map = { type = "object" } } }
   -- { description, value, schema, JSON text }
@@ -187,7 +187,7 @@ describe("request.encode_json", function()
   }
   for _, c in ipairs(CASES) do
     it(c[1], function()
-      assert.are.equal(c[4], (request.encode_json(c[2], c[3])))
+      assert.are.equal(c[4], (build.encode_json(c[2], c[3])))
     end)
   end
 
@@ -201,7 +201,7 @@ describe("request.encode_json", function()
   }
   for _, c in ipairs(BAD) do
     it("rejects " .. c[1], function()
-      local json, err = request.encode_json(c[2], c[3])
+      local json, err = build.encode_json(c[2], c[3])
       assert.is_nil(json)
       assert.are.equal("invalid_request", err.kind)
       assert.are.equal(c[4], err.field)
@@ -211,20 +211,20 @@ describe("request.encode_json", function()
   it("rejects a cyclic table instead of overflowing", function()
     local t = {}
     t.self = t
-    local json, err = request.encode_json(t)
+    local json, err = build.encode_json(t)
     assert.is_nil(json)
     assert.are.equal("invalid_request", err.kind)
   end)
 
   it("uses the given field prefix", function()
-    local _, err = request.encode_json({ 0 / 0 }, nil, "payload")
+    local _, err = build.encode_json({ 0 / 0 }, nil, "payload")
     assert.are.equal("payload[1]", err.field)
   end)
 end)
 
-describe("request.escape", function()
+describe("build.escape", function()
   it("keeps only unreserved characters", function()
     assert.are.equal("AZaz09-._~%20%21%2A%27%28%29%3B%3A%40%26%3D%2B%24%2C%2F%3F%25%23%5B%5D%00",
-      request.escape("AZaz09-._~ !*'();:@&=+$,/?%#[]\0"))
+      build.escape("AZaz09-._~ !*'();:@&=+$,/?%#[]\0"))
   end)
 end)
