@@ -1,6 +1,7 @@
 -- kombo inside real headless Neovim: spawned tasks are driven by the
--- editor's libuv loop, so a slow request never freezes the editor, and
--- results reach editor code through vim.schedule.
+-- editor's libuv loop, so a slow request never freezes the editor, results
+-- reach editor code through vim.schedule, errors raised in tasks show up
+-- as editor errors, and max_connections queues sends as in plain Lua.
 local cjson = require("cjson").new()
 local sandbox = require("support.sandbox")
 local nginx = require("support.nginx") -- for its LuaJIT build of kombo.core
@@ -53,12 +54,33 @@ local ok, err = pcall(function()
   vim.wait(200, function() return not driver.active() end, 10)
   out.active_after = driver.active()
 
-  -- An error raised in a task surfaces as an editor error (vim.schedule).
-  kombo.spawn(function() error("task failed on purpose") end)
+  -- Errors raised in tasks surface as editor errors (vim.schedule), each
+  -- one, while the other tasks go on.
+  local others = 0
+  for i = 1, 3 do
+    kombo.spawn(function() error("task " .. i .. " failed on purpose") end)
+    kombo.spawn(function() others = others + 1 end)
+  end
   vim.wait(2000, function()
-    return vim.api.nvim_exec("messages", true):find("task failed on purpose", 1, true) ~= nil
+    return vim.api.nvim_exec("messages", true):find("task 3 failed on purpose", 1, true) ~= nil
   end, 10)
   out.messages = vim.api.nvim_exec("messages", true)
+  out.others = others
+
+  -- Past max_connections, sends queue and start as others finish.
+  local capped = assert(kombo.new({ api_key = os.getenv("KOMBO_API_KEY"),
+    integration_id = os.getenv("KOMBO_INTEGRATION_ID"), server_url = os.getenv("KOMBO_SERVER_URL"),
+    retries = { strategy = "none" }, max_connections = 2 }))
+  local burst = {}
+  for i = 1, 6 do
+    kombo.spawn(function()
+      local users = capped.ats:get_users({ page_size = i })
+      burst[#burst + 1] = users and #users.data.results or -1
+    end)
+  end
+  vim.wait(5000, function() return #burst == 6 end, 10)
+  table.sort(burst)
+  out.burst = burst
 end)
 if not ok then out.error = tostring(err) end
 finish()
@@ -139,7 +161,18 @@ describe("inside Neovim", function()
     assert.is_false(r.scheduled_fast)
     assert.equal(("tags: %d"):format(r.n), r.line)
     assert.is_false(v.active_after)
-    assert.matches("task failed on purpose", v.messages, 1, true)
+    for i = 1, 3 do assert.matches("task " .. i .. " failed on purpose", v.messages, 1, true) end
+    assert.equal(3, v.others)
+    assert.same({ 1, 2, 3, 4, 5, 6 }, v.burst)
+    local users, conns, n = {}, {}, 0
+    for _, req in ipairs(sb:requests()) do
+      if req.path == "/v1/ats/users" then
+        users[#users + 1] = req
+        if not conns[req.connection] then conns[req.connection], n = true, n + 1 end
+      end
+    end
+    assert.equal(6, #users)
+    assert.is_true(n <= 2, n .. " connections for 6 requests under max_connections = 2")
   end)
 
   it("runs the example plugin's :KomboJobs into a scratch buffer", function()

@@ -1,6 +1,7 @@
 -- kombo.spawn/run in plain Lua: tasks' requests run at once over the C
--- core's multi handle, failures stay inside their task, errors raised in a
--- task reach kombo.run()'s caller, and pages iterate inside tasks.
+-- core's multi handle, failures stay inside their task, errors raised in
+-- tasks come back from kombo.run() after every task ended, and pages
+-- iterate inside tasks.
 local kombo = require("kombo")
 local core = require("kombo.core")
 local drivers = require("kombo.drivers")
@@ -73,40 +74,102 @@ describe("kombo.spawn / kombo.run", function()
     assert.equal(3, #r.users[1].data.results)
   end)
 
-  it("re-raises an error from a task in kombo.run() with its traceback, after the others finish", function()
-    local function fails_deep() error("boom in a task") end
-    local done = false
-    kombo.spawn(function() fails_deep() end)
+  it("runs every task to its end and returns nil, errors listing each failed task's error in order", function()
+    -- Three tasks fail at different points (before any request, after a
+    -- 100 ms one, after a 300 ms one); three succeed with requests of their
+    -- own, one of them after the last failure.
+    sb:fault({ path = "/v1/ats/tags", delay_ms = 100, times = -1 })
+    sb:fault({ path = "/v1/ats/users", delay_ms = 300, times = -1 })
+    local function fails_at_once() error("first failure") end
+    local done = {}
     kombo.spawn(function()
-      assert(client.ats:get_tags())
-      done = true
+      assert(client.ats:get_users({ page_size = 1 }))
+      error("third failure")
     end)
-    local ok, err = pcall(kombo.run)
-    assert.is_false(ok)
-    assert.is_string(err)
-    assert.matches("boom in a task", err, 1, true)
-    assert.matches("stack traceback", err, 1, true)
-    assert.matches("fails_deep", err, 1, true)
-    assert.is_true(done)
-    -- The scheduler is clean for the next run.
+    kombo.spawn(function()
+      local jobs = assert(client.ats:get_jobs({ page_size = 1 }))
+      done[#done + 1] = #jobs.data.results
+    end)
+    kombo.spawn(function() fails_at_once() end)
+    kombo.spawn(function()
+      assert(client.ats:get_tags({ page_size = 1 }))
+      local _, e = client.ats:get_jobs({ page_size = 250, cursor = "not-a-cursor" })
+      error(e) -- a kombo error object
+    end)
+    kombo.spawn(function()
+      local users = assert(client.ats:get_users({ page_size = 2 }))
+      assert(client.ats:get_users({ page_size = 3 }))
+      done[#done + 1] = #users.data.results
+    end)
+    kombo.spawn(function()
+      local tags = assert(client.ats:get_tags({ page_size = 2 }))
+      done[#done + 1] = #tags.data.results
+    end)
+
+    local ok, res, errs = pcall(kombo.run)
+    assert.is_true(ok, tostring(res))
+    assert.is_nil(res)
+    assert.equal(3, #errs)
+    assert.is_string(errs[1])
+    assert.matches("first failure", errs[1], 1, true)
+    assert.matches("stack traceback", errs[1], 1, true)
+    assert.matches("fails_at_once", errs[1], 1, true)
+    assert.equal("table", type(errs[2]))
+    assert.equal("get_jobs", errs[2].operation)
+    assert.equal(400, errs[2].status)
+    assert.matches("stack traceback", errs[2].traceback, 1, true)
+    assert.is_string(errs[3])
+    assert.matches("third failure", errs[3], 1, true)
+    assert.matches("stack traceback", errs[3], 1, true)
+
+    table.sort(done)
+    assert.same({ 1, 2, 2 }, done)
+    -- Every request of every task reached the server.
+    local seen = {}
+    for _, r in ipairs(sb:requests()) do seen[#seen + 1] = r.path .. "?" .. r.query end
+    table.sort(seen)
+    assert.same({
+      "/v1/ats/jobs?page_size=1", "/v1/ats/jobs?page_size=250&cursor=not-a-cursor",
+      "/v1/ats/tags?page_size=1", "/v1/ats/tags?page_size=2",
+      "/v1/ats/users?page_size=1", "/v1/ats/users?page_size=2", "/v1/ats/users?page_size=3",
+    }, seen)
+
+    -- The scheduler is clean for the next run, which returns true.
     local again = false
     kombo.spawn(function() again = true end)
-    kombo.run()
+    assert.is_true(kombo.run())
     assert.is_true(again)
   end)
 
-  it("re-raises a kombo error object raised in a task with a traceback field", function()
-    sb:fault({ path = "/v1/ats/tags", status = 404, times = 1 })
-    kombo.spawn(function()
-      local tags, e = client.ats:get_tags()
-      if not tags then error(e) end
-    end)
-    local ok, err = pcall(kombo.run)
-    assert.is_false(ok)
-    assert.equal("table", type(err))
-    assert.equal("api", err.kind)
-    assert.equal(404, err.status)
-    assert.matches("stack traceback", err.traceback, 1, true)
+  it("returns true when no task fails, and when there was nothing to run", function()
+    assert.is_true(kombo.run())
+    local n = 0
+    for _ = 1, 3 do kombo.spawn(function() assert(client.ats:get_tags()); n = n + 1 end) end
+    assert.is_true(kombo.run())
+    assert.equal(3, n)
+  end)
+
+  it("fails a task whose transfer cannot start, and runs the others", function()
+    local fresh = assert(kombo.new({
+      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = NO_RETRIES,
+    }))
+    -- client has a spare handle from this run; fresh has none yet.
+    kombo.spawn(function() assert(client.ats:get_tags()) end)
+    assert.is_true(kombo.run())
+    local real = core.client
+    local tags
+    core.client = function() error("no easy handle today") end
+    kombo.spawn(function() fresh.ats:get_tags() end)
+    kombo.spawn(function() tags = client.ats:get_tags() end)
+    local ok, res, errs = pcall(kombo.run)
+    core.client = real
+    fresh:close()
+    assert.is_true(ok, tostring(res))
+    assert.is_nil(res)
+    assert.equal(1, #errs)
+    assert.matches("no easy handle today", errs[1], 1, true)
+    assert.matches("stack traceback", errs[1], 1, true)
+    assert.equal("success", tags.status)
   end)
 
   it("iterates pages and items inside tasks, alongside other tasks", function()

@@ -29,8 +29,9 @@ _M.meta = meta.get
 -- (inside nginx: a light thread of the request).
 _M.spawn = drivers.spawn
 
---- kombo.run(): drive every spawned task to completion (plain Lua; inside
--- nginx it waits for the request's light threads).
+--- kombo.run() -> true | nil, errors: drive every spawned task to its end
+-- (plain Lua; inside nginx it waits for the request's light threads).
+-- errors lists what each failed task raised, in the order they failed.
 _M.run = drivers.run
 
 local CONTENT_TYPES = {
@@ -43,15 +44,31 @@ local CONTENT_TYPES = {
 --- kombo.attachment(path, fields) -> attachment table | nil, err
 -- Reads a file and returns { name, content_type, data (base64), type },
 -- ready for the `attachment` body field. `fields` may set name,
--- content_type and type (default "CV").
+-- content_type and type (default "CV"). A path that is not a readable
+-- file (missing, a directory, no permission) is an invalid_request error
+-- on field "path".
 function _M.attachment(path, fields)
+  local invalid = require("kombo.errors").invalid
+  if type(path) ~= "string" or path == "" then
+    return nil, invalid("path", "the path of a file to attach, a non-empty string")
+  end
   fields = fields or {}
   local f, ferr = io.open(path, "rb")
   if not f then
-    return nil, require("kombo.errors").invalid("path", "a readable file (" .. tostring(ferr) .. ")")
+    return nil, invalid("path", "a readable file (" .. tostring(ferr)
+      .. "): check that it exists and that this process may read it")
   end
-  local bytes = f:read("*a")
+  -- Opening a directory succeeds on POSIX; reading it fails with EISDIR
+  -- (21 on Linux and the BSDs; the message may be translated).
+  local bytes, rerr, code = f:read("*a")
   f:close()
+  if not bytes then
+    if code == 21 or tostring(rerr):find("directory", 1, true) then
+      return nil, invalid("path", "a file, not a directory (" .. path .. "): pass the path of a file inside it")
+    end
+    return nil, invalid("path", "a readable file (" .. path .. ": " .. tostring(rerr)
+      .. "): check that it exists and that this process may read it")
+  end
   local name = fields.name or path:match("([^/\\]+)$")
   local ext = (name:match("%.([%w]+)$") or ""):lower()
   return {

@@ -46,7 +46,8 @@ function _M.spawn(...)
   return tasks.spawn(...)
 end
 
---- run(): drives (plain Lua) or waits for (nginx) every spawned task.
+--- run() -> true | nil, errors: drives (plain Lua) or waits for (nginx)
+-- every spawned task; errors lists what failed tasks raised.
 function _M.run()
   if ngx_driver then return ngx_driver.run() end
   return tasks.run()
@@ -65,8 +66,10 @@ end
 --- Can a for-in iterator yield here (everything but PUC Lua 5.1)?
 _M.YIELD_IN_FOR = not (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil)
 
+--- close(client): the blocking handle and the tasks' spare handles.
 function _M.close(client)
   blocking.close(client)
+  tasks.close(client)
 end
 
 return _M

@@ -6,12 +6,18 @@
 -- task with the outcome. step() never blocks longer than it is told, so
 -- the same scheduler runs under kombo.run() (blocking waits) and under an
 -- editor's event loop (a timer calling step(0); see drivers/uv.lua).
+--
+-- Each kombo client has at most client._max_connections transfers in
+-- flight; further sends wait in a FIFO queue and start as others finish.
+-- A queued request is not handed to libcurl, so its timeout only starts
+-- when it does.
 
 local core = require("kombo.core")
 
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
 local traceback = debug.traceback
-local select, type, error, remove, huge = select, type, error, table.remove, math.huge
+local select, type, error, pcall, tostring, remove, huge = select, type, error, pcall, tostring, table.remove, math.huge
+local setmetatable, rawget = setmetatable, rawget
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 local now_ms = core.now_ms
 
@@ -20,6 +26,9 @@ local _M = {}
 _M.WAIT = setmetatable({}, { __tostring = function() return "kombo.WAIT" end })
 local WAIT = _M.WAIT
 
+-- Resumes a waiting task with an error to raise where it waits.
+local RAISE = {}
+
 local function _pack(...) return { n = select("#", ...), ... } end
 
 -- Scheduler state; one per Lua state, which is what a Lua user expects of
@@ -27,27 +36,79 @@ local function _pack(...) return { n = select("#", ...), ... } end
 local ready = {}        -- { task, args } to resume, in order
 local timers = {}       -- { at = ms, task = task }
 local inflight = 0
+local queued = 0        -- sends waiting for a connection, over all clients
 local multi = nil       -- created on first use, closed when idle
 local current = nil     -- the task being resumed
-local failures = {}     -- errors raised by tasks, for run() to re-raise
-local free = setmetatable({}, { __mode = "k" }) -- kombo client -> spare core clients
+local failures = {}     -- errors raised by tasks, oldest first
+-- kombo client -> { active = n, queue = { first, last, ... }, spare = { core clients } }.
+-- Weak keys: a client nobody holds any more takes its state and spare
+-- handles with it (the state holds no reference to its client, which 5.1's
+-- weak tables need).
+local per_client = setmetatable({}, { __mode = "k" })
 
 --- The task being run, or nil outside tasks.
 function _M.current() return current end
 
-function _M.send(client, req) return co_yield(WAIT, "send", client, req) end
-function _M.sleep(ms) co_yield(WAIT, "sleep", ms) end
-
-local function _handle_for(client)
-  local pool = free[client]
-  if pool and #pool > 0 then return remove(pool) end
-  return core.client(client._handle_opts)
+function _M.send(client, req)
+  local r = _pack(co_yield(WAIT, "send", client, req))
+  if r[1] == RAISE then error(r[2], 0) end
+  return unpack(r, 1, r.n)
 end
 
-local function _release(client, handle)
-  local pool = free[client]
-  if not pool then pool = {}; free[client] = pool end
-  pool[#pool + 1] = handle
+function _M.sleep(ms) co_yield(WAIT, "sleep", ms) end
+
+local function _state(client)
+  local st = per_client[client]
+  if not st then
+    st = { active = 0, queue = { first = 1, last = 0 }, spare = {} }
+    per_client[client] = st
+  end
+  return st
+end
+
+local function _add(client, spare, task, req)
+  local handle = remove(spare) or core.client(client._handle_opts)
+  multi = multi or core.multi()
+  local ok, err = pcall(multi.add, multi, handle, req, { task = task, client = client, handle = handle })
+  if not ok then
+    spare[#spare + 1] = handle
+    error(err, 0)
+  end
+end
+
+-- Hands the transfer to libcurl on a spare handle (or a new one). What
+-- fails here is raised in the task, where it waits to send.
+local function _start(client, st, task, req)
+  local ok, err = pcall(_add, client, st.spare, task, req)
+  if ok then
+    st.active = st.active + 1
+    inflight = inflight + 1
+  else
+    ready[#ready + 1] = { task, _pack(RAISE, err) }
+  end
+end
+
+-- A transfer of client's finished: keep its handle (up to the cap) and
+-- start the oldest queued sends while there is room.
+local function _finished(client, handle)
+  local st = per_client[client]
+  local max = client._max_connections
+  st.active = st.active - 1
+  inflight = inflight - 1
+  local spare = st.spare
+  if #spare < max then
+    spare[#spare + 1] = handle
+  else
+    handle:close()
+  end
+  local q = st.queue
+  while q.first <= q.last and st.active < max do
+    local item = q[q.first]
+    q[q.first] = nil
+    q.first = q.first + 1
+    queued = queued - 1
+    _start(client, st, item[1], item[2])
+  end
 end
 
 local function _resume(task, args)
@@ -69,10 +130,15 @@ local function _resume(task, args)
     ready[#ready + 1] = { task, _pack() }
   elseif r[3] == "send" then
     local client, req = r[4], r[5]
-    local handle = _handle_for(client)
-    multi = multi or core.multi()
-    multi:add(handle, req, { task = task, client = client, handle = handle })
-    inflight = inflight + 1
+    local st = _state(client)
+    local q = st.queue
+    if st.active < client._max_connections and q.first > q.last then
+      _start(client, st, task, req)
+    else
+      q.last = q.last + 1
+      q[q.last] = { task, req }
+      queued = queued + 1
+    end
   else
     timers[#timers + 1] = { at = now_ms() + r[4], task = task }
   end
@@ -87,14 +153,16 @@ end
 
 --- Is there anything left to do?
 function _M.busy()
-  return #ready > 0 or inflight > 0 or #timers > 0
+  return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0
 end
 
 --- Runs what is ready, then waits at most wait_ms for transfers or timers.
 function _M.step(wait_ms)
   while #ready > 0 do
-    local item = remove(ready, 1)
-    _resume(item[1], item[2])
+    -- A batch at a time: removing from the front of a long list is quadratic.
+    local batch = ready
+    ready = {}
+    for i = 1, #batch do _resume(batch[i][1], batch[i][2]) end
   end
   local now, next_at = now_ms(), huge
   for i = 1, #timers do
@@ -107,8 +175,7 @@ function _M.step(wait_ms)
     local done = multi:perform(wait)
     for i = 1, #done do
       local token = done[i][1]
-      inflight = inflight - 1
-      _release(token.client, token.handle)
+      _finished(token.client, token.handle)
       ready[#ready + 1] = { token.task, _pack(done[i][2], done[i][3]) }
     end
   elseif #timers > 0 and #ready == 0 then
@@ -136,14 +203,25 @@ function _M.take_failures()
   return f
 end
 
---- kombo.run(): drives every spawned task to completion, blocking. Every
--- task runs to its end even when one raises; the first error raised is
--- then re-raised here, with the task's traceback.
+--- kombo.run() -> true | nil, errors: drives every spawned task to its
+-- end, blocking. A task that raises does not stop the others; errors
+-- lists what each failed task raised, in the order they failed.
 function _M.run()
   if current then error("kombo.run called inside a task", 2) end
   while _M.busy() do _M.step(1000) end
   local f = _M.take_failures()
-  if #f > 0 then error(f[1], 0) end
+  if #f > 0 then return nil, f end
+  return true
+end
+
+--- Closes client's spare handles (client:close()); transfers in flight
+-- finish and keep theirs until the client is collected.
+function _M.close(client)
+  local st = per_client[client]
+  if not st then return end
+  local spare = st.spare
+  st.spare = {}
+  for i = 1, #spare do spare[i]:close() end
 end
 
 return _M
