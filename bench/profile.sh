@@ -39,4 +39,4 @@ echo "== share of CPU samples by library, including callees (a decoder includes 
 perf report -i "$OUT/perf.data" --children --sort dso -g none 2>/dev/null | grep '%' | head -8
 echo "== inclusive share of the functions that tell decode, GC and transfer apart"
 perf report -i "$OUT/perf.data" --children --sort symbol -g none 2>/dev/null |
-	grep -E ' (luaC_step|sweepstep[.a-z0-9]*|propagatemark|internshrstr|luaH_resize|luaH_newkey|l_perform|curl_easy_perform|kombo_client_finish|on_body|luaV_execute)( |$)'
+	grep -E ' (luaC_step|sweepstep[.a-z0-9]*|propagatemark|internshrstr|luaH_resize|luaH_newkey|l_perform|curl_easy_perform|kombo_easy_finish|on_body|luaV_execute)( |$)'

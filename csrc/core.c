@@ -2,7 +2,7 @@
  * and nothing else. See README "Architecture". */
 #include <curl/curl.h>
 #include "core.h"
-#include "client.h"
+#include "easy.h"
 
 __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 {
@@ -12,7 +12,7 @@ __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return luaL_error(L, "curl_global_init failed");
 	lua_newtable(L);
-	kombo_client_open(L);
+	kombo_easy_open(L);
 	kombo_encode_open(L);
 	kombo_clock_open(L);
 	kombo_multi_open(L);

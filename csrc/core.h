@@ -7,11 +7,11 @@
 #include <stddef.h>
 #include "compat.h"
 
-#define KOMBO_CLIENT_MT "kombo.client"
+#define KOMBO_EASY_MT "kombo.easy"
 #define KOMBO_MULTI_MT "kombo.multi"
 
 /* Each adds its functions to the module table on top of the stack. */
-void kombo_client_open(lua_State *L);
+void kombo_easy_open(lua_State *L);
 void kombo_encode_open(lua_State *L);
 void kombo_clock_open(lua_State *L);
 void kombo_multi_open(lua_State *L);

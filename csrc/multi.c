@@ -1,14 +1,14 @@
-/* The multi object ("kombo.multi"): runs several clients' transfers at once
+/* The multi object ("kombo.multi"): runs several easy handles' transfers at once
  * on one libcurl multi handle, for kombo.spawn/run and event-loop drivers.
  * It never waits longer than the caller allows and never calls into Lua
  * while libcurl is running, so a driver can yield between calls. */
 #include <curl/curl.h>
 #include <string.h>
-#include "client.h"
+#include "easy.h"
 
 typedef struct {
 	CURLM *multi;  /* NULL once closed */
-	int pending;   /* registry ref: lightuserdata(client) -> {client, req, token} */
+	int pending;   /* registry ref: lightuserdata(easy) -> {easy, req, token} */
 	int running;
 } kb_multi;
 
@@ -36,18 +36,18 @@ static int l_multi_new(lua_State *L)
 	return 1;
 }
 
-/* multi:add(client, req, token): starts req on client's easy handle. The
- * client, req (whose body libcurl reads in place) and token are kept
+/* multi:add(easy, req, token): starts req on the easy handle. The
+ * easy handle, req (whose body libcurl reads in place) and token are kept
  * reachable until the transfer completes. */
 static int l_add(lua_State *L)
 {
 	kb_multi *m = check_multi(L, 1);
-	kb_client *c = kombo_client_check(L, 2);
+	kb_easy *c = kombo_easy_check(L, 2);
 	CURLMcode rc;
 	if (c->busy)
-		return luaL_error(L, "kombo client is busy with another transfer");
+		return luaL_error(L, "kombo easy handle is busy with another transfer");
 	luaL_checkany(L, 4);
-	kombo_client_prepare(L, c, 3);
+	kombo_easy_prepare(L, c, 3);
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (void *)c);
 	rc = curl_multi_add_handle(m->multi, c->easy);
 	if (rc != CURLM_OK)
@@ -91,7 +91,7 @@ static int l_perform(lua_State *L)
 	lua_newtable(L);                                   /* completions */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);     /* pending */
 	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
-		kb_client *c = NULL;
+		kb_easy *c = NULL;
 		int nres;
 		if (msg->msg != CURLMSG_DONE)
 			continue;
@@ -100,11 +100,11 @@ static int l_perform(lua_State *L)
 		c->busy = 0;
 		lua_createtable(L, 3, 0);                  /* entry */
 		lua_pushlightuserdata(L, c);
-		lua_rawget(L, -3);                         /* {client, req, token} */
+		lua_rawget(L, -3);                         /* {easy, req, token} */
 		lua_rawgeti(L, -1, 3);
 		lua_rawseti(L, -3, 1);                     /* entry[1] = token */
 		lua_pop(L, 1);
-		nres = kombo_client_finish(L, c, msg->data.result);
+		nres = kombo_easy_finish(L, c, msg->data.result);
 		if (nres == 1) {
 			lua_rawseti(L, -2, 2);
 		} else {
@@ -127,11 +127,11 @@ static int l_close(lua_State *L)
 	if (m->multi == NULL)
 		return 0;
 	/* Abandon what is still in flight: detach each easy handle so its
-	 * client can be used or closed again. */
+	 * handle can be used or closed again. */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);
 	lua_pushnil(L);
 	while (lua_next(L, -2) != 0) {
-		kb_client *c = lua_touserdata(L, -2);
+		kb_easy *c = lua_touserdata(L, -2);
 		if (c->easy != NULL)
 			curl_multi_remove_handle(m->multi, c->easy);
 		c->busy = 0;

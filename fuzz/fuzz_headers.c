@@ -1,10 +1,10 @@
-/* libFuzzer harness for kombo_parse_headers (csrc/client.c): the bytes of a
+/* libFuzzer harness for kombo_parse_headers (csrc/easy.c): the bytes of a
  * response header block, exactly as a server chose them, before anything
  * else in kombo.core looks at them.
  *
  * Build and run (`make fuzz` does this for every harness):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
- *     fuzz/fuzz_headers.c csrc/client.c csrc/encode.c -llua5.4 -lcurl -o build/fuzz/fuzz_headers
+ *     fuzz/fuzz_headers.c csrc/easy.c csrc/encode.c -llua5.4 -lcurl -o build/fuzz/fuzz_headers
  *   build/fuzz/fuzz_headers fuzz/corpus/fuzz_headers -max_total_time=30
  *
  * Beyond "no crash", it checks what the Lua table built from the result

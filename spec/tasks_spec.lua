@@ -156,13 +156,13 @@ describe("kombo.spawn / kombo.run", function()
     -- client has a spare handle from this run; fresh has none yet.
     kombo.spawn(function() assert(client.ats:get_tags()) end)
     assert.is_true(kombo.run())
-    local real = core.client
+    local real = core.easy
     local tags
-    core.client = function() error("no easy handle today") end
+    core.easy = function() error("no easy handle today") end
     kombo.spawn(function() fresh.ats:get_tags() end)
     kombo.spawn(function() tags = client.ats:get_tags() end)
     local ok, res, errs = pcall(kombo.run)
-    core.client = real
+    core.easy = real
     fresh:close()
     assert.is_true(ok, tostring(res))
     assert.is_nil(res)

@@ -8,12 +8,12 @@ local _M = {}
 function _M.send(client, req)
   local handle = client._handle
   if not handle then
-    handle = core.client(client._handle_opts)
+    handle = core.easy(client._handle_opts)
     client._handle = handle
   elseif handle:busy() then
     -- Re-entered from a finalizer, hook or logger while this client's
     -- handle still holds a response: a handle of its own for this call.
-    local spare = core.client(client._handle_opts)
+    local spare = core.easy(client._handle_opts)
     local res, fail = spare:perform(req)
     spare:close()
     return res, fail

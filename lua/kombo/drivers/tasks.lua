@@ -67,7 +67,7 @@ local function _state(client)
 end
 
 local function _add(client, spare, task, req)
-  local handle = remove(spare) or core.client(client._handle_opts)
+  local handle = remove(spare) or core.easy(client._handle_opts)
   multi = multi or core.multi()
   local ok, err = pcall(multi.add, multi, handle, req, { task = task, client = client, handle = handle })
   if not ok then

@@ -1,7 +1,7 @@
-/* The client object's struct, shared with multi.c which runs several
- * clients' easy handles at once. */
-#ifndef KOMBO_CLIENT_H
-#define KOMBO_CLIENT_H
+/* The easy object's struct, shared with multi.c which runs several easy
+ * handles at once. */
+#ifndef KOMBO_EASY_H
+#define KOMBO_EASY_H
 
 #include <curl/curl.h>
 #include "core.h"
@@ -24,10 +24,10 @@ typedef struct {
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	char errbuf[CURL_ERROR_SIZE];
-} kb_client;
+} kb_easy;
 
-kb_client *kombo_client_check(lua_State *L, int idx);
-void kombo_client_prepare(lua_State *L, kb_client *c, int idx);
-int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc);
+kb_easy *kombo_easy_check(lua_State *L, int idx);
+void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx);
+int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc);
 
 #endif

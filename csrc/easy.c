@@ -1,8 +1,8 @@
-/* The client object ("kombo.client"): one libcurl easy handle and its
+/* The easy object ("kombo.easy"): one libcurl easy handle and its
  * buffers, kept across requests so consecutive requests share a kept-alive
  * connection and no per-request allocation is needed once warmed up.
  *
- * client:perform(req) does one HTTP exchange and nothing else: no retries,
+ * easy:perform(req) does one HTTP exchange and nothing else: no retries,
  * no waiting (that is policy.c's and the drivers' business). It returns a
  * response table, or nil and a classified failure table. */
 #include <curl/curl.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "core.h"
-#include "client.h"
+#include "easy.h"
 #include "failure.h"
 
 #define DEFAULT_TIMEOUT_MS 60000L
@@ -53,7 +53,7 @@ static void buf_trim(kb_buf *b)
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-	kb_client *c = ud;
+	kb_easy *c = ud;
 	size_t len = size * n;
 	if (c->max_body && c->body.len + len > c->max_body) {
 		c->too_large = 1;
@@ -64,7 +64,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-	kb_client *c = ud;
+	kb_easy *c = ud;
 	size_t len = size * n;
 	/* A new status line starts a new header block (100 Continue, proxies):
 	 * only the final block describes the response. */
@@ -81,7 +81,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
  * descriptors (a failure of its own, not a refused connection). */
 static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	kb_client *c = ud;
+	kb_easy *c = ud;
 	curl_socket_t s;
 	(void)purpose;
 	s = socket(a->family, a->socktype, a->protocol);
@@ -90,15 +90,15 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_
 	return s;
 }
 
-kb_client *kombo_client_check(lua_State *L, int idx)
+kb_easy *kombo_easy_check(lua_State *L, int idx)
 {
-	kb_client *c = luaL_checkudata(L, idx, KOMBO_CLIENT_MT);
+	kb_easy *c = luaL_checkudata(L, idx, KOMBO_EASY_MT);
 	if (c->easy == NULL)
-		luaL_error(L, "attempt to use a closed kombo client");
+		luaL_error(L, "attempt to use a closed kombo easy handle");
 	return c;
 }
 
-static void set_str(lua_State *L, kb_client *c, int opts, const char *field, CURLoption opt)
+static void set_str(lua_State *L, kb_easy *c, int opts, const char *field, CURLoption opt)
 {
 	lua_getfield(L, opts, field);
 	if (!lua_isnil(L, -1))
@@ -118,10 +118,10 @@ static int opt_bool(lua_State *L, int opts, const char *field, int dflt)
 	return v;
 }
 
-/* core.client{ user_agent=, verify_tls=true, ca_file=, max_response_bytes= } */
-static int l_client_new(lua_State *L)
+/* core.easy{ user_agent=, verify_tls=true, ca_file=, max_response_bytes= } */
+static int l_easy_new(lua_State *L)
 {
-	kb_client *c;
+	kb_easy *c;
 	int verify;
 	if (lua_isnoneornil(L, 1))
 		lua_newtable(L);
@@ -130,7 +130,7 @@ static int l_client_new(lua_State *L)
 	 * half-way leaves a closed object that __gc handles. */
 	c = lua_newuserdata(L, sizeof *c);
 	memset(c, 0, sizeof *c);
-	luaL_getmetatable(L, KOMBO_CLIENT_MT);
+	luaL_getmetatable(L, KOMBO_EASY_MT);
 	lua_setmetatable(L, -2);
 
 	c->easy = curl_easy_init();
@@ -165,7 +165,7 @@ static int l_client_new(lua_State *L)
 	return 1;
 }
 
-static void release_request(kb_client *c)
+static void release_request(kb_easy *c)
 {
 	curl_slist_free_all(c->headers);
 	c->headers = NULL;
@@ -174,7 +174,7 @@ static void release_request(kb_client *c)
 /* Sets the easy handle up for the request table at idx. Raises on misuse
  * (wrong types, CR/LF in a header) before anything is sent. The body string
  * is not copied: the caller keeps req alive until the transfer is done. */
-void kombo_client_prepare(lua_State *L, kb_client *c, int idx)
+void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 {
 	const char *method, *url, *body = NULL;
 	size_t body_len = 0, i, n;
@@ -348,7 +348,7 @@ static void push_headers(lua_State *L, const char *p, size_t len)
 }
 
 /* A failed transfer as nil and a failure of the table in failure.c. */
-static int push_failure(lua_State *L, kb_client *c, CURLcode rc)
+static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 {
 	const char *reason = kombo_curl_reason(rc), *message;
 	long req_size = 0;
@@ -379,7 +379,7 @@ static int push_failure(lua_State *L, kb_client *c, CURLcode rc)
  * taking a large body into Lua may run out of memory. */
 static int build_response(lua_State *L)
 {
-	kb_client *c = lua_touserdata(L, 1);
+	kb_easy *c = lua_touserdata(L, 1);
 	long status = 0, connects = 0;
 	double total = 0;
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -403,7 +403,7 @@ static int build_response(lua_State *L)
  * stays busy until its buffers have been read: building the Lua values
  * can run a finalizer that calls back into the SDK, which must then take
  * another handle rather than overwrite these buffers. */
-int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc)
+int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 {
 	int status, n = 1;
 	release_request(c);
@@ -431,31 +431,31 @@ int kombo_client_finish(lua_State *L, kb_client *c, CURLcode rc)
 	return n;
 }
 
-/* client:perform(req) -> response | nil, failure */
+/* easy:perform(req) -> response | nil, failure */
 static int l_perform(lua_State *L)
 {
-	kb_client *c = kombo_client_check(L, 1);
+	kb_easy *c = kombo_easy_check(L, 1);
 	CURLcode rc;
 	if (c->busy)
-		return luaL_error(L, "kombo client is busy with another transfer");
-	kombo_client_prepare(L, c, 2);
+		return luaL_error(L, "kombo easy handle is busy with another transfer");
+	kombo_easy_prepare(L, c, 2);
 	c->busy = 1;
 	rc = curl_easy_perform(c->easy);
-	return kombo_client_finish(L, c, rc);
+	return kombo_easy_finish(L, c, rc);
 }
 
-/* client:busy() -> true while a transfer or its response is in progress:
+/* easy:busy() -> true while a transfer or its response is in progress:
  * a caller re-entering from a finalizer, hook or logger takes another. */
 static int l_busy(lua_State *L)
 {
-	kb_client *c = luaL_checkudata(L, 1, KOMBO_CLIENT_MT);
+	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
 	lua_pushboolean(L, c->busy);
 	return 1;
 }
 
 static int l_close(lua_State *L)
 {
-	kb_client *c = luaL_checkudata(L, 1, KOMBO_CLIENT_MT);
+	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
 	/* No error while busy: this is also __gc, and curl_easy_cleanup
 	 * detaches a handle from its multi handle itself. */
 	release_request(c);
@@ -473,12 +473,12 @@ static int l_close(lua_State *L)
 
 static int l_tostring(lua_State *L)
 {
-	kb_client *c = luaL_checkudata(L, 1, KOMBO_CLIENT_MT);
-	lua_pushfstring(L, "kombo.client (%s%p)", c->easy ? "" : "closed ", (void *)c);
+	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
+	lua_pushfstring(L, "kombo.easy (%s%p)", c->easy ? "" : "closed ", (void *)c);
 	return 1;
 }
 
-void kombo_client_open(lua_State *L)
+void kombo_easy_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "perform", l_perform },
@@ -490,9 +490,9 @@ void kombo_client_open(lua_State *L)
 		{ NULL, NULL },
 	};
 	static const luaL_Reg fns[] = {
-		{ "client", l_client_new },
+		{ "easy", l_easy_new },
 		{ NULL, NULL },
 	};
-	kb_newclass(L, KOMBO_CLIENT_MT, methods);
+	kb_newclass(L, KOMBO_EASY_MT, methods);
 	kb_setfuncs(L, fns, 0);
 }
