@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "core.h"
 #include "easy.h"
 #include "failure.h"
@@ -478,6 +481,19 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
+/* core.release_memory(): hands memory the process freed back to the
+ * system. glibc keeps freed heap pages for reuse below any block still in
+ * use, so after a burst of large responses the process would stay at the
+ * burst's peak; elsewhere this does nothing. */
+static int l_release_memory(lua_State *L)
+{
+	(void)L;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	return 0;
+}
+
 void kombo_easy_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
@@ -491,6 +507,7 @@ void kombo_easy_open(lua_State *L)
 	};
 	static const luaL_Reg fns[] = {
 		{ "easy", l_easy_new },
+		{ "release_memory", l_release_memory },
 		{ NULL, NULL },
 	};
 	kb_newclass(L, KOMBO_EASY_MT, methods);

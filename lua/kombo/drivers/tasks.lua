@@ -40,6 +40,9 @@ local queued = 0        -- sends waiting for a connection, over all clients
 local multi = nil       -- created on first use, closed when idle
 local current = nil     -- the task being resumed
 local failures = {}     -- errors raised by tasks, oldest first
+local received = 0      -- response bytes since kombo.run last gave memory back
+-- A burst that moved this much gives its memory back when kombo.run ends.
+local RELEASE_BYTES = 64 * 1024 * 1024
 -- kombo client -> { active = n, queue = { first, last, ... }, spare = { core clients } }.
 -- Weak keys: a client nobody holds any more takes its state and spare
 -- handles with it (the state holds no reference to its client, which 5.1's
@@ -174,7 +177,8 @@ function _M.step(wait_ms)
   if inflight > 0 then
     local done = multi:perform(wait)
     for i = 1, #done do
-      local token = done[i][1]
+      local token, res = done[i][1], done[i][2]
+      if res then received = received + #res.body end
       _finished(token.client, token.handle)
       ready[#ready + 1] = { token.task, _pack(done[i][2], done[i][3]) }
     end
@@ -209,6 +213,14 @@ end
 function _M.run()
   if current then error("kombo.run called inside a task", 2) end
   while _M.busy() do _M.step(1000) end
+  if received >= RELEASE_BYTES then
+    -- The burst's responses are garbage now: collect them, then let the
+    -- allocator return the pages, so the process goes back near where it
+    -- was before the burst instead of staying at its peak.
+    received = 0
+    collectgarbage("collect")
+    core.release_memory()
+  end
   local f = _M.take_failures()
   if #f > 0 then return nil, f end
   return true
