@@ -359,20 +359,20 @@ function _M.spawn(fn, ...)
   return co
 end
 
---- run(): waits for every thread this request spawned; re-raises the first
--- error raised in one of them (with its traceback) once all have ended.
+--- run(): waits for every thread this request spawned, then returns true,
+-- or nil and the list of errors the failed ones raised (with their
+-- tracebacks), in the order they were spawned; never raises for them.
 function _M.run()
   _check_phase()
   local list = _threads()
-  local first
+  local failed = {}
   while #list > 0 do
     local co = table.remove(list, 1)
     local ok, r, e = ngx.thread.wait(co)
-    if first == nil then
-      if not ok then first = r elseif r == FAILED then first = e end
-    end
+    if not ok then failed[#failed + 1] = r elseif r == FAILED then failed[#failed + 1] = e end
   end
-  if first ~= nil then error(first, 0) end
+  if #failed > 0 then return nil, failed end
+  return true
 end
 
 return _M
