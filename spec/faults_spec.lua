@@ -403,6 +403,48 @@ local CASES = {
     expect = { kind = "api", status = 500, attempts = 1, received = { "POST", "/v1/ats/candidates", 1 } },
     check = function(_, _, ctx) assert.equal(ctx.before.candidates + 1, ctx.sb:counts().candidates) end,
   },
+  {
+    name = "a 503 with Retry-After: 0 forever gets max_attempts requests, each after the backoff",
+    rules = { { path = TAGS, status = 503, headers = { ["Retry-After"] = "0" }, times = -1 } },
+    options = { retries = { backoff = FAST.backoff, max_attempts = 4 } },
+    call = function(c) return c.ats:get_tags() end,
+    expect = { kind = "api", status = 503, attempts = 4, received = { "GET", TAGS, 4 } },
+    check = function(_, _, ctx)
+      local reason, delay = retry_reason(ctx.logs)
+      assert.matches("Retry%-After 0 s, backoff", reason)
+      assert.is_true(delay >= 2.5, "waited " .. delay .. " ms")
+    end,
+  },
+  {
+    name = "a response over max_response_bytes is not retried",
+    options = { max_response_bytes = 512 },
+    outside = 1, -- the fault is the client's own limit
+    call = function(c) return c.ats:get_applications({ page_size = 20 }) end,
+    expect = { kind = "decode", reason = "too_large", attempts = 1, received = { "GET", "/v1/ats/applications", 1 } },
+  },
+  {
+    name = "a page whose next cursor repeats ends the walk with a pagination error",
+    rules = { { path = TAGS, status = 200, times = -1,
+      body = '{"status":"success","data":{"next":"same","results":[{"id":"t"}]}}' } },
+    call = function(c) return all_ids(assert(c.ats:get_tags())) end,
+    expect = { kind = "pagination", reason = "cursor_repeated", received = { "GET", TAGS, 2 } },
+    check = function(_, err) assert.equal("same", err.cursor) end,
+  },
+  {
+    name = "a server that reflects the API key gets it redacted from the error",
+    rules = function(ctx)
+      return { { path = TAGS, status = 401, body = '{"status":"error","error":{"message":"bad key '
+        .. ctx.sb.api_key .. '"}}', headers = { ["X-Echo"] = ctx.sb.api_key } } }
+    end,
+    options = { retries = { strategy = "none" } },
+    call = function(c) return c.ats:get_tags() end,
+    expect = { kind = "api", status = 401, attempts = 1, received = { "GET", TAGS, 1 } },
+    check = function(_, err, ctx)
+      assert.is_nil(tostring(err):find(ctx.sb.api_key, 1, true))
+      assert.is_nil(err.body:find(ctx.sb.api_key, 1, true))
+      assert.equal("[REDACTED]", err.headers["x-echo"])
+    end,
+  },
 }
 
 -- Pagination under faults: each request has a seeded 10% chance of a 503,

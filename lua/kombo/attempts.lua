@@ -154,11 +154,11 @@ function _M.run(client, op, req)
   if req.query ~= "" then url = url .. "?" .. req.query end
   if #url > MAX_URL_BYTES then
     if req.server_cursor then
-      return nil, errors.new({
+      return nil, meta.set(errors.new({
         kind = "pagination", reason = "cursor_too_long", operation = op.name, attempts = 0,
         message = "the server's next cursor makes a URL longer than " .. MAX_URL_BYTES
           .. " bytes; the walk cannot go on",
-      })
+      }), { attempts = 0, elapsed_ms = 0 })
     end
     return nil, errors.invalid("params", "values short enough for a URL of at most " .. MAX_URL_BYTES
       .. " bytes (an id or filter is far too long)", op.name)

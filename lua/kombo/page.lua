@@ -68,10 +68,10 @@ local function _follow(ctx, cursor)
   local seen = ctx.seen
   local from = seen[cursor]
   if from ~= nil and from ~= ctx.index then
-    return nil, errors.new({
+    return nil, meta.set(errors.new({
       kind = "pagination", reason = "cursor_repeated", operation = ctx.op.name, attempts = 0, cursor = cursor,
       message = "the server sent cursor " .. cursor .. " again in the same walk; fetching it would loop forever",
-    })
+    }), { attempts = 0, elapsed_ms = 0 })
   end
   seen[cursor] = ctx.index
   local prev = ctx.req
