@@ -56,6 +56,9 @@ size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out);
 /* 1 when s[0..len) may be sent as a header value: no CR, LF or NUL. */
 int kombo_header_value_ok(const char *s, size_t len);
 
+/* 1 when s[0..len) is a header name: an HTTP token (RFC 9110). */
+int kombo_header_name_ok(const char *s, size_t len);
+
 /* Header names this long or longer are skipped by kombo_parse_headers. */
 #define KOMBO_HEADER_NAME_MAX 128
 

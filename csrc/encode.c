@@ -97,11 +97,34 @@ static int l_b64encode(lua_State *L)
 }
 
 /* core.header_value_ok(s) -> boolean */
-static int l_header_value_ok(lua_State *L)
+int kombo_header_name_ok(const char *s, size_t len)
 {
-	size_t len;
-	const char *s = luaL_checklstring(L, 1, &len);
-	lua_pushboolean(L, kombo_header_value_ok(s, len));
+	size_t i;
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", c) != NULL) || c == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+/* core.header_ok(name, value) -> true | nil, "name" | "value"
+ * The one check every header passes before it is sent: the options of
+ * kombo.new and of a call, what a before_request hook set, the API key. */
+static int l_header_ok(lua_State *L)
+{
+	size_t nlen, vlen;
+	const char *name = luaL_checklstring(L, 1, &nlen);
+	const char *value = luaL_checklstring(L, 2, &vlen);
+	if (!kombo_header_name_ok(name, nlen) || !kombo_header_value_ok(value, vlen)) {
+		lua_pushnil(L);
+		lua_pushstring(L, kombo_header_name_ok(name, nlen) ? "value" : "name");
+		return 2;
+	}
+	lua_pushboolean(L, 1);
 	return 1;
 }
 
@@ -146,7 +169,7 @@ void kombo_encode_open(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "escape", l_escape },
 		{ "b64encode", l_b64encode },
-		{ "header_value_ok", l_header_value_ok },
+		{ "header_ok", l_header_ok },
 		{ "next_query", l_next_query },
 		{ NULL, NULL },
 	};

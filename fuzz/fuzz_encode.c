@@ -1,7 +1,8 @@
 /* libFuzzer harness for the URL building of kombo.core: kombo_pct_encode,
  * kombo_escape_segment (path parameters, csrc/encode.c), kombo_next_query
- * (the next page's query, csrc/encode.c) and kombo_header_value_ok. Their
- * input is whatever a caller passes as an id or a server sends as a cursor.
+ * (the next page's query, csrc/encode.c), kombo_header_value_ok and
+ * kombo_header_name_ok. Their input is whatever a caller passes as an id
+ * or a header, or a server sends as a cursor.
  *
  * Build and run (`make fuzz` does this for every harness):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/lua5.4 \
@@ -91,6 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (k = 0; k < size; k++)
 		bad |= s[k] == '\r' || s[k] == '\n' || s[k] == '\0';
 	if (kombo_header_value_ok(s, size) != !bad)
+		abort();
+	/* A header name never holds what could end or split a header line. */
+	if (kombo_header_name_ok(s, size) &&
+	    (bad || memchr(s, ':', size) != NULL || memchr(s, ' ', size) != NULL || size == 0))
 		abort();
 
 	/* The first byte splits the rest into an (already encoded) query and a

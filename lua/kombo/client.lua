@@ -62,20 +62,21 @@ local function _check_types(opts, known, prefix)
   end
 end
 
-local function _check_header_value(field, v)
+-- The value of header `name`, given as option `field` (core.header_ok is
+-- the one rule: names are HTTP tokens, values hold no CR, LF or NUL).
+local function _check_header_value(field, v, name)
   if type(v) ~= "string" then return invalid(field, "a string") end
-  if not core.header_value_ok(v) then
+  if not core.header_ok(name, v) then
     return invalid(field, "a header value without CR, LF or NUL")
   end
 end
 
--- Header names are HTTP tokens; anything else could smuggle a header.
 local function _check_headers(field, headers)
   for name, value in pairs(headers) do
-    if type(name) ~= "string" or not name:match("^[%w!#$%%&'*+%-.^_`|~]+$") then
+    if type(name) ~= "string" or not core.header_ok(name, "") then
       return invalid(field, "header names made of token characters, got " .. tostring(name))
     end
-    local err = _check_header_value(field .. "." .. name, value)
+    local err = _check_header_value(field .. "." .. name, value, name)
     if err then return err end
   end
 end
@@ -115,7 +116,7 @@ local function _check_common(opts)
   if opts.timeout_ms then err = _check_positive("timeout_ms", opts.timeout_ms) end
   if not err and opts.server_url then err = _check_url("server_url", opts.server_url) end
   if not err and opts.integration_id then
-    err = _check_header_value("integration_id", opts.integration_id)
+    err = _check_header_value("integration_id", opts.integration_id, "X-Integration-Id")
   end
   if not err and opts.headers then err = _check_headers("headers", opts.headers) end
   return err
@@ -168,7 +169,7 @@ function _M.new(opts)
     return nil, invalid("api_key", "a non-empty string or a function returning one")
   end
   if type(opts.api_key) == "string" then
-    err = _check_header_value("api_key", opts.api_key)
+    err = _check_header_value("api_key", opts.api_key, "Authorization")
     if err then return nil, err end
   end
   local base = SERVERS.eu
@@ -177,7 +178,7 @@ function _M.new(opts)
     if not base then return nil, invalid("server", 'one of "eu", "us", got "' .. opts.server .. '"') end
   end
   err = _check_common(opts)
-  if not err and opts.user_agent then err = _check_header_value("user_agent", opts.user_agent) end
+  if not err and opts.user_agent then err = _check_header_value("user_agent", opts.user_agent, "User-Agent") end
   if not err and opts.max_response_bytes then
     err = _check_whole("max_response_bytes", opts.max_response_bytes, 0,
       "a whole number of bytes >= 0 (0: no limit)")

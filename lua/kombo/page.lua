@@ -11,10 +11,11 @@ local meta = require("kombo.meta")
 
 local drivers = require("kombo.drivers")
 
-local type, error, setmetatable, rawget, select, pcall = type, error, setmetatable, rawget, select, pcall
+local type, error, setmetatable, rawget, pcall = type, error, setmetatable, rawget, pcall
 local co_create, co_resume, co_yield, co_status =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
-local unpack = table.unpack or unpack -- luacheck: ignore 143
+local compat = require("kombo.compat")
+local pack, unpack = compat.pack, compat.unpack
 local WAIT = drivers.WAIT
 
 local _M = {}
@@ -25,8 +26,6 @@ local page_mt = { __index = Page }
 -- What a page needs to fetch the next one; weak so a page dropped by the
 -- caller takes its context with it.
 local context = setmetatable({}, { __mode = "k" })
-
-local function _pack(...) return { n = select("#", ...), ... } end
 
 -- ctx.seen is shared by every page of one walk: cursor -> the index of the
 -- page whose `next` it was (0 for a cursor the caller passed in).
@@ -111,16 +110,16 @@ end
 -- to whoever resumes the caller; where a for-in iterator cannot yield (PUC
 -- Lua 5.1) the wait is served right here, blocking.
 local function _next_page(co)
-  local args = _pack()
+  local args = pack()
   while true do
-    local r = _pack(co_resume(co, unpack(args, 1, args.n)))
+    local r = pack(co_resume(co, unpack(args, 1, args.n)))
     if not r[1] then error(r[2], 0) end
     if co_status(co) == "dead" then return nil end
     if r[2] ~= WAIT then return r[2] end
-    if drivers.YIELD_IN_FOR then
-      args = _pack(co_yield(unpack(r, 2, r.n)))
+    if compat.YIELD_IN_FOR then
+      args = pack(co_yield(unpack(r, 2, r.n)))
     else
-      args = _pack(drivers.serve_blocking(unpack(r, 3, r.n)))
+      args = pack(drivers.serve_blocking(unpack(r, 3, r.n)))
     end
   end
 end

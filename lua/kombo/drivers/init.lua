@@ -63,8 +63,6 @@ function _M.serve_blocking(what, a, b)
   error("kombo: unknown wait " .. tostring(what), 2)
 end
 
---- Can a for-in iterator yield here (everything but PUC Lua 5.1)?
-_M.YIELD_IN_FOR = not (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil)
 
 --- close(client): the blocking handle and the tasks' spare handles.
 function _M.close(client)

@@ -21,8 +21,9 @@ local core = require("kombo.core")
 local type, tonumber, tostring, error, concat, pairs = type, tonumber, tostring, error, table.concat, pairs
 local lower, upper, find, sub, match, format = string.lower, string.upper, string.find, string.sub, string.match,
   string.format
-local xpcall, traceback, rawget, select, setmetatable = xpcall, debug.traceback, rawget, select, setmetatable
-local unpack = table.unpack or unpack -- luacheck: ignore 143
+local xpcall, traceback, rawget, setmetatable = xpcall, debug.traceback, rawget, setmetatable
+local compat = require("kombo.compat")
+local pack, unpack = compat.pack, compat.unpack
 
 local _M = {}
 
@@ -323,8 +324,6 @@ function _M.sleep(ms)
   ngx.sleep(ms / 1000)
 end
 
-local function _pack(...) return { n = select("#", ...), ... } end
-
 -- What a spawned thread returns when its function raised, then the error.
 local FAILED = setmetatable({}, { __tostring = function() return "kombo.FAILED" end })
 
@@ -342,7 +341,7 @@ function _M.spawn(fn, ...)
   if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
   _check_phase()
   local function body(...)
-    local r = _pack(xpcall(fn, function(e)
+    local r = pack(xpcall(fn, function(e)
       if type(e) == "table" then
         if type(rawget(e, "kind")) == "string" then e.traceback = traceback() end
         return e

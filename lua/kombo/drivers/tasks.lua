@@ -16,9 +16,10 @@ local core = require("kombo.core")
 
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
 local traceback = debug.traceback
-local select, type, error, pcall, tostring, remove, huge = select, type, error, pcall, tostring, table.remove, math.huge
+local type, error, pcall, tostring, remove, huge = type, error, pcall, tostring, table.remove, math.huge
 local setmetatable, rawget = setmetatable, rawget
-local unpack = table.unpack or unpack -- luacheck: ignore 143
+local compat = require("kombo.compat")
+local pack, unpack = compat.pack, compat.unpack
 local now_ms = core.now_ms
 
 local _M = {}
@@ -28,8 +29,6 @@ local WAIT = _M.WAIT
 
 -- Resumes a waiting task with an error to raise where it waits.
 local RAISE = {}
-
-local function _pack(...) return { n = select("#", ...), ... } end
 
 -- Scheduler state; one per Lua state, which is what a Lua user expects of
 -- kombo.spawn (like coroutines themselves).
@@ -53,7 +52,7 @@ local per_client = setmetatable({}, { __mode = "k" })
 function _M.current() return current end
 
 function _M.send(client, req)
-  local r = _pack(co_yield(WAIT, "send", client, req))
+  local r = pack(co_yield(WAIT, "send", client, req))
   if r[1] == RAISE then error(r[2], 0) end
   return unpack(r, 1, r.n)
 end
@@ -87,7 +86,7 @@ local function _start(client, st, task, req)
     st.active = st.active + 1
     inflight = inflight + 1
   else
-    ready[#ready + 1] = { task, _pack(RAISE, err) }
+    ready[#ready + 1] = { task, pack(RAISE, err) }
   end
 end
 
@@ -116,7 +115,7 @@ end
 
 local function _resume(task, args)
   current = task
-  local r = _pack(co_resume(task.co, unpack(args, 1, args.n)))
+  local r = pack(co_resume(task.co, unpack(args, 1, args.n)))
   current = nil
   if not r[1] then
     local e = r[2]
@@ -130,7 +129,7 @@ local function _resume(task, args)
   end
   if co_status(task.co) == "dead" then return end
   if r[2] ~= WAIT then -- a plain coroutine.yield(): let the others run first
-    ready[#ready + 1] = { task, _pack() }
+    ready[#ready + 1] = { task, pack() }
   elseif r[3] == "send" then
     local client, req = r[4], r[5]
     local st = _state(client)
@@ -150,7 +149,7 @@ end
 --- kombo.spawn(fn, ...) starts a task; it runs at the next step.
 function _M.spawn(fn, ...)
   if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
-  ready[#ready + 1] = { { co = co_create(fn) }, _pack(...) }
+  ready[#ready + 1] = { { co = co_create(fn) }, pack(...) }
   if _M.on_spawn then _M.on_spawn() end
 end
 
@@ -180,7 +179,7 @@ function _M.step(wait_ms)
       local token, res = done[i][1], done[i][2]
       if res then received = received + #res.body end
       _finished(token.client, token.handle)
-      ready[#ready + 1] = { token.task, _pack(done[i][2], done[i][3]) }
+      ready[#ready + 1] = { token.task, pack(done[i][2], done[i][3]) }
     end
   elseif #timers > 0 and #ready == 0 then
     core.sleep_ms(wait)
@@ -189,7 +188,7 @@ function _M.step(wait_ms)
   local i = 1
   while i <= #timers do
     if timers[i].at <= now then
-      ready[#ready + 1] = { remove(timers, i).task, _pack() }
+      ready[#ready + 1] = { remove(timers, i).task, pack() }
     else
       i = i + 1
     end
