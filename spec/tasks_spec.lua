@@ -4,7 +4,6 @@
 -- iterate inside tasks.
 local kombo = require("kombo")
 local core = require("kombo.core")
-local drivers = require("kombo.drivers")
 local sandbox = require("support.sandbox")
 
 local NO_RETRIES = { strategy = "none" }
