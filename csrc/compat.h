@@ -61,4 +61,12 @@ static inline void kb_newclass(lua_State *L, const char *tname, const luaL_Reg *
 	lua_pop(L, 1);
 }
 
+/* A 64-bit integer: a Lua integer where Lua has them (5.3+), the nearest
+ * number before. */
+#if LUA_VERSION_NUM >= 503
+#define kb_pushint64(L, v) lua_pushinteger((L), (lua_Integer)(v))
+#else
+#define kb_pushint64(L, v) lua_pushnumber((L), (lua_Number)(v))
+#endif
+
 #endif

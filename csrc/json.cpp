@@ -1,21 +1,28 @@
 /* kombo.core.json_decode(s) -> value | nil, message
  *
- * Response bodies to Lua values with simdjson, which decodes Kombo's pages
- * in three quarters of lua-cjson's time (README "Performance"). Objects
- * and arrays become plain tables, null the light userdata NULL (lua-cjson's
- * null, so kombo.null), integers that fit 64 bits integers (5.3+), other
- * numbers floats. A refused document is returned as nil and simdjson's
- * message, never raised: lua/kombo/call.lua hands it to lua-cjson, which
- * accepts what simdjson will not (invalid UTF-8, numbers past 64 bits). */
+ * The SDK's only JSON decoder. Objects and arrays become plain tables, null
+ * the light userdata NULL (lua-cjson's null, so kombo.null), numbers
+ * written as integers that fit 64 bits integers (5.3+), other numbers
+ * floats.
+ *
+ * simdjson takes valid JSON, fast (README "Performance"). What it refuses
+ * goes to a small second parser with lua-cjson 2.1.0's grammar, so every
+ * body lua-cjson accepts decodes, to the same values and in the same shape
+ * whichever parser ran: invalid UTF-8 in strings passed through byte for
+ * byte, integers past 64 bits as floats. A refused document is returned as
+ * nil and a message, never raised. */
 #include <simdjson.h>
+#include <clocale>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 extern "C" {
-#include <lua.h>
-#include <lauxlib.h>
+#include "compat.h"
 void kombo_json_open(lua_State *L);
+int kombo_json_decode_lenient(lua_State *L);
+int kombo_json_busy(lua_State *L, int index);
 }
 
 namespace {
@@ -33,8 +40,11 @@ const size_t KEEP_BYTES = 4u << 20;
  * the padded copy of the input are reused from one response to the next. */
 struct decoder {
 	simdjson::dom::parser *parser;
-	char *buf; /* the input and SIMDJSON_PADDING readable bytes after it */
+	char *buf; /* the input, a NUL, and SIMDJSON_PADDING readable bytes */
 	size_t cap;
+	/* Set while a value is being built: a finalizer may decode again, and
+	 * must not reuse the tape and buffer the outer decode reads. */
+	bool busy;
 };
 
 void release(decoder *d)
@@ -79,11 +89,7 @@ void push(lua_State *L, element e)
 		break;
 	}
 	case element_type::INT64:
-#if LUA_VERSION_NUM >= 503
-		lua_pushinteger(L, (lua_Integer)e.get_int64().value_unsafe());
-#else
-		lua_pushnumber(L, (lua_Number)e.get_int64().value_unsafe());
-#endif
+		kb_pushint64(L, e.get_int64().value_unsafe());
 		break;
 	case element_type::UINT64: /* above 2^63: no Lua integer holds it */
 		lua_pushnumber(L, (lua_Number)e.get_uint64().value_unsafe());
@@ -100,45 +106,314 @@ void push(lua_State *L, element e)
 	}
 }
 
-int refuse(lua_State *L, const char *message)
+/* ---- The second parser: lua-cjson 2.1.0's grammar (default settings),
+ * building the values push() would. Beyond JSON, as lua-cjson: any byte
+ * but NUL in strings (no UTF-8 check, control characters too); numbers as
+ * strtod reads them (NaN, Infinity, hex, a leading + or 0, "1.", 1e400 as
+ * inf); a NUL outside strings ends the text. It reads the decoder's
+ * NUL-terminated copy and decodes strings in place (an escape never gets
+ * longer). Errors are Lua errors: the caller's lua_pcall returns them. */
+
+/* simdjson's default depth: whatever simdjson takes, this takes too. */
+const int MAX_DEPTH = 1024;
+
+struct lenient {
+	lua_State *L;
+	const char *start;
+	char *p;
+};
+
+[[noreturn]] void fail(lenient *x, const char *what)
 {
-	lua_pushnil(L);
-	lua_pushstring(L, message);
-	return 2;
+	luaL_error(x->L, "invalid JSON: %s at byte %d", what, (int)(x->p - x->start) + 1);
+	std::abort(); /* not reached: luaL_error does not return */
 }
 
-int json_decode(lua_State *L)
+void skip_space(lenient *x)
+{
+	while (*x->p == ' ' || *x->p == '\t' || *x->p == '\n' || *x->p == '\r')
+		x->p++;
+}
+
+/* Four hex digits, or -1; stops at the first other byte (the NUL too). */
+long hex4(const char *s)
+{
+	long v = 0;
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)s[i], lc = c | 0x20;
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (c - '0');
+		else if (lc >= 'a' && lc <= 'f')
+			v = v << 4 | (lc - 'a' + 10);
+		else
+			return -1;
+	}
+	return v;
+}
+
+char *put_utf8(char *w, long c)
+{
+	if (c < 0x80) {
+		*w++ = (char)c;
+	} else if (c < 0x800) {
+		*w++ = (char)(0xC0 | c >> 6);
+		*w++ = (char)(0x80 | (c & 0x3F));
+	} else if (c < 0x10000) {
+		*w++ = (char)(0xE0 | c >> 12);
+		*w++ = (char)(0x80 | (c >> 6 & 0x3F));
+		*w++ = (char)(0x80 | (c & 0x3F));
+	} else {
+		*w++ = (char)(0xF0 | c >> 18);
+		*w++ = (char)(0x80 | (c >> 12 & 0x3F));
+		*w++ = (char)(0x80 | (c >> 6 & 0x3F));
+		*w++ = (char)(0x80 | (c & 0x3F));
+	}
+	return w;
+}
+
+/* The string whose opening quote x->p is at, decoded in place and pushed. */
+void lenient_string(lenient *x)
+{
+	char *out = ++x->p, *w = out;
+	for (;;) {
+		char c = *x->p;
+		if (c == '"')
+			break;
+		if (c == '\0')
+			fail(x, "unfinished string");
+		if (c != '\\') {
+			*w++ = c;
+			x->p++;
+			continue;
+		}
+		switch (x->p[1]) {
+		case '"': case '\\': case '/': c = x->p[1]; break;
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'n': c = '\n'; break;
+		case 'r': c = '\r'; break;
+		case 't': c = '\t'; break;
+		case 'u': {
+			long u = hex4(x->p + 2), lo;
+			if (u >= 0xD800 && u < 0xDC00 && x->p[6] == '\\' && x->p[7] == 'u' &&
+			    (lo = hex4(x->p + 8)) >= 0xDC00 && lo < 0xE000) {
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+				x->p += 6;
+			} else if (u < 0 || (u >= 0xD800 && u < 0xE000)) {
+				fail(x, "invalid \\u escape");
+			}
+			w = put_utf8(w, u);
+			x->p += 6;
+			continue;
+		}
+		default:
+			fail(x, "invalid escape");
+		}
+		*w++ = c;
+		x->p += 2;
+	}
+	x->p++;
+	lua_pushlstring(x->L, out, (size_t)(w - out));
+}
+
+/* lua-cjson reads numbers with '.' as the decimal point in any locale. */
+double c_strtod(const char *s, char **end)
+{
+	static locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	return c ? strtod_l(s, end, c) : std::strtod(s, end);
+}
+
+void lenient_number(lenient *x)
+{
+	char *end;
+	double v = c_strtod(x->p, &end);
+	if (end == x->p)
+		fail(x, "invalid number");
+	/* Only digits (and a sign): an integer when it fits, as simdjson does. */
+	bool neg = *x->p == '-';
+	const char *q = x->p + (*x->p == '-' || *x->p == '+');
+	bool whole = q < end;
+	uint64_t m = 0;
+	for (; whole && q < end; q++) {
+		unsigned d = (unsigned)(*q - '0');
+		if (d > 9 || m > (UINT64_MAX - d) / 10)
+			whole = false;
+		else
+			m = m * 10 + d;
+	}
+	if (whole && m <= (neg ? (uint64_t)1 << 63 : (uint64_t)INT64_MAX))
+		kb_pushint64(x->L, (int64_t)(neg ? 0 - m : m));
+	else
+		lua_pushnumber(x->L, (lua_Number)v);
+	x->p = end;
+}
+
+bool starts_number(const char *p)
+{
+	int c = (unsigned char)p[0];
+	if (c == '-' || c == '+' || (c >= '0' && c <= '9'))
+		return true;
+	/* lua-cjson hands inf... and nan..., in any case, to strtod too */
+	return ((c | 0x20) == 'i' && (p[1] | 0x20) == 'n' && (p[2] | 0x20) == 'f') ||
+	       ((c | 0x20) == 'n' && (p[1] | 0x20) == 'a' && (p[2] | 0x20) == 'n');
+}
+
+void lenient_value(lenient *x, int depth)
+{
+	lua_State *L = x->L;
+	skip_space(x);
+	char open = *x->p;
+	if (open == '{' || open == '[') {
+		char close = open == '{' ? '}' : ']';
+		if (depth >= MAX_DEPTH)
+			fail(x, "nesting too deep");
+		luaL_checkstack(L, 3, "JSON nested too deep");
+		lua_newtable(L);
+		x->p++;
+		skip_space(x);
+		if (*x->p == close) {
+			x->p++;
+			return;
+		}
+		for (int i = 1;; i++) {
+			if (open == '{') {
+				skip_space(x);
+				if (*x->p != '"')
+					fail(x, "expected a string key");
+				lenient_string(x);
+				skip_space(x);
+				if (*x->p != ':')
+					fail(x, "expected ':'");
+				x->p++;
+				lenient_value(x, depth + 1);
+				lua_rawset(L, -3);
+			} else {
+				lenient_value(x, depth + 1);
+				lua_rawseti(L, -2, i);
+			}
+			skip_space(x);
+			if (*x->p == close) {
+				x->p++;
+				return;
+			}
+			if (*x->p != ',')
+				fail(x, open == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+			x->p++;
+		}
+	}
+	if (open == '"') {
+		lenient_string(x);
+	} else if (std::strncmp(x->p, "true", 4) == 0) {
+		lua_pushboolean(L, 1);
+		x->p += 4;
+	} else if (std::strncmp(x->p, "false", 5) == 0) {
+		lua_pushboolean(L, 0);
+		x->p += 5;
+	} else if (std::strncmp(x->p, "null", 4) == 0) {
+		lua_pushlightuserdata(L, nullptr);
+		x->p += 4;
+	} else if (starts_number(x->p)) {
+		lenient_number(x);
+	} else {
+		fail(x, "expected a value");
+	}
+}
+
+void lenient_parse(lua_State *L, char *text)
+{
+	lenient x = {L, text, text};
+	lenient_value(&x, 0);
+	skip_space(&x);
+	if (*x.p != '\0')
+		fail(&x, "text after the value");
+}
+
+/* ---- Decoding. All of it that may allocate Lua memory runs under one
+ * lua_pcall: out of memory, the second parser's syntax errors and a
+ * finalizer's error all come back as nil, message, never raised. */
+
+decoder *new_decoder(lua_State *L)
+{
+	decoder *d = static_cast<decoder *>(lua_newuserdata(L, sizeof(decoder)));
+	*d = decoder{nullptr, nullptr, 0, false};
+	luaL_getmetatable(L, DECODER_MT);
+	lua_setmetatable(L, -2);
+	return d;
+}
+
+/* (s, shared decoder or NULL, fast) -> value. With fast false, the second
+ * parser alone. */
+int decode_protected(lua_State *L)
 {
 	size_t len;
-	const char *s = luaL_checklstring(L, 1, &len);
-	decoder *d = static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1)));
-	if (len > SIZE_MAX - simdjson::SIMDJSON_PADDING)
-		return refuse(L, "document too large");
-	if (d->cap < len + simdjson::SIMDJSON_PADDING) {
-		size_t cap = len + simdjson::SIMDJSON_PADDING;
+	const char *s = lua_tolstring(L, 1, &len);
+	decoder *d = static_cast<decoder *>(lua_touserdata(L, 2));
+	bool fast = lua_toboolean(L, 3), own = d == nullptr || d->busy;
+	/* The shared decoder is busy when a finalizer decodes while it builds a
+	 * value: this decode gets a decoder of its own (its __gc frees it if
+	 * anything below raises). */
+	if (own)
+		d = new_decoder(L);
+	if (len > SIZE_MAX - 1 - simdjson::SIMDJSON_PADDING)
+		return luaL_error(L, "document too large");
+	if (d->cap < len + 1 + simdjson::SIMDJSON_PADDING) {
+		size_t cap = len + 1 + simdjson::SIMDJSON_PADDING;
 		char *buf = static_cast<char *>(std::realloc(d->buf, cap));
 		if (buf == nullptr)
-			return refuse(L, "out of memory");
+			return luaL_error(L, "out of memory");
 		d->buf = buf;
 		d->cap = cap;
 	}
-	if (d->parser == nullptr) {
+	if (fast && d->parser == nullptr) {
 		d->parser = new (std::nothrow) simdjson::dom::parser();
 		if (d->parser == nullptr)
-			return refuse(L, "out of memory");
+			return luaL_error(L, "out of memory");
 	}
+	d->busy = true;
 	std::memcpy(d->buf, s, len);
+	d->buf[len] = '\0';
 	element root;
-	simdjson::error_code err = d->parser->parse(d->buf, len, false).get(root);
-	if (err) {
-		if (d->cap > KEEP_BYTES)
-			release(d);
-		return refuse(L, simdjson::error_message(err));
-	}
-	push(L, root);
-	if (d->cap > KEEP_BYTES)
+	if (fast && d->parser->parse(d->buf, len, false).get(root) == simdjson::SUCCESS)
+		push(L, root);
+	else
+		lenient_parse(L, d->buf);
+	if (own)
 		release(d);
 	return 1;
+}
+
+/* Runs decode_protected (on the stack below s) for s at index 1. */
+int decode(lua_State *L, decoder *shared, bool fast)
+{
+	bool was_busy = shared != nullptr && shared->busy;
+	lua_pushvalue(L, 1);
+	lua_pushlightuserdata(L, shared);
+	lua_pushboolean(L, fast);
+	int status = lua_pcall(L, 3, 1, 0);
+	if (shared != nullptr && !was_busy) {
+		shared->busy = false;
+		if (shared->cap > KEEP_BYTES)
+			release(shared);
+	}
+	if (status == 0)
+		return 1;
+	if (lua_type(L, -1) != LUA_TSTRING) {
+		lua_pop(L, 1);
+		lua_pushliteral(L, "invalid JSON");
+	}
+	lua_pushnil(L);
+	lua_insert(L, -2);
+	return 2;
+}
+
+/* Upvalues: the shared decoder, decode_protected (made once, so nothing
+ * here allocates before the lua_pcall). */
+int json_decode(lua_State *L)
+{
+	luaL_checkstring(L, 1);
+	lua_settop(L, 1);
+	lua_pushvalue(L, lua_upvalueindex(2));
+	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true);
 }
 
 int decoder_gc(lua_State *L)
@@ -152,15 +427,33 @@ int decoder_gc(lua_State *L)
 /* Adds json_decode to the module table on top of the stack. */
 void kombo_json_open(lua_State *L)
 {
-	decoder *d = static_cast<decoder *>(lua_newuserdata(L, sizeof(decoder)));
-	d->parser = nullptr;
-	d->buf = nullptr;
-	d->cap = 0;
 	if (luaL_newmetatable(L, DECODER_MT)) {
 		lua_pushcfunction(L, decoder_gc);
 		lua_setfield(L, -2, "__gc");
 	}
-	lua_setmetatable(L, -2);
-	lua_pushcclosure(L, json_decode, 1);
+	lua_pop(L, 1);
+	new_decoder(L);
+	lua_pushcfunction(L, decode_protected);
+	lua_pushcclosure(L, json_decode, 2);
 	lua_setfield(L, -2, "json_decode");
+}
+
+/* For fuzz/fuzz_json.c (not in the module): json_decode with the second
+ * parser alone, and whether the shared decoder of the json_decode at index
+ * is marked busy. */
+int kombo_json_decode_lenient(lua_State *L)
+{
+	luaL_checkstring(L, 1);
+	lua_settop(L, 1);
+	lua_pushcfunction(L, decode_protected);
+	return decode(L, nullptr, false);
+}
+
+int kombo_json_busy(lua_State *L, int index)
+{
+	if (lua_getupvalue(L, index, 1) == nullptr)
+		return 0;
+	int busy = static_cast<decoder *>(lua_touserdata(L, -1))->busy;
+	lua_pop(L, 1);
+	return busy;
 }
