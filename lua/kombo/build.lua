@@ -34,9 +34,7 @@ local function _number(n)
   return format("%.17g", n)
 end
 
-local function _finite(n)
-  return n == n and n ~= math.huge and n ~= -math.huge
-end
+local _finite = schema.finite
 
 -- JSON ---------------------------------------------------------------------
 
@@ -144,13 +142,20 @@ local function _index(op)
   return idx
 end
 
-local function _is_string_list(v)
-  if type(v) ~= "table" or next(v) == nil or not schema.is_array(v) then return false end
-  for i = 1, #v do
-    if type(v[i]) ~= "string" then return false end
+-- The elements of a list parameter: an array as given, or a string split
+-- on the commas Kombo splits on, so "a,b" and {"a", "b"} are one value;
+-- nil when v is neither.
+local function _list(v)
+  if type(v) == "string" then
+    local parts = {}
+    for part in (v .. ","):gmatch("([^,]*),") do parts[#parts + 1] = part end
+    return parts
   end
-  return true
+  if type(v) ~= "table" or next(v) == nil or not schema.is_array(v) then return nil end
+  return v
 end
+
+local LIST_EXPECTED = "a string or a non-empty array of strings"
 
 local function _check_query(q, v)
   if q.boolean then
@@ -158,10 +163,11 @@ local function _check_query(q, v)
     return nil, q.name, "true or false"
   end
   if q.list then
-    if type(v) == "string" then return schema.check(q.schema, v, q.name) end
-    if not _is_string_list(v) then return nil, q.name, "a string or a non-empty array of strings" end
-    for i = 1, #v do
-      local ok, f, e = schema.check(q.schema, v[i], q.name .. "[" .. i .. "]")
+    local items = _list(v)
+    if not items then return nil, q.name, LIST_EXPECTED end
+    for i = 1, #items do
+      if type(items[i]) ~= "string" then return nil, q.name, LIST_EXPECTED end
+      local ok, f, e = schema.check(q.schema, items[i], type(v) == "table" and (q.name .. "[" .. i .. "]") or q.name)
       if not ok then return nil, f, e end
     end
     return true
@@ -241,27 +247,22 @@ local function _scalar(v)
 end
 
 -- The encoded value of one query parameter, or nil and what was expected.
--- List elements are encoded one by one and joined by a literal comma, the
--- separator Kombo splits on; a string list gets the same treatment so
--- "a,b" and {"a", "b"} send the same bytes.
+-- List elements (and an array given for any parameter) are encoded one by
+-- one and joined by a literal comma, the separator Kombo splits on.
 local function _query_value(v, is_list)
-  if type(v) == "table" then
-    if not schema.is_array(v) or next(v) == nil then return nil, "a string or a non-empty array of strings" end
+  if is_list or type(v) == "table" then
+    local items = _list(type(v) == "table" and v or _scalar(v))
+    if not items then return nil, LIST_EXPECTED end
     local parts = {}
-    for i = 1, #v do
-      local s = _scalar(v[i])
-      if not s then return nil, "a string or a non-empty array of strings" end
+    for i = 1, #items do
+      local s = _scalar(items[i])
+      if not s then return nil, LIST_EXPECTED end
       parts[i] = _escape(s)
     end
     return concat(parts, ",")
   end
   local s = _scalar(v)
   if not s then return nil, "a string, number or boolean" end
-  if is_list then
-    local parts = {}
-    for part in (s .. ","):gmatch("([^,]*),") do parts[#parts + 1] = _escape(part) end
-    return concat(parts, ",")
-  end
   return _escape(s)
 end
 

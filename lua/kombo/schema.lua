@@ -33,6 +33,9 @@ local function _finite(v)
   return v == v and v ~= huge and v ~= -huge
 end
 
+--- Is the number `v` finite (not NaN, not an infinity)?
+_M.finite = _finite
+
 --- Is `v` a number with an integral, finite value (integer or float)?
 function _M.is_integer(v)
   return type(v) == "number" and _finite(v) and v == floor(v)
