@@ -18,7 +18,6 @@
 #include "easy.h"
 #include "failure.h"
 
-#define DEFAULT_TIMEOUT_MS 60000L
 /* CURLOPT_TIMEOUT_MS is a long; a larger double would not convert. */
 #define MAX_TIMEOUT_MS 2147483647.0
 
@@ -193,7 +192,9 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 	if (!lua_isnil(L, -1))
 		body = luaL_checklstring(L, -1, &body_len);
 	lua_pop(L, 3); /* the strings stay reachable through req */
-	timeout = kb_optfield_number(L, idx, "timeout_ms", DEFAULT_TIMEOUT_MS);
+	lua_getfield(L, idx, "timeout_ms");
+	timeout = (double)luaL_checknumber(L, -1); /* the caller's: attempts.lua */
+	lua_pop(L, 1);
 	if (!(timeout >= 1))
 		timeout = 1; /* also NaN */
 	else if (timeout > MAX_TIMEOUT_MS)

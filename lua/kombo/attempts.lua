@@ -7,7 +7,6 @@
 -- csrc/failure.c. Nothing here performs I/O or waits: the driver does.
 
 local core = require("kombo.core")
-local cjson = require("cjson.safe").new()
 local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 local drivers = require("kombo.drivers")
@@ -18,7 +17,6 @@ local random = math.random
 
 local _M = {}
 
-local WRITE_TIMEOUT_MS, READ_TIMEOUT_MS = 300000, 60000
 -- libcurl refuses longer URLs (CURL_MAX_INPUT_LENGTH); refusing them here
 -- says which parameter made them long, before anything is sent.
 local MAX_URL_BYTES = 8000000
@@ -111,20 +109,10 @@ local function _api_key(client)
   return key
 end
 
--- simdjson in the core decodes Kombo's pages in three quarters of
--- lua-cjson's time. What it refuses goes to lua-cjson, which also accepts
--- invalid UTF-8 (passed through byte for byte) and numbers past 64 bits,
--- so no body lua-cjson would decode is refused.
-local function _decode_json(body)
-  local value = json_decode(body)
-  if value == nil then value = cjson.decode(body) end
-  return value
-end
-
 -- Turns the final HTTP answer into (result) or (nil, err fields).
 local function _decode(res)
   local status, body = res.status, res.body
-  local value = _decode_json(body)
+  local value = json_decode(body)
   if status >= 200 and status < 300 then
     if type(value) ~= "table" or value.status == nil then
       local what = value == nil and "not valid JSON" or "JSON without a status field"
@@ -144,6 +132,10 @@ end
 
 --- Runs req (from build.request, with op/opts/policy attached) to the end.
 function _M.run(client, op, req)
+  if client._closed then
+    return nil, errors.invalid("client", "an open client: this one was closed by client:close();"
+      .. " make another with kombo.new", op.name)
+  end
   local opts = req.opts or {}
   local integration_id = opts.integration_id or client._integration_id
   if not integration_id then
@@ -173,8 +165,7 @@ function _M.run(client, op, req)
   }
   local hooks = client._hooks
   local policy = req.policy or client._policy
-  local timeout = opts.timeout_ms or client._timeout_ms
-    or (method == "GET" and READ_TIMEOUT_MS or WRITE_TIMEOUT_MS)
+  local timeout = opts.timeout_ms or (core.is_read(method) and client._read_timeout_ms or client._write_timeout_ms)
   local driver = drivers.current()
   local started = now_ms()
   local attempt, res, fail = 0, nil, nil -- luacheck: ignore 311
@@ -237,6 +228,7 @@ function _M.run(client, op, req)
 end
 
 function _M.close(client)
+  client._closed = true
   drivers.close(client)
 end
 

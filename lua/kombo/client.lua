@@ -22,6 +22,10 @@ _M.DEFAULTS = {
   -- Transfers a client keeps in flight at once under kombo.spawn; the rest
   -- queue, so thousands of tasks fit under a 1,024 file-descriptor limit.
   max_connections = 32,
+  -- Per attempt: a page read answers in seconds; a write may wait on the
+  -- ATS behind Kombo (an upload, a slow vendor) for minutes.
+  read_timeout_ms = 60000,
+  write_timeout_ms = 300000,
 }
 -- libcurl holds timeouts in a C long of milliseconds; past this a value
 -- would wrap around into a tiny timeout.
@@ -204,7 +208,8 @@ function _M.new(opts)
     _api_key = opts.api_key,
     _integration_id = opts.integration_id,
     _base_url = (opts.server_url or base):gsub("/+$", ""),
-    _timeout_ms = opts.timeout_ms,
+    _read_timeout_ms = opts.timeout_ms or _M.DEFAULTS.read_timeout_ms,
+    _write_timeout_ms = opts.timeout_ms or _M.DEFAULTS.write_timeout_ms,
     _policy = policy,
     _logger = opts.logger,
     _hooks = opts.hooks or {},
@@ -222,7 +227,10 @@ function _M.new(opts)
   return self
 end
 
---- client:close(): releases the connection; the client is unusable after.
+--- client:close(): closes every connection and handle the client holds.
+-- It is final: later calls (and pages of earlier ones) return an
+-- invalid_request error; a transfer still in flight in a task finishes and
+-- then closes its handle. Calling it again does nothing.
 function Client:close()
   attempts.close(self)
 end

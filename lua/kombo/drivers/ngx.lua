@@ -269,7 +269,7 @@ function _M.send(client, req)
   local verify = hopts.verify_tls ~= false
   local max_bytes = hopts.max_response_bytes
   if max_bytes and max_bytes <= 0 then max_bytes = nil end
-  local deadline = started + (req.timeout_ms or 60000)
+  local deadline = started + req.timeout_ms
   local parts = _request_parts(req, target, host_header, hopts.user_agent)
   -- Connections are pooled per destination and TLS mode, so a connection
   -- made without verification is never handed to a verifying client.

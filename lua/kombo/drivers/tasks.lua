@@ -98,7 +98,7 @@ local function _finished(client, handle)
   st.active = st.active - 1
   inflight = inflight - 1
   local spare = st.spare
-  if #spare < max then
+  if #spare < max and not client._closed then
     spare[#spare + 1] = handle
   else
     handle:close()
@@ -225,8 +225,8 @@ function _M.run()
   return true
 end
 
---- Closes client's spare handles (client:close()); transfers in flight
--- finish and keep theirs until the client is collected.
+--- Closes client's spare handles (client:close()); a transfer still in
+-- flight closes its handle when it finishes.
 function _M.close(client)
   local st = per_client[client]
   if not st then return end
