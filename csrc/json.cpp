@@ -33,7 +33,8 @@ using simdjson::dom::element_type;
 const char DECODER_MT[] = "kombo.json_decoder";
 
 /* Buffers bigger than this are let go after the document that needed them,
- * so one 50 MB response does not stay resident; a 470 KB page fits. */
+ * so one huge response does not stay resident; a page of Kombo's largest
+ * size fits. */
 const size_t KEEP_BYTES = 4u << 20;
 
 /* One per Lua state, the upvalue of json_decode: the parser's buffers and

@@ -88,8 +88,8 @@ end
 -- Iteration runs on a coroutine that fetches one page per resume: the
 -- iterators resume it only when a page is used up, so an item costs a table
 -- index, not a resume. The producer lets go of a page before the next one
--- is fetched and decoded (a page still reachable then is marked by every GC
--- cycle the decode triggers: about 40% of a large walk in bench/).
+-- is fetched and decoded: a page still reachable then would be marked by
+-- every GC cycle the decode triggers (bench/profile.sh shows the cost).
 local function _producer(first)
   return co_create(function()
     local p = first
