@@ -11,6 +11,12 @@
 
 local kombo = require("kombo")
 
+local function find_job(ats, wanted) -- by id, or by its name in any case
+  local jobs = assert(ats:get_jobs({ ids = { wanted } })).data.results
+  for job in assert(ats:get_jobs({ name_contains = wanted })):items() do jobs[#jobs + 1] = job end
+  for _, job in ipairs(jobs) do if job.id == wanted or job.name:lower() == wanted:lower() then return job end end
+end
+
 local function usage(message)
   io.stderr:write(message, "\n", "usage: create_application.lua JOB CV_FILE FIRST_NAME LAST_NAME EMAIL",
     " [--phone NUMBER] [--stage STAGE_ID] [--source NAME]\n")
@@ -37,11 +43,8 @@ local job_id, cv_path, first_name, last_name, email =
 local cv, cv_err = kombo.attachment(cv_path, { type = "CV" })
 if not cv then usage(tostring(cv_err)) end
 
-local client = assert(kombo.new({
-  api_key = os.getenv("KOMBO_API_KEY"),
-  integration_id = os.getenv("KOMBO_INTEGRATION_ID"),
-  server_url = os.getenv("KOMBO_SERVER_URL"),
-}))
+-- KOMBO_API_KEY, KOMBO_INTEGRATION_ID and KOMBO_SERVER_URL from the environment.
+local client = assert(kombo.from_env())
 
 local body = {
   candidate = { first_name = first_name, last_name = last_name, email_address = email, phone_number = flags.phone },
@@ -50,20 +53,7 @@ local body = {
   stage_id = flags.stage,
 }
 
--- A job by id, or by its name (case does not matter) when no id matches.
-local function find_job(ats, wanted)
-  local byid = assert(ats:get_jobs({ ids = { wanted } })).data.results[1]
-  if byid then return byid end
-  local matches = {}
-  for job in assert(ats:get_jobs({ name_contains = wanted, page_size = 250 })):items() do
-    if job.name:lower() == wanted:lower() then matches[#matches + 1] = job end
-  end
-  if #matches > 1 then return nil, ("%d jobs are named %q; pass the job id"):format(#matches, wanted) end
-  return matches[1], ("no job with id or name %q"):format(wanted)
-end
-
-local job, job_err = find_job(client.ats, job_id)
-if not job then usage(job_err) end
+local job = find_job(client.ats, job_id) or usage(("no job with id or name %q"):format(job_id))
 
 local result, err = client.ats:create_application({ job_id = job.id, body = body })
 client:close()

@@ -5,11 +5,8 @@
 
 local kombo = require("kombo")
 
-local client = assert(kombo.new({
-  api_key = os.getenv("KOMBO_API_KEY"),
-  integration_id = os.getenv("KOMBO_INTEGRATION_ID"),
-  server_url = os.getenv("KOMBO_SERVER_URL"),
-}))
+-- KOMBO_API_KEY, KOMBO_INTEGRATION_ID and KOMBO_SERVER_URL from the environment.
+local client = assert(kombo.from_env())
 
 local tags = assert(client.ats:get_tags({ page_size = 10 }))
 print(("%d tags on the first page, e.g. %q"):format(#tags.data.results,

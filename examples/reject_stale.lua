@@ -11,6 +11,12 @@
 
 local kombo = require("kombo")
 
+local function find_job(ats, wanted) -- by id, or by its name in any case
+  local jobs = assert(ats:get_jobs({ ids = { wanted } })).data.results
+  for job in assert(ats:get_jobs({ name_contains = wanted })):items() do jobs[#jobs + 1] = job end
+  for _, job in ipairs(jobs) do if job.id == wanted or job.name:lower() == wanted:lower() then return job end end
+end
+
 local floor = math.floor
 
 local function usage(message)
@@ -67,11 +73,8 @@ end
 
 local cutoff = os.time() - days * 86400
 
-local client = assert(kombo.new({
-  api_key = os.getenv("KOMBO_API_KEY"),
-  integration_id = os.getenv("KOMBO_INTEGRATION_ID"),
-  server_url = os.getenv("KOMBO_SERVER_URL"),
-}))
+-- KOMBO_API_KEY, KOMBO_INTEGRATION_ID and KOMBO_SERVER_URL from the environment.
+local client = assert(kombo.from_env())
 
 local reason
 local names = {}
@@ -83,22 +86,9 @@ if not reason then
   usage(("no rejection reason %q; the ATS has: %s"):format(reason_arg, table.concat(names, ", ")))
 end
 
--- A job by id, or by its name (case does not matter) when no id matches.
-local function find_job(ats, wanted)
-  local byid = assert(ats:get_jobs({ ids = { wanted } })).data.results[1]
-  if byid then return byid end
-  local matches = {}
-  for job in assert(ats:get_jobs({ name_contains = wanted, page_size = 250 })):items() do
-    if job.name:lower() == wanted:lower() then matches[#matches + 1] = job end
-  end
-  if #matches > 1 then return nil, ("%d jobs are named %q; pass the job id"):format(#matches, wanted) end
-  return matches[1], ("no job with id or name %q"):format(wanted)
-end
-
 local job_ids
 if flags.job then
-  local job, job_err = find_job(client.ats, flags.job)
-  if not job then usage(job_err) end
+  local job = find_job(client.ats, flags.job) or usage(("no job with id or name %q"):format(flags.job))
   job_ids = { job.id }
 end
 

@@ -71,3 +71,31 @@ describe("kombo.new", function()
     assert.not_matches("secret%-key", err.message)
   end)
 end)
+
+describe("kombo.from_env", function()
+  -- A child interpreter, since the environment is read at the call.
+  local function child(env, code)
+    local lua = os.getenv("KOMBO_LUA") or "lua5.4"
+    local cmd = ("env -u KOMBO_API_KEY -u KOMBO_INTEGRATION_ID -u KOMBO_SERVER_URL -u KOMBO_SERVER %s "
+      .. "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s;;' %s -e %q 2>&1"):format(
+      env, package.cpath:match("^[^;]*"), lua, code)
+    local p = io.popen(cmd)
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+
+  it("takes the key, integration and server from KOMBO_* variables; opts win", function()
+    local out = child("KOMBO_API_KEY=k1 KOMBO_INTEGRATION_ID=i1 KOMBO_SERVER_URL=http://127.0.0.1:9/v1", [[
+      local c = assert(require("kombo").from_env({ integration_id = "i2" }))
+      io.write(c._api_key, " ", c._integration_id, " ", c._base_url)]])
+    assert.equal("k1 i2 http://127.0.0.1:9/v1", out)
+  end)
+
+  it("without KOMBO_API_KEY says which variable to set", function()
+    local out = child("KOMBO_API_KEY=", [[
+      local c, err = require("kombo").from_env()
+      io.write(tostring(c), " ", err.field, " ", err.message)]])
+    assert.matches("^nil api_key .*set KOMBO_API_KEY", out)
+  end)
+end)

@@ -22,6 +22,31 @@ local _M = {
 --- kombo.new(opts) -> client | nil, err
 _M.new = client.new
 
+-- The environment variables kombo.from_env reads, and the option each sets.
+local ENV = {
+  { "KOMBO_API_KEY", "api_key" }, { "KOMBO_INTEGRATION_ID", "integration_id" },
+  { "KOMBO_SERVER_URL", "server_url" }, { "KOMBO_SERVER", "server" },
+}
+
+--- kombo.from_env(opts) -> client | nil, err
+-- kombo.new with api_key, integration_id, server_url and server taken from
+-- KOMBO_API_KEY, KOMBO_INTEGRATION_ID, KOMBO_SERVER_URL and KOMBO_SERVER
+-- where set (empty counts as unset); `opts` adds options and wins over the
+-- environment.
+function _M.from_env(opts)
+  local o = {}
+  for _, e in ipairs(ENV) do
+    local v = os.getenv(e[1])
+    if v and v ~= "" then o[e[2]] = v end
+  end
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.api_key == nil then
+    return nil, require("kombo.errors").invalid("api_key",
+      "a key: set KOMBO_API_KEY in the environment, or pass api_key to kombo.from_env")
+  end
+  return client.new(o)
+end
+
 --- kombo.meta(result_or_err) -> { status, headers, attempts, elapsed_ms } | nil
 _M.meta = meta.get
 
