@@ -228,3 +228,30 @@ describe("build.escape", function()
       build.escape("AZaz09-._~ !*'();:@&=+$,/?%#[]\0"))
   end)
 end)
+
+describe("build.request tells where a misplaced field belongs", function()
+  local ops = {}
+  for _, op in ipairs(require("kombo.operations")) do ops[op.name] = op end
+
+  it("a body field given among the parameters", function()
+    local _, err = build.request(ops.reject_application, { application_id = "A", rejection_reason_id = "R" }, true)
+    assert.equal("rejection_reason_id", err.field)
+    assert.matches("inside body = { rejection_reason_id = ... }", err.message, 1, true)
+  end)
+
+  it("integration_id given among the parameters", function()
+    local _, err = build.request(ops.get_jobs, { integration_id = "x" }, true)
+    assert.equal("integration_id", err.field)
+    assert.matches("pass it to kombo.new or as the call's opts", err.message, 1, true)
+  end)
+
+  it("reports every problem of a call at once in err.errors", function()
+    local _, err = build.request(ops.get_jobs, { page_size = 0, statuz = "OPEN", updated_after = "yesterday" }, true)
+    local fields = {}
+    for i, e in ipairs(err.errors) do fields[i] = e.field end
+    assert.same({ "statuz", "page_size", "updated_after" }, fields)
+    assert.equal("statuz", err.field)
+    assert.matches("(and 2 more: see err.errors)", err.message, 1, true)
+    assert.equal("invalid_request", err.errors[2].kind)
+  end)
+end)

@@ -190,7 +190,21 @@ local function _distance(a, b)
   return prev[#b]
 end
 
+-- Options people put among the parameters, and where they belong.
+local OPTIONS = {
+  integration_id = "an option, not a parameter: pass it to kombo.new or as the call's opts "
+    .. "(client.ats:get_jobs(params, { integration_id = ... }))",
+  timeout_ms = "an option, not a parameter: pass it as the call's opts, the second argument",
+  retries = "an option, not a parameter: pass it as the call's opts, the second argument",
+  headers = "an option, not a parameter: pass it as the call's opts, the second argument",
+}
+
 local function _unknown(op, name)
+  if OPTIONS[name] then return OPTIONS[name] end
+  local props = op.body and op.body.properties
+  if props and props[name] ~= nil then
+    return "a field of the request body, not a parameter: pass it inside body = { " .. name .. " = ... }"
+  end
   local best, best_d
   local candidates = { "body" }
   for _, p in ipairs(op.path_params or {}) do candidates[#candidates + 1] = p end
@@ -201,40 +215,53 @@ local function _unknown(op, name)
   end
   local expected = "not a parameter of " .. op.name
   if best then expected = expected .. " (did you mean " .. best .. "?)" end
-  return errors.invalid(name, expected, op.name)
+  return expected
 end
 
+-- Every problem of the call's parameters and body, in a stable order: the
+-- first is the error, all of them are its `errors` list.
 local function _validate(op, params, idx)
+  local problems = {}
+  local function problem(field, expected) problems[#problems + 1] = { field = field, expected = expected } end
   local keys = {}
   for k in pairs(params) do
     if type(k) ~= "string" then
-      return errors.invalid(tostring(k), "not a parameter of " .. op.name .. " (names are strings)", op.name)
+      problem(tostring(k), "not a parameter of " .. op.name .. " (names are strings)")
+    else
+      keys[#keys + 1] = k
     end
-    keys[#keys + 1] = k
   end
   sort(keys)
   for _, k in ipairs(keys) do
-    if not (idx.path[k] or idx.query[k] or k == "body") then return _unknown(op, k) end
+    if not (idx.path[k] or idx.query[k] or k == "body") then problem(k, _unknown(op, k)) end
   end
   for _, q in ipairs(op.query or {}) do
     local v = params[q.name]
     if v == nil then
-      if q.required then return errors.invalid(q.name, "required", op.name) end
+      if q.required then problem(q.name, "required") end
     else
       local ok, f, e = _check_query(q, v)
-      if not ok then return errors.invalid(f, e, op.name) end
+      if not ok then problem(f, e) end
     end
   end
   local body = params.body
   if op.body == nil then
-    if body ~= nil then return errors.invalid("body", "not accepted: " .. op.name .. " takes no body", op.name) end
+    if body ~= nil then problem("body", "not accepted: " .. op.name .. " takes no body") end
   elseif body == nil then
-    if op.body.required and #op.body.required > 0 then return errors.invalid("body", "required", op.name) end
+    if op.body.required and #op.body.required > 0 then problem("body", "required") end
   else
     local ok, f, e = schema.check(op.body, body, "body")
-    if not ok then return errors.invalid(f, e, op.name) end
+    if not ok then problem(f, e) end
   end
-  return nil
+  if #problems == 0 then return nil end
+  local list = {}
+  for i, p in ipairs(problems) do list[i] = errors.invalid(p.field, p.expected, op.name) end
+  local err = errors.invalid(problems[1].field, problems[1].expected, op.name)
+  if #list > 1 then
+    err.message = err.message .. " (and " .. (#list - 1) .. " more: see err.errors)"
+  end
+  err.errors = list
+  return err
 end
 
 -- A scalar as query text, or nil when it has none.
