@@ -18,16 +18,24 @@ _M.KINDS = KINDS
 local mt = {}
 mt.__index = mt
 
+-- One line: what failed where, then the message. The API's own message
+-- may end in a full stop, so the attempt count goes in the head, never
+-- after it.
+local WHAT = {
+  api = "API error", connection = "connection error", timeout = "timeout",
+  invalid_request = "invalid request", decode = "response not understood", pagination = "pagination error",
+}
+
 function mt.__tostring(e)
-  local parts = { "kombo: " .. e.kind }
-  if e.operation then parts[#parts + 1] = "in " .. e.operation end
-  if e.status then parts[#parts + 1] = "(HTTP " .. tostring(e.status) .. ")" end
-  local head = concat(parts, " ")
+  local head = "kombo: " .. (WHAT[e.kind] or e.kind)
+  if e.operation then head = head .. " in " .. e.operation end
+  local notes = {}
+  if e.status then notes[#notes + 1] = "HTTP " .. tostring(e.status) end
+  if e.reason then notes[#notes + 1] = e.reason end
+  if e.attempts and e.attempts > 1 then notes[#notes + 1] = e.attempts .. " attempts" end
+  if #notes > 0 then head = head .. " (" .. concat(notes, ", ") .. ")" end
   local detail = e.message or e.title or ""
   if e.code then detail = e.code .. ": " .. detail end
-  if e.attempts and e.attempts > 1 then
-    detail = detail .. " (" .. e.attempts .. " attempts)"
-  end
   return head .. ": " .. detail
 end
 

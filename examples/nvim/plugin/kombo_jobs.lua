@@ -58,7 +58,7 @@ local function _list_jobs(opts)
   local status = (opts.args ~= "" and opts.args or "OPEN"):upper()
   local c, err = _client()
   if not c then
-    vim.notify("kombo: " .. tostring(err), vim.log.levels.ERROR)
+    vim.notify(tostring(err), vim.log.levels.ERROR)
     return
   end
   local buf = _scratch("kombo://jobs/" .. status)
@@ -80,8 +80,8 @@ local function _list_jobs(opts)
     end
     vim.schedule(function()
       if failure then
-        _show(buf, { "kombo: " .. tostring(failure) })
-        vim.notify("kombo: " .. tostring(failure), vim.log.levels.ERROR)
+        _show(buf, { tostring(failure) })
+        vim.notify(tostring(failure), vim.log.levels.ERROR)
         return
       end
       table.insert(lines, 1, ("%d %s jobs"):format(#lines, status))
