@@ -351,9 +351,8 @@ describe("security", function()
       local blob = table.concat(text, "\n")
       assert.is_true(levels.debug and levels.info and levels.warn, "not every log level was seen")
       assert.is_true(messages.retrying and messages["giving up"] and messages.failed)
-      for _, kind in ipairs({ "API error", "connection error", "timeout", "invalid request", "response not understood" }) do
-        assert.matches("kombo: " .. kind, blob, 1, true)
-      end
+      local kinds = { "API error", "connection error", "timeout", "invalid request", "response not understood" }
+      for _, kind in ipairs(kinds) do assert.matches("kombo: " .. kind, blob, 1, true) end
       assert.is_nil(blob:find(SECRET, 1, true), "the API key leaked")
       assert.is_nil(blob:find(SECRET:sub(1, 16), 1, true), "part of the API key leaked")
     end)
