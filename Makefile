@@ -2,7 +2,7 @@
 #
 # Settings (override on the command line, e.g. `make test LUA_VERSION=5.1`,
 # or `make test LUA=luajit`):
-ifeq ($(LUA),luajit)
+ifeq ($(notdir $(LUA)),luajit)
 LUA_VERSION := 5.1
 LUA_INCDIR  ?= /usr/include/luajit-2.1
 BUILD       ?= build/luajit
@@ -12,6 +12,15 @@ LUA         ?= lua$(LUA_VERSION)
 LUA_INCDIR  ?= /usr/include/lua$(LUA_VERSION)
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# Folders LuaRocks found the libraries in (it passes them to `make rock`);
+# empty, the compiler's own search, which also covers Debian's multiarch
+# /usr/include/<triplet> where curl/curl.h lives.
+CURL_INCDIR ?=
+CURL_LIBDIR ?=
+SIMDJSON_INCDIR ?=
+SIMDJSON_LIBDIR ?=
+DEP_CPPFLAGS = $(addprefix -I,$(sort $(CURL_INCDIR) $(SIMDJSON_INCDIR)))
+DEP_LDFLAGS  = $(addprefix -L,$(sort $(CURL_LIBDIR) $(SIMDJSON_LIBDIR)))
 CC          ?= cc
 CXX         ?= c++
 CFLAGS      ?= -O2 -g
@@ -31,20 +40,21 @@ CHDR   := $(wildcard csrc/*.h)
 # The JSON decoder is C++ (simdjson); everything else is C.
 CXXSRC := csrc/json.cpp
 CORE   := $(BUILD)/kombo/core.so
-LUASRC := $(shell find lua -name '*.lua')
 
-.PHONY: all test lint demo examples readme install clean operations sandbox deps bench matrix check
+.PHONY: all test lint demo examples readme install clean operations sandbox sandbox-requests deps bench \
+	matrix check rock rock-install headers
 
 all: $(CORE)
 
 $(BUILD)/json.o: $(CXXSRC)
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 $(CXXFLAGS) -Wall -Wextra -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -c -o $@ $<
+	$(CXX) -std=c++17 $(CXXFLAGS) -Wall -Wextra -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(DEP_CPPFLAGS) \
+		-c -o $@ $<
 
 $(CORE): $(CSRC) $(CHDR) $(BUILD)/json.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) \
-		-shared -o $@ $(CSRC) $(BUILD)/json.o $(CURL_LIBS) $(JSON_LIBS)
+	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(DEP_CPPFLAGS) $(CURL_CFLAGS) \
+		-shared -o $@ $(CSRC) $(BUILD)/json.o $(DEP_LDFLAGS) $(CURL_LIBS) $(JSON_LIBS)
 
 test: $(CORE)
 	KOMBO_LUA=$(LUA) tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
@@ -72,17 +82,24 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
 
 lint:
-	luacheck $(wildcard lua spec examples tools bench) bin/kombo-sandbox
+	luacheck $(wildcard lua spec examples tools bench sandbox) sandbox/bin/kombo-sandbox
 
-# Re-derive the operation table from Kombo's OpenAPI document.
-OPENAPI ?= ../shared/reference/kombo-openapi.json
+# Re-derive the operation table from Kombo's OpenAPI document, kept in
+# reference/ (see reference/README.md).
+OPENAPI ?= reference/kombo-openapi.json
 operations:
 	$(LUA) tools/gen-operations.lua $(OPENAPI) > lua/kombo/operations.lua.tmp
 	mv lua/kombo/operations.lua.tmp lua/kombo/operations.lua
 
-# Start the sandbox in the foreground (Ctrl-C stops it).
+# The sandbox's own copy of the request rules, from the same document.
+sandbox-requests:
+	$(LUA) sandbox/tools/gen-requests.lua $(OPENAPI) > sandbox/lua/kombo_sandbox/requests.lua.tmp
+	mv sandbox/lua/kombo_sandbox/requests.lua.tmp sandbox/lua/kombo_sandbox/requests.lua
+
+# Start the sandbox in the foreground (Ctrl-C stops it). It finds its
+# modules beside its script and needs none of the SDK's.
 sandbox:
-	LUA_PATH='lua/?.lua;lua/?/init.lua;;' $(LUA) bin/kombo-sandbox $(SANDBOX_ARGS)
+	$(LUA) sandbox/bin/kombo-sandbox $(SANDBOX_ARGS)
 
 demo: $(CORE)
 	LUA=$(LUA) BUILD=$(BUILD) sh tools/with-sandbox.sh $(LUA) examples/list_open_jobs.lua
@@ -105,10 +122,36 @@ readme:
 bench: $(CORE)
 	LUA=$(LUA) BUILD=$(BUILD) bench/run.sh
 
+# The SDK: kombo.core and every module under lua/kombo/, found, not listed.
 install: $(CORE)
 	install -d $(DESTDIR)$(LUA_LIBDIR)/kombo $(DESTDIR)$(LUA_SHAREDIR)/kombo
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_LIBDIR)/kombo/core.so
 	cd lua && find kombo -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUA_SHAREDIR)/{} \;
+
+# LuaRocks' entry points (build.type = "make" in kombo-*.rockspec). LuaRocks
+# passes the interpreter (LUA=/usr/bin/lua5.4, /usr/bin/luajit, ...), the
+# folders it found and, to rock-install, its own LIBDIR/LUADIR as
+# LUA_LIBDIR/LUA_SHAREDIR. Each interpreter builds into its own folder under
+# build/rock/, so a `luarocks make` leaves nothing in the source tree and
+# versions never share an object file.
+ROCK_BUILD = build/rock/$(notdir $(LUA))
+rock: headers
+	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) all
+rock-install:
+	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) install
+
+# LuaRocks checks that the libraries exist, not their headers (which it
+# would only look for outside the multiarch folders): say which package
+# brings a missing header instead of leaving it to a compiler error.
+CURL_HINT = curl/curl.h not found: install the headers of libcurl (Debian, Ubuntu: libcurl4-openssl-dev; \
+	Fedora: libcurl-devel; Alpine: curl-dev) or pass CURL_INCDIR=<the folder holding curl/curl.h>
+SIMDJSON_HINT = simdjson.h not found: install the headers of simdjson (Debian, Ubuntu: libsimdjson-dev; \
+	Fedora: simdjson-devel; Alpine: simdjson-dev) or pass SIMDJSON_INCDIR=<the folder holding simdjson.h>
+headers:
+	@echo '#include <curl/curl.h>' | $(CC) $(DEP_CPPFLAGS) $(CURL_CFLAGS) -E -x c - >/dev/null 2>&1 \
+		|| { echo 'kombo: $(CURL_HINT)' >&2; exit 1; }
+	@echo '#include <simdjson.h>' | $(CXX) -std=c++17 $(DEP_CPPFLAGS) -E -x c++ - >/dev/null 2>&1 \
+		|| { echo 'kombo: $(SIMDJSON_HINT)' >&2; exit 1; }
 
 clean:
 	rm -rf build

@@ -3,25 +3,19 @@
 -- against the response schemas of the document itself (types, enums,
 -- required fields, nullability, date-time formats).
 --
--- The document is $KOMBO_OPENAPI, else ../shared/reference/kombo-openapi.json
--- (where CI and the Makefile find it).
+-- The document is the repository's reference/kombo-openapi.json (specs run
+-- from the checkout's root), or $KOMBO_OPENAPI to try another version.
 local cjson = require("cjson").new()
 local sandbox = require("support.sandbox")
 
 local NULL = cjson.null
 
 local function load_doc()
-  local candidates = { os.getenv("KOMBO_OPENAPI") or "../shared/reference/kombo-openapi.json",
-    "../shared/reference/kombo-openapi.json" }
-  for _, path in ipairs(candidates) do
-    local f = io.open(path, "rb")
-    if f then
-      local text = f:read("*a")
-      f:close()
-      return cjson.decode(text)
-    end
-  end
-  error("Kombo's OpenAPI document not found; set KOMBO_OPENAPI")
+  local path = os.getenv("KOMBO_OPENAPI") or "reference/kombo-openapi.json"
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  return cjson.decode(text)
 end
 
 -- A small validator for the OpenAPI schema keywords the responses use.

@@ -9,7 +9,7 @@ export LUA_PATH="lua/?.lua;lua/?/init.lua;;"
 export LUA_CPATH="$BUILD/?.so;;"
 out=$(mktemp)
 trap 'kill "$pid" 2>/dev/null; rm -f "$out"' EXIT
-"$LUA" bin/kombo-sandbox --port 0 --quiet >"$out" &
+LUA_PATH=";;" "$LUA" sandbox/bin/kombo-sandbox --port 0 --quiet >"$out" &
 pid=$!
 i=0
 while ! grep -q listening "$out"; do

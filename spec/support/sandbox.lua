@@ -1,4 +1,4 @@
--- Test helper: run bin/kombo-sandbox in a child process and drive its control
+-- Test helper: run sandbox/bin/kombo-sandbox in a child process and drive its control
 -- endpoints with LuaSocket (only tests use LuaSocket; the SDK never does).
 --
 --   local sandbox = require("support.sandbox")
@@ -10,7 +10,10 @@
 --   sb:stop()                           -- idempotent
 --   sandbox.free_port()                 -- a loopback port nothing listens on
 --
--- The interpreter is $KOMBO_LUA (default lua5.4).
+-- The interpreter is $KOMBO_LUA (default lua5.4). The server runs with the
+-- default module path only: it finds its own modules beside its script, and
+-- the SDK's lua/ is out of its reach, so the sandbox never leans on the code
+-- it tests.
 
 local socket = require("socket")
 local http = require("socket.http")
@@ -130,7 +133,8 @@ function _M.start(opts)
   if opts.api_key then words[#words + 1] = "--api-key"; words[#words + 1] = opts.api_key end
   for _, w in ipairs(opts.args or {}) do words[#words + 1] = w end
   for i, w in ipairs(words) do words[i] = _quote(w) end
-  local cmd = ("cd %s && LUA_PATH='lua/?.lua;lua/?/init.lua;;' exec %s bin/kombo-sandbox %s")
+  local cmd = ("cd %s && exec env -u LUA_PATH_5_2 -u LUA_PATH_5_3 -u LUA_PATH_5_4 LUA_PATH=';;' "
+    .. "%s sandbox/bin/kombo-sandbox %s")
     :format(_quote(_root()), lua, table.concat(words, " "))
   local proc = assert(io.popen(cmd, "r"))
   local line = proc:read("*l")

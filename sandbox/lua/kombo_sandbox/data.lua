@@ -7,7 +7,7 @@
 -- are milliseconds since the epoch; deleted records keep their place and
 -- carry `remote_deleted_at`.
 
-local util = require("kombo.sandbox.util")
+local util = require("kombo_sandbox.util")
 
 local floor, lower, format = math.floor, string.lower, string.format
 

@@ -1,7 +1,7 @@
 -- How sandbox records look on the wire: one function per result type, shaped
 -- like the response schemas and examples of Kombo's OpenAPI document.
 
-local util = require("kombo.sandbox.util")
+local util = require("kombo_sandbox.util")
 
 local array, iso, null = util.array, util.iso, util.null
 

@@ -1,4 +1,4 @@
--- kombo.sandbox: a Kombo-like ATS server on luv for tests, the demo and the
+-- kombo_sandbox: a Kombo-like ATS server on luv for tests, the demo and the
 -- benchmark. It serves the 23 ATS endpoints under /v1 over seeded data,
 -- checks auth and input like Kombo, records every API request, and injects
 -- faults on demand through control endpoints under /_sandbox/ (no auth, not
@@ -13,17 +13,17 @@
 --   POST   /_sandbox/reset     data back to the seed, no requests, no faults
 --   POST   /_sandbox/shutdown  stops the server
 --
---   local sandbox = require("kombo.sandbox")
+--   local sandbox = require("kombo_sandbox")
 --   local server = assert(sandbox.start({ port = 0, seed = 1 }))
 --   print(server.url)  -- http://127.0.0.1:PORT/v1
 --   require("luv").run()
 
 local uv = require("luv")
-local http = require("kombo.sandbox.http")
-local util = require("kombo.sandbox.util")
-local data = require("kombo.sandbox.data")
-local routes = require("kombo.sandbox.routes")
-local faults = require("kombo.sandbox.faults")
+local http = require("kombo_sandbox.http")
+local util = require("kombo_sandbox.util")
+local data = require("kombo_sandbox.data")
+local routes = require("kombo_sandbox.routes")
+local faults = require("kombo_sandbox.faults")
 
 local ipairs, setmetatable, tonumber, tostring = ipairs, setmetatable, tonumber, tostring
 local format, sub, floor = string.format, string.sub, math.floor

@@ -8,10 +8,11 @@
 -- returned>:<hash of the filters>", so a page resumes after the last record
 -- it showed and a cursor sent with other filters is refused.
 
-local util = require("kombo.sandbox.util")
-local views = require("kombo.sandbox.views")
-local validate = require("kombo.sandbox.validate")
-local writes = require("kombo.sandbox.writes")
+local util = require("kombo_sandbox.util")
+local views = require("kombo_sandbox.views")
+local validate = require("kombo_sandbox.validate")
+local endpoints = require("kombo_sandbox.endpoints")
+local writes = require("kombo_sandbox.writes")
 
 local array, null, split, parse_time = util.array, util.null, util.split, util.parse_time
 local lower, byte, format, sort, concat = string.lower, string.byte, string.format, table.sort, table.concat
@@ -219,37 +220,42 @@ local function _list(coll_name, view)
   end
 end
 
--- Routes: method, path pattern (captures are the path parameters in order),
--- operation name, handler.
-local ROUTES = {
-  { "GET", "^/ats/applications$", "get_applications", _list("applications", views.application) },
-  { "PUT", "^/ats/applications/([^/]+)/stage$", "move_application_to_stage", writes.move_application_to_stage },
-  { "POST", "^/ats/applications/([^/]+)/result%-links$", "add_application_result_link",
-    writes.add_application_result_link },
-  { "POST", "^/ats/applications/([^/]+)/notes$", "add_application_note", writes.add_application_note },
-  { "GET", "^/ats/applications/([^/]+)/attachments$", "get_application_attachments",
-    writes.get_application_attachments },
-  { "POST", "^/ats/applications/([^/]+)/attachments$", "add_application_attachment",
-    writes.add_application_attachment },
-  { "POST", "^/ats/applications/([^/]+)/reject$", "reject_application", writes.reject_application },
-  { "GET", "^/ats/candidates$", "get_candidates", _list("candidates", views.candidate) },
-  { "POST", "^/ats/candidates$", "create_candidate", writes.create_candidate },
-  { "GET", "^/ats/candidates/([^/]+)/attachments$", "get_candidate_attachments", writes.get_candidate_attachments },
-  { "POST", "^/ats/candidates/([^/]+)/attachments$", "add_candidate_attachment", writes.add_candidate_attachment },
-  { "POST", "^/ats/candidates/([^/]+)/result%-links$", "add_candidate_result_link",
-    writes.add_candidate_result_link },
-  { "POST", "^/ats/candidates/([^/]+)/tags$", "add_candidate_tag", writes.add_candidate_tag },
-  { "DELETE", "^/ats/candidates/([^/]+)/tags$", "remove_candidate_tag", writes.remove_candidate_tag },
-  { "GET", "^/ats/tags$", "get_tags", _list("tags", views.named) },
-  { "GET", "^/ats/application%-stages$", "get_application_stages", _list("application_stages", views.named) },
-  { "GET", "^/ats/jobs$", "get_jobs", _list("jobs", views.job) },
-  { "POST", "^/ats/jobs/([^/]+)/applications$", "create_application", writes.create_application },
-  { "GET", "^/ats/users$", "get_users", _list("users", views.user) },
-  { "GET", "^/ats/offers$", "get_offers", _list("offers", views.offer) },
-  { "GET", "^/ats/rejection%-reasons$", "get_rejection_reasons", _list("rejection_reasons", views.named) },
-  { "GET", "^/ats/interviews$", "get_interviews", _list("interviews", views.interview) },
-  { "POST", "^/ats/import%-tracked%-application$", "import_tracked_application", writes.import_tracked_application },
+-- The handler of each operation in endpoints.lua.
+local HANDLERS = {
+  get_applications = _list("applications", views.application),
+  move_application_to_stage = writes.move_application_to_stage,
+  add_application_result_link = writes.add_application_result_link,
+  add_application_note = writes.add_application_note,
+  get_application_attachments = writes.get_application_attachments,
+  add_application_attachment = writes.add_application_attachment,
+  reject_application = writes.reject_application,
+  get_candidates = _list("candidates", views.candidate),
+  create_candidate = writes.create_candidate,
+  get_candidate_attachments = writes.get_candidate_attachments,
+  add_candidate_attachment = writes.add_candidate_attachment,
+  add_candidate_result_link = writes.add_candidate_result_link,
+  add_candidate_tag = writes.add_candidate_tag,
+  remove_candidate_tag = writes.remove_candidate_tag,
+  get_tags = _list("tags", views.named),
+  get_application_stages = _list("application_stages", views.named),
+  get_jobs = _list("jobs", views.job),
+  create_application = writes.create_application,
+  get_users = _list("users", views.user),
+  get_offers = _list("offers", views.offer),
+  get_rejection_reasons = _list("rejection_reasons", views.named),
+  get_interviews = _list("interviews", views.interview),
+  import_tracked_application = writes.import_tracked_application,
 }
+
+-- Routes: method, path pattern (captures are the path parameters in order),
+-- operation name, handler; the pattern is the document's path with each
+-- {parameter} one segment.
+local ROUTES = {}
+for i, e in ipairs(endpoints) do
+  local method, path, name = e[1], e[2], e[3]
+  local pattern = "^" .. path:gsub("[%%%-%.%+%*%?%[%]%^%$%(%)]", "%%%0"):gsub("{[^}]+}", "([^/]+)") .. "$"
+  ROUTES[i] = { method, pattern, name, assert(HANDLERS[name], "no handler for " .. name) }
+end
 _M.ROUTES = ROUTES
 
 --- The operation name a method and path (relative to /v1) belong to, or nil.

@@ -9,8 +9,8 @@
 -- the rule says which requests to hit (once_per_query, every, probability).
 -- Rules are tried in order; the first that hits answers the request.
 
-local util = require("kombo.sandbox.util")
-local http = require("kombo.sandbox.http")
+local util = require("kombo_sandbox.util")
+local http = require("kombo_sandbox.http")
 
 local floor, format, rep, sub, concat = math.floor, string.format, string.rep, string.sub, table.concat
 local type, ipairs, pairs, next, tonumber, tostring, setmetatable = type, ipairs, pairs, next, tonumber, tostring,

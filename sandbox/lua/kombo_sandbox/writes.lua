@@ -6,9 +6,9 @@
 -- ({ db, params, body, now, err, invalid }) and returns status, payload.
 -- Bodies have already passed the operation's schema.
 
-local util = require("kombo.sandbox.util")
-local views = require("kombo.sandbox.views")
-local data = require("kombo.sandbox.data")
+local util = require("kombo_sandbox.util")
+local views = require("kombo_sandbox.views")
+local data = require("kombo_sandbox.data")
 
 local array, null, lower, format = util.array, util.null, string.lower, string.format
 local ipairs, type, tostring = ipairs, type, tostring
