@@ -19,49 +19,28 @@ dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson >= 2.1.0",
 }
+-- Libraries only. LuaRocks looks for a library in lib/, lib/<multiarch>/
+-- and lib64/ of /usr/local and /usr, which is where distributions put them,
+-- but for a header only in include/, while Debian and Ubuntu keep
+-- curl/curl.h in include/<multiarch>/ (which the compiler searches by
+-- itself). A missing library stops LuaRocks with its name; `make headers`,
+-- the first step of the build, names the package of a missing header.
 external_dependencies = {
-  CURL = { header = "curl/curl.h" },
-  SIMDJSON = { header = "simdjson.h" },
+  CURL = { library = "curl" },
+  SIMDJSON = { library = "simdjson" },
 }
+-- The Makefile builds kombo.core into build/rock/<interpreter>/ (never into
+-- the source tree) and installs it with every module under lua/kombo/ into
+-- LuaRocks' folders: no file is listed here, so none can be forgotten.
+-- The sandbox server is a rock of its own: sandbox/kombo-sandbox-*.rockspec.
 build = {
-  type = "builtin",
-  modules = {
-    ["kombo.core"] = {
-      sources = {
-        "csrc/core.c", "csrc/client.c", "csrc/clock.c", "csrc/encode.c",
-        "csrc/multi.c", "csrc/policy.c", "csrc/failure.c",
-        "csrc/json.cpp", -- C++ (simdjson); compiled by extension, C++17 or later
-      },
-      libraries = { "curl", "simdjson", "stdc++" },
-      incdirs = { "$(CURL_INCDIR)", "$(SIMDJSON_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(SIMDJSON_LIBDIR)" },
-    },
-    ["kombo"] = "lua/kombo/init.lua",
-    ["kombo.attempts"] = "lua/kombo/attempts.lua",
-    ["kombo.client"] = "lua/kombo/client.lua",
-    ["kombo.errors"] = "lua/kombo/errors.lua",
-    ["kombo.meta"] = "lua/kombo/meta.lua",
-    ["kombo.operations"] = "lua/kombo/operations.lua",
-    ["kombo.page"] = "lua/kombo/page.lua",
-    ["kombo.build"] = "lua/kombo/build.lua",
-    ["kombo.schema"] = "lua/kombo/schema.lua",
-    ["kombo.drivers"] = "lua/kombo/drivers/init.lua",
-    ["kombo.drivers.curl"] = "lua/kombo/drivers/curl.lua",
-    ["kombo.drivers.tasks"] = "lua/kombo/drivers/tasks.lua",
-    ["kombo.drivers.ngx"] = "lua/kombo/drivers/ngx.lua",
-    ["kombo.drivers.uv"] = "lua/kombo/drivers/uv.lua",
-    -- The sandbox server (needs lua-luv, not a dependency of the SDK).
-    ["kombo.sandbox"] = "lua/kombo/sandbox/init.lua",
-    ["kombo.sandbox.data"] = "lua/kombo/sandbox/data.lua",
-    ["kombo.sandbox.faults"] = "lua/kombo/sandbox/faults.lua",
-    ["kombo.sandbox.http"] = "lua/kombo/sandbox/http.lua",
-    ["kombo.sandbox.routes"] = "lua/kombo/sandbox/routes.lua",
-    ["kombo.sandbox.util"] = "lua/kombo/sandbox/util.lua",
-    ["kombo.sandbox.validate"] = "lua/kombo/sandbox/validate.lua",
-    ["kombo.sandbox.views"] = "lua/kombo/sandbox/views.lua",
-    ["kombo.sandbox.writes"] = "lua/kombo/sandbox/writes.lua",
+  type = "make",
+  build_target = "rock",
+  install_target = "rock-install",
+  variables = { -- for both passes
+    LUA = "$(LUA)", LUA_INCDIR = "$(LUA_INCDIR)", CC = "$(CC)", CFLAGS = "$(CFLAGS)",
+    CURL_INCDIR = "$(CURL_INCDIR)", CURL_LIBDIR = "$(CURL_LIBDIR)",
+    SIMDJSON_INCDIR = "$(SIMDJSON_INCDIR)", SIMDJSON_LIBDIR = "$(SIMDJSON_LIBDIR)",
   },
-  install = {
-    bin = { ["kombo-sandbox"] = "bin/kombo-sandbox" },
-  },
+  install_variables = { LUA_LIBDIR = "$(LIBDIR)", LUA_SHAREDIR = "$(LUADIR)" },
 }
