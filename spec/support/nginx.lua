@@ -114,6 +114,18 @@ local function _location_lines(lines, locations)
   end
 end
 
+-- A master started as root runs its workers as `nobody`, who cannot read a
+-- checkout in a 0700 home (/root is one; Debian 12 makes every home so):
+-- as root, the workers are the invoking user. Anyone else's master cannot
+-- switch users, so its workers are already the invoking user and the
+-- directive would only draw a warning.
+local function _user_line()
+  local ok, out = _sh("id -u && id -un && id -gn")
+  local uid, name, group = out:match("^(%d+)\n([^\n]+)\n([^\n]+)")
+  if ok and uid == "0" then return format("user %s %s;", name, group) end
+  return nil
+end
+
 local function _conf(o)
   local lines = {
     "worker_processes 1;",
@@ -135,6 +147,8 @@ local function _conf(o)
     format("  lua_package_cpath '%s/?.so;;';", o.build),
     "  lua_socket_log_errors off;",
   }
+  local user = _user_line()
+  if user then table.insert(lines, 1, user) end
   if o.http then lines[#lines + 1] = o.http end
   if o.tls_locations then
     local good_crt, good_key = _make_cert(o.dir, "ip", "IP:127.0.0.1,DNS:127.0.0.1")
