@@ -111,6 +111,86 @@ describe("kombo-sandbox", function()
     end)
   end)
 
+  describe("its own validator", function()
+    -- The sandbox checks requests with sandbox/lua/kombo_sandbox/validate.lua
+    -- against rules copied from reference/kombo-openapi.json, never with the
+    -- SDK's schema code, so an SDK that lets a bad request through meets a 400.
+    local function refused(method, target, body, field, phrase)
+      local status, doc = api(sb, method, target, body)
+      assert.equal(400, status, target)
+      assert.equal("PLATFORM.INPUT_INVALID", doc.error.code)
+      assert.matches("`" .. field .. "`", doc.error.message, 1, true)
+      if phrase then assert.matches(phrase, doc.error.message, 1, true) end
+    end
+
+    it("checks enums, formats, patterns, nullability and tagged unions in bodies", function()
+      local app = select(2, api(sb, "GET", "/ats/applications?page_size=1")).data.results[1]
+      local cand_path = "/ats/candidates/" .. app.candidate_id
+      refused("POST", "/ats/applications/" .. app.id .. "/notes", { content = "hi", content_type = "HTML" },
+        "body.content_type", "PLAIN_TEXT")
+      refused("POST", "/ats/import-tracked-application", { tracked_at = "yesterday",
+        greenhouse = { id_type = "application_id", application_id = "1" } }, "body.tracked_at", "date-time")
+      refused("POST", "/ats/import-tracked-application", { tracked_at = cjson.null,
+        greenhouse = { id_type = "candidate_id", application_id = "1" } },
+        "body.greenhouse.id_type", "application_id")
+      refused("POST", "/ats/import-tracked-application", { tracked_at = cjson.null, erecruiter = { id_type = "x" } },
+        "body.erecruiter.id_type", "application_and_job_remote_ids")
+      local person = { first_name = "Ada", last_name = "Lovelace", email_address = "ada@example.com" }
+      local function with(k, v)
+        local p = {}
+        for pk, pv in pairs(person) do p[pk] = pv end
+        p[k] = v
+        return p
+      end
+      local to_job = { job_id = "J" }
+      refused("POST", "/ats/candidates",
+        { candidate = with("location", { country = "USA" }), application = to_job },
+        "body.candidate.location.country", "[A-Z]{2}")
+      refused("POST", "/ats/candidates", { candidate = with("email_address", "ada"), application = to_job },
+        "body.candidate.email_address", "an email address")
+      refused("POST", "/ats/candidates", { candidate = with("first_name", cjson.null), application = to_job },
+        "body.candidate.first_name", "a string")
+      refused("POST", cand_path .. "/attachments",
+        { attachment = { name = "cv", type = "CV", data = "JVBERi0=", content_type = "pdf" } },
+        "body.attachment.content_type")
+      refused("POST", cand_path .. "/tags", { tag = {} }, "body.tag.name", "required")
+      refused("POST", cand_path .. "/tags", { 1, 2 }, "body", "an object")
+      refused("GET", "/ats/tags", { page_size = 2 }, "body", "no request body")
+    end)
+
+    it("checks query values as the document types them", function()
+      refused("GET", "/ats/tags?page_size=2.5", nil, "page_size", "an integer from 1 to 250")
+      refused("GET", "/ats/jobs?include_deleted=TRUE", nil, "include_deleted", "one of true, false")
+      -- The document's date-time pattern has no offsets.
+      refused("GET", "/ats/applications?updated_after=2024-01-01T00:00:00%2B02:00", nil, "updated_after")
+      assert.equal(200, (api(sb, "GET", "/ats/applications?updated_after=2024-01-01&page_size=1")))
+    end)
+
+    it("loads none of the SDK's modules, even with them on the path", function()
+      local lua = os.getenv("KOMBO_LUA") or "lua5.4"
+      local p = io.popen(lua .. [[ -e "package.path = 'sandbox/lua/?.lua;sandbox/lua/?/init.lua;'
+        .. 'lua/?.lua;lua/?/init.lua;' .. package.path; require('kombo_sandbox')
+        for name in pairs(package.loaded) do if name == 'kombo' or name:find('^kombo[.]') then print(name) end end
+        print('loaded')" 2>&1]])
+      local out = p:read("*a")
+      p:close()
+      assert.equal("loaded\n", out)
+    end)
+
+    it("has the request rules of reference/kombo-openapi.json, as make sandbox-requests copies them", function()
+      local lua = os.getenv("KOMBO_LUA") or "lua5.4"
+      local p = io.popen(lua .. " sandbox/tools/gen-requests.lua reference/kombo-openapi.json")
+      local generated = p:read("*a")
+      p:close()
+      local f = assert(io.open("sandbox/lua/kombo_sandbox/requests.lua", "rb"))
+      local committed = f:read("*a")
+      f:close()
+      assert.is_true(#generated > 1000)
+      assert.is_true(generated == committed,
+        "sandbox/lua/kombo_sandbox/requests.lua is stale: run make sandbox-requests")
+    end)
+  end)
+
   describe("lists", function()
     it("spans pages with a default page size of 100, no duplicates, next null at the end", function()
       local apps, pages = all_pages(sb, "/ats/applications", "")

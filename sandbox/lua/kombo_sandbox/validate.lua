@@ -263,8 +263,27 @@ local function _check_choice(s, choice, v, field, kind)
     if _check(b, v, field) then return true end
     if _plausible(b, v, kind) then plausible[#plausible + 1] = b end
   end
-  -- One branch was clearly meant: its own complaint says the most.
+  -- One branch was clearly meant (or there is only one): its own complaint
+  -- says the most.
   if #plausible == 1 then return _check(plausible[1], v, field) end
+  if #choice == 1 then return _check(choice[1], v, field) end
+  -- An object matching no branch's tag: name the tag and its values.
+  if kind == "object" and #plausible == 0 then
+    local tag, values = nil, {}
+    for _, b in ipairs(choice) do
+      b = _resolve(b)
+      for name, ps in pairs(b.properties or {}) do
+        ps = _resolve(ps)
+        if ps.const ~= nil and (tag == nil or tag == name) then
+          tag = name
+          values[#values + 1] = tostring(ps.const)
+        end
+      end
+    end
+    if tag and #values == #choice then
+      return nil, _child(field, tag), "one of " .. concat(values, ", ")
+    end
+  end
   return nil, field, _expected(s)
 end
 
