@@ -126,7 +126,7 @@ static int l_decide(lua_State *L)
 	const char *method;
 	char what[128], reason[256];
 	int status = 0, has_status = 0, sent = 1, read, hinted = 0;
-	double attempt, elapsed, now_ms, rnd, delay = 0, backoff;
+	double attempt, elapsed, attempt_ms, now_ms, rnd, delay = 0, backoff;
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
 
@@ -142,6 +142,11 @@ static int l_decide(lua_State *L)
 		attempt = KOMBO_MAX_ATTEMPT;
 	attempt = (double)(unsigned long long)attempt;
 	elapsed = opt_number(L, 2, "elapsed_ms", 0);
+	/* How long the attempt just made took: the next one likely needs as
+	 * much, and one that cannot finish inside the budget is not started. */
+	attempt_ms = opt_number(L, 2, "attempt_ms", 0);
+	if (attempt_ms < 0)
+		attempt_ms = 0;
 	/* Without a clock HTTP-dates and epoch resets cannot be resolved. */
 	now_ms = opt_number(L, 2, "now_ms", -1);
 	/* The midpoint when the caller has no random source. */
@@ -256,6 +261,13 @@ static int l_decide(lua_State *L)
 		snprintf(reason, sizeof reason,
 			 "%s; giving up: the wait of %.0f ms would pass max_elapsed_time %.15g ms", what,
 			 delay, p->max_elapsed_ms);
+		return final(L, reason);
+	}
+	if (elapsed + delay + attempt_ms > p->max_elapsed_ms) {
+		snprintf(reason, sizeof reason,
+			 "%s; giving up: the wait of %.0f ms and another attempt like this one (%.0f ms) "
+			 "would pass max_elapsed_time %.15g ms",
+			 what, delay, attempt_ms, p->max_elapsed_ms);
 		return final(L, reason);
 	}
 	lua_pushnumber(L, delay);

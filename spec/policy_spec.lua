@@ -240,6 +240,15 @@ describe("policy:decide", function()
     assert.equal("status 503; giving up: the wait of 200 ms would pass max_elapsed_time 1000 ms", reason)
   end)
 
+  it("does not start an attempt that, as long as the last one, would pass max_elapsed_time", function()
+    local p = policy({ backoff = { initial_interval = 400, max_elapsed_time = 1000 } })
+    assert.equal(200, (p:decide(input({ status = 503, elapsed_ms = 500, attempt_ms = 300 }))))
+    local delay, reason = p:decide(input({ status = 503, elapsed_ms = 500, attempt_ms = 301 }))
+    assert.is_nil(delay)
+    assert.equal("status 503; giving up: the wait of 200 ms and another attempt like this one (301 ms) "
+      .. "would pass max_elapsed_time 1000 ms", reason)
+  end)
+
   describe("server hints", function()
     local p = policy()
     local cases = {

@@ -9,7 +9,8 @@ local socket = require("socket")
 local sandbox = require("support.sandbox")
 
 local NONE = { strategy = "none" }
-local BRIEF = { backoff = { initial_interval = 5, max_interval = 20, exponent = 2, max_elapsed_time = 150 } }
+local BRIEF = { backoff = { initial_interval = 5, max_interval = 20, exponent = 2, max_elapsed_time = 3000 },
+  max_attempts = 4 }
 
 local function sh(cmd)
   local p = assert(io.popen(cmd .. " 2>&1"))

@@ -137,8 +137,10 @@ function _M.run(client, op, req)
       .. " make another with kombo.new", op.name)
   end
   local opts = req.opts or {}
-  local integration_id = opts.integration_id or client._integration_id
-  if not integration_id then
+  -- Operations whose endpoint takes no X-Integration-Id (op.integration
+  -- false: /check-api-key, /connect/..., ...) send none and need none.
+  local integration_id = op.integration ~= false and (opts.integration_id or client._integration_id) or nil
+  if not integration_id and op.integration ~= false then
     return nil, errors.invalid("integration_id", "a string (in kombo.new or the call's opts)", op.name)
   end
   local api_key, kerr = _api_key(client)
@@ -171,19 +173,21 @@ function _M.run(client, op, req)
   local attempt, res, fail = 0, nil, nil -- luacheck: ignore 311
 
   while true do
+    local attempt_timeout = policy:timeout(timeout, now_ms() - started)
+    if not attempt_timeout then break end
     attempt = attempt + 1
     if hooks.before_request then hooks.before_request(exchange) end
     local lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil)
     if not lines then return nil, errors.invalid(field, expected, op.name) end
-    local attempt_timeout = policy:timeout(timeout, now_ms() - started)
-    if not attempt_timeout then break end
+    local attempt_started = now_ms()
     _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
     res, fail = driver.send(client, {
       method = method, url = url, headers = lines, body = req.body, timeout_ms = attempt_timeout,
     })
     if res and res.status < 300 then break end
+    local now = now_ms()
     local delay, reason = policy:decide({
-      method = method, attempt = attempt, elapsed_ms = now_ms() - started,
+      method = method, attempt = attempt, elapsed_ms = now - started, attempt_ms = now - attempt_started,
       status = res and res.status, failure = fail and fail.reason, sent = fail and fail.sent,
       headers = res and res.headers, now_ms = time_ms(), random = random(),
     })
