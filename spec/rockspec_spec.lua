@@ -22,8 +22,10 @@ local VERSIONS = {
   { name = "LuaJIT", lua = "luajit", abi = "5.1", config = LUAJIT_CONFIG },
 }
 
--- A make started by luarocks must not inherit the `make test` it runs under.
-local CLEAN_ENV = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LUA_PATH -u LUA_CPATH "
+-- What luarocks starts must not inherit the `make test` it runs under, the
+-- sanitizer runtime `make asan` preloads into busted's interpreter, or a
+-- module path that could find something other than the tree.
+local CLEAN_ENV = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH "
   .. "-u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_PATH_5_4 -u LUA_CPATH_5_4"
 
 local function sh(cmd)
