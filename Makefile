@@ -161,7 +161,7 @@ clean:
 # FUZZ_SECONDS (per harness), ASAN_FLAGS, FUZZ_FLAGS.
 VALGRIND     ?= valgrind
 VALGRIND_SPECS ?= spec/client_spec.lua spec/transport_spec.lua spec/retry_spec.lua \
-	spec/pagination_spec.lua spec/policy_spec.lua spec/request_spec.lua \
+	spec/pagination_spec.lua spec/policy_spec.lua spec/build_spec.lua \
 	spec/faults_spec.lua spec/security_spec.lua spec/json_spec.lua
 CLANG        ?= clang
 LUA_LIB      ?= -llua$(LUA_VERSION)
@@ -179,6 +179,7 @@ FUZZ_HARNESSES := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 # the sandbox it starts is a separate process and is not traced. A definite
 # leak or any memory error fails the run.
 valgrind: $(CORE)
+	@for f in $(VALGRIND_SPECS); do [ -f "$$f" ] || { echo "valgrind: no $$f (renamed? update VALGRIND_SPECS)" >&2; exit 1; }; done
 	$(VALGRIND) --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 -q \
 		$(LUA) $$(command -v $(BUSTED)) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) $(VALGRIND_SPECS)
 
