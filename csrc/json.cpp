@@ -1,7 +1,9 @@
-/* kombo.core.json_decode(s) -> value | nil, message
+/* kombo.core.json_decode(s, null_as_nil) -> value | nil, message
  *
  * The SDK's only JSON decoder. Objects and arrays become plain tables, null
- * the light userdata NULL (lua-cjson's null, so kombo.null), numbers
+ * the light userdata NULL (lua-cjson's null, so kombo.null), or with
+ * null_as_nil a member left out or an array hole (a top-level null stays
+ * NULL, so nil still means a refusal), numbers
  * written as integers that fit 64 bits integers (5.3+), other numbers
  * floats.
  *
@@ -59,7 +61,9 @@ void release(decoder *d)
 
 /* Lua errors (out of memory) unwind through here with longjmp: every frame
  * below holds only pointers into the parser's tape, nothing to destroy. */
-void push(lua_State *L, element e)
+/* With drop_null, a null member of an object is left out and a null
+ * element of an array leaves a hole, so the caller reads nil there. */
+void push(lua_State *L, element e, bool drop_null)
 {
 	switch (e.type()) {
 	case element_type::OBJECT: {
@@ -67,8 +71,10 @@ void push(lua_State *L, element e)
 		luaL_checkstack(L, 3, "JSON nested too deep");
 		lua_createtable(L, 0, (int)o.size());
 		for (simdjson::dom::key_value_pair f : o) {
+			if (drop_null && f.value.type() == element_type::NULL_VALUE)
+				continue;
 			lua_pushlstring(L, f.key.data(), f.key.size());
-			push(L, f.value);
+			push(L, f.value, drop_null);
 			lua_rawset(L, -3);
 		}
 		break;
@@ -79,8 +85,11 @@ void push(lua_State *L, element e)
 		luaL_checkstack(L, 2, "JSON nested too deep");
 		lua_createtable(L, (int)a.size(), 0);
 		for (element v : a) {
-			push(L, v);
-			lua_rawseti(L, -2, ++i);
+			++i;
+			if (drop_null && v.type() == element_type::NULL_VALUE)
+				continue;
+			push(L, v, drop_null);
+			lua_rawseti(L, -2, i);
 		}
 		break;
 	}
@@ -122,7 +131,13 @@ struct lenient {
 	lua_State *L;
 	const char *start;
 	char *p;
+	bool drop_null; /* as push()'s */
 };
+
+bool is_null(lua_State *L)
+{
+	return lua_type(L, -1) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == nullptr;
+}
 
 [[noreturn]] void fail(lenient *x, const char *what)
 {
@@ -287,10 +302,16 @@ void lenient_value(lenient *x, int depth)
 					fail(x, "expected ':'");
 				x->p++;
 				lenient_value(x, depth + 1);
-				lua_rawset(L, -3);
+				if (x->drop_null && is_null(L))
+					lua_pop(L, 2);
+				else
+					lua_rawset(L, -3);
 			} else {
 				lenient_value(x, depth + 1);
-				lua_rawseti(L, -2, i);
+				if (x->drop_null && is_null(L))
+					lua_pop(L, 1);
+				else
+					lua_rawseti(L, -2, i);
 			}
 			skip_space(x);
 			if (*x->p == close) {
@@ -320,9 +341,9 @@ void lenient_value(lenient *x, int depth)
 	}
 }
 
-void lenient_parse(lua_State *L, char *text)
+void lenient_parse(lua_State *L, char *text, bool drop_null)
 {
-	lenient x = {L, text, text};
+	lenient x = {L, text, text, drop_null};
 	lenient_value(&x, 0);
 	skip_space(&x);
 	if (*x.p != '\0')
@@ -342,14 +363,15 @@ decoder *new_decoder(lua_State *L)
 	return d;
 }
 
-/* (s, shared decoder or NULL, fast) -> value. With fast false, the second
- * parser alone. */
+/* (s, shared decoder or NULL, fast, drop_null) -> value. With fast false,
+ * the second parser alone. */
 int decode_protected(lua_State *L)
 {
 	size_t len;
 	const char *s = lua_tolstring(L, 1, &len);
 	decoder *d = static_cast<decoder *>(lua_touserdata(L, 2));
-	bool fast = lua_toboolean(L, 3), own = d == nullptr || d->busy;
+	bool fast = lua_toboolean(L, 3), drop_null = lua_toboolean(L, 4);
+	bool own = d == nullptr || d->busy;
 	/* The shared decoder is busy when a finalizer decodes while it builds a
 	 * value: this decode gets a decoder of its own (its __gc frees it if
 	 * anything below raises). */
@@ -375,22 +397,23 @@ int decode_protected(lua_State *L)
 	d->buf[len] = '\0';
 	element root;
 	if (fast && d->parser->parse(d->buf, len, false).get(root) == simdjson::SUCCESS)
-		push(L, root);
+		push(L, root, drop_null);
 	else
-		lenient_parse(L, d->buf);
+		lenient_parse(L, d->buf, drop_null);
 	if (own)
 		release(d);
 	return 1;
 }
 
 /* Runs decode_protected (on the stack below s) for s at index 1. */
-int decode(lua_State *L, decoder *shared, bool fast)
+int decode(lua_State *L, decoder *shared, bool fast, bool drop_null)
 {
 	bool was_busy = shared != nullptr && shared->busy;
 	lua_pushvalue(L, 1);
 	lua_pushlightuserdata(L, shared);
 	lua_pushboolean(L, fast);
-	int status = lua_pcall(L, 3, 1, 0);
+	lua_pushboolean(L, drop_null);
+	int status = lua_pcall(L, 4, 1, 0);
 	if (shared != nullptr && !was_busy) {
 		shared->busy = false;
 		if (shared->cap > KEEP_BYTES)
@@ -412,9 +435,10 @@ int decode(lua_State *L, decoder *shared, bool fast)
 int json_decode(lua_State *L)
 {
 	luaL_checkstring(L, 1);
+	bool drop_null = lua_toboolean(L, 2);
 	lua_settop(L, 1);
 	lua_pushvalue(L, lua_upvalueindex(2));
-	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true);
+	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true, drop_null);
 }
 
 int decoder_gc(lua_State *L)
@@ -445,9 +469,10 @@ void kombo_json_open(lua_State *L)
 int kombo_json_decode_lenient(lua_State *L)
 {
 	luaL_checkstring(L, 1);
+	bool drop_null = lua_toboolean(L, 2);
 	lua_settop(L, 1);
 	lua_pushcfunction(L, decode_protected);
-	return decode(L, nullptr, false);
+	return decode(L, nullptr, false, drop_null);
 }
 
 int kombo_json_busy(lua_State *L, int index)

@@ -36,6 +36,22 @@ end
 
 local _finite = schema.finite
 
+--- kombo.iso8601(t) -> "2026-12-01T15:04:05.000Z": seconds since the epoch
+--- (os.time(), fractions kept to the millisecond) as the UTC date-time
+--- Kombo's API takes. t defaults to now.
+function _M.iso8601(t)
+  t = t or os.time()
+  local whole = floor(t)
+  local ms = floor((t - whole) * 1000 + 0.5)
+  if ms == 1000 then whole, ms = whole + 1, 0 end
+  return os.date("!%Y-%m-%dT%H:%M:%S", whole) .. format(".%03dZ", ms)
+end
+
+-- A number where the schema wants a date-time is os.time() seconds.
+local function _is_time(v, s)
+  return type(v) == "number" and s ~= nil and s.format == "date-time"
+end
+
 -- JSON ---------------------------------------------------------------------
 
 local function _json_string(s)
@@ -95,7 +111,7 @@ _encode = function(v, s, field, out, depth)
     out[#out + 1] = _json_string(v)
   elseif t == "number" then
     if not _finite(v) then return nil, errors.invalid(field, "a finite number") end
-    out[#out + 1] = _number(v)
+    out[#out + 1] = _is_time(v, s) and _json_string(_M.iso8601(v)) or _number(v)
   elseif t == "boolean" then
     out[#out + 1] = v and "true" or "false"
   elseif v == NULL then
@@ -235,6 +251,15 @@ local function _validate(op, params, idx)
   for _, k in ipairs(keys) do
     if not (idx.path[k] or idx.query[k] or k == "body") then problem(k, _unknown(op, k)) end
   end
+  -- The few path parameters the document constrains (an enum) are checked
+  -- like query parameters; the rest only need to be a non-empty segment.
+  for _, p in ipairs(op.path_params or {}) do
+    local s = op.path_schemas and op.path_schemas[p]
+    if s and params[p] ~= nil then
+      local ok, f, e = schema.check(s, params[p], p)
+      if not ok then problem(f, e) end
+    end
+  end
   for _, q in ipairs(op.query or {}) do
     local v = params[q.name]
     if v == nil then
@@ -333,6 +358,7 @@ function _M.request(op, params, validate)
   for _, q in ipairs(op.query or {}) do
     local v = params[q.name]
     if v ~= nil and q.name ~= "cursor" then
+      if _is_time(v, q.schema) then v = _M.iso8601(v) end
       local err = add(q.name, v, q.list)
       if err then return nil, err end
     end

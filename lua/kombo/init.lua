@@ -47,6 +47,11 @@ function _M.from_env(opts)
   return client.new(o)
 end
 
+--- kombo.iso8601(t) -> "2026-12-01T15:04:05.000Z": os.time() seconds (t,
+-- default now) as the UTC date-time the API takes. Date-time parameters and
+-- body fields also take such a number directly.
+_M.iso8601 = require("kombo.build").iso8601
+
 --- kombo.meta(result_or_err) -> { status, headers, attempts, elapsed_ms } | nil
 _M.meta = meta.get
 
