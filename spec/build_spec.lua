@@ -2,7 +2,7 @@
 -- field, and what goes on the wire is byte-exact. Table-driven, no server.
 
 local build = require("kombo.build")
-local operations = require("kombo.operations")
+local operations = require("kombo.operations").load("ats")
 
 local NULL = require("cjson").null
 
@@ -231,7 +231,7 @@ end)
 
 describe("build.request tells where a misplaced field belongs", function()
   local ops = {}
-  for _, op in ipairs(require("kombo.operations")) do ops[op.name] = op end
+  for _, op in ipairs(require("kombo.operations").load("ats")) do ops[op.name] = op end
 
   it("a body field given among the parameters", function()
     local _, err = build.request(ops.reject_application, { application_id = "A", rejection_reason_id = "R" }, true)

@@ -13,7 +13,7 @@ end
 describe("kombo.new", function()
   it("returns a client with every operation and its alias", function()
     local client = assert(kombo.new(GOOD))
-    for _, op in ipairs(require("kombo.operations")) do
+    for _, op in ipairs(require("kombo.operations").load("ats")) do
       assert.is_function(client.ats[op.name], op.name)
       assert.equal(client.ats[op.name], client.ats[op.alias])
     end

@@ -1,6 +1,6 @@
--- Every one of the 23 ATS operations, called through the SDK against the
--- sandbox: what arrived at the server (method, path, raw query, headers, the
--- JSON body byte for byte) and what came back (decoded shape, kombo.null,
+-- The ATS operations the sandbox serves, called through the SDK against it:
+-- what arrived at the server (method, path, raw query, headers, the JSON
+-- body byte for byte) and what came back (decoded shape, kombo.null,
 -- pages, and the state change seen through a later read). Then how error
 -- envelopes, undecodable bodies, unknown response fields and
 -- opts.validate = false come out of a call.
@@ -719,12 +719,19 @@ describe("ATS operations against the sandbox", function()
 end)
 
 describe("operations coverage", function()
-  it("has a spec for every operation in lua/kombo/operations.lua", function()
+  -- Every operation is exercised on the wire by spec/documented_operations_spec.lua;
+  -- the ones the sandbox serves with state get a deeper spec here. The
+  -- sandbox says which those are (its endpoints list, data).
+  it("has a spec for every operation the sandbox serves", function()
+    local served = dofile("sandbox/lua/kombo_sandbox/endpoints.lua")
+    local ats = {}
+    for _, op in ipairs(operations.load("ats")) do ats[op.method .. " " .. op.path] = op.name end
     local missing = {}
-    for _, o in ipairs(operations) do
-      if not covered[o.name] then missing[#missing + 1] = o.name end
+    for _, e in ipairs(served) do
+      local name = ats[e[1] .. " " .. e[2]]
+      if name and not covered[name] then missing[#missing + 1] = name end
     end
     assert.same({}, missing)
-    assert.equal(23, #operations)
+    assert.is_true(#served >= 23)
   end)
 end)

@@ -1,5 +1,6 @@
--- The client: validates options, holds configuration, binds the 23
--- operations onto client.ats, and picks a driver for each call.
+-- The client: validates options, holds configuration, binds each group of
+-- operations (client.ats, client.hris, ...) on first use, and picks a driver
+-- for each call.
 
 local core = require("kombo.core")
 local errors = require("kombo.errors")
@@ -127,7 +128,6 @@ local function _check_common(opts)
 end
 
 local Client = {}
-Client.__index = Client
 
 -- Validates per-call options and params; returns the request to send.
 local function _prepare(op, params, opts)
@@ -149,9 +149,16 @@ local function _prepare(op, params, opts)
   return req
 end
 
-local function _bind_operations(self)
-  local ats = {}
-  for _, op in ipairs(operations) do
+-- The groups a client has (client.ats, client.hris, ...).
+local GROUPS = {}
+for _, g in ipairs(operations.groups) do GROUPS[g] = true end
+
+-- One group's operations for this client, by name and alias (one function
+-- for both). The group's table is loaded here, the first time any client
+-- touches the group.
+local function _bind_operations(self, group)
+  local bound = {}
+  for _, op in ipairs(operations.load(group)) do
     local is_paginated = op.paginated
     local function fn(_, params, opts)
       local req, err = _prepare(op, params, opts)
@@ -159,10 +166,23 @@ local function _bind_operations(self)
       if is_paginated then return page.first(self, op, req) end
       return attempts.run(self, op, req)
     end
-    ats[op.name] = fn
-    ats[op.alias] = fn
+    bound[op.name] = fn
+    bound[op.alias] = fn
   end
-  return ats
+  return bound
+end
+
+-- client.<group> is bound on first access: a program that only uses
+-- client.ats never loads the other groups' tables.
+Client.__index = function(self, key)
+  local method = Client[key]
+  if method ~= nil then return method end
+  if GROUPS[key] then
+    local bound = _bind_operations(self, key)
+    rawset(self, key, bound)
+    return bound
+  end
+  return nil
 end
 
 --- kombo.new(opts) -> client | nil, err
@@ -223,7 +243,6 @@ function _M.new(opts)
       max_response_bytes = opts.max_response_bytes or _M.DEFAULTS.max_response_bytes,
     },
   }, Client)
-  self.ats = _bind_operations(self)
   return self
 end
 
