@@ -33,7 +33,7 @@
 ---@field after_error? fun(exchange: kombo.Exchange, err: kombo.Error)
 
 ---@class kombo.Error
----@field kind "invalid_request"|"api"|"network"|"timeout"|"decode"|"pagination"
+---@field kind "invalid_request"|"api"|"connection"|"timeout"|"decode"|"pagination"
 ---@field message string
 ---@field operation? string
 ---@field status? integer

@@ -71,13 +71,71 @@ local CONTENT_TYPES = {
   png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg", html = "text/html",
 }
 
---- kombo.attachment(path, fields) -> attachment table | nil, err
+--- kombo.attachment(path, fields, restrictions) -> attachment table | nil, err
 -- Reads a file and returns { name, content_type, data (base64), type },
 -- ready for the `attachment` body field. `fields` may set name,
 -- content_type and type (default "CV"). A path that is not a readable
 -- file (missing, a directory, no permission) is an invalid_request error
 -- on field "path".
-function _M.attachment(path, fields)
+--
+-- `restrictions` are an integration's limits on attachments: what one of
+-- the /ats/actions/* reads returns (the result, its `data`, or
+-- `data.attachment_restrictions`). With them the file is checked before
+-- it is read and encoded: a type the integration does not support, a file
+-- larger than its limit for that type (or than the total), or a content
+-- type it does not accept is an invalid_request error with `reason`
+-- "type_not_supported", "too_large" or "content_type_not_accepted".
+-- What the integration leaves unknown (null) is not checked.
+local NULL = cjson.null
+
+-- The attachment_restrictions table inside what the caller passed, or nil.
+local function _restrictions(r)
+  if type(r) ~= "table" then return nil end
+  if type(r.data) == "table" then r = r.data end
+  if r.attachment_restrictions ~= nil then r = r.attachment_restrictions end
+  if type(r) ~= "table" then return nil end
+  return r
+end
+
+local function _known(v)
+  return v ~= nil and v ~= NULL
+end
+
+-- The restriction `name`/`type` breaks, as an error, or nil.
+local function _check_restrictions(r, name, ctype, att_type, size)
+  local invalid = require("kombo.errors").invalid
+  local function fail(field, reason, expected)
+    local err = invalid(field, expected)
+    err.reason = reason
+    return err
+  end
+  local t = type(r.types) == "table" and r.types[att_type] or nil
+  if type(t) == "table" and t.is_supported == false then
+    return fail("type", "type_not_supported", "an attachment type this integration accepts: it takes no "
+      .. att_type .. " attachments (attachment_restrictions.types." .. att_type .. ".is_supported is false)")
+  end
+  local max = type(t) == "table" and t.max_file_size_bytes
+  if _known(max) and type(max) == "number" and size > max then
+    return fail("path", "too_large", ("a file of at most %d bytes for a %s (this integration's limit): %s has %d")
+      :format(max, att_type, name, size))
+  end
+  local total = r.total_size_bytes
+  if _known(total) and type(total) == "number" and size > total then
+    return fail("path", "too_large", ("a file of at most %d bytes (this integration's limit for all"
+      .. " attachments together): %s has %d"):format(total, name, size))
+  end
+  local accepted = type(t) == "table" and t.accepted_mime_types
+  if _known(accepted) and type(accepted) == "table" and accepted[1] ~= nil then
+    for _, a in ipairs(accepted) do
+      if a == ctype then return nil end
+    end
+    return fail("content_type", "content_type_not_accepted", ("one of %s for a %s (what this integration"
+      .. " accepts), got %s"):format(table.concat(accepted, ", "), att_type, ctype))
+  end
+  return nil
+end
+
+function _M.attachment(path, fields, restrictions)
   local invalid = require("kombo.errors").invalid
   if type(path) ~= "string" or path == "" then
     return nil, invalid("path", "the path of a file to attach, a non-empty string")
@@ -90,9 +148,9 @@ function _M.attachment(path, fields)
   end
   -- Opening a directory succeeds on POSIX; reading it fails with EISDIR
   -- (21 on Linux and the BSDs; the message may be translated).
-  local bytes, rerr, code = f:read("*a")
-  f:close()
-  if not bytes then
+  local first, rerr, code = f:read(1)
+  if not first and rerr then
+    f:close()
     if code == 21 or tostring(rerr):find("directory", 1, true) then
       return nil, invalid("path", "a file, not a directory (" .. path .. "): pass the path of a file inside it")
     end
@@ -101,11 +159,32 @@ function _M.attachment(path, fields)
   end
   local name = fields.name or path:match("([^/\\]+)$")
   local ext = (name:match("%.([%w]+)$") or ""):lower()
+  local ctype = fields.content_type or CONTENT_TYPES[ext] or "application/octet-stream"
+  local att_type = fields.type or "CV"
+  local r = _restrictions(restrictions)
+  if r then
+    -- The size from the file's end, so an oversized file is refused
+    -- before it is read into memory.
+    local size = f:seek("end") or 0
+    local err = _check_restrictions(r, name, ctype, att_type, size)
+    if err then
+      f:close()
+      return nil, err
+    end
+  end
+  f:seek("set", 0)
+  local bytes
+  bytes, rerr = f:read("*a")
+  f:close()
+  if not bytes then
+    return nil, invalid("path", "a readable file (" .. path .. ": " .. tostring(rerr)
+      .. "): check that it exists and that this process may read it")
+  end
   return {
     name = name,
-    content_type = fields.content_type or CONTENT_TYPES[ext] or "application/octet-stream",
+    content_type = ctype,
     data = core.b64encode(bytes),
-    type = fields.type or "CV",
+    type = att_type,
   }
 end
 
