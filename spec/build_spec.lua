@@ -234,24 +234,55 @@ describe("build.request tells where a misplaced field belongs", function()
   for _, op in ipairs(require("kombo.operations").load("ats")) do ops[op.name] = op end
 
   it("a body field given among the parameters", function()
-    local _, err = build.request(ops.reject_application, { application_id = "A", rejection_reason_id = "R" }, true)
+    local _, err = build.request(OPS.reject_application, { application_id = "A", rejection_reason_id = "R" }, true)
     assert.equal("rejection_reason_id", err.field)
     assert.matches("inside body = { rejection_reason_id = ... }", err.message, 1, true)
   end)
 
   it("integration_id given among the parameters", function()
-    local _, err = build.request(ops.get_jobs, { integration_id = "x" }, true)
+    local _, err = build.request(OPS.get_jobs, { integration_id = "x" }, true)
     assert.equal("integration_id", err.field)
     assert.matches("pass it to kombo.new or as the call's opts", err.message, 1, true)
   end)
 
   it("reports every problem of a call at once in err.errors", function()
-    local _, err = build.request(ops.get_jobs, { page_size = 0, statuz = "OPEN", updated_after = "yesterday" }, true)
+    local _, err = build.request(OPS.get_jobs, { page_size = 0, statuz = "OPEN", updated_after = "yesterday" }, true)
     local fields = {}
     for i, e in ipairs(err.errors) do fields[i] = e.field end
     assert.same({ "statuz", "page_size", "updated_after" }, fields)
     assert.equal("statuz", err.field)
     assert.matches("(and 2 more: see err.errors)", err.message, 1, true)
     assert.equal("invalid_request", err.errors[2].kind)
+  end)
+end)
+
+describe("date-times as os.time() numbers", function()
+  it("kombo.iso8601 writes UTC with milliseconds", function()
+    local kombo = require("kombo")
+    assert.equal("1970-01-01T00:00:00.000Z", kombo.iso8601(0))
+    assert.equal("2026-12-01T15:04:05.250Z", kombo.iso8601(1796137445.25))
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", kombo.iso8601())
+  end)
+
+  it("a date-time query parameter takes a number", function()
+    local req = assert(build.request(OPS.get_applications, { updated_after = 1796137445 }, true))
+    assert.equal("updated_after=2026-12-01T15%3A04%3A05.000Z", req.query)
+  end)
+
+  it("a date-time body field takes a number", function()
+    local op = OPS.import_tracked_application
+    local fields = {}
+    local function find(s, path)
+      if type(s) ~= "table" then return end
+      if s.format == "date-time" then fields[#fields + 1] = path end
+      for k, p in pairs(s.properties or {}) do find(p, path .. "." .. k) end
+    end
+    find(op.body, "body")
+    assert.is_true(#fields > 0, "no date-time field in import_tracked_application's body")
+    local name = fields[1]:match("^body%.([%w_]+)$")
+    if name then
+      local json = build.encode_json({ [name] = 0 }, op.body)
+      assert.equal('{"' .. name .. '":"1970-01-01T00:00:00.000Z"}', json)
+    end
   end)
 end)
