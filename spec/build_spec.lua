@@ -230,9 +230,6 @@ describe("build.escape", function()
 end)
 
 describe("build.request tells where a misplaced field belongs", function()
-  local ops = {}
-  for _, op in ipairs(require("kombo.operations").load("ats")) do ops[op.name] = op end
-
   it("a body field given among the parameters", function()
     local _, err = build.request(OPS.reject_application, { application_id = "A", rejection_reason_id = "R" }, true)
     assert.equal("rejection_reason_id", err.field)
