@@ -407,6 +407,26 @@ describe("hardening", function()
     end)
   end)
 
+  describe("null_as_nil", function()
+    it("reads JSON null in results as nil, so `a and a.b` never meets a truthy null", function()
+      local body = '{"status":"success","data":{"next":null,"results":[{"id":"A1","current_stage":null,'
+        .. '"tags":[null,{"name":"t"}]}]}}'
+      sb:fault({ path = "/v1/ats/applications", status = 200, body = body, times = -1 })
+      local default = assert(new_client().ats:get_applications())
+      assert.equal(kombo.null, default.data.results[1].current_stage)
+      local page = assert(new_client({ null_as_nil = true }).ats:get_applications())
+      local app = page.data.results[1]
+      assert.is_nil(app.current_stage)
+      assert.is_nil(app.current_stage and app.current_stage.name)
+      assert.is_nil(app.tags[1])
+      assert.equal("t", app.tags[2].name)
+      assert.is_nil(page.data.next)
+      local n = 0
+      for _ in page:items() do n = n + 1 end
+      assert.equal(1, n)
+    end)
+  end)
+
   describe("client:close()", function()
     it("is final: later calls and pages fail clearly, every handle is closed, nothing is sent", function()
       local client = new_client()

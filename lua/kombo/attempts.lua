@@ -110,9 +110,9 @@ local function _api_key(client)
 end
 
 -- Turns the final HTTP answer into (result) or (nil, err fields).
-local function _decode(res)
+local function _decode(res, null_as_nil)
   local status, body = res.status, res.body
-  local value = json_decode(body)
+  local value = json_decode(body, null_as_nil)
   if status >= 200 and status < 300 then
     if type(value) ~= "table" or value.status == nil then
       local what = value == nil and "not valid JSON" or "JSON without a status field"
@@ -211,7 +211,7 @@ function _M.run(client, op, req)
   _redact(client, m.headers)
   local result, e
   if res then
-    result, e = _decode(res)
+    result, e = _decode(res, client._null_as_nil)
   elseif fail then
     e = { kind = fail.kind, reason = fail.reason, message = fail.message }
   else

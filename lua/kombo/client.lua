@@ -43,7 +43,7 @@ local OPTION_TYPES = {
   server_url = "string", timeout_ms = "number", retries = "table",
   user_agent = "string", logger = "function", hooks = "table",
   verify_tls = "boolean", ca_file = "string", max_response_bytes = "number",
-  headers = "table", max_connections = "number",
+  headers = "table", max_connections = "number", null_as_nil = "boolean",
 }
 local CALL_OPTION_TYPES = {
   timeout_ms = "number", retries = "table", server_url = "string",
@@ -235,6 +235,7 @@ function _M.new(opts)
     _hooks = opts.hooks or {},
     _headers = opts.headers,
     _max_connections = opts.max_connections or _M.DEFAULTS.max_connections,
+    _null_as_nil = opts.null_as_nil == true,
     _handle_opts = {
       user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION
         .. "; libcurl/" .. core.curl_version .. ")"),
