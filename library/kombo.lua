@@ -123,6 +123,7 @@ function kombo.attachment(path, fields, restrictions) end
 ---@field ca_file? string a CA bundle (PEM) to verify the server with
 ---@field max_response_bytes? integer default 134217728 (128 MiB); `0` lifts the limit
 ---@field max_connections? integer transfers in flight at once under `kombo.spawn` (default 32)
+---@field null_as_nil? boolean JSON null in results reads as nil (default false: `kombo.null`)
 
 ---@class kombo.CallOptions
 ---@field timeout_ms? number

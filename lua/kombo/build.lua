@@ -206,6 +206,16 @@ local function _distance(a, b)
   return prev[#b]
 end
 
+--- The candidate closest to `name` (a typo of it), or nil when none is.
+function _M.closest(name, candidates)
+  local best, best_d
+  for _, c in ipairs(candidates) do
+    local d = _distance(name, c)
+    if d <= 2 and d < #c and (not best_d or d < best_d) then best, best_d = c, d end
+  end
+  return best
+end
+
 -- Options people put among the parameters, and where they belong.
 local OPTIONS = {
   integration_id = "an option, not a parameter: pass it to kombo.new or as the call's opts "
@@ -221,14 +231,10 @@ local function _unknown(op, name)
   if props and props[name] ~= nil then
     return "a field of the request body, not a parameter: pass it inside body = { " .. name .. " = ... }"
   end
-  local best, best_d
   local candidates = { "body" }
   for _, p in ipairs(op.path_params or {}) do candidates[#candidates + 1] = p end
   for _, q in ipairs(op.query or {}) do candidates[#candidates + 1] = q.name end
-  for _, c in ipairs(candidates) do
-    local d = _distance(name, c)
-    if d <= 2 and d < #c and (not best_d or d < best_d) then best, best_d = c, d end
-  end
+  local best = _M.closest(name, candidates)
   local expected = "not a parameter of " .. op.name
   if best then expected = expected .. " (did you mean " .. best .. "?)" end
   return expected

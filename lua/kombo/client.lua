@@ -156,11 +156,28 @@ for _, g in ipairs(operations.groups) do GROUPS[g] = true end
 -- One group's operations for this client, by name and alias (one function
 -- for both). The group's table is loaded here, the first time any client
 -- touches the group.
+-- An unknown name is a bug in the caller's program: it raises at once,
+-- naming the closest operation, instead of "attempt to call a nil value".
+local function _unknown_operation(group, names)
+  return function(_, key)
+    if type(key) ~= "string" then return nil end
+    local best = build.closest(key, names)
+    error(("kombo: client.%s has no operation %s%s (docs/operations.md lists them all)"):format(group, key,
+      best and ("; did you mean " .. best .. "?") or ""), 2)
+  end
+end
+
 local function _bind_operations(self, group)
-  local bound = {}
+  local bound, names = {}, {}
   for _, op in ipairs(operations.load(group)) do
     local is_paginated = op.paginated
-    local function fn(_, params, opts)
+    local function fn(this, params, opts)
+      -- client.ats.get_jobs{...} (a dot, not a colon) passes the params as
+      -- `this` and drops them: say so rather than send an unfiltered call.
+      if this ~= bound then
+        return nil, invalid("call", ("a method call with a colon: client.%s:%s(params, opts), not client.%s.%s(...)")
+          :format(group, op.name, group, op.name), op.name)
+      end
       local req, err = _prepare(op, params, opts)
       if not req then return nil, err end
       if is_paginated then return page.first(self, op, req) end
@@ -168,8 +185,9 @@ local function _bind_operations(self, group)
     end
     bound[op.name] = fn
     bound[op.alias] = fn
+    names[#names + 1] = op.name
   end
-  return bound
+  return setmetatable(bound, { __index = _unknown_operation(group, names) })
 end
 
 -- client.<group> is bound on first access: a program that only uses

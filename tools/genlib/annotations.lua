@@ -30,6 +30,7 @@ local OPTIONS = {
   { "ca_file", "string", "a CA bundle (PEM) to verify the server with", true },
   { "max_response_bytes", "integer", "default 134217728 (128 MiB); `0` lifts the limit", true },
   { "max_connections", "integer", "transfers in flight at once under `kombo.spawn` (default 32)", true },
+  { "null_as_nil", "boolean", "JSON null in results reads as nil (default false: `kombo.null`)", true },
 }
 
 local CALL_OPTIONS = {
