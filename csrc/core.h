@@ -10,6 +10,12 @@
 #define KOMBO_EASY_MT "kombo.easy"
 #define KOMBO_MULTI_MT "kombo.multi"
 
+/* The methods of an object that owns a resource: close, which __gc and
+ * __close (5.4's to-be-closed variables) call too, and __tostring. */
+#define KB_CLOSABLE(close_fn, tostring_fn)                                            \
+	{ "close", close_fn }, { "__gc", close_fn }, { "__close", close_fn },          \
+	{ "__tostring", tostring_fn }
+
 /* Each adds its functions to the module table on top of the stack. */
 void kombo_easy_open(lua_State *L);
 void kombo_encode_open(lua_State *L);

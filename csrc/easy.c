@@ -500,10 +500,7 @@ void kombo_easy_open(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "perform", l_perform },
 		{ "busy", l_busy },
-		{ "close", l_close },
-		{ "__gc", l_close },
-		{ "__close", l_close },
-		{ "__tostring", l_tostring },
+		KB_CLOSABLE(l_close, l_tostring),
 		{ NULL, NULL },
 	};
 	static const luaL_Reg fns[] = {

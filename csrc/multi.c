@@ -157,10 +157,7 @@ void kombo_multi_open(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "add", l_add },
 		{ "perform", l_perform },
-		{ "close", l_close },
-		{ "__gc", l_close },
-		{ "__close", l_close },
-		{ "__tostring", l_tostring },
+		KB_CLOSABLE(l_close, l_tostring),
 		{ NULL, NULL },
 	};
 	static const luaL_Reg fns[] = {
