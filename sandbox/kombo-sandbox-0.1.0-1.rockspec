@@ -35,6 +35,7 @@ build = {
       ["kombo_sandbox.endpoints"] = "sandbox/lua/kombo_sandbox/endpoints.lua",
       ["kombo_sandbox.faults"] = "sandbox/lua/kombo_sandbox/faults.lua",
       ["kombo_sandbox.http"] = "sandbox/lua/kombo_sandbox/http.lua",
+      ["kombo_sandbox.platform"] = "sandbox/lua/kombo_sandbox/platform.lua",
       ["kombo_sandbox.requests"] = "sandbox/lua/kombo_sandbox/requests.lua",
       ["kombo_sandbox.routes"] = "sandbox/lua/kombo_sandbox/routes.lua",
       ["kombo_sandbox.util"] = "sandbox/lua/kombo_sandbox/util.lua",

@@ -23,6 +23,7 @@ local http = require("kombo_sandbox.http")
 local util = require("kombo_sandbox.util")
 local data = require("kombo_sandbox.data")
 local routes = require("kombo_sandbox.routes")
+local validate = require("kombo_sandbox.validate")
 local faults = require("kombo_sandbox.faults")
 
 local ipairs, setmetatable, tonumber, tostring = ipairs, setmetatable, tonumber, tostring
@@ -58,6 +59,15 @@ function Sandbox:_record(req, conn)
   return entry
 end
 
+-- Does the endpoint take X-Integration-Id? Account-level ones
+-- (/check-api-key, /integrations/..., /connect/...) do not; an unknown path
+-- is answered as if it did.
+local function _needs_integration(method, path)
+  local name = sub(path, 1, 4) == "/v1/" and routes.operation(method, sub(path, 4))
+  local rules = name and validate.operation(name)
+  return not rules or rules.integration ~= false
+end
+
 -- The real answer to an API request: status, headers, body text.
 function Sandbox:_api(req, entry)
   local status, payload
@@ -65,12 +75,12 @@ function Sandbox:_api(req, entry)
   if auth ~= "Bearer " .. self.api_key then
     status, payload = routes.err(401, "PLATFORM.AUTHENTICATION_INVALID",
       "The API key is missing or invalid. Send it as `Authorization: Bearer <key>`.")
-  elseif (req.headers["x-integration-id"] or "") == "" then
+  elseif (req.headers["x-integration-id"] or "") == "" and _needs_integration(req.method, req.path) then
     status, payload = routes.err(400, "PLATFORM.INPUT_INVALID", "The X-Integration-Id header is missing.")
   elseif sub(req.path, 1, 4) ~= "/v1/" then
     status, payload = routes.err(404, nil, "No endpoint at " .. req.path .. " (the API lives under /v1).")
   else
-    status, payload = routes.handle(self.db, req.method, sub(req.path, 4), req.query, req.body)
+    status, payload = routes.handle(self.db, req.method, sub(req.path, 4), req.query, req.body, req.headers)
   end
   if payload.status == "error" then
     payload.error.log_url = format("%s/_sandbox/requests/%d", self.base, entry.seq)

@@ -1,5 +1,6 @@
--- The 23 ATS endpoints of the sandbox: routing, list filters, cursor
--- pagination and the writes that change the seeded data.
+-- The sandbox's endpoints: routing, the ATS list filters, cursor pagination
+-- and the writes that change the seeded data (platform.lua has the general,
+-- connect and assessment endpoints and the rest of ATS).
 --
 --   local status, payload = routes.handle(db, "GET", "/ats/tags", "page_size=5", nil)
 --
@@ -246,6 +247,8 @@ local HANDLERS = {
   get_interviews = _list("interviews", views.interview),
   import_tracked_application = writes.import_tracked_application,
 }
+-- The general, connect and assessment endpoints and the rest of ATS.
+for name, handler in pairs(require("kombo_sandbox.platform").HANDLERS) do HANDLERS[name] = handler end
 
 -- Routes: method, path pattern (captures are the path parameters in order),
 -- operation name, handler; the pattern is the document's path with each
@@ -267,8 +270,9 @@ function _M.operation(method, path)
 end
 
 --- Answer one API request. `path` is relative to /v1, `query` the raw query
---- string, `body` the raw body text (or "" / nil). Returns status, payload.
-function _M.handle(db, method, path, query, body)
+--- string, `body` the raw body text (or "" / nil), `headers` the request's
+--- (lower-case names; may be nil). Returns status, payload.
+function _M.handle(db, method, path, query, body, headers)
   local route, captures, path_known
   for _, r in ipairs(ROUTES) do
     local caps = { path:match(r[2]) }
@@ -305,7 +309,7 @@ function _M.handle(db, method, path, query, body)
     db.version = db.version + 1
   end
   return route[4]({ db = db, op = route[3], q = q, names = names, body = decoded, params = params,
-    now = util.now_ms(), err = _err, invalid = _invalid })
+    headers = headers or {}, now = util.now_ms(), err = _err, invalid = _invalid })
 end
 
 

@@ -52,6 +52,8 @@ local PATTERNS = {
   ["^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?)?Z?$"] = _date_time,
   ["^[\\w.-]+\\/[\\w.-]+$"] = function(v) return v:find("^[%w_.%-]+/[%w_.%-]+$") ~= nil end,
   ["^[A-Z]{2}$"] = function(v) return v:find("^%u%u$") ~= nil end,
+  -- A passthrough request's path.
+  ["^\\/"] = function(v) return v:sub(1, 1) == "/" end,
 }
 
 -- Kinds of JSON values ---------------------------------------------------------
@@ -390,6 +392,15 @@ function _M.query(name, query, names)
     if not q then return nil, k, "not a query parameter of this endpoint" end
     local ok, field, expected = _check(q.schema, _typed(q.schema, query[k]), k)
     if not ok then return nil, field, expected end
+    -- A comma-separated list filter whose items the document enumerates.
+    local items = _resolve(q.schema)["x-kombo-item-enum"]
+    if items then
+      for item in (query[k] .. ","):gmatch("([^,]*),") do
+        local known = false
+        for _, e in ipairs(items) do known = known or e == item end
+        if not known then return nil, k, "a comma-separated list of " .. concat(items, ", ") end
+      end
+    end
   end
   for _, q in ipairs(op.query) do
     if q.required and query[q.name] == nil then return nil, q.name, "required" end
