@@ -50,7 +50,7 @@ local function run_example(code, label)
     end })
   end
   local env = {
-    assert = assert, print = function() end, ipairs = ipairs,
+    assert = assert, print = function() end, ipairs = ipairs, error = error, tostring = tostring,
     client = client,
     kombo = { attachment = function(path)
       return { name = path:match("[^/]+$"), content_type = "application/pdf", data = "JVBERi0=", type = "CV" }
@@ -118,6 +118,17 @@ describe("docs/operations.md", function()
     local code = section:match("```lua\n(.-)```")
     assert.same({ "general.send_passthrough_request" }, run_example(code, "passthrough"))
     assert.truthy(code:find('tool = "greenhouse"', 1, true))
+  end)
+end)
+
+describe("docs/operations.md on attachment restrictions", function()
+  it("passes the actions' answer to kombo.attachment, and the example passes validation", function()
+    local section = read_file("docs/operations.md"):match("\n## Attachment restrictions\n(.-)\n## ")
+    assert.truthy(section)
+    local code = section:match("```lua\n(.-)```")
+    assert.truthy(code:find("kombo.attachment(", 1, true))
+    assert.same({ "ats.get_add_candidate_attachment_action", "ats.add_candidate_attachment" },
+      run_example(code, "restrictions"))
   end)
 end)
 

@@ -399,6 +399,32 @@ for _, note in ipairs(res.data.data.notes or {}) do print(note.body) end
 error: the call succeeds and `res.data.status` says what the tool answered.
 ]]
 
+local RESTRICTIONS = [[
+## Attachment restrictions
+
+The four `client.ats:get_*_action()` reads (`GET /ats/actions/*`) say what
+the integration accepts as attachments for that action: per type (`CV`,
+`COVER_LETTER`, `OTHER`) whether it takes one at all, its largest size and
+its content types, and for creating candidates and applications a total.
+Give what they return to `kombo.attachment` and a file the integration
+would refuse fails there, before it is read or sent, with an
+`invalid_request` error whose `reason` is `type_not_supported`,
+`too_large` or `content_type_not_accepted`:
+
+```lua
+local limits = assert(client.ats:get_add_candidate_attachment_action())
+local cv, err = kombo.attachment("cv/jane_doe.pdf", { type = "CV" }, limits)
+if not cv then error(tostring(err)) end -- e.g. path: a file of at most 10000000 bytes for a CV ...
+assert(client.ats:add_candidate_attachment({
+  candidate_id = "7xBvQhkCZmVbTi3Ed9GsLq2P",
+  body = { attachment = cv },
+}))
+```
+
+What an integration leaves unknown (`null`) is not checked. The limits
+change rarely: read them once per integration and keep them.
+]]
+
 --- The whole of docs/operations.md.
 function _M.text(m)
   local n_main, n_add = 0, 0
@@ -418,6 +444,8 @@ function _M.text(m)
   end
   out[#out + 1] = ""
   out[#out + 1] = (PASSTHROUGH:gsub("\n$", ""))
+  out[#out + 1] = ""
+  out[#out + 1] = (RESTRICTIONS:gsub("\n$", ""))
   out[#out + 1] = ""
   for _, g in ipairs(m.group_order) do
     out[#out + 1] = "## `client." .. g .. "`"
