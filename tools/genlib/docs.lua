@@ -274,7 +274,7 @@ local function _example(op)
     for _, q in ipairs(op.query) do
       if q.name == "page_size" and q.schema.maximum and q.schema.maximum < size then size = q.schema.maximum end
     end
-    fields[#fields + 1] = { "page_size", _code(tostring(size)) }
+    fields[#fields + 1] = { "page_size", _code(format("%d", size)) }
     local name, value = _specific_filter(op)
     if name then fields[#fields + 1] = { name, value } end
   end
