@@ -1,0 +1,114 @@
+-- Every Lua code block of the README and of docs/ runs, against the
+-- sandbox: a documented snippet that stopped working fails here. A block
+-- runs as written, in an environment where `client` is a sandbox client and
+-- kombo.new / kombo.from_env point at the sandbox whatever server a block
+-- names (the quick start's is Kombo's own). docs/operations.md's examples
+-- are checked against the operations by spec/readme_spec.lua.
+local kombo = require("kombo")
+local sandbox = require("support.sandbox")
+
+local function read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- { file, line, code } for each ```lua block of the file.
+local function lua_blocks(path)
+  local blocks, line, inside, code = {}, 0, nil, nil
+  for l in (read_file(path) .. "\n"):gmatch("([^\n]*)\n") do
+    line = line + 1
+    if inside then
+      if l:match("^```%s*$") then
+        blocks[#blocks + 1] = { file = path, line = inside, code = table.concat(code, "\n") }
+        inside = nil
+      else
+        code[#code + 1] = l
+      end
+    elseif l:match("^```lua%s*$") then
+      inside, code = line, {}
+    end
+  end
+  return blocks
+end
+
+local function documents()
+  local files = { "README.md" }
+  local p = io.popen("ls docs/*.md")
+  for f in p:lines() do
+    if f ~= "docs/operations.md" then files[#files + 1] = f end
+  end
+  p:close()
+  return files
+end
+
+local function load_in(code, name, env)
+  if setfenv then -- Lua 5.1, LuaJIT
+    local chunk, err = loadstring(code, name) -- luacheck: ignore 143
+    if chunk then setfenv(chunk, env) end
+    return chunk, err
+  end
+  return load(code, name, "t", env)
+end
+
+describe("documented Lua code", function()
+  local sb
+
+  setup(function() sb = sandbox.start() end)
+  teardown(function() sb:stop() end)
+
+  -- kombo as a block sees it: clients talk to the sandbox.
+  local function sandboxed(opts)
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    o.server, o.server_url, o.api_key = nil, sb.url, sb.api_key
+    o.integration_id = o.integration_id or sb.integration_id
+    return o
+  end
+  local wrapped = setmetatable({
+    new = function(opts) return kombo.new(sandboxed(opts)) end,
+    from_env = function(opts) return kombo.new(sandboxed(opts)) end,
+  }, { __index = kombo })
+
+  local function environment(printed)
+    local env = {
+      kombo = wrapped,
+      client = assert(kombo.new(sandboxed())),
+      require = function(name) if name == "kombo" then return wrapped end return require(name) end,
+      print = function(...) printed[#printed + 1] = select("#", ...) end,
+      os = setmetatable({ getenv = function(name)
+        if name == "KOMBO_API_KEY" then return sb.api_key end
+        return os.getenv(name)
+      end }, { __index = os }),
+      vim = { schedule = function(fn) fn() end, notify = function() end },
+    }
+    return setmetatable(env, { __index = _G })
+  end
+
+  local total = 0
+  for _, file in ipairs(documents()) do
+    for _, block in ipairs(lua_blocks(file)) do
+      total = total + 1
+      it(("%s:%d runs"):format(block.file, block.line), function()
+        sb:reset()
+        local printed = {}
+        local env = environment(printed)
+        local chunk, err = load_in(block.code, "=" .. block.file .. ":" .. block.line, env)
+        assert(chunk, err)
+        local ok, raised = pcall(chunk)
+        assert(ok, tostring(raised))
+        -- tasks a block spawned run to their end, without failing
+        local ran, failures = kombo.run()
+        assert(ran, failures and tostring(failures[1]))
+        -- a block that sets `retries` shows a table kombo.new takes
+        if rawget(env, "retries") then assert(kombo.new({ api_key = "k", retries = env.retries })) end
+        env.client:close()
+      end)
+    end
+  end
+
+  it("found the README's blocks", function()
+    assert.is_true(total >= 10, total .. " blocks")
+  end)
+end)
