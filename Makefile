@@ -97,6 +97,8 @@ sandbox-requests:
 
 # Start the sandbox in the foreground (Ctrl-C stops it). It finds its
 # modules beside its script and needs none of the SDK's.
+# On the README's port, so its server_url works as written.
+SANDBOX_ARGS ?= --port 4010
 sandbox:
 	$(LUA) sandbox/bin/kombo-sandbox $(SANDBOX_ARGS)
 

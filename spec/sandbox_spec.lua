@@ -230,6 +230,17 @@ describe("kombo-sandbox", function()
       assert.matches("cursor", doc.error.message)
     end)
 
+    it("has no application of a deleted candidate", function()
+      local deleted = {}
+      for _, c in ipairs((all_pages(sb, "/ats/candidates", "include_deleted=true&page_size=250"))) do
+        if c.remote_deleted_at ~= cjson.null then deleted[c.id] = true end
+      end
+      assert.is_true(next(deleted) ~= nil)
+      for _, a in ipairs((all_pages(sb, "/ats/applications", "include_deleted=true&page_size=250"))) do
+        assert.is_nil(deleted[a.candidate.id], a.id .. " belongs to a deleted candidate")
+      end
+    end)
+
     it("filters by ids, job ids, dates, names, statuses and emails", function()
       local _, jobs = api(sb, "GET", "/ats/jobs?statuses=CLOSED,ARCHIVED")
       assert.is_true(#jobs.data.results > 0)
@@ -243,9 +254,14 @@ describe("kombo-sandbox", function()
       assert.equal(2, #by_ids.data.results)
       local _, named = api(sb, "GET", "/ats/jobs?name_contains=ENGINEER")
       for _, j in ipairs(named.data.results) do assert.matches("Engineer", j.name) end
-      local _, recent = api(sb, "GET", "/ats/candidates?page_size=250&updated_after=2025-03-01T00:00:00.000Z")
+      -- the seeded period ends today: a date 200 days back splits it
+      local since = os.date("!%Y-%m-%dT00:00:00.000Z", os.time() - 200 * 86400)
+      local _, recent = api(sb, "GET", "/ats/candidates?page_size=250&updated_after=" .. since)
       assert.is_true(#recent.data.results > 0 and #recent.data.results < 250)
-      for _, c in ipairs(recent.data.results) do assert.is_true(c.changed_at > "2025-03-01T00:00:00.000Z") end
+      for _, c in ipairs(recent.data.results) do assert.is_true(c.changed_at > since) end
+      local week = os.date("!%Y-%m-%dT00:00:00.000Z", os.time() - 7 * 86400)
+      local _, last_week = api(sb, "GET", "/ats/applications?updated_after=" .. week)
+      assert.is_true(#last_week.data.results > 0, "nothing changed in the last 7 days")
       local _, users = api(sb, "GET", "/ats/users?page_size=2")
       local _, one = api(sb, "GET", "/ats/users?emails=" .. users.data.results[2].email:upper())
       assert.equal(users.data.results[2].id, one.data.results[1].id)

@@ -22,8 +22,17 @@ _M.COLLECTIONS = {
 local SIZES = { candidates = 400, applications = 612, jobs = 30, tags = 20, users = 25 }
 _M.SIZES = SIZES
 
-local T0 = util.parse_time("2024-01-01T00:00:00.000Z")
 local DAY = 86400000
+-- The seeded period ends today (UTC), so "changed in the last week" finds
+-- records whenever the sandbox runs; within a day the data is the same.
+local TODAY = math.floor(os.time() / 86400) * DAY
+local T0 = TODAY - 565 * DAY
+_M.T0 = T0
+
+-- A change time, never later than today's start.
+local function _until_today(t)
+  return t < TODAY and t or TODAY
+end
 
 local FIRST = { "Anna", "Ben", "Chloe", "David", "Elif", "Felix", "Greta", "Hugo", "Ines", "Jonas",
   "Kira", "Luca", "Mia", "Noah", "Olga", "Paul", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera",
@@ -129,7 +138,7 @@ local function _seed_jobs(db, rng)
       team[k] = { user = db.users.items[rng:int(1, SIZES.users)],
         role = (k == 1) and "RECRUITER" or "HIRING_MANAGER" }
     end
-    local updated = created + rng:int(1, 60) * DAY
+    local updated = _until_today(created + rng:int(1, 60) * DAY)
     add(db.jobs, {
       id = rng:id(), remote_id = tostring(2000 + i), name = ROLES[r] .. ((i > #ROLES) and " II" or ""),
       job_code = format("%s-%d-%02d", DEPARTMENTS[r]:sub(1, 3):upper(), 2024 + floor(i / 20), i),
@@ -155,7 +164,7 @@ local function _seed_people(db, rng)
   for i = 1, SIZES.candidates do
     local first, last = FIRST[(i - 1) % #FIRST + 1], LAST[floor((i - 1) / #FIRST) % #LAST + 1]
     local created = _spread(rng, i, SIZES.candidates, 500)
-    local updated = created + rng:int(0, 30) * DAY
+    local updated = _until_today(created + rng:int(0, 30) * DAY)
     local tag_ids = {}
     for _ = 1, rng:int(0, 3) do
       local t = tags[rng:int(1, #tags - 1)]
@@ -190,15 +199,18 @@ local function _seed_applications(db, rng)
   local cands, jobs, reasons = db.candidates.items, db.jobs.items, db.rejection_reasons.items
   for i = 1, SIZES.applications do
     -- The first pass gives every candidate one application, the rest apply twice.
-    local cand = cands[(i <= #cands) and i or rng:int(1, #cands)]
+    local c = (i <= #cands) and i or rng:int(1, #cands)
+    -- No application belongs to a deleted candidate.
+    while cands[c].remote_deleted_at do c = c % #cands + 1 end
+    local cand = cands[c]
     local job = jobs[rng:int(1, #jobs)]
     for k = 1, #cand.app_ids do
       if db.applications.by_id[cand.app_ids[k]].job_id == job.id then
         job = jobs[(rng:int(1, #jobs - 1) + k) % #jobs + 1]
       end
     end
-    local created = math.max(cand.remote_created_at, _spread(rng, i, SIZES.applications, 520))
-    local updated = created + rng:int(0, 40) * DAY
+    local created = math.max(cand.remote_created_at, _spread(rng, i, SIZES.applications, 555))
+    local updated = _until_today(created + rng:int(0, 40) * DAY)
     local roll = rng:float()
     local outcome = (roll < 0.1) and "HIRED" or (roll < 0.3) and "DECLINED" or "PENDING"
     local stage = (outcome == "HIRED") and job.stages[#job.stages] or job.stages[rng:int(1, #job.stages - 1)]

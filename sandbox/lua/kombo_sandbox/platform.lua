@@ -18,7 +18,7 @@ local ipairs, pairs, tonumber, tostring = ipairs, pairs, tonumber, tostring
 local _M = {}
 
 local DAY = 86400000
-local T0 = util.parse_time("2024-01-01T00:00:00.000Z")
+local T0 = require("kombo_sandbox.data").T0
 
 -- The integration every sandbox request names (spec/support/sandbox.lua).
 _M.INTEGRATION_ID = "sandbox:integration"
