@@ -48,6 +48,9 @@ describe("library/kombo.lua", function()
     text = read_file("library/kombo.lua")
     classes = classes_of(text)
   end)
+  -- The suite runs in one Lua state: what a spec keeps, every later
+  -- collection walks.
+  teardown(function() text, classes = nil, nil end)
 
   it("is a ---@meta file for require('kombo') that loads as Lua", function()
     assert.equal("---@meta kombo\n", text:sub(1, 15))

@@ -16,13 +16,12 @@ local NULL = kombo.null
 -- The documented example of GET /ats/actions/ats_create_candidate: CV at
 -- most 10000000 bytes, PDF or Word; COVER_LETTER unknown limits; OTHER not
 -- supported.
-local m = model.load("reference")
-local function example(name)
-  for _, op in ipairs(m.groups.ats) do
-    if op.name == name then return op.example end
+local CREATE_CANDIDATE
+do -- the documents are large: only the example stays referenced
+  for _, op in ipairs(model.load("reference").groups.ats) do
+    if op.name == "get_create_candidate_action" then CREATE_CANDIDATE = op.example end
   end
 end
-local CREATE_CANDIDATE = example("get_create_candidate_action")
 
 local function temp_file(size, ext)
   local path = os.tmpname() .. (ext or ".pdf")

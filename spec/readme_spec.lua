@@ -101,6 +101,34 @@ describe("docs/operations.md", function()
     end
   end)
 
+  it("lists the fields of every operation's result that has any", function()
+    package.path = "tools/?.lua;" .. package.path
+    local model = require("genlib.model")
+    local m = model.load("reference")
+    local listed = 0
+    for _, g in ipairs(m.group_order) do
+      for _, op in ipairs(m.groups[g]) do
+        local data = model.convert(m.doc, op.response_doc, op.name).properties.data
+        local fields = data and data.properties
+        if op.paginated and fields and fields.results and fields.results.items.properties then
+          fields = fields.results.items.properties
+        end
+        if fields and next(fields) then
+          local part = part_of(doc, g, op.name)
+          local table_head = part:find("| result: `data", 1, true)
+          assert.truthy(table_head, g .. "." .. op.name)
+          for k in pairs(fields) do
+            assert.truthy(part:find("| `" .. k .. "`", table_head, true), g .. "." .. op.name .. " result " .. k)
+          end
+          listed = listed + 1
+        end
+      end
+    end
+    local _, tables = doc:gsub("\n| result: `data", "")
+    assert.equal(listed, tables)
+    assert.is_true(listed > 50)
+  end)
+
   it("has one example per operation, and each passes the SDK's validation", function()
     for _, g in ipairs(operations.groups) do
       for _, op in ipairs(operations.load(g)) do

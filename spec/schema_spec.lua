@@ -28,7 +28,10 @@ local function read_file(path)
 end
 
 describe("operations table", function()
-  local m = model.load("reference")
+  local m
+
+  setup(function() m = model.load("reference") end)
+  teardown(function() m = nil end) -- the documents are large; later specs need not carry them
 
   -- method + path of every operation of a document.
   local function doc_operations(path)

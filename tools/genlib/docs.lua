@@ -8,6 +8,7 @@
 -- spec/readme_spec.lua runs every example through the SDK's validation.
 
 local schema = require("kombo.schema")
+local model = require("genlib.model")
 local samples = require("genlib.samples")
 local serialize = require("genlib.serialize")
 
@@ -301,7 +302,23 @@ local function _heading(op)
   return "`" .. op.group .. "." .. op.name .. "`"
 end
 
-local function _operation(op, out)
+-- The fields of a result worth listing: data's, or for a page those of
+-- one element of data.results; the label says which.
+local function _result_fields(m, op)
+  local response = model.convert(m.doc, op.response_doc, op.name .. ".response")
+  local data = response.properties and response.properties.data
+  if not data then return nil end
+  if op.paginated then
+    local results = data.properties and data.properties.results
+    if results and results.items and results.items.properties then
+      return results.items, "`data.results[]` field"
+    end
+  end
+  if data.properties and next(data.properties) then return data, "`data` field" end
+  return nil
+end
+
+local function _operation(m, op, out)
   local function add(s) out[#out + 1] = s end
   add("#### " .. _heading(op))
   add("")
@@ -333,6 +350,16 @@ local function _operation(op, out)
       end
     else
       add("`body`: " .. _cell(_describe(op.body)) .. ".")
+    end
+    add("")
+  end
+  local result, label = _result_fields(m, op)
+  if result then
+    local names, required = _sorted_props(result)
+    add("| result: " .. label .. " | holds |")
+    add("|---|---|")
+    for _, k in ipairs(names) do
+      add(format("| `%s`%s | %s |", k, required[k] and "*" or "", _cell(_describe(result.properties[k]))))
     end
     add("")
   end
@@ -368,7 +395,8 @@ time `client.<group>` is touched. Operations marked "needs no
 connection links) rather than one integration; every other one sends the
 client's or the call's `integration_id` as `X-Integration-Id`.
 
-`*` marks a required parameter or field. LuaLS annotations for every
+`*` marks a required parameter or field, and in a result a field that is
+always there. LuaLS annotations for every
 operation (parameters, body and result fields) are in `library/kombo.lua`:
 add the folder to `workspace.library`.
 ]]
@@ -457,7 +485,7 @@ function _M.text(m)
         op.method, op.path, op.paginated and "yes" or "no")
     end
     out[#out + 1] = ""
-    for _, op in ipairs(m.groups[g]) do _operation(op, out) end
+    for _, op in ipairs(m.groups[g]) do _operation(m, op, out) end
   end
   while out[#out] == "" do out[#out] = nil end
   return concat(out, "\n") .. "\n"
