@@ -174,7 +174,7 @@ describe("operations table", function()
 
   -- Canonical text of a schema, to tell distinct ones apart.
   local function canon(v)
-    if type(v) ~= "table" then return string.format("%q", v) end
+    if type(v) ~= "table" then return type(v) == "string" and string.format("%q", v) or tostring(v) end
     local keys = {}
     for k in pairs(v) do keys[#keys + 1] = tostring(k) end
     table.sort(keys)

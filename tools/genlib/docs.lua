@@ -74,7 +74,8 @@ end
 -- What a scalar schema expects; a one-value enum reads better quoted.
 local function _expected(s)
   if s.enum and #s.enum == 1 then
-    return format("`%q`", s.enum[1]) .. (s.nullable and " or null" or "")
+    local v = s.enum[1]
+    return "`" .. (type(v) == "string" and format("%q", v) or tostring(v)) .. "`" .. (s.nullable and " or null" or "")
   end
   return schema.expected(s)
 end
