@@ -52,6 +52,11 @@ describe("hardening", function()
   end
 
   describe("re-entry from finalizers, hooks and loggers", function()
+    local restore
+    -- the collector always running: finalizers run mid-call
+    before_each(function() restore = require("support.gc").eager() end)
+    after_each(function() restore() end)
+
     local function walk_with_finalizer(outer, inner)
       local tags, failures = 0, {}
       local state = rearming_finalizer(function()

@@ -247,20 +247,11 @@ describe("core.json_decode with a finalizer that decodes too", function()
   -- valid: decode(small) is simdjson's, decode(small .. "\0") the other's
   local small = '{"n":12345678901,"s":"nested","a":[1,2.5,null,true,"Zoë"]}'
   local small_want = { n = 12345678901, s = "nested", a = { 1, 2.5, kombo.null, true, "Zoë" } }
-  local pause, stepmul
+  local restore
 
-  before_each(function()
-    -- short collection cycles, one after another: finalizers run often,
-    -- mid-decode
-    pause = collectgarbage("setpause", 100)
-    stepmul = collectgarbage("setstepmul", 1000)
-  end)
-  after_each(function()
-    collectgarbage("setpause", pause)
-    collectgarbage("setstepmul", stepmul)
-    collectgarbage()
-    collectgarbage()
-  end)
+  -- the collector always running: finalizers run often, mid-decode
+  before_each(function() restore = require("support.gc").eager() end)
+  after_each(function() restore() end)
 
   for _, case in ipairs({ { "simdjson's", body }, { "the second parser's", body .. "\0" } }) do
     it("builds " .. case[1] .. " value right while a finalizer decodes", function()
