@@ -114,6 +114,7 @@ examples: $(CORE)
 		Ada Lovelace ada.lovelace@example.com
 	$(WITH_SANDBOX) examples/reject_stale.lua 30 "No response" --job "Backend Engineer"
 	$(WITH_SANDBOX) examples/export_candidates.lua --job "Backend Engineer"
+	$(WITH_SANDBOX) examples/integration_health.lua
 
 # The operation reference is docs/operations.md, which `make operations` writes.
 readme: operations

@@ -6,11 +6,12 @@ source = {
   tag = "v0.1.0",
 }
 description = {
-  summary = "Lua SDK for Kombo's unified ATS API, with a C core over libcurl",
+  summary = "Lua SDK for Kombo's unified API, with a C core over libcurl",
   detailed = [[
-Every ATS operation of Kombo's API as a Lua function taking and returning
-tables; cursor pagination on coroutines; retries with backoff decided in C;
-blocking calls, concurrent tasks, OpenResty and Neovim.
+Every operation of Kombo's API (ATS, HRIS, assessment, connect and more) as
+a Lua function taking and returning tables; cursor pagination on coroutines;
+retries with backoff decided in C; blocking calls, concurrent tasks,
+OpenResty and Neovim.
 ]],
   license = "MIT",
   labels = { "http", "api", "kombo", "ats", "libcurl" },

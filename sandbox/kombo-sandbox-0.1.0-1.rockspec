@@ -8,7 +8,8 @@ source = {
 description = {
   summary = "A Kombo-like ATS API server on libuv, for testing Kombo clients without an account",
   detailed = [[
-kombo-sandbox serves the 23 ATS endpoints of Kombo's API under /v1 over
+kombo-sandbox serves Kombo's ATS endpoints and the general, connect and
+assessment ones under /v1 over
 seeded, reproducible data: cursor pagination, writes that show in later
 lists, Kombo's auth and 400 validation envelopes, a record of every request
 and faults injected on demand (statuses, delays, resets, truncated bodies).

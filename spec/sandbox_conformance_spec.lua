@@ -1,5 +1,5 @@
--- The sandbox answers in the shapes of Kombo's OpenAPI document: every one of
--- the 23 endpoints' 200 responses, and its error envelopes, are checked
+-- The sandbox answers in the shapes of Kombo's OpenAPI document: the ATS
+-- endpoints' 200 responses, and its error envelopes, are checked
 -- against the response schemas of the document itself (types, enums,
 -- required fields, nullability, date-time formats).
 --
