@@ -7,12 +7,7 @@
 local operations = require("kombo.operations")
 local kombo = require("kombo")
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("support.files").read
 
 -- class name -> { field = type }
 local function classes_of(text)

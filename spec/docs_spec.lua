@@ -7,12 +7,7 @@
 local kombo = require("kombo")
 local sandbox = require("support.sandbox")
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("support.files").read
 
 -- { file, line, code } for each ```lua block of the file.
 local function lua_blocks(path)

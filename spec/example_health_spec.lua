@@ -5,14 +5,8 @@
 
 local sandbox = require("support.sandbox")
 
-local LUA = os.getenv("KOMBO_LUA") or "lua5.4"
-local BUILD = os.getenv("KOMBO_BUILD")
-  or (LUA:match("luajit") and "build/luajit")
-  or ("build/" .. (LUA:match("(%d%.%d)") or "5.4"))
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local files = require("support.files")
+local LUA, BUILD, quote = files.LUA, files.BUILD, files.quote
 
 describe("examples/integration_health.lua", function()
   local sb

@@ -14,11 +14,7 @@ local function read_file(path)
   return s
 end
 
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local write_file = require("support.files").write
 
 local function sh(cmd)
   local p = assert(io.popen(cmd .. " 2>&1; echo \"__exit=$?\"", "r"))

@@ -108,11 +108,7 @@ f:close()
 vim.cmd("qa!")
 ]==]
 
-local function _tmp(suffix)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. suffix
-end
+local _tmp = require("support.files").tmp
 
 describe("inside Neovim", function()
   local sb, root

@@ -31,12 +31,7 @@ local function base64(s)
   return table.concat(out)
 end
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("support.files").read
 
 local covered = {}
 

@@ -7,12 +7,7 @@
 local operations = require("kombo.operations")
 local build = require("kombo.build")
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("support.files").read
 
 -- The part of docs/operations.md about one operation.
 local function part_of(doc, group, name)

@@ -10,14 +10,8 @@
 local kombo = require("kombo")
 local sandbox = require("support.sandbox")
 
-local LUA = os.getenv("KOMBO_LUA") or "lua5.4"
-local BUILD = os.getenv("KOMBO_BUILD")
-  or (LUA:match("luajit") and "build/luajit")
-  or ("build/" .. (LUA:match("(%d%.%d)") or "5.4"))
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local files = require("support.files")
+local LUA, BUILD, quote = files.LUA, files.BUILD, files.quote
 
 -- Runs `source` in a child interpreter with the sandbox's URL as arg[1] and
 -- the given extra args; returns what it printed (stdout and stderr).

@@ -61,11 +61,7 @@ local function load_rockspec(name)
   return env
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = require("support.files").write
 
 local function files_under(dir)
   local out = {}

@@ -20,12 +20,7 @@ local function query_param(op_name, name)
   end
 end
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("support.files").read
 
 describe("operations table", function()
   local m

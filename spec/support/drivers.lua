@@ -142,17 +142,9 @@ f:close()
 vim.cmd("qa!")
 ]==]
 
-local function _tmp(suffix)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. suffix
-end
+local _tmp = require("support.files").tmp
 
-local function _write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local _write = require("support.files").write
 
 local nvim = { name = "Neovim driver (tasks on the editor's libuv loop)", driver = "tasks" }
 function nvim.setup()
