@@ -402,12 +402,17 @@ describe("inside nginx (cosockets)", function()
     assert.is_true(r.took < 0.5, "took " .. r.took .. " s")
   end)
 
-  it("refuses a header block over 300 KB (libcurl's bound) as too_large", function()
-    sb:fault({ path = "/v1/ats/tags", action = "repeated_header", header = "R", value = "x", count = 60000 })
-    local r = get_json("/repeated")
+  -- A location that must fail with kind decode, reason too_large.
+  local function assert_too_large(path)
+    local r = get_json(path)
     assert.is_false(r.ok)
     assert.equal("decode", r.kind)
     assert.equal("too_large", r.reason)
+  end
+
+  it("refuses a header block over 300 KB (libcurl's bound) as too_large", function()
+    sb:fault({ path = "/v1/ats/tags", action = "repeated_header", header = "R", value = "x", count = 60000 })
+    assert_too_large("/repeated")
   end)
 
   it("sends a write on a connection of its own and keeps the reads' pooled one", function()
@@ -424,10 +429,7 @@ describe("inside nginx (cosockets)", function()
   end)
 
   it("refuses a body over max_response_bytes", function()
-    local r = get_json("/too_large")
-    assert.is_false(r.ok)
-    assert.equal("decode", r.kind)
-    assert.equal("too_large", r.reason)
+    assert_too_large("/too_large")
   end)
 
   it("reads chunked bodies", function()
