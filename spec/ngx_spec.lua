@@ -303,7 +303,10 @@ describe("inside nginx (cosockets)", function()
     local ra, rb = cjson.decode(ba), cjson.decode(bb)
     assert.is_true(ra.ok and rb.ok, ba .. bb)
     assert.is_true(ra.took >= 0.95 and rb.took >= 0.95, ba .. bb)
-    assert.is_true(took >= 0.95 and took < 1.7, "both took " .. took .. " s")
+    assert.is_true(took >= 0.95, "both took " .. took .. " s")
+    -- both upstream calls were at the sandbox before either was answered
+    local reqs = sb:requests()
+    assert.is_true(reqs[#reqs].at_ms - reqs[#reqs - 1].at_ms < 1000, "the two calls did not overlap")
   end)
 
   it("classifies a refused connection", function()
@@ -381,25 +384,27 @@ describe("inside nginx (cosockets)", function()
 
   it("times out by timeout_ms", function()
     sb:fault({ path = "/v1/ats/tags", delay_ms = 2000 })
-    local t0 = socket.gettime()
     local r = get_json("/timeout")
-    local took = socket.gettime() - t0
     assert.is_false(r.ok)
     assert.equal("timeout", r.kind)
     assert.equal("timeout", r.reason)
-    assert.is_true(took < 1.5, "took " .. took)
+    -- one attempt, ended by the timeout rather than by the 2 s answer
+    assert.equal(1, #sb:requests())
   end)
 
   it("joins 50,000 repeated response headers in one pass", function()
     -- 6 bytes a line: just under the 300 KB bound on a header block.
+    sb:fault({ path = "/v1/ats/tags", action = "repeated_header", header = "R", value = "x", count = 5000 })
+    local small = get_json("/repeated")
     sb:fault({ path = "/v1/ats/tags", action = "repeated_header", header = "R", value = "x", count = 50000 })
     local r = get_json("/repeated")
     assert.is_true(r.ok, r.message)
     assert.equal(50000, r.parts)
     assert.equal("x, x, x, x", r.head)
-    -- Joining as they came copied the value so far on every repeat and
-    -- passed this bound; joining once stays well under it.
-    assert.is_true(r.took < 0.5, "took " .. r.took .. " s")
+    -- Ten times the headers: joining once costs about ten times as much,
+    -- joining as they came (copying the value so far each time) a hundred.
+    assert.is_true(r.took < 40 * math.max(small.took, 0.002),
+      ("%.3f s for 50,000 against %.3f s for 5,000"):format(r.took, small.took))
   end)
 
   -- A location that must fail with kind decode, reason too_large.
