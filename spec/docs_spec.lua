@@ -103,6 +103,12 @@ describe("documented Lua code", function()
     end
   end
 
+  it("gives the port `make sandbox` listens on", function()
+    local port = read_file("Makefile"):match("SANDBOX_ARGS %?= %-%-port (%d+)")
+    assert.is_string(port)
+    assert.matches('server_url = "http://127.0.0.1:' .. port .. '/v1"', read_file("README.md"), 1, true)
+  end)
+
   it("found the README's blocks", function()
     assert.is_true(total >= 10, total .. " blocks")
   end)
