@@ -122,3 +122,21 @@ describe("calling an operation", function()
     assert.matches("client.general has no operation nonsense_here", err, 1, true)
   end)
 end)
+
+describe("an error's text", function()
+  local errors = require("kombo.errors")
+
+  it("is one line: what failed where, then the API's own sentence untouched", function()
+    local e = errors.new({ kind = "api", operation = "get_jobs", status = 503, attempts = 11,
+      code = "PLATFORM.TEMPORARY", message = "Try again later, as the server asked it to." })
+    assert.equal("kombo: API error in get_jobs (HTTP 503, 11 attempts): PLATFORM.TEMPORARY: "
+      .. "Try again later, as the server asked it to.", tostring(e))
+    assert.equal("kombo: invalid request in get_jobs: page_size: an integer",
+      tostring(errors.invalid("page_size", "an integer", "get_jobs")))
+  end)
+
+  it("never starts with kombo: twice in the Neovim example", function()
+    local plugin = require("support.files").read("examples/nvim/plugin/kombo_jobs.lua")
+    assert.is_nil(plugin:find('"kombo: " .. tostring', 1, true))
+  end)
+end)
