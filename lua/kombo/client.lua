@@ -153,9 +153,6 @@ end
 local GROUPS = {}
 for _, g in ipairs(operations.groups) do GROUPS[g] = true end
 
--- One group's operations for this client, by name and alias (one function
--- for both). The group's table is loaded here, the first time any client
--- touches the group.
 -- An unknown name is a bug in the caller's program: it raises at once,
 -- naming the closest operation, instead of "attempt to call a nil value".
 local function _unknown_operation(group, names)
@@ -167,6 +164,9 @@ local function _unknown_operation(group, names)
   end
 end
 
+-- One group's operations for this client, by name and alias (one function
+-- for both). The group's table is loaded here, the first time any client
+-- touches the group.
 local function _bind_operations(self, group)
   local bound, names = {}, {}
   for _, op in ipairs(operations.load(group)) do
