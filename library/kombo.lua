@@ -47,6 +47,11 @@
 ---@field headers? table<string, string>
 ---@field body? string
 ---@field cursor? string
+---@field resume? kombo.Resume the failed page's filters and cursor: `{ resume = err.resume }` continues there
+
+---A resume token: the filters and the cursor of a walk, opaque (strings,
+---numbers, booleans and arrays, so it keeps through JSON).
+---@class kombo.Resume
 
 ---@class kombo.Meta
 ---@field status? integer
@@ -1403,6 +1408,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field integration_id string
 ---@field cursor? string
 ---@field page_size? integer
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.general.UpdateIntegrationFieldBody
 ---@field enable_passthrough boolean|kombo.Null
@@ -1448,6 +1454,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field integration_id string
 ---@field cursor? string
 ---@field page_size? integer
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.general.UpdateCustomFieldMappingBody
 ---@field integration_field_id string|kombo.Null
@@ -1712,6 +1719,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field job_remote_ids? string|string[]
 ---@field current_stage_ids? string|string[]
 ---@field remote_created_after? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.MoveApplicationToStageBody.RemoteFields.Greenhouse.PostHeaders
 ---@field ["On-Behalf-Of"]? string|kombo.Null
@@ -1943,6 +1951,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field job_ids? string|string[]
 ---@field first_name? string
 ---@field last_name? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.CreateCandidateBody.Application
 ---@field job_id string
@@ -2302,6 +2311,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.GetApplicationStagesResult: kombo.ats.GetTagsResult
 
@@ -2317,6 +2327,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.GetJobsResult.Data.ResultsItem.HiringTeamItem
 ---@field email? string|kombo.Null
@@ -2464,6 +2475,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field visibilities? string|string[]
 ---@field remote_created_after? string
 ---@field name_contains? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.CreateApplicationBody
 ---@field attachments? kombo.ats.AddApplicationAttachmentBody.Attachment[]
@@ -2561,6 +2573,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field emails? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.GetRolesResult.Data.ResultsItem
 ---@field changed_at string
@@ -2593,6 +2606,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field scopes? string|("SYSTEM"|"JOB")[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.GetOffersResult.Data.ResultsItem.Application.Candidate
 ---@field email_addresses? kombo.ats.GetApplicationsResult.Data.ResultsItem.Candidate.EmailAddressesItem[]|kombo.Null
@@ -2640,6 +2654,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.GetRejectionReasonsResult.Data.ResultsItem
 ---@field changed_at string
@@ -2669,6 +2684,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.GetInterviewsResult.Data.ResultsItem.Application
 ---@field candidate kombo.ats.GetOffersResult.Data.ResultsItem.Application.Candidate|kombo.Null
@@ -2724,6 +2740,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field job_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.ImportTrackedApplicationBody.Erecruiter
 ---@field application_remote_id string
@@ -2918,6 +2935,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field remote_ids? string|string[]
 ---@field candidate_ids? string|string[]
 ---@field application_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetEmployeesResult.Data.ResultsItem.BankAccountsItem.DomesticBankRouting
 ---@field number string
@@ -3065,6 +3083,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field work_emails? string|string[]
 ---@field personal_emails? string|string[]
 ---@field custom_fields? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetEmployeeFormResult.Data
 ---@field properties table<string, any>
@@ -3113,6 +3132,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetGroupsResult.Data.ResultsItem
 ---@field changed_at string
@@ -3146,6 +3166,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field remote_ids? string|string[]
 ---@field types? string|string[]
 ---@field name_contains? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetEmploymentsResult.Data
 ---@field next string|kombo.Null
@@ -3167,6 +3188,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetLocationsResult.Data.ResultsItem
 ---@field address? kombo.ats.GetApplicationsResult.Data.ResultsItem.InterviewsItem.Location|kombo.Null
@@ -3199,6 +3221,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field name_contains? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetAbsenceTypesResult.Data.ResultsItem
 ---@field changed_at string
@@ -3231,6 +3254,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetTimeOffBalancesResult.Data.ResultsItem
 ---@field balance number|kombo.Null
@@ -3267,6 +3291,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field employee_id? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetAbsencesResult.Data.ResultsItem.Type
 ---@field changed_at string
@@ -3326,6 +3351,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field employee_id? string
 ---@field time_from? string
 ---@field time_until? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.CreateAbsenceBody.RemoteFields.Adpworkforcenow
 ---@field employment_id? string
@@ -3422,6 +3448,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field name_contains? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetTimesheetsResult.Data.ResultsItem.BreaksItem
 ---@field ended_at string
@@ -3472,6 +3499,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field started_after? string
 ---@field ended_before? string
 ---@field ended_after? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetPerformanceReviewCyclesResult.Data.ResultsItem
 ---@field changed_at string
@@ -3502,6 +3530,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetPerformanceReviewsResult.Data.ResultsItem.ReviewCycle
 ---@field changed_at string
@@ -3577,6 +3606,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field types? string|string[]
 ---@field review_cycle_ids? string|string[]
 ---@field reviewee_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetStaffingEntitiesResult.Data.ResultsItem.EmploymentTypesItem
 ---@field remote_label string
@@ -3670,6 +3700,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field remote_ids? string|string[]
 ---@field model_types? string|("JOB"|"POSITION"|"REQUISITION")[]
 ---@field statuses? string|("OPEN_LIMITED"|"OPEN_UNLIMITED"|"PENDING"|"FROZEN"|"FILLED"|"CLOSED")[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetProvisioningDiffBody.Options
 ---@field employee_fields ("id"|"remote_id"|"first_name"|"last_name"|"groups"|"avatar"|"work_location_id"|"legal_entity_id")[]
@@ -3960,6 +3991,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetSkillsResult.Data.ResultsItem
 ---@field changed_at string
@@ -4174,6 +4206,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field statuses? string|("OPEN"|"COMPLETED"|"CANCELLED"|"REJECTED")[]
 ---@field created_after? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.assessment.UpdateOrderResultBody.AttributesItem
 ---@field label string
@@ -4259,6 +4292,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@class kombo.assessment.GetOpenOrdersParams
 ---@field cursor? string
 ---@field page_size? integer
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.connect.CreateConnectionLinkBody
 ---@field enable_field_mapping? boolean
@@ -4498,6 +4532,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field cursor? string
 ---@field page_size? integer
 ---@field ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ai_apply.GetPostingsResult.Data.ResultsItem
 ---@field archived_at string|kombo.Null
@@ -4529,6 +4564,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field ids? string|string[]
 ---@field career_site_ids? string|string[]
 ---@field job_codes? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ai_apply.CreatePostingBody.Location
 ---@field country "AD"|"AE"|"AF"|"AG"|"AI"|"AL"|"AM"|"AO"|"AQ"|"AR"|"AS"|"AT"|"AU"|"AW"|"AX"|"AZ"|"BA"|"BB"|"BD"|"BE"|"BF"|"BG"|"BH"|"BI"|"BJ"|"BL"|"BM"|"BN"|"BO"|"BQ"|"BR"|"BS"|"BT"|"BV"|"BW"|"BY"|"BZ"|"CA"|"CC"|"CD"|"CF"|"CG"|"CH"|"CI"|"CK"|"CL"|"CM"|"CN"|"CO"|"CR"|"CU"|"CV"|"CW"|"CX"|"CY"|"CZ"|"DE"|"DJ"|"DK"|"DM"|"DO"|"DZ"|"EC"|"EE"|"EG"|"EH"|"ER"|"ES"|"ET"|"FI"|"FJ"|"FK"|"FM"|"FO"|"FR"|"GA"|"GB"|"GD"|"GE"|"GF"|"GG"|"GH"|"GI"|"GL"|"GM"|"GN"|"GP"|"GQ"|"GR"|"GS"|"GT"|"GU"|"GW"|"GY"|"HK"|"HM"|"HN"|"HR"|"HT"|"HU"|"ID"|"IE"|"IL"|"IM"|"IN"|"IO"|"IQ"|"IR"|"IS"|"IT"|"JE"|"JM"|"JO"|"JP"|"KE"|"KG"|"KH"|"KI"|"KM"|"KN"|"KP"|"KR"|"KW"|"KY"|"KZ"|"LA"|"LB"|"LC"|"LI"|"LK"|"LR"|"LS"|"LT"|"LU"|"LV"|"LY"|"MA"|"MC"|"MD"|"ME"|"MF"|"MG"|"MH"|"MK"|"ML"|"MM"|"MN"|"MO"|"MP"|"MQ"|"MR"|"MS"|"MT"|"MU"|"MV"|"MW"|"MX"|"MY"|"MZ"|"NA"|"NC"|"NE"|"NF"|"NG"|"NI"|"NL"|"NO"|"NP"|"NR"|"NU"|"NZ"|"OM"|"PA"|"PE"|"PF"|"PG"|"PH"|"PK"|"PL"|"PM"|"PN"|"PR"|"PS"|"PT"|"PW"|"PY"|"QA"|"RE"|"RO"|"RS"|"RU"|"RW"|"SA"|"SB"|"SC"|"SD"|"SE"|"SG"|"SH"|"SI"|"SJ"|"SK"|"SL"|"SM"|"SN"|"SO"|"SR"|"SS"|"ST"|"SV"|"SX"|"SY"|"SZ"|"TC"|"TD"|"TF"|"TG"|"TH"|"TJ"|"TK"|"TL"|"TM"|"TN"|"TO"|"TR"|"TT"|"TV"|"TW"|"TZ"|"UA"|"UG"|"UM"|"US"|"UY"|"UZ"|"VA"|"VC"|"VE"|"VG"|"VI"|"VN"|"VU"|"WF"|"WS"|"YE"|"YT"|"ZA"|"ZM"|"ZW"
@@ -4645,6 +4681,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field page_size? integer
 ---@field ids? string|string[]
 ---@field job_posting_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ai_apply.GetJobsResult.Data.ResultsItem.ScreeningQuestionsItem
 ---@field category "EEO"|kombo.Null
@@ -4716,6 +4753,7 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@field remote_ids? string|string[]
 ---@field job_codes? string|string[]
 ---@field career_site_ids? string|string[]
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ai_apply.CreateApplicationBody
 ---@field attachments? kombo.ats.AddApplicationAttachmentBody.Attachment[]

@@ -76,6 +76,7 @@ describe("library/kombo.lua", function()
         for _, p in ipairs(op.path_params) do want[p] = true end
         for _, q in ipairs(op.query) do want[q.name] = true end
         if op.body then want.body = true end
+        if op.paginated then want.resume = true end
         local got = {}
         for k in pairs(params) do got[k] = true end
         assert.same(want, got)

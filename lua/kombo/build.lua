@@ -330,15 +330,73 @@ local function _segment(v)
   return nil
 end
 
+local function _copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+-- A copy of a paginated call's parameters but `cursor` (list values
+-- copied too), kept for its resume token: the caller may change the table
+-- it passed while the walk runs.
+local function _filters(params)
+  local out = _copy(params)
+  out.cursor = nil
+  for k, v in pairs(out) do
+    if type(v) == "table" then out[k] = _copy(v) end
+  end
+  return out
+end
+
+--- The resume token of a walk of `op` stopped at `cursor` (nil: its first
+--- page): what err.resume holds and { resume = token } takes back. Opaque
+--- to callers; made of strings, numbers, booleans and arrays, so it keeps
+--- through JSON.
+function _M.resume(op, filters, cursor)
+  return { operation = op.name, path = op.path, filters = filters, cursor = cursor }
+end
+
+local RESUME_EXPECTED = "err.resume of a failed walk of this operation, unchanged"
+
+-- { resume = token } as the parameters it stands for: the filters and the
+-- cursor of the page that failed, exactly; anything beside it is refused,
+-- since a cursor only means something with the filters that made it.
+local function _resumed(op, params)
+  for k in pairs(params) do
+    if k ~= "resume" then
+      return nil, errors.invalid("resume", "the only parameter: the token holds the filters and the cursor, "
+        .. "so pass { resume = err.resume } alone (got " .. tostring(k) .. " too)", op.name)
+    end
+  end
+  local token = params.resume
+  if type(token) ~= "table" or token.operation ~= op.name or token.path ~= op.path
+    or type(token.filters) ~= "table" or not (token.cursor == nil or type(token.cursor) == "string") then
+    return nil, errors.invalid("resume", RESUME_EXPECTED, op.name)
+  end
+  local out = _copy(token.filters)
+  if out.cursor ~= nil or out.resume ~= nil then return nil, errors.invalid("resume", RESUME_EXPECTED, op.name) end
+  out.cursor = token.cursor
+  return out
+end
+
 --- Build the request for one call of `op` with `params` (nil is {}).
 --- With `validate` false the schema checks are skipped (unknown parameters
 --- then go out as query parameters) but encoding still happens.
---- Returns { method, path, query, cursor, body } or nil and an
+--- Returns { method, path, query, cursor, body, filters } (filters: the
+--- params but cursor, for a paginated operation) or nil and an
 --- invalid_request error whose `field` names the offending parameter.
 function _M.request(op, params, validate)
   if params == nil then params = {} end
   if type(params) ~= "table" then return nil, errors.invalid("params", "a table", op.name) end
   local idx = _index(op)
+  if params.resume ~= nil then
+    if not idx.query.cursor then
+      return nil, errors.invalid("resume", "not accepted: " .. op.name .. " does not page", op.name)
+    end
+    local err
+    params, err = _resumed(op, params)
+    if not params then return nil, err end
+  end
   if validate then
     local err = _validate(op, params, idx)
     if err then return nil, err end
@@ -405,6 +463,7 @@ function _M.request(op, params, validate)
     query = concat(parts, "&"),
     cursor = cursor,
     body = body,
+    filters = idx.query.cursor and _filters(params) or nil,
   }
 end
 

@@ -6,6 +6,7 @@
 
 local core = require("kombo.core")
 local attempts = require("kombo.attempts")
+local build = require("kombo.build")
 local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 
@@ -40,6 +41,7 @@ local function _fetch(client, op, req, base_query, cursor, seen, index)
   end
   if not res then
     err.cursor = cursor
+    err.resume = req.filters and build.resume(op, req.filters, cursor)
     return nil, err
   end
   context[res] = { client = client, op = op, req = req, base_query = base_query, seen = seen, index = index }
@@ -76,6 +78,7 @@ local function _follow(ctx, cursor)
   local prev = ctx.req
   local req = {
     path = prev.path, query = query, op = prev.op, opts = prev.opts, policy = prev.policy, server_cursor = cursor,
+    filters = prev.filters,
   }
   return _fetch(ctx.client, ctx.op, req, ctx.base_query, cursor, seen, ctx.index + 1)
 end

@@ -92,6 +92,11 @@ local PREAMBLE = [[
 ---@field headers? table<string, string>
 ---@field body? string
 ---@field cursor? string
+---@field resume? kombo.Resume the failed page's filters and cursor: `{ resume = err.resume }` continues there
+
+---A resume token: the filters and the cursor of a walk, opaque (strings,
+---numbers, booleans and arrays, so it keeps through JSON).
+---@class kombo.Resume
 
 ---@class kombo.Meta
 ---@field status? integer
@@ -308,6 +313,9 @@ function _M.text(m)
         end
         if q.required then any_required = true end
         params[#params + 1] = format("---@field %s%s %s", _lua_field(q.name), q.required and "" or "?", t)
+      end
+      if op.paginated then
+        params[#params + 1] = "---@field resume? kombo.Resume err.resume of a failed walk, alone"
       end
       if op.body then
         local body_required = op.body.required and #op.body.required > 0
