@@ -30,6 +30,7 @@ WARNFLAGS   ?= -Wall -Wextra -Werror=implicit-function-declaration
 PREFIX      ?= /usr/local
 LUA_LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_SHAREDIR?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR      ?= $(PREFIX)/bin
 BUSTED      ?= busted
 BUSTED_ARGS ?=
 # Where the compiled module goes; one folder per Lua version so builds never mix.
@@ -82,7 +83,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
 
 lint:
-	luacheck $(wildcard lua spec examples tools bench sandbox) sandbox/bin/kombo-sandbox
+	luacheck $(wildcard lua spec examples tools bench sandbox) sandbox/bin/kombo-sandbox bin/kombo
 
 # Re-derive the operation table (lua/kombo/operations*), docs/operations.md
 # and library/kombo.lua from the documents in reference/ (see reference/README.md).
@@ -115,6 +116,7 @@ examples: $(CORE)
 	$(WITH_SANDBOX) examples/reject_stale.lua 30 "No response" --job "Backend Engineer"
 	$(WITH_SANDBOX) examples/export_candidates.lua --job "Backend Engineer"
 	$(WITH_SANDBOX) examples/integration_health.lua
+	$(WITH_SANDBOX) bin/kombo ats get-jobs --status OPEN --all
 
 # The operation reference is docs/operations.md, which `make operations` writes.
 readme: operations
@@ -123,11 +125,16 @@ readme: operations
 bench: $(CORE)
 	LUA=$(LUA) BUILD=$(BUILD) bench/run.sh
 
-# The SDK: kombo.core and every module under lua/kombo/, found, not listed.
+# The SDK: kombo.core and every module under lua/kombo/, found, not listed;
+# and the `kombo` command into BINDIR, its first line naming $(LUA) (under
+# LuaRocks the wrapper LuaRocks writes names the interpreter instead).
 install: $(CORE)
-	install -d $(DESTDIR)$(LUA_LIBDIR)/kombo $(DESTDIR)$(LUA_SHAREDIR)/kombo
+	install -d $(DESTDIR)$(LUA_LIBDIR)/kombo $(DESTDIR)$(LUA_SHAREDIR)/kombo $(DESTDIR)$(BINDIR)
 	install -m 755 $(CORE) $(DESTDIR)$(LUA_LIBDIR)/kombo/core.so
 	cd lua && find kombo -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUA_SHAREDIR)/{} \;
+	sed '1s|.*|#!/usr/bin/env $(notdir $(LUA))|' bin/kombo > $(DESTDIR)$(BINDIR)/kombo.tmp
+	chmod 755 $(DESTDIR)$(BINDIR)/kombo.tmp
+	mv $(DESTDIR)$(BINDIR)/kombo.tmp $(DESTDIR)$(BINDIR)/kombo
 
 # LuaRocks' entry points (build.type = "make" in kombo-*.rockspec). LuaRocks
 # passes the interpreter (LUA=/usr/bin/lua5.4, /usr/bin/luajit, ...), the

@@ -31,8 +31,10 @@ external_dependencies = {
   SIMDJSON = { library = "simdjson" },
 }
 -- The Makefile builds kombo.core into build/rock/<interpreter>/ (never into
--- the source tree) and installs it with every module under lua/kombo/ into
--- LuaRocks' folders: no file is listed here, so none can be forgotten.
+-- the source tree) and installs it with every module under lua/kombo/, and
+-- the `kombo` command, into LuaRocks' folders: no file is listed here, so
+-- none can be forgotten. LuaRocks puts a wrapper naming the interpreter and
+-- the tree's module paths in front of what lands in BINDIR.
 -- The sandbox server is a rock of its own: sandbox/kombo-sandbox-*.rockspec.
 build = {
   type = "make",
@@ -43,5 +45,5 @@ build = {
     CURL_INCDIR = "$(CURL_INCDIR)", CURL_LIBDIR = "$(CURL_LIBDIR)",
     SIMDJSON_INCDIR = "$(SIMDJSON_INCDIR)", SIMDJSON_LIBDIR = "$(SIMDJSON_LIBDIR)",
   },
-  install_variables = { LUA_LIBDIR = "$(LIBDIR)", LUA_SHAREDIR = "$(LUADIR)" },
+  install_variables = { LUA_LIBDIR = "$(LIBDIR)", LUA_SHAREDIR = "$(LUADIR)", BINDIR = "$(BINDIR)" },
 }

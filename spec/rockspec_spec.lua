@@ -2,7 +2,8 @@
 -- else on the command line, under Lua 5.1, 5.3, 5.4 and LuaJIT, each into a
 -- temporary tree:
 --   kombo (kombo-*.rockspec): the SDK; the Makefile builds kombo.core into
---     build/rock/<interpreter>/ and installs it with lua/kombo/;
+--     build/rock/<interpreter>/ and installs it with lua/kombo/ and the
+--     `kombo` command, which LuaRocks wraps;
 --   kombo-sandbox (sandbox/kombo-sandbox-*.rockspec): the server and its
 --     command, without the SDK.
 -- LuaRocks itself, not these specs, finds Debian's multiarch libcurl; the
@@ -136,6 +137,8 @@ describe("rockspecs", function()
     assert.is_nil(spec.build.install)
     assert.equal("rock", spec.build.build_target)
     assert.equal("rock-install", spec.build.install_target)
+    -- The command goes where LuaRocks wraps what it finds.
+    assert.equal("$(BINDIR)", spec.build.install_variables.BINDIR)
     -- Libraries only: LuaRocks' header search misses Debian's multiarch include folder.
     for name, dep in pairs(spec.external_dependencies) do
       assert.is_nil(dep.header, name)
@@ -178,6 +181,20 @@ describe("rockspecs", function()
       out, 1, true)
   end)
 
+  it("make install puts the SDK and the command, naming its interpreter, under PREFIX", function()
+    local dir = newdir()
+    local out, code = sh(("%s make --no-print-directory install DESTDIR=%s PREFIX=/usr LUA=lua5.4")
+      :format(CLEAN_ENV, quote(dir)))
+    assert.equal(0, code, out)
+    local bin = dir .. "/usr/bin/kombo"
+    assert.equal("#!/usr/bin/env lua5.4", one("head -n 1 " .. quote(bin)))
+    local share, lib = dir .. "/usr/share/lua/5.4", dir .. "/usr/lib/lua/5.4"
+    out, code = sh(("%s LUA_PATH=%s LUA_CPATH=%s %s --version"):format(CLEAN_ENV,
+      quote(share .. "/?.lua;" .. share .. "/?/init.lua;;"), quote(lib .. "/?.so;;"), quote(bin)))
+    assert.equal(0, code, out)
+    assert.matches("^kombo%-lua %d+%.%d+%.%d+ %(Lua 5%.4%)", out)
+  end)
+
   for _, v in ipairs(VERSIONS) do
     describe("under " .. v.name, function()
       it("kombo installs with no extra variables, leaves the checkout as it was and works", function()
@@ -187,8 +204,9 @@ describe("rockspecs", function()
         assert.equal(0, code, out)
         assert.same({}, added(before, checkout_state()))
 
-        -- The tree holds kombo.core and exactly the modules of lua/kombo/.
-        local want = { "lib/lua/" .. v.abi .. "/kombo/core.so" }
+        -- The tree holds kombo.core, exactly the modules of lua/kombo/ and
+        -- LuaRocks' wrapper of the command.
+        local want = { "bin/kombo", "lib/lua/" .. v.abi .. "/kombo/core.so" }
         for _, f in ipairs(files_under("lua")) do want[#want + 1] = "share/lua/" .. v.abi .. "/" .. f end
         table.sort(want)
         local got = {}
@@ -223,9 +241,24 @@ describe("rockspecs", function()
         -- Only the tree and the system paths are searched, from a folder
         -- with no lua/ or kombo/ to pick up instead.
         out, code = sh(("cd %s && %s %s check.lua"):format(quote(dir), CLEAN_ENV, v.lua))
-        sb:stop()
         assert.equal(0, code, out)
         assert.equal("3 success", out:match("^(%d+ %a+)"))
+
+        -- The wrapper runs the command under this interpreter, with the
+        -- tree's module paths as `luarocks path --tree` gives them.
+        local tree_paths = ("LUA_PATH=%s LUA_CPATH=%s"):format(
+          quote(share .. "/?.lua;" .. share .. "/?/init.lua;;"), quote(lib .. "/?.so;;"))
+        out, code = sh(("cd %s && %s %s %s/bin/kombo --version"):format(quote(dir), CLEAN_ENV, tree_paths, quote(tree)))
+        assert.equal(0, code, out)
+        assert.matches("^kombo%-lua %d+%.%d+%.%d+ %(" .. (v.lua == "luajit" and "LuaJIT" or "Lua " .. v.abi), out)
+        out, code = sh(("cd %s && %s %s KOMBO_API_KEY=%s KOMBO_INTEGRATION_ID=%s KOMBO_SERVER_URL=%s "
+          .. "%s/bin/kombo ats get-tags --page-size 3 --output jsonl"):format(quote(dir), CLEAN_ENV, tree_paths,
+          quote(sb.api_key), quote(sb.integration_id), quote(sb.url), quote(tree)))
+        sb:stop()
+        assert.equal(0, code, out)
+        local ids = {}
+        for id in out:gmatch('"id":"([^"]+)"') do ids[#ids + 1] = id end
+        assert.equal(3, #ids, out)
       end)
 
       it("kombo-sandbox installs and its command runs from the tree without the SDK", function()

@@ -1,0 +1,517 @@
+-- The `kombo` command (bin/kombo over lua/kombo/cli.lua) against the
+-- sandbox: what went over the wire (the sandbox's request log), what was
+-- printed, and the exit status. Most cases call cli.main in-process; a few
+-- run the real script as a child process, as a shell user would.
+local cjson = require("cjson").new()
+local cli = require("kombo.cli")
+local operations = require("kombo.operations")
+local sandbox = require("support.sandbox")
+local files = require("support.files")
+local parse_csv = require("support.csv").parse
+
+local quote = files.quote
+
+-- A stream cli.main writes to, keeping the text.
+local function sink()
+  local parts = {}
+  return {
+    write = function(self, ...)
+      for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+      return self
+    end,
+    text = function() return table.concat(parts) end,
+  }
+end
+
+local function lines(text)
+  local out = {}
+  for l in text:gmatch("([^\n]*)\n") do out[#out + 1] = l end
+  return out
+end
+
+-- name=value pairs of a recorded query, percent-decoded.
+local function query(q)
+  local out = {}
+  for k, v in (q or ""):gmatch("([^&=]+)=([^&]*)") do
+    out[k] = v:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+  end
+  return out
+end
+
+describe("the kombo command", function()
+  local sb
+
+  setup(function() sb = sandbox.start() end)
+  teardown(function() sb:stop() end)
+  before_each(function() sb:reset() end)
+
+  -- cli.main with the sandbox's credentials as flags; returns the exit
+  -- status, stdout and stderr. opts: stdin (text), terminal.
+  local function run(args, opts)
+    opts = opts or {}
+    local argv = { "--api-key", sb.api_key, "--integration-id", sb.integration_id, "--server-url", sb.url }
+    for _, a in ipairs(args) do argv[#argv + 1] = a end
+    local out, err = sink(), sink()
+    local stdin = { read = function() return opts.stdin end }
+    local code = cli.main(argv, { stdout = out, stderr = err, stdin = stdin, terminal = opts.terminal or false })
+    return code, out:text(), err:text()
+  end
+
+  -- bin/kombo in a child interpreter, credentials in the environment.
+  -- opts: stdin (text), env (assignments that override those), pty (run it under
+  -- script(1), so its stderr is a terminal). Returns status, stdout, stderr.
+  local function shell(args, opts)
+    opts = opts or {}
+    local words = {}
+    for i, a in ipairs(args) do words[i] = quote(a) end
+    local out_path, err_path = files.tmp(".out"), files.tmp(".err")
+    local cmd = table.concat({
+      "env -u LUA_PATH_5_2 -u LUA_PATH_5_3 -u LUA_PATH_5_4 -u LUA_CPATH_5_2 -u LUA_CPATH_5_3 -u LUA_CPATH_5_4",
+      "KOMBO_API_KEY=" .. quote(sb.api_key), "KOMBO_INTEGRATION_ID=" .. quote(sb.integration_id),
+      "KOMBO_SERVER_URL=" .. quote(sb.url), "LUA_PATH='lua/?.lua;lua/?/init.lua;;'",
+      "LUA_CPATH=" .. quote(files.BUILD .. "/?.so;;"), opts.env or "", files.LUA, "bin/kombo",
+      table.concat(words, " "), ">" .. quote(out_path),
+    }, " ")
+    if opts.stdin then cmd = "printf '%s' " .. quote(opts.stdin) .. " | " .. cmd end
+    local _, code
+    if opts.pty then
+      -- script(1) gives the command a terminal and copies what it writes
+      -- there (its stderr, here) to the typescript.
+      _, code = files.sh("script -qec " .. quote(cmd .. "; exit $?") .. " " .. quote(err_path) .. " >/dev/null")
+    else
+      _, code = files.sh(cmd .. " 2>" .. quote(err_path))
+    end
+    local out, err = files.read(out_path), files.read(err_path)
+    os.remove(out_path)
+    os.remove(err_path)
+    return code, out, err
+  end
+
+  -- Every page of target (under /v1), fetched with LuaSocket: the ids in
+  -- order and each page's next cursor.
+  local function independent_walk(target)
+    local ids, cursors, cursor = {}, {}, nil
+    repeat
+      local sep = target:find("?", 1, true) and "&" or "?"
+      local _, doc = sb:request("GET", target .. (cursor and (sep .. "cursor=" .. cursor:gsub("=", "%%3D")) or ""))
+      for _, r in ipairs(doc.data.results) do ids[#ids + 1] = r.id end
+      cursor = doc.data.next ~= cjson.null and doc.data.next or nil
+      cursors[#cursors + 1] = cursor
+    until not cursor
+    sb:clear_requests()
+    return ids, cursors
+  end
+
+  local function api_requests(path)
+    local out = {}
+    for _, r in ipairs(sb:requests()) do
+      if r.path == path then out[#out + 1] = r end
+    end
+    return out
+  end
+
+  -- Each case { argv, text }: exit 2, text on stderr, nothing printed or sent.
+  local function refused(cases)
+    for _, c in ipairs(cases) do
+      local code, out, err = run(c[1])
+      assert.equal(2, code, table.concat(c[1], " "))
+      assert.equal("", out)
+      assert.matches(c[2], err, 1, true)
+    end
+    assert.same({}, sb:requests())
+  end
+
+  describe("walks", function()
+    it("every page with --all as JSON lines, sending each cursor once (bin/kombo)", function()
+      local want, cursors = independent_walk("/ats/applications?page_size=50&outcome=PENDING")
+      assert.is_true(#cursors > 3)
+
+      local code, out, err = shell({ "ats", "get-applications", "--outcome", "PENDING", "--page-size", "50",
+        "--all" })
+      assert.equal(0, code, err)
+      -- stderr is a file here: no progress line, nothing at all.
+      assert.equal("", err)
+      local got = {}
+      for _, l in ipairs(lines(out)) do got[#got + 1] = cjson.decode(l).id end
+      assert.same(want, got)
+
+      local reqs = api_requests("/v1/ats/applications")
+      assert.equal(#cursors + 1, #reqs)
+      for i, r in ipairs(reqs) do
+        local q = query(r.query)
+        assert.equal("50", q.page_size)
+        assert.equal("PENDING", q.outcome)
+        assert.equal(i > 1 and cursors[i - 1] or nil, q.cursor)
+      end
+    end)
+
+    it("shows a progress line on stderr when it is a terminal, and erases it", function()
+      local want, cursors = independent_walk("/ats/tags?page_size=6")
+      local code, out, err = run({ "ats", "get-tags", "--page-size", "6", "--all" }, { terminal = true })
+      assert.equal(0, code, err)
+      assert.equal(#want, #lines(out))
+      -- A line for each page with another after it.
+      for page = 1, #cursors do
+        assert.matches("\rkombo: page " .. page .. ", " .. (page * 6) .. " items\27[K", err, 1, true)
+      end
+      assert.equal("\r\27[K", err:sub(-4))
+      code, out, err = run({ "ats", "get-tags", "--page-size", "6", "--all" }, { terminal = false })
+      assert.equal(#want, #lines(out))
+      assert.equal(0, code)
+      assert.equal("", err)
+    end)
+
+    it("finds out by itself that stderr is a terminal (bin/kombo under script(1))", function()
+      local want = independent_walk("/ats/tags?page_size=6")
+      local code, out, err = shell({ "ats", "get-tags", "--page-size", "6", "--all" }, { pty = true })
+      assert.equal(0, code, err)
+      assert.equal(#want, #lines(out))
+      assert.matches("kombo: page 3, 18 items", err, 1, true)
+    end)
+
+    it("prints the pages before a failed one, exits 1 and names the cursor to go on from", function()
+      local _, cursors = independent_walk("/ats/tags?page_size=5")
+      -- The first two pages pass (a rule that only delays answers as usual); the third fails.
+      sb:fault({ path = "/v1/ats/tags", delay_ms = 0, times = 2 })
+      sb:fault({ path = "/v1/ats/tags", status = 500, times = -1 })
+      local code, out, err = run({ "ats", "get-tags", "--page-size", "5", "--all", "--max-time", "1" })
+      assert.equal(1, code)
+      assert.equal(10, #lines(out))
+      assert.matches("kombo: API error in get_tags (HTTP 500", err, 1, true)
+      assert.matches("--cursor " .. cursors[2], err, 1, true)
+    end)
+  end)
+
+  describe("prints", function()
+    it("a single page as the response's JSON by default", function()
+      local code, out, err = run({ "ats", "get-jobs", "--page-size", "5" })
+      assert.equal(0, code, err)
+      assert.equal(1, #lines(out))
+      local doc = cjson.decode(out)
+      assert.equal("success", doc.status)
+      assert.equal(5, #doc.data.results)
+      local _, want = sb:request("GET", "/ats/jobs?page_size=5")
+      assert.same(want.data.next, doc.data.next)
+      assert.equal(want.data.results[5].id, doc.data.results[5].id)
+      local reqs = sb:requests()
+      assert.equal(2, #reqs)
+      assert.same({ page_size = "5" }, query(reqs[1].query))
+    end)
+
+    it("a page's items as CSV: id first, nested values as JSON, null empty", function()
+      local code, out, err = run({ "ats", "get-jobs", "--page-size", "4", "--output", "csv" })
+      assert.equal(0, code, err)
+      local rows = parse_csv(out)
+      local _, want = sb:request("GET", "/ats/jobs?page_size=4")
+      assert.equal(5, #rows)
+      local head = rows[1]
+      assert.equal("id", head[1])
+      local col = {}
+      for i, name in ipairs(head) do col[name] = i end
+      local names = {}
+      for k in pairs(want.data.results[1]) do names[#names + 1] = k end
+      assert.equal(#names, #head)
+      for i, job in ipairs(want.data.results) do
+        local row = rows[i + 1]
+        assert.equal(job.id, row[col.id])
+        assert.equal(job.name, row[col.name])
+        assert.equal(tostring(job.confidential), row[col.confidential])
+        assert.same(job.location, cjson.decode(row[col.location]))
+        assert.equal("", row[col.remote_deleted_at])
+      end
+    end)
+
+    it("every page as CSV with --all, the header once", function()
+      local want = independent_walk("/ats/tags?page_size=7")
+      local code, out = run({ "ats", "get-tags", "--page-size", "7", "--all", "--output", "csv" })
+      assert.equal(0, code)
+      local rows = parse_csv(out)
+      assert.equal(#want + 1, #rows)
+      assert.equal("id", rows[1][1])
+      for i, id in ipairs(want) do assert.equal(id, rows[i + 1][1]) end
+    end)
+
+    it("one JSON array of every item with --all --output json", function()
+      local want = independent_walk("/ats/tags?page_size=8")
+      local code, out = run({ "ats", "get-tags", "--page-size", "8", "--all", "--output", "json" })
+      assert.equal(0, code)
+      local items = cjson.decode(out)
+      assert.equal(#want, #items)
+      for i, id in ipairs(want) do assert.equal(id, items[i].id) end
+    end)
+
+    it("an operation without pages: its data as a JSON line", function()
+      local code, out = run({ "general", "check-api-key", "--output", "jsonl" })
+      assert.equal(0, code)
+      local _, want = sb:request("GET", "/check-api-key")
+      assert.same(want.data, cjson.decode(out))
+    end)
+  end)
+
+  describe("sends", function()
+    local function an_application()
+      local _, doc = sb:request("GET", "/ats/applications?page_size=1")
+      sb:clear_requests()
+      return doc.data.results[1].id
+    end
+
+    it("path parameters, percent-encoded, and --body from a file", function()
+      local app = an_application()
+      local path = files.tmp(".json")
+      files.write(path, '{"content":"Strong r\\u00e9sum\\u00e9","content_type":"PLAIN_TEXT"}')
+      local code, out, err = run({ "ats", "add-application-note", "--application-id", app, "--body", "@" .. path })
+      os.remove(path)
+      assert.equal(0, code, err)
+      assert.equal("success", cjson.decode(out).status)
+      local r = sb:requests()[1]
+      assert.equal("POST", r.method)
+      assert.equal("/v1/ats/applications/" .. app .. "/notes", r.path)
+      assert.same({ content = "Strong résumé", content_type = "PLAIN_TEXT" }, cjson.decode(r.body))
+
+      sb:clear_requests()
+      code, out, err = run({ "ats", "get-application-attachments", "--application-id", "a/../b" })
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.matches("HTTP 404", err, 1, true)
+      assert.equal("/v1/ats/applications/a%2F..%2Fb/attachments", sb:requests()[1].path)
+    end)
+
+    it("--body - from standard input (bin/kombo)", function()
+      local app = an_application()
+      local body = '{"content":"from stdin","content_type":"PLAIN_TEXT"}'
+      local code, _, err = shell({ "ats", "add-application-note", "--application-id", app, "--body", "-" },
+        { stdin = body })
+      assert.equal(0, code, err)
+      local r = sb:requests()[1]
+      assert.equal("/v1/ats/applications/" .. app .. "/notes", r.path)
+      assert.same(cjson.decode(body), cjson.decode(r.body))
+    end)
+
+    it("values converted per the operation's schema: numbers, booleans, lists", function()
+      local code, _, err = run({ "ats", "get-applications", "--page-size", "3", "--include-deleted",
+        "--job-ids", "a,b", "--job-ids=c", "--updated-after", "2020-01-01T00:00:00.000Z" })
+      assert.equal(0, code, err)
+      code, _, err = run({ "ats", "get-applications", "--include-deleted", "false", "--page-size=2" })
+      assert.equal(0, code, err)
+      local reqs = sb:requests()
+      assert.equal(2, #reqs)
+      assert.same({ page_size = "3", include_deleted = "true", job_ids = "a,b,c",
+        updated_after = "2020-01-01T00:00:00.000Z" }, query(reqs[1].query))
+      assert.same({ page_size = "2", include_deleted = "false" }, query(reqs[2].query))
+    end)
+
+    it("nothing when a value does not convert or fails the SDK's checks: exit 2", function()
+      local cases = {
+        { { "ats", "get-jobs", "--page-size", "ten" }, "--page-size: an integer from 1 to 250, got ten" },
+        { { "ats", "get-jobs", "--page-size", "0" }, "page_size: an integer from 1 to 250" },
+        { { "ats", "get-jobs", "--include-deleted=yes" }, "--include-deleted: true or false, got yes" },
+        { { "ats", "get-jobs", "--status", "OPEN", "--status", "CLOSED" }, "--status given twice" },
+        { { "ats", "get-jobs", "--status" }, "--status needs a value" },
+        { { "ats", "get-jobs", "--output", "xml" }, "--output: one of json, jsonl, csv, got xml" },
+        { { "ats", "get-tags", "--max-time", "0" }, "--max-time: seconds, a number above 0" },
+        { { "general", "check-api-key", "--all" }, "--all: check-api-key is not paginated" },
+        { { "ats", "create-application", "--job-id", "j", "--body", "{" }, "--body: not valid JSON" },
+        { { "ats", "create-application", "--job-id", "j", "--body", "@/nonexistent/x.json" }, "--body @/nonexistent" },
+        { { "ats", "create-application", "--job-id", "j", "--body", "{}" }, "body.candidate: required" },
+        { { "ats", "get-jobs", "stray" }, "unexpected argument" },
+      }
+      refused(cases)
+    end)
+  end)
+
+  describe("names", function()
+    it("the closest group, operation or flag for an unknown one, exit 2, nothing sent", function()
+      local cases = {
+        { { "atz", "get-jobs" }, "no group atz (did you mean ats?)" },
+        { { "ats", "get-job" }, "ats has no operation get-job (did you mean get-jobs?)" },
+        { { "ats", "get-jobs", "--stauts", "OPEN" }, "get-jobs has no option --stauts (did you mean --status?)" },
+        { { "ats", "get-jobs", "--al" }, "(did you mean --all?)" },
+        { { "--outptu", "csv", "ats", "get-jobs" }, "(did you mean --output?)" },
+        { { "hris", "get-employes" }, "(did you mean get-employees?)" },
+      }
+      refused(cases)
+    end)
+
+    it("accepts the SDK's snake_case and camelCase names too", function()
+      assert.equal(0, (run({ "ats", "get_tags", "--page_size", "1" })))
+      assert.equal(0, (run({ "ats", "getTags", "--page-size", "1" })))
+      assert.equal(2, #sb:requests())
+    end)
+
+    it("lets an operation's parameter win over the option of the same name", function()
+      local code, _, err = run({ "general", "get-integration-details", "--integration-id", sb.integration_id })
+      assert.equal(0, code, err)
+      local r = sb:requests()[1]
+      assert.equal("/v1/integrations/" .. sb.integration_id, (r.path:gsub("%%3A", ":")))
+      assert.is_nil(r.headers["x-integration-id"])
+    end)
+  end)
+
+  describe("--help", function()
+    it("for the tool lists every group and option; exit 0, nothing sent", function()
+      local code, out = run({ "--help" })
+      assert.equal(0, code)
+      for _, g in ipairs(operations.groups) do
+        assert.matches("\n  " .. g .. " +" .. #operations.load(g) .. " operations\n", out)
+      end
+      for _, o in ipairs({ "--all", "--output", "--body", "--max-time", "--api-key", "--integration-id",
+        "--server-url", "--server" }) do
+        assert.matches("\n  " .. o:gsub("%-", "%%-") .. "[ \n]", out)
+      end
+      assert.same({}, sb:requests())
+    end)
+
+    it("for every group lists its operations, and for every operation its parameters", function()
+      for _, g in ipairs(operations.groups) do
+        local code, out = run({ g, "--help" })
+        assert.equal(0, code)
+        for _, op in ipairs(operations.load(g)) do
+          local name = op.name:gsub("_", "-")
+          assert.matches("\n  " .. name:gsub("%-", "%%-") .. " +" .. op.method .. " ", out)
+          local ocode, help = run({ g, name, "--help" })
+          assert.equal(0, ocode)
+          assert.matches(op.method .. " " .. op.path, help, 1, true)
+          for _, q in ipairs(op.query) do
+            assert.matches("\n  %-%-" .. q.name:gsub("_", "%%-") .. " ", help)
+          end
+          for _, p in ipairs(op.path_params) do
+            assert.matches("\n  %-%-" .. p:gsub("_", "%%-") .. " VALUE %*", help)
+          end
+          for _, field in ipairs(op.body and op.body.required or {}) do
+            assert.matches("\n  " .. field .. " %*", help)
+          end
+        end
+      end
+      assert.same({}, sb:requests())
+    end)
+
+    it("for an operation says what each parameter takes", function()
+      local code, out = run({ "ats", "get-jobs", "--status", "OPEN", "--help" })
+      assert.equal(0, code)
+      assert.matches("usage: kombo ats get-jobs", out, 1, true)
+      assert.matches("cursor-paginated: --all walks every page", out, 1, true)
+      assert.matches("\n  %-%-page%-size N +an integer from 1 to 250\n", out)
+      assert.matches("\n  %-%-status VALUE +one of OPEN, CLOSED, DRAFT, ARCHIVED\n", out)
+      assert.matches("\n  %-%-include%-deleted %[true|false%] +true or false", out)
+      assert.matches("\n  %-%-job%-codes LIST +a string, repeated or comma%-separated\n", out)
+      for l in out:gmatch("[^\n]+") do assert.is_true(#l <= 100, l) end
+    end)
+  end)
+
+  describe("errors", function()
+    local SECRET = "sk_live_cli_reflected_0123456789"
+
+    it("an API error goes to stderr with exit 1, the key redacted even when the server reflects it", function()
+      sb:stop()
+      sb = sandbox.start({ api_key = SECRET })
+      sb:fault({ path = "/v1/ats/tags", status = 401, times = -1, headers = { ["X-Echo"] = SECRET },
+        body = '{"status":"error","error":{"code":"PLATFORM.AUTHENTICATION_INVALID","title":"Bearer ' .. SECRET
+          .. '","message":"the key ' .. SECRET .. ' is wrong","log_url":null}}' })
+      local code, out, err = run({ "ats", "get-tags" })
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.matches("kombo: API error in get_tags (HTTP 401): PLATFORM.AUTHENTICATION_INVALID: the key [REDACTED]",
+        err, 1, true)
+      assert.is_nil(err:find(SECRET, 1, true))
+      -- The key was in play: the server received it.
+      assert.equal("Bearer " .. SECRET, sb:requests()[1].headers["authorization"])
+      -- The same from the script, the key in the environment.
+      code, out, err = shell({ "ats", "get-tags" })
+      assert.equal(1, code)
+      assert.is_nil((out .. err):find(SECRET, 1, true))
+      assert.matches("[REDACTED]", err, 1, true)
+    end)
+
+    it("without a key or an integration: exit 2, nothing sent (bin/kombo)", function()
+      local code, out, err = shell({ "ats", "get-tags" }, { env = "KOMBO_API_KEY=" })
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("no API key: set KOMBO_API_KEY or pass --api-key", err, 1, true)
+      code, out, err = shell({ "ats", "get-tags" }, { env = "KOMBO_INTEGRATION_ID=" })
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("get_tags needs an integration: set KOMBO_INTEGRATION_ID or pass --integration-id", err, 1, true)
+      assert.same({}, sb:requests())
+      -- check-api-key needs none.
+      code, out, err = shell({ "general", "check-api-key" }, { env = "KOMBO_INTEGRATION_ID=" })
+      assert.equal(0, code, err)
+      assert.equal("success", cjson.decode(out).status)
+    end)
+  end)
+
+  describe("--max-time", function()
+    it("bounds a call with its retries: against 503 forever it stops on the budget, not the attempt cap", function()
+      sb:fault({ path = "/v1/ats/tags", status = 503, times = -1 })
+      local code, out, err = run({ "ats", "get-tags", "--max-time", "2" })
+      assert.equal(1, code)
+      assert.equal("", out)
+      local n = #sb:requests()
+      -- The waits before attempts 2 to 5 are at least 250, 375, 562 and
+      -- 843 ms: within 2 s at most 4 attempts start, far under the cap of 10.
+      assert.is_true(n >= 2 and n <= 4, n .. " attempts")
+      assert.matches("kombo: API error in get_tags (HTTP 503, " .. n .. " attempts)", err, 1, true)
+    end)
+
+    it("is each attempt's timeout too", function()
+      sb:fault({ path = "/v1/ats/tags", action = "no_headers", times = -1 })
+      local code, _, err = run({ "ats", "get-tags", "--max-time", "0.5" })
+      assert.equal(1, code)
+      assert.equal(1, #sb:requests())
+      assert.matches("kombo: timeout in get_tags", err, 1, true)
+    end)
+  end)
+
+  describe("the README's examples", function()
+    -- The words of a shell line: quotes kept together, a comment dropped.
+    local function words(line)
+      local out, i = {}, 1
+      while i <= #line do
+        local c = line:sub(i, i)
+        if c:match("%s") then
+          i = i + 1
+        elseif c == "#" then
+          break
+        else
+          local w = {}
+          while i <= #line and not line:sub(i, i):match("%s") do
+            local q = line:sub(i, i)
+            if q == "'" or q == '"' then
+              local e = assert(line:find(q, i + 1, true), "unterminated quote: " .. line)
+              w[#w + 1] = line:sub(i + 1, e - 1)
+              i = e + 1
+            else
+              w[#w + 1] = q
+              i = i + 1
+            end
+          end
+          out[#out + 1] = table.concat(w)
+        end
+      end
+      return out
+    end
+
+    it("run as written (`echo JSON |` as standard input)", function()
+      local section = files.read("README.md"):match("\n## Command line[^\n]*\n(.-)\n## ")
+      assert.is_string(section)
+      local ran = 0
+      for block in section:gmatch("```sh\n(.-)```") do
+        for line in block:gmatch("[^\n]+") do
+          local w = words(line)
+          local stdin
+          if w[1] == "echo" and w[3] == "|" then
+            stdin = w[2]
+            for _ = 1, 3 do table.remove(w, 1) end
+          end
+          if w[1] == "kombo" then
+            table.remove(w, 1)
+            local code, out, err = run(w, { stdin = stdin })
+            assert.equal(0, code, line .. "\n" .. err)
+            assert.is_true(#out > 0, line)
+            ran = ran + 1
+          end
+        end
+      end
+      assert.is_true(ran >= 5, ran .. " examples")
+    end)
+  end)
+end)
