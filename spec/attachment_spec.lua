@@ -115,7 +115,7 @@ describe("kombo.attachment with restrictions", function()
 
   it("an oversized CV fails after the action read and before the upload: nothing else is sent", function()
     local sb = sandbox.start()
-    local client = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url }))
+    local client = sb:client()
     sb:fault({ path = "/v1/ats/actions/ats_add_candidate_attachment", status = 200, body = cjson.encode({
       status = "success", data = { attachment_restrictions = { types = {
         CV = { is_supported = true, max_file_size_bytes = 5000, accepted_mime_types = { "application/pdf" } },

@@ -109,8 +109,7 @@ describe("every documented operation", function()
 
   setup(function()
     sb = sandbox.start()
-    client = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
-      retries = { strategy = "none" } }))
+    client = sb:client({ retries = { strategy = "none" } })
   end)
   teardown(function()
     client:close()

@@ -5,36 +5,12 @@
 
 local sandbox = require("support.sandbox")
 
-local files = require("support.files")
-local LUA, BUILD, quote = files.LUA, files.BUILD, files.quote
-
 describe("examples/integration_health.lua", function()
-  local sb
-
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function() sb:reset() end)
+  local sb = sandbox.fixture()
 
   -- Runs the script; returns exit code, stdout, stderr.
   local function run(args, env)
-    local err_path = os.tmpname()
-    local words = {}
-    for k, a in ipairs(args or {}) do words[k] = quote(a) end
-    local cmd = table.concat({
-      "KOMBO_API_KEY=" .. quote(env and env.api_key or sb.api_key),
-      "KOMBO_INTEGRATION_ID=" .. quote(sb.integration_id),
-      "KOMBO_SERVER_URL=" .. quote(sb.url), "LUA_PATH='lua/?.lua;lua/?/init.lua;;'",
-      "LUA_CPATH=" .. quote(BUILD .. "/?.so;;"), LUA, "examples/integration_health.lua", table.concat(words, " "),
-      "2>" .. quote(err_path), "; echo \"__exit=$?\"",
-    }, " ")
-    local p = assert(io.popen(cmd, "r"))
-    local out = p:read("*a")
-    p:close()
-    local f = assert(io.open(err_path, "rb"))
-    local stderr = f:read("*a")
-    f:close()
-    os.remove(err_path)
-    return tonumber(out:match("__exit=(%d+)\n$")), (out:gsub("__exit=%d+\n$", "")), stderr
+    return sb:run("examples/integration_health.lua", args, env)
   end
 
   local function syncs()

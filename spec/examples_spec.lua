@@ -8,15 +8,7 @@
 local cjson = require("cjson").new()
 local sandbox = require("support.sandbox")
 
-local LUA = os.getenv("KOMBO_LUA") or "lua5.4"
-local BUILD = os.getenv("KOMBO_BUILD")
-  or (LUA:match("luajit") and "build/luajit")
-  or ("build/" .. (LUA:match("(%d%.%d)") or "5.4"))
 local CV_PATH = "examples/files/ada_lovelace_cv.pdf"
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 local read_file = require("support.files").read
 
@@ -51,30 +43,11 @@ end
 local parse_csv = require("support.csv").parse
 
 describe("examples", function()
-  local sb
-
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function() sb:reset() end)
+  local sb = sandbox.fixture()
 
   -- Runs examples/<script> with args; returns exit code, stdout, stderr.
   local function run(script, args)
-    local err_path = os.tmpname()
-    local words = {}
-    for i, a in ipairs(args or {}) do words[i] = quote(a) end
-    local cmd = table.concat({
-      "KOMBO_API_KEY=" .. quote(sb.api_key), "KOMBO_INTEGRATION_ID=" .. quote(sb.integration_id),
-      "KOMBO_SERVER_URL=" .. quote(sb.url), "LUA_PATH='lua/?.lua;lua/?/init.lua;;'",
-      "LUA_CPATH=" .. quote(BUILD .. "/?.so;;"), LUA, quote("examples/" .. script), table.concat(words, " "),
-      "2>" .. quote(err_path), "; echo \"__exit=$?\"",
-    }, " ")
-    local p = assert(io.popen(cmd, "r"))
-    local out = p:read("*a")
-    p:close()
-    local stderr = read_file(err_path)
-    os.remove(err_path)
-    local code = tonumber(out:match("__exit=(%d+)\n$"))
-    return code, (out:gsub("__exit=%d+\n$", "")), stderr
+    return sb:run("examples/" .. script, args)
   end
 
   local function api_get(target)
@@ -96,11 +69,7 @@ describe("examples", function()
   end
 
   local function writes()
-    local list = {}
-    for _, r in ipairs(sb:requests()) do
-      if r.method ~= "GET" then list[#list + 1] = r end
-    end
-    return list
+    return sb:requests(function(r) return r.method ~= "GET" end)
   end
 
   local function job_named(name)

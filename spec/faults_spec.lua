@@ -481,7 +481,6 @@ describe("fault matrix", function()
 
   local function client_for(opts, logs)
     local o = {
-      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
       retries = FAST, timeout_ms = 3000,
       logger = function(level, message, fields)
         logs[#logs + 1] = { level = level, message = message, fields = fields }
@@ -489,7 +488,7 @@ describe("fault matrix", function()
     }
     for k, v in pairs(opts or {}) do o[k] = v end
     if o.server_url == false then o.server_url = "http://127.0.0.1:" .. sandbox.free_port() .. "/v1" end
-    return assert(kombo.new(o))
+    return sb:client(o)
   end
 
   for _, case in ipairs(CASES) do

@@ -31,24 +31,16 @@ local function rearming_finalizer(fn)
 end
 
 describe("hardening", function()
-  local sb
-
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function() sb:reset() end)
+  local sb = sandbox.fixture()
 
   local function new_client(opts)
-    local o = { api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = SHORT }
+    local o = { retries = SHORT }
     for k, v in pairs(opts or {}) do o[k] = v end
-    return assert(kombo.new(o))
+    return sb:client(o)
   end
 
   local function requests_to(path)
-    local n = {}
-    for _, r in ipairs(sb:requests()) do
-      if r.path == path then n[#n + 1] = r end
-    end
-    return n
+    return sb:requests(function(r) return r.path == path end)
   end
 
   describe("re-entry from finalizers, hooks and loggers", function()
@@ -307,6 +299,7 @@ describe("hardening", function()
 
   describe("the API key appears in nothing the SDK returns", function()
     local KEY = "sk_live_reflected_0123456789"
+    local keyed = sandbox.fixture({ api_key = KEY })
 
     local function contains_key(v, seen)
       seen = seen or {}
@@ -328,13 +321,11 @@ describe("hardening", function()
 
     for _, how in ipairs({ "string", "function" }) do
       it("is redacted from every field of an error and its metadata (api_key as a " .. how .. ")", function()
-        sb:stop()
-        sb = sandbox.start({ api_key = KEY })
-        sb:fault(reflecting_rule(400))
+        keyed:fault(reflecting_rule(400))
         local seen = {}
         local client = assert(kombo.new({
           api_key = how == "string" and KEY or function() return KEY end,
-          integration_id = "i", server_url = sb.url, retries = SHORT,
+          integration_id = "i", server_url = keyed.url, retries = SHORT,
           logger = function(level, message, fields) seen[#seen + 1] = { level, message, fields } end,
           hooks = { after_error = function(ex, e) seen[#seen + 1] = { ex, e } end },
         }))
@@ -351,12 +342,10 @@ describe("hardening", function()
     end
 
     it("is redacted from a successful result's metadata headers", function()
-      sb:stop()
-      sb = sandbox.start({ api_key = KEY })
-      local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = sb.url }))
+      local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = keyed.url }))
       local rule = reflecting_rule(200)
       rule.body = '{"status":"success","data":{"next":null,"results":[]}}'
-      sb:fault(rule)
+      keyed:fault(rule)
       local page = assert(client.ats:get_tags())
       assert.is_false(contains_key(kombo.meta(page)))
       assert.equal("Bearer [REDACTED]", kombo.meta(page).headers["x-echo-authorization"])

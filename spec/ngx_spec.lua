@@ -2,7 +2,6 @@
 -- go over cosockets without blocking the worker, pages iterate, failures
 -- are classified, and phases without cosockets say so.
 local cjson = require("cjson").new()
-local kombo = require("kombo")
 local socket = require("socket")
 local sandbox = require("support.sandbox")
 local nginx = require("support.nginx")
@@ -239,12 +238,9 @@ describe("inside nginx (cosockets)", function()
     local _, want = sb:request("GET", "/ats/tags")
     assert.equal(#want.data.results, r.n)
     assert.equal(r.n, r.n2)
-    local reqs = {}
-    for _, q in ipairs(sb:requests()) do
-      if q.path == "/v1/ats/tags" and (q.headers["user-agent"] or ""):match("^kombo%-lua/") then
-        reqs[#reqs + 1] = q
-      end
-    end
+    local reqs = sb:requests(function(q)
+      return q.path == "/v1/ats/tags" and (q.headers["user-agent"] or ""):match("^kombo%-lua/") ~= nil
+    end)
     assert.equal(2, #reqs)
     assert.equal(reqs[1].connection, reqs[2].connection)
     local h = reqs[1].headers
@@ -258,10 +254,7 @@ describe("inside nginx (cosockets)", function()
   it("sends JSON bodies with POST and DELETE", function()
     local r = get_json("/write")
     assert.is_true(r.ok, r.message)
-    local writes = {}
-    for _, q in ipairs(sb:requests()) do
-      if q.method ~= "GET" then writes[#writes + 1] = q end
-    end
+    local writes = sb:requests(function(q) return q.method ~= "GET" end)
     assert.equal(2, #writes)
     local body = '{"tag":{"name":"Überflieger"}}'
     for i, method in ipairs({ "POST", "DELETE" }) do
@@ -279,7 +272,7 @@ describe("inside nginx (cosockets)", function()
     local r = get_json("/pages")
     assert.is_true(r.ok, r.message)
     -- What the blocking driver sees in plain Lua is the reference.
-    local c = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url }))
+    local c = sb:client()
     local total, pages = 0, 0
     for p in assert(c.ats:get_applications({ page_size = 100 })):pages() do
       total, pages = total + #p.data.results, pages + 1
@@ -370,8 +363,7 @@ describe("inside nginx (cosockets)", function()
       local ngx_sends = sends()
       sb:clear_faults()
       sb:fault(rule)
-      local c = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id,
-        server_url = sb.url, retries = { strategy = "none" }, timeout_ms = 600, max_response_bytes = case.max }))
+      local c = sb:client({ retries = { strategy = "none" }, timeout_ms = 600, max_response_bytes = case.max })
       assert(c.ats:get_users({ page_size = 1 }))
       local tags, err = c.ats:get_tags()
       c:close()
@@ -424,8 +416,8 @@ describe("inside nginx (cosockets)", function()
     local r = get_json("/read_write_read")
     assert.is_true(r.ok, r.message)
     local conns = {}
-    for _, q in ipairs(sb:requests()) do
-      if q.path == "/v1/ats/tags" or q.method == "POST" then conns[#conns + 1] = q.connection end
+    for i, q in ipairs(sb:requests(function(q) return q.path == "/v1/ats/tags" or q.method == "POST" end)) do
+      conns[i] = q.connection
     end
     assert.equal(3, #conns)
     assert.are_not.equal(conns[1], conns[2])

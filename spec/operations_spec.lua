@@ -40,7 +40,7 @@ describe("ATS operations against the sandbox", function()
 
   setup(function()
     sb = sandbox.start()
-    client = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url }))
+    client = sb:client()
   end)
   teardown(function()
     client:close()

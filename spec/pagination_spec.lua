@@ -7,16 +7,10 @@ local sandbox = require("support.sandbox")
 local FAST = { backoff = { initial_interval = 1, max_interval = 5, exponent = 1.5, max_elapsed_time = 5000 } }
 
 describe("pagination", function()
-  local sb, client
+  local sb = sandbox.fixture()
+  local client
 
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function()
-    sb:reset()
-    client = assert(kombo.new({
-      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = FAST,
-    }))
-  end)
+  before_each(function() client = sb:client({ retries = FAST }) end)
   after_each(function() client:close() end)
 
   local function all_ids(page)

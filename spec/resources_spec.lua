@@ -95,11 +95,7 @@ client:close()
 ]]
 
 describe("resources", function()
-  local sb
-
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function() sb:reset() end)
+  local sb = sandbox.fixture()
 
   describe("connections", function()
     it("runs 2,000 spawned requests under a 1,024 file-descriptor limit over at most max_connections connections",
@@ -117,8 +113,7 @@ describe("resources", function()
       -- Each answer takes 150 ms and a request may take 400 ms: the fifth
       -- waits about 600 ms in the queue and must still succeed.
       sb:fault({ path = "/v1/ats/tags", delay_ms = 150, times = -1 })
-      local client = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id,
-        server_url = sb.url, retries = { strategy = "none" }, timeout_ms = 400, max_connections = 1 }))
+      local client = sb:client({ retries = { strategy = "none" }, timeout_ms = 400, max_connections = 1 })
       local got = {}
       for i = 1, 5 do
         kombo.spawn(function()
@@ -143,8 +138,7 @@ describe("resources", function()
     it("caps each client on its own", function()
       sb:fault({ path = "/v1/ats/tags", delay_ms = 200, times = -1 })
       local function new()
-        return assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id,
-          server_url = sb.url, retries = { strategy = "none" }, max_connections = 1 }))
+        return sb:client({ retries = { strategy = "none" }, max_connections = 1 })
       end
       local a, b = new(), new()
       local done = 0

@@ -8,18 +8,15 @@ local FAST = { strategy = "backoff", retry_connection_errors = true,
   backoff = { initial_interval = 10, max_interval = 50, exponent = 1.5, max_elapsed_time = 5000 } }
 
 describe("retries", function()
-  local sb, client, logs
+  local sb = sandbox.fixture()
+  local client, logs
 
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
   before_each(function()
-    sb:reset()
     logs = {}
-    client = assert(kombo.new({
-      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
+    client = sb:client({
       retries = FAST,
       logger = function(level, message, fields) logs[#logs + 1] = { level = level, message = message, f = fields } end,
-    }))
+    })
   end)
   after_each(function() client:close() end)
 
@@ -123,8 +120,8 @@ describe("retries", function()
 
   it("runs hooks at the documented points and lets before_request add headers", function()
     local seen = {}
-    local c = assert(kombo.new({
-      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = FAST,
+    local c = sb:client({
+      retries = FAST,
       hooks = {
         before_request = function(ex)
           seen[#seen + 1] = "before " .. ex.operation
@@ -133,7 +130,7 @@ describe("retries", function()
         after_success = function(ex, result) seen[#seen + 1] = "success " .. ex.operation .. " " .. result.status end,
         after_error = function(ex, err) seen[#seen + 1] = "error " .. ex.operation .. " " .. err.kind end,
       },
-    }))
+    })
     sb:fault({ path = "/v1/ats/tags", status = 503 })
     assert(c.ats:get_tags())
     local _, err = c.ats:get_jobs({ status = "nope" })

@@ -32,11 +32,7 @@ local function open_job_id(sb)
 end
 
 describe("kombo-sandbox faults", function()
-  local sb
-
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function() sb:reset() end)
+  local sb = sandbox.fixture()
 
   describe("which requests a rule hits", function()
     it("hits once by default, `times` often, or forever with -1", function()

@@ -34,11 +34,7 @@ local function all_pages(sb, path, query)
 end
 
 describe("kombo-sandbox", function()
-  local sb
-
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function() sb:reset() end)
+  local sb = sandbox.fixture()
 
   describe("auth and validation", function()
     local function assert_envelope(doc, code)

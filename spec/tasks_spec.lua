@@ -9,16 +9,10 @@ local sandbox = require("support.sandbox")
 local NO_RETRIES = { strategy = "none" }
 
 describe("kombo.spawn / kombo.run", function()
-  local sb, client
+  local sb = sandbox.fixture()
+  local client
 
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function()
-    sb:reset()
-    client = assert(kombo.new({
-      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = NO_RETRIES,
-    }))
-  end)
+  before_each(function() client = sb:client({ retries = NO_RETRIES }) end)
   after_each(function() client:close() end)
 
   it("finishes 20 tasks whose requests each take 500 ms in under a second", function()
@@ -149,9 +143,7 @@ describe("kombo.spawn / kombo.run", function()
   end)
 
   it("fails a task whose transfer cannot start, and runs the others", function()
-    local fresh = assert(kombo.new({
-      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url, retries = NO_RETRIES,
-    }))
+    local fresh = sb:client({ retries = NO_RETRIES })
     -- client has a spare handle from this run; fresh has none yet.
     kombo.spawn(function() assert(client.ats:get_tags()) end)
     assert.is_true(kombo.run())

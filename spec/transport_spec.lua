@@ -18,11 +18,10 @@ describe("transport", function()
     sb:clear_faults()
     logs = {}
     if client then client:close() end
-    client = assert(kombo.new({
-      api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
+    client = sb:client({
       retries = { strategy = "none" },
       logger = function(level, message, fields) logs[#logs + 1] = { level, message, fields } end,
-    }))
+    })
   end)
 
   it("sends auth, integration, accept, user agent and gzip headers", function()

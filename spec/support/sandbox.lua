@@ -8,6 +8,10 @@
 --   sb:requests(), sb:clear_requests(), sb:clear_faults(), sb:stats(), sb:counts(), sb:reset()
 --   sb:request("GET", "/ats/tags?page_size=2") -> status, decoded body (or nil), raw body, headers
 --   sb:stop()                           -- idempotent
+--   sb:client({ retries = ... })        -- kombo.new pointed at this sandbox
+--   sb:run("examples/x.lua", args)      -- a script in a child interpreter -> code, out, err
+--   local sb = sandbox.fixture(opts)    -- inside describe: started in setup, stopped
+--                                       -- in teardown, reset before each test
 --   sandbox.free_port()                 -- a loopback port nothing listens on
 --
 -- The interpreter is $KOMBO_LUA (default lua5.4). The server runs with the
@@ -61,9 +65,16 @@ function Sandbox:_control(method, path, payload)
   return decoded
 end
 
---- Every recorded API request, oldest first.
-function Sandbox:requests()
-  return self:_control("GET", "/_sandbox/requests").requests
+--- Every recorded API request, oldest first; with `keep`, only those for
+-- which keep(request) is true.
+function Sandbox:requests(keep)
+  local all = self:_control("GET", "/_sandbox/requests").requests
+  if not keep then return all end
+  local kept = {}
+  for _, q in ipairs(all) do
+    if keep(q) then kept[#kept + 1] = q end
+  end
+  return kept
 end
 
 function Sandbox:clear_requests()
@@ -116,6 +127,38 @@ function Sandbox:stop()
   self.proc:close()
 end
 
+--- kombo.new with this sandbox's key, integration and URL, plus `opts`
+-- (which win); raises if kombo.new refuses.
+function Sandbox:client(opts)
+  local o = { api_key = self.api_key, integration_id = self.integration_id, server_url = self.url }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return assert(require("kombo").new(o))
+end
+
+--- Runs a Lua script (a path from the repository's root) in a child
+-- interpreter as a user would: KOMBO_API_KEY, KOMBO_INTEGRATION_ID and
+-- KOMBO_SERVER_URL point here (env.api_key, if given, replaces the key) and
+-- the SDK under test is on the path. Returns exit status, stdout, stderr.
+function Sandbox:run(script, args, env)
+  local files = require("support.files")
+  local q = files.quote
+  local err_path = files.tmp(".stderr")
+  local words = {}
+  for i, a in ipairs(args or {}) do words[i] = q(a) end
+  local cmd = table.concat({
+    "KOMBO_API_KEY=" .. q(env and env.api_key or self.api_key), "KOMBO_INTEGRATION_ID=" .. q(self.integration_id),
+    "KOMBO_SERVER_URL=" .. q(self.url), "LUA_PATH='lua/?.lua;lua/?/init.lua;;'",
+    "LUA_CPATH=" .. q(files.BUILD .. "/?.so;;"), files.LUA, q(script), table.concat(words, " "),
+    "2>" .. q(err_path), "; echo \"__exit=$?\"",
+  }, " ")
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  p:close()
+  local stderr = files.read(err_path)
+  os.remove(err_path)
+  return tonumber(out:match("__exit=(%d+)\n$")), (out:gsub("__exit=%d+\n$", "")), stderr
+end
+
 local function _gc(self)
   -- A suite that dies before stop() must not leave pclose waiting forever.
   if not self.stopped then
@@ -149,6 +192,23 @@ function _M.start(opts)
     api_key = opts.api_key or "sandbox-api-key", integration_id = "sandbox:integration",
   }, { __index = Sandbox, __gc = _gc })
   return self
+end
+
+--- The sandbox of the enclosing describe block, with busted's hooks:
+-- started in setup, stopped in teardown, reset before each test. The
+-- object is filled in by setup, so use its fields inside tests only.
+function _M.fixture(opts)
+  local busted = require("busted") -- the spec's own hooks, not globals here
+  local sb = setmetatable({}, { __index = Sandbox })
+  busted.setup(function()
+    local started = _M.start(opts)
+    for k, v in pairs(started) do sb[k] = v end
+    setmetatable(sb, getmetatable(started))
+    setmetatable(started, nil) -- one owner: stopping sb stops the server once
+  end)
+  busted.teardown(function() sb:stop() end)
+  busted.before_each(function() sb:reset() end)
+  return sb
 end
 
 -- Raw HTTP over LuaSocket, for specs that need to see the bytes: the
