@@ -9,14 +9,7 @@ local NULL = require("cjson").null
 local OPS = {}
 for _, op in ipairs(operations) do OPS[op.name] = op end
 
-local CANDIDATE = { first_name = "Ada", last_name = "Lovelace", email_address = "ada@example.com" }
-
-local function candidate_body(overrides)
-  local body = { candidate = {}, application = { job_id = "J1" } }
-  for k, v in pairs(CANDIDATE) do body.candidate[k] = v end
-  for k, v in pairs(overrides or {}) do body[k] = v end
-  return body
-end
+local candidate_body = require("support.values").candidate_body
 
 describe("build.request rejects", function()
   -- { description, operation, params, field, expected phrase (substring) }

@@ -25,17 +25,7 @@ local function escape(s)
   return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
--- Equal as JSON values: an empty table is both [] and {}; numbers by value.
-local function same_json(a, b)
-  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
-  for k, v in pairs(a) do
-    if not same_json(v, b[k]) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
-end
+local same_json = require("support.values").agree
 
 -- The operations, with what the cases need: the example response is the
 -- document's, or the smallest one its response schema accepts where the

@@ -134,30 +134,22 @@ describe("the set of operations", function()
     os.execute("rm -rf " .. out)
   end)
 
-  it("stops when the markdown does not name an operation of the documents", function()
-    local md = read_file(ref .. "/kombo-sdk-operations.md")
-    md = md:gsub("\n| %d+ | GET | `/ats/tags` |[^\n]*", "", 1)
-    write_file(ref .. "/kombo-sdk-operations.md", md)
-    local code, msg = regenerate()
-    assert.equal(1, code)
-    assert.matches("GET /ats/tags is in the documents but kombo-sdk-operations.md does not name it", msg, 1, true)
-  end)
-
-  it("stops when the markdown names an operation no document has", function()
-    local md = read_file(ref .. "/kombo-sdk-operations.md")
-    md = md:gsub("`/ats/tags`", "`/ats/labels`", 1)
-    write_file(ref .. "/kombo-sdk-operations.md", md)
-    local code, msg = regenerate()
-    assert.equal(1, code)
-    assert.matches("names GET /ats/labels, which no document has", msg, 1, true)
-  end)
-
-  it("stops when the markdown's pages column contradicts the document", function()
-    local md = read_file(ref .. "/kombo-sdk-operations.md")
-    md = md:gsub("(`ats%.get_tags` | GetAtsTags | )yes", "%1no", 1)
-    write_file(ref .. "/kombo-sdk-operations.md", md)
-    local code, msg = regenerate()
-    assert.equal(1, code)
-    assert.matches("GET /ats/tags: pages says no but the document has a cursor", msg, 1, true)
-  end)
+  -- { when, pattern, replacement in kombo-sdk-operations.md, the generator's message }
+  for _, case in ipairs({
+    { " does not name an operation of the documents", "\n| %d+ | GET | `/ats/tags` |[^\n]*", "",
+      "GET /ats/tags is in the documents but kombo-sdk-operations.md does not name it" },
+    { " names an operation no document has", "`/ats/tags`", "`/ats/labels`",
+      "names GET /ats/labels, which no document has" },
+    { "'s pages column contradicts the document", "(`ats%.get_tags` | GetAtsTags | )yes", "%1no",
+      "GET /ats/tags: pages says no but the document has a cursor" },
+  }) do
+    it("stops when the markdown" .. case[1], function()
+      local md = read_file(ref .. "/kombo-sdk-operations.md")
+      md = md:gsub(case[2], case[3], 1)
+      write_file(ref .. "/kombo-sdk-operations.md", md)
+      local code, msg = regenerate()
+      assert.equal(1, code)
+      assert.matches(case[4], msg, 1, true)
+    end)
+  end
 end)

@@ -9,30 +9,8 @@ local kombo = require("kombo")
 
 local decode = core.json_decode
 local has_integers = math.type ~= nil
-local mtype = math.type or function() return "float" end
 
--- Deep equality. Typed: integers and floats must match too (5.3+); else
--- numbers compare as floats (lua-cjson's, which round past 2^53). NaN
--- equals NaN.
-local function agree(a, b, typed)
-  if type(a) ~= type(b) then return false end
-  if type(a) == "number" then
-    if typed then
-      if mtype(a) ~= mtype(b) then return false end
-    else
-      a, b = a + 0.0, b + 0.0
-    end
-    return a == b or (a ~= a and b ~= b)
-  end
-  if type(a) ~= "table" then return a == b end
-  for k, v in pairs(a) do
-    if not agree(v, b[k], typed) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
-end
+local agree = require("support.values").agree
 
 local AGREED = {
   { "an application-shaped page", [[{"status":"success","data":{"next":"eyJwIjoyfQ==","results":[

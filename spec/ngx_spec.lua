@@ -88,23 +88,20 @@ LOCATIONS["/via_close"] = [[
   local m = require("kombo").meta(tags)
   KOMBO.reply({ ok = true, n = #tags.data.results, connection = m.headers.connection })
 ]]
-LOCATIONS["/chunked/v1/ats/tags"] = { raw = string.format([[
-      default_type application/json;
+-- The tags in two flushes: chunked, or (with `extra` turning chunking
+-- off) delimited by closing the connection.
+local function split_tags(extra)
+  return { raw = string.format([[
+      default_type application/json;%s
       content_by_lua_block {
         local body = %q
         ngx.print(body:sub(1, 20))
         ngx.flush(true)
         ngx.print(body:sub(21))
-      }]], TAGS_JSON) }
-LOCATIONS["/close/v1/ats/tags"] = { raw = string.format([[
-      default_type application/json;
-      chunked_transfer_encoding off;
-      content_by_lua_block {
-        local body = %q
-        ngx.print(body:sub(1, 20))
-        ngx.flush(true)
-        ngx.print(body:sub(21))
-      }]], TAGS_JSON) }
+      }]], extra, TAGS_JSON) }
+end
+LOCATIONS["/chunked/v1/ats/tags"] = split_tags("")
+LOCATIONS["/close/v1/ats/tags"] = split_tags("\n      chunked_transfer_encoding off;")
 LOCATIONS["/tls"] = [[
   local c = KOMBO.client({ server_url = "https://127.0.0.1:" .. ngx.var.arg_port .. "/tls/v1",
     verify_tls = ngx.var.arg_verify ~= "0", retries = { strategy = "none" } })

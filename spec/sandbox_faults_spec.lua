@@ -7,13 +7,7 @@ local sandbox = require("support.sandbox")
 
 local connect, read_response, request_text = sandbox.connect, sandbox.read_response, sandbox.request_text
 
-local function exchange(sb, method, target, body, extra)
-  local c = connect(sb)
-  assert(c:send(request_text(method, target, body, extra)))
-  local res, err = read_response(c)
-  c:close()
-  return res, err
-end
+local exchange = sandbox.exchange
 
 local function statuses(sb, n, target)
   local out = {}

@@ -32,19 +32,17 @@ local function load_responses()
 end
 
 describe("sandbox: general, connect, assessment and the rest of ATS", function()
-  local sb, client
+  local sb = sandbox.fixture()
+  local client
 
   setup(function()
     load_responses()
-    sb = sandbox.start()
     client = sb:client({ retries = { strategy = "none" } })
   end)
   teardown(function()
     client:close()
-    sb:stop()
     RESPONSES = nil -- the suite runs in one Lua state
   end)
-  before_each(function() sb:reset() end)
 
   -- A call that must succeed, its answer checked against the document.
   local function ok(group, name, params, opts)

@@ -4,15 +4,9 @@
 local cjson = require("cjson").new()
 local sandbox = require("support.sandbox")
 
-local connect, read_response, request_text = sandbox.connect, sandbox.read_response, sandbox.request_text
+local connect, read_response = sandbox.connect, sandbox.read_response
 
-local function exchange(sb, method, target, body, extra)
-  local c = connect(sb)
-  assert(c:send(request_text(method, target, body, extra)))
-  local res, err = read_response(c)
-  c:close()
-  return res, err
-end
+local exchange = sandbox.exchange
 
 local function api(sb, method, target, body)
   local res = assert(exchange(sb, method, target, body and cjson.encode(body)))

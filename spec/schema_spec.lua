@@ -217,14 +217,7 @@ describe("schema.check", function()
     pattern = "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?)?Z?$" }
   local create_candidate = by_name.create_candidate.body
   local import = by_name.import_tracked_application.body
-  local CANDIDATE = { first_name = "Ada", last_name = "L", email_address = "ada@example.com" }
-
-  local function candidate_body(extra)
-    local body = { candidate = {}, application = { job_id = "J1" } }
-    for k, v in pairs(CANDIDATE) do body.candidate[k] = v end
-    for k, v in pairs(extra or {}) do body[k] = v end
-    return body
-  end
+  local candidate_body = require("support.values").candidate_body
 
   -- { description, schema, value, field given, nil when valid | { field, expected } }
   local CASES = {

@@ -278,23 +278,31 @@ local function _utf8_len(v)
   return n
 end
 
-local function _check_string(s, v, field)
-  if s.enum then
-    for _, e in ipairs(s.enum) do
-      if e == v then return true end
-    end
-    return nil, field, _enum_phrase(s.enum)
+-- true when v is one of the enum's values, else nil, field, the phrase.
+local function _check_enum(enum, v, field)
+  for _, e in ipairs(enum) do
+    if e == v then return true end
   end
+  return nil, field, _enum_phrase(enum)
+end
+
+-- A length or item count n within [min, max] (either may be absent):
+-- "a string of at least 1 character", "an array of at most 3 items".
+local function _check_size(n, min, max, field, what, unit)
+  if min and n < min then
+    return nil, field, format("%s of at least %d %s%s", what, min, unit, min == 1 and "" or "s")
+  end
+  if max and n > max then return nil, field, format("%s of at most %d %ss", what, max, unit) end
+  return true
+end
+
+local function _check_string(s, v, field)
+  if s.enum then return _check_enum(s.enum, v, field) end
   local fmt = FORMATS[s.format]
   if fmt and not fmt(v) then return nil, field, FORMAT_PHRASES[s.format] end
   if s.min_length or s.max_length then
-    local n = _utf8_len(v)
-    if s.min_length and n < s.min_length then
-      return nil, field, format("a string of at least %d character%s", s.min_length, s.min_length == 1 and "" or "s")
-    end
-    if s.max_length and n > s.max_length then
-      return nil, field, format("a string of at most %d characters", s.max_length)
-    end
+    local ok, f, e = _check_size(_utf8_len(v), s.min_length, s.max_length, field, "a string", "character")
+    if not ok then return nil, f, e end
   end
   if s.pattern then
     local p = _M.lua_pattern(s.pattern)
@@ -309,12 +317,7 @@ local function _check_number(s, v, field, noun)
     or (s.exclusive_maximum and v >= s.exclusive_maximum) then
     return nil, field, _range_phrase(s, noun)
   end
-  if s.enum then
-    for _, e in ipairs(s.enum) do
-      if e == v then return true end
-    end
-    return nil, field, _enum_phrase(s.enum)
-  end
+  if s.enum then return _check_enum(s.enum, v, field) end
   return true
 end
 
@@ -345,12 +348,8 @@ end
 
 local function _check_array(s, v, field)
   local n = #v
-  if s.min_items and n < s.min_items then
-    return nil, field, format("an array of at least %d item%s", s.min_items, s.min_items == 1 and "" or "s")
-  end
-  if s.max_items and n > s.max_items then
-    return nil, field, format("an array of at most %d items", s.max_items)
-  end
+  local sized, sf, se = _check_size(n, s.min_items, s.max_items, field, "an array", "item")
+  if not sized then return nil, sf, se end
   if s.items then
     local prefix = field or ""
     for i = 1, n do

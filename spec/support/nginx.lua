@@ -138,15 +138,14 @@ local function _conf(o)
     "events { worker_connections 256; }",
     "http {",
     format("  access_log %s/access.log;", o.dir),
-    format("  client_body_temp_path %s/body;", o.dir),
-    format("  proxy_temp_path %s/proxy;", o.dir),
-    format("  fastcgi_temp_path %s/fastcgi;", o.dir),
-    format("  uwsgi_temp_path %s/uwsgi;", o.dir),
-    format("  scgi_temp_path %s/scgi;", o.dir),
     format("  lua_package_path '%s/lua/?.lua;%s/lua/?/init.lua;%s/spec/?.lua;;';", o.root, o.root, o.root),
     format("  lua_package_cpath '%s/?.so;;';", o.build),
     "  lua_socket_log_errors off;",
   }
+  -- Every temporary folder nginx may create, inside ours.
+  for _, t in ipairs({ "client_body", "proxy", "fastcgi", "uwsgi", "scgi" }) do
+    lines[#lines + 1] = format("  %s_temp_path %s/%s;", t, o.dir, t)
+  end
   local user = _user_line()
   if user then table.insert(lines, 1, user) end
   if o.http then lines[#lines + 1] = o.http end

@@ -255,6 +255,16 @@ function _M.read_response(c)
   return res
 end
 
+--- One raw exchange on a fresh connection: the response as read_response
+--- gives it, or nil, err.
+function _M.exchange(sb, method, target, body, extra)
+  local c = _M.connect(sb)
+  assert(c:send(_M.request_text(method, target, body, extra)))
+  local res, err = _M.read_response(c)
+  c:close()
+  return res, err
+end
+
 --- A loopback port with nothing listening on it (for connection-refused tests).
 function _M.free_port()
   local s = assert(socket.bind("127.0.0.1", 0))
