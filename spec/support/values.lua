@@ -18,13 +18,13 @@ function _M.agree(a, b, typed)
     return a == b or (a ~= a and b ~= b)
   end
   if type(a) ~= "table" then return a == b end
+  local keys = 0 -- a's, less b's: every key of a agrees, and b has no more
   for k, v in pairs(a) do
     if not _M.agree(v, b[k], typed) then return false end
+    keys = keys + 1
   end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
+  for _ in pairs(b) do keys = keys - 1 end
+  return keys == 0
 end
 
 --- A create-candidate body (candidate Ada Lovelace applying to job J1)

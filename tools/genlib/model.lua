@@ -14,6 +14,7 @@
 -- generator instead of being papered over.
 
 local cjson = require("cjson").new()
+local serialize = require("genlib.serialize")
 
 local _M = {}
 
@@ -39,12 +40,7 @@ local function _fail(fmt, ...)
 end
 _M.fail = _fail
 
-local function _sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
+local _sorted_keys = serialize.sorted_keys
 _M.sorted_keys = _sorted_keys
 
 local function _copy_list(t)
@@ -66,6 +62,13 @@ end
 _M.same = _same
 
 -- Schemas --------------------------------------------------------------------
+
+-- Keywords taken over as they are, under the validator's names.
+local BOUNDS = {
+  pattern = "pattern", minLength = "min_length", maxLength = "max_length", minimum = "minimum",
+  maximum = "maximum", exclusiveMinimum = "exclusive_minimum", exclusiveMaximum = "exclusive_maximum",
+  minItems = "min_items", maxItems = "max_items",
+}
 
 local _convert
 
@@ -161,24 +164,8 @@ local function _keyword(out, k, v, ctx, where)
     if v == cjson.null then out.nullable = true; out.type = "null" else out.enum = { v } end
   elseif k == "format" then
     if not NUMERIC_FORMATS[v] then out.format = v end
-  elseif k == "pattern" then
-    out.pattern = v
-  elseif k == "minLength" then
-    out.min_length = v
-  elseif k == "maxLength" then
-    out.max_length = v
-  elseif k == "minimum" then
-    out.minimum = v
-  elseif k == "maximum" then
-    out.maximum = v
-  elseif k == "exclusiveMinimum" then
-    out.exclusive_minimum = v
-  elseif k == "exclusiveMaximum" then
-    out.exclusive_maximum = v
-  elseif k == "minItems" then
-    out.min_items = v
-  elseif k == "maxItems" then
-    out.max_items = v
+  elseif BOUNDS[k] then
+    out[BOUNDS[k]] = v
   elseif k == "items" then
     out.items = _convert(v, ctx, where .. "[]")
   elseif k == "properties" then

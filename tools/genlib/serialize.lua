@@ -35,6 +35,7 @@ local function _sorted_keys(t)
   table.sort(keys)
   return keys
 end
+_M.sorted_keys = _sorted_keys
 
 local function _key_less(a, b)
   local ra, rb = RANK[a] or 100, RANK[b] or 100
