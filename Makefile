@@ -12,6 +12,9 @@ LUA         ?= lua$(LUA_VERSION)
 LUA_INCDIR  ?= /usr/include/lua$(LUA_VERSION)
 CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# Webhook signatures (csrc/hmac.c) use OpenSSL's libcrypto, which libcurl links too.
+CRYPTO_CFLAGS ?= $(shell pkg-config --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS   ?= $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 # Folders LuaRocks found the libraries in (it passes them to `make rock`);
 # empty, the compiler's own search, which also covers Debian's multiarch
 # /usr/include/<triplet> where curl/curl.h lives.
@@ -19,8 +22,10 @@ CURL_INCDIR ?=
 CURL_LIBDIR ?=
 SIMDJSON_INCDIR ?=
 SIMDJSON_LIBDIR ?=
-DEP_CPPFLAGS = $(addprefix -I,$(sort $(CURL_INCDIR) $(SIMDJSON_INCDIR)))
-DEP_LDFLAGS  = $(addprefix -L,$(sort $(CURL_LIBDIR) $(SIMDJSON_LIBDIR)))
+CRYPTO_INCDIR ?=
+CRYPTO_LIBDIR ?=
+DEP_CPPFLAGS = $(addprefix -I,$(sort $(CURL_INCDIR) $(SIMDJSON_INCDIR) $(CRYPTO_INCDIR)))
+DEP_LDFLAGS  = $(addprefix -L,$(sort $(CURL_LIBDIR) $(SIMDJSON_LIBDIR) $(CRYPTO_LIBDIR)))
 CC          ?= cc
 CXX         ?= c++
 CFLAGS      ?= -O2 -g
@@ -55,7 +60,7 @@ $(BUILD)/json.o: $(CXXSRC)
 $(CORE): $(CSRC) $(CHDR) $(BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(DEP_CPPFLAGS) $(CURL_CFLAGS) \
-		-shared -o $@ $(CSRC) $(BUILD)/json.o $(DEP_LDFLAGS) $(CURL_LIBS) $(JSON_LIBS)
+		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(BUILD)/json.o $(DEP_LDFLAGS) $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
 
 test: $(CORE)
 	KOMBO_LUA=$(LUA) tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
@@ -73,7 +78,7 @@ check: lint valgrind asan fuzz
 
 # Debian packages for building, testing and the demo (run as root).
 # Plain `luajit` conflicts with libnginx-mod-http-lua; luajit2 does not.
-DEB_PACKAGES = make gcc g++ pkg-config libcurl4-openssl-dev libsimdjson-dev openssl \
+DEB_PACKAGES = make gcc g++ pkg-config libcurl4-openssl-dev libsimdjson-dev libssl-dev openssl \
 	lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev \
 	lua-cjson lua-luv lua-socket lua-busted lua-check luarocks \
 	nginx-light libnginx-mod-http-lua neovim \
@@ -155,11 +160,15 @@ CURL_HINT = curl/curl.h not found: install the headers of libcurl (Debian, Ubunt
 	Fedora: libcurl-devel; Alpine: curl-dev) or pass CURL_INCDIR=<the folder holding curl/curl.h>
 SIMDJSON_HINT = simdjson.h not found: install the headers of simdjson (Debian, Ubuntu: libsimdjson-dev; \
 	Fedora: simdjson-devel; Alpine: simdjson-dev) or pass SIMDJSON_INCDIR=<the folder holding simdjson.h>
+CRYPTO_HINT = openssl/hmac.h not found: install the headers of OpenSSL (Debian, Ubuntu: libssl-dev; \
+	Fedora: openssl-devel; Alpine: openssl-dev) or pass CRYPTO_INCDIR=<the folder holding openssl/hmac.h>
 headers:
 	@echo '#include <curl/curl.h>' | $(CC) $(DEP_CPPFLAGS) $(CURL_CFLAGS) -E -x c - >/dev/null 2>&1 \
 		|| { echo 'kombo: $(CURL_HINT)' >&2; exit 1; }
 	@echo '#include <simdjson.h>' | $(CXX) -std=c++17 $(DEP_CPPFLAGS) -E -x c++ - >/dev/null 2>&1 \
 		|| { echo 'kombo: $(SIMDJSON_HINT)' >&2; exit 1; }
+	@echo '#include <openssl/hmac.h>' | $(CC) $(DEP_CPPFLAGS) $(CRYPTO_CFLAGS) -E -x c - >/dev/null 2>&1 \
+		|| { echo 'kombo: $(CRYPTO_HINT)' >&2; exit 1; }
 
 clean:
 	rm -rf build
@@ -204,7 +213,7 @@ $(ASAN_BUILD)/json.o: $(CXXSRC)
 $(ASAN_CORE): $(CSRC) $(CHDR) $(ASAN_BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ASAN_FLAGS) $(WARNFLAGS) -shared-libsan -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) \
-		-shared -o $@ $(CSRC) $(ASAN_BUILD)/json.o $(CURL_LIBS) $(JSON_LIBS)
+		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(ASAN_BUILD)/json.o $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
 
 asan: $(ASAN_CORE)
 	LD_PRELOAD="$$($(CLANG) -print-file-name=libclang_rt.asan-x86_64.so)" \
@@ -219,8 +228,8 @@ $(FUZZ_BUILD)/json.o: $(CXXSRC)
 
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(CSRC) $(CHDR) $(FUZZ_BUILD)/json.o
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -I$(LUA_INCDIR) $(CURL_CFLAGS) -o $@ $< $(CSRC) $(FUZZ_BUILD)/json.o \
-		$(CURL_LIBS) $(JSON_LIBS) $(LUA_LIB)
+	$(CLANG) $(FUZZ_FLAGS) -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) -o $@ $< $(CSRC) $(FUZZ_BUILD)/json.o \
+		$(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS) $(LUA_LIB)
 
 # Runs each harness for FUZZ_SECONDS from its committed seeds in
 # fuzz/corpus/<harness>/; new inputs go to $(FUZZ_BUILD)/corpus/<harness>/ so

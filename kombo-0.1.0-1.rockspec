@@ -29,6 +29,7 @@ dependencies = {
 external_dependencies = {
   CURL = { library = "curl" },
   SIMDJSON = { library = "simdjson" },
+  CRYPTO = { library = "crypto" },
 }
 -- The Makefile builds kombo.core into build/rock/<interpreter>/ (never into
 -- the source tree) and installs it with every module under lua/kombo/, and
@@ -44,6 +45,7 @@ build = {
     LUA = "$(LUA)", LUA_INCDIR = "$(LUA_INCDIR)", CC = "$(CC)", CFLAGS = "$(CFLAGS)",
     CURL_INCDIR = "$(CURL_INCDIR)", CURL_LIBDIR = "$(CURL_LIBDIR)",
     SIMDJSON_INCDIR = "$(SIMDJSON_INCDIR)", SIMDJSON_LIBDIR = "$(SIMDJSON_LIBDIR)",
+    CRYPTO_INCDIR = "$(CRYPTO_INCDIR)", CRYPTO_LIBDIR = "$(CRYPTO_LIBDIR)",
   },
   install_variables = { LUA_LIBDIR = "$(LIBDIR)", LUA_SHAREDIR = "$(LUADIR)", BINDIR = "$(BINDIR)" },
 }

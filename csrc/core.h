@@ -26,6 +26,7 @@ void kombo_retries_open(lua_State *L);
 void kombo_hints_open(lua_State *L);
 void kombo_failure_open(lua_State *L);
 void kombo_json_open(lua_State *L); /* json.cpp, C++ for simdjson */
+void kombo_hmac_open(lua_State *L);
 
 /* false for NaN and both infinities */
 static inline int kb_is_finite(double v)
@@ -58,6 +59,22 @@ size_t kombo_next_query(const char *q, size_t qlen, const char *cur, size_t clen
 
 /* Standard base64 with padding; out must hold 4*((len+2)/3) bytes. */
 size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out);
+
+/* Decodes base64url (RFC 4648, section 5) s[0..len), with or without its
+ * "=" padding, into out, which must hold 3*(len/4)+2 bytes. Returns the
+ * decoded length, or -1 when s is not the canonical encoding of any bytes:
+ * a character outside the alphabet, padding misplaced or not what the length
+ * needs, a length no encoding has, or unused bits that are not zero. */
+long kombo_b64url_decode(const char *s, size_t len, unsigned char *out);
+
+/* What kombo_signature_check found. */
+enum { KOMBO_SIGNATURE_OK, KOMBO_SIGNATURE_MALFORMED, KOMBO_SIGNATURE_MISMATCH, KOMBO_SIGNATURE_FAILED };
+
+/* Is sig[0..slen) the base64url HMAC-SHA256 of body[0..blen) under
+ * key[0..klen)? Compares in constant time; KOMBO_SIGNATURE_FAILED when
+ * libcrypto could not compute the HMAC. Pure: no Lua. */
+int kombo_signature_check(const unsigned char *body, size_t blen, const char *sig, size_t slen,
+			  const unsigned char *key, size_t klen);
 
 /* 1 when s[0..len) may be sent as a header value: no CR, LF or NUL. */
 int kombo_header_value_ok(const char *s, size_t len);

@@ -1,5 +1,6 @@
 /* Encoding that must be exact and fast: percent-encoding of path segments,
- * query values and the next page's query, base64 for attachments, and the
+ * query values and the next page's query, base64 for attachments (and
+ * base64url decoding for webhook signatures), and the
  * header-value check that keeps CR/LF out of every request. Pure functions; the Lua bindings below
  * are thin. */
 #include <string.h>
@@ -51,6 +52,50 @@ size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out)
 		out[o++] = '=';
 	}
 	return o;
+}
+
+static int b64url_sextet(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+long kombo_b64url_decode(const char *s, size_t len, unsigned char *out)
+{
+	size_t i, n = len, pad;
+	unsigned bits = 0, have = 0;
+	long o = 0;
+	/* Padding only completes the last quad: one or two "=" at the end,
+	 * exactly as many as the characters before them leave missing. */
+	while (n > 0 && len - n < 2 && s[n - 1] == '=')
+		n--;
+	pad = len - n;
+	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
+		return -1;
+	for (i = 0; i < n; i++) {
+		int v = b64url_sextet((unsigned char)s[i]);
+		if (v < 0)
+			return -1;
+		bits = (bits << 6 | (unsigned)v) & 0xfff;
+		have += 6;
+		if (have >= 8) {
+			have -= 8;
+			out[o++] = (unsigned char)(bits >> have);
+			bits &= (1u << have) - 1;
+		}
+	}
+	/* The bits of the last character past the last byte are zero in the
+	 * one canonical encoding. */
+	return bits == 0 ? o : -1;
 }
 
 int kombo_header_value_ok(const char *s, size_t len)

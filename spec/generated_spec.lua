@@ -60,6 +60,7 @@ describe("generated files", function()
       "lua/kombo/operations/ai_apply.lua", "lua/kombo/operations/assessment.lua", "lua/kombo/operations/ats.lua",
       "lua/kombo/operations/connect.lua", "lua/kombo/operations/custom.lua", "lua/kombo/operations/general.lua",
       "lua/kombo/operations/hris.lua", "lua/kombo/operations/lms.lua", "lua/kombo/operations/shared.lua",
+      "lua/kombo/webhook_events.lua",
     }, list)
     for _, rel in ipairs(list) do
       local committed = read_file(rel)

@@ -5,6 +5,7 @@
 --   lua/kombo/operations/shared.lua   schemas several groups share
 --   docs/operations.md                the operation reference
 --   library/kombo.lua                 LuaLS (LuaCATS) annotations
+--   lua/kombo/webhook_events.lua      the payload schema of each webhook event
 --
 -- Usage (or `make operations`):
 --   lua5.4 tools/gen-operations.lua [--reference DIR] [--out DIR] [--check]
@@ -23,6 +24,7 @@ local model = require("genlib.model")
 local luatable = require("genlib.luatable")
 local docs = require("genlib.docs")
 local annotations = require("genlib.annotations")
+local webhooks = require("genlib.webhooks")
 
 local function _usage()
   io.stderr:write("usage: gen-operations.lua [--reference DIR] [--out DIR] [--check]\n")
@@ -70,6 +72,7 @@ local function main(args)
   local files = luatable.files(m)
   files["docs/operations.md"] = docs.text(m)
   files["library/kombo.lua"] = annotations.text(m)
+  files["lua/kombo/webhook_events.lua"] = webhooks.text(m)
   local names = model.sorted_keys(files)
   local stale = 0
   for _, rel in ipairs(names) do

@@ -5,7 +5,8 @@
 --   local page = assert(client.ats:get_jobs({ status = "OPEN" }))
 --
 -- This file is the public entry point: construction, kombo.null,
--- kombo.meta, the attachment helper, tasks, and the version.
+-- kombo.meta, the attachment helper, tasks, and the version; kombo.webhooks
+-- (lua/kombo/webhooks.lua) is loaded the first time it is read.
 
 local client = require("kombo.client")
 local meta = require("kombo.meta")
@@ -187,5 +188,15 @@ function _M.attachment(path, fields, restrictions)
     type = att_type,
   }
 end
+
+-- Modules loaded the first time they are read.
+local LAZY = { webhooks = "kombo.webhooks" }
+setmetatable(_M, { __index = function(t, k)
+  local name = LAZY[k]
+  if not name then return nil end
+  local m = require(name)
+  rawset(t, k, m)
+  return m
+end })
 
 return _M

@@ -435,9 +435,35 @@ local function _operation(doc, row, op, path, method)
   return entry
 end
 
+-- The events Kombo sends to webhooks (the document's `webhooks`), sorted by
+-- type: { type, summary, deprecated, schema, schema_doc }. Each is a POST
+-- signed in X-Kombo-Signature whose JSON body says its own type.
+local function _webhooks(doc)
+  local list = {}
+  for _, name in ipairs(_sorted_keys(doc.webhooks or {})) do
+    local op = doc.webhooks[name].post
+    local media = op and op.requestBody and op.requestBody.content and op.requestBody.content["application/json"]
+    if not media then _fail("webhook %s has no JSON POST body", name) end
+    local signed = false
+    for _, p in ipairs(op.parameters or {}) do
+      if p["in"] == "header" and p.name == "X-Kombo-Signature" then signed = true end
+    end
+    if not signed then _fail("webhook %s is not signed in X-Kombo-Signature", name) end
+    local schema = _M.convert(doc, media.schema, "webhooks." .. name)
+    local t = schema.properties and schema.properties.type
+    if not (t and t.enum and #t.enum == 1 and t.enum[1] == name) then
+      _fail("webhook %s: its body's `type` is not the constant %s", name, name)
+    end
+    list[#list + 1] = { type = name, summary = op.summary, deprecated = op.deprecated == true or nil,
+      schema = schema, schema_doc = media.schema }
+  end
+  return list
+end
+
 --- Reads the three documents from `dir` and returns
 --- { doc = merged document, groups = { name = { ops } }, group_order = {...}, operations = { all, in order },
----   additions = { ["METHOD /path"] = true for the additions document's operations } }.
+---   additions = { ["METHOD /path"] = true for the additions document's operations },
+---   webhooks = { the events sent to webhooks, sorted by type } }.
 function _M.load(dir)
   local additions_doc = _decode(dir .. "/kombo-openapi-additions.json")
   local additions = {}
@@ -491,7 +517,8 @@ function _M.load(dir)
     for _, op in ipairs(groups[g]) do all[#all + 1] = op end
   end
   if #all ~= count then _fail("%d operations named, %d in the documents", #all, count) end
-  return { doc = doc, groups = groups, group_order = order, operations = all, additions = additions }
+  return { doc = doc, groups = groups, group_order = order, operations = all, additions = additions,
+    webhooks = _webhooks(doc) }
 end
 
 return _M
