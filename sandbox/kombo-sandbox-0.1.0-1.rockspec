@@ -42,6 +42,7 @@ build = {
       ["kombo_sandbox.util"] = "sandbox/lua/kombo_sandbox/util.lua",
       ["kombo_sandbox.validate"] = "sandbox/lua/kombo_sandbox/validate.lua",
       ["kombo_sandbox.views"] = "sandbox/lua/kombo_sandbox/views.lua",
+      ["kombo_sandbox.webhooks"] = "sandbox/lua/kombo_sandbox/webhooks.lua",
       ["kombo_sandbox.writes"] = "sandbox/lua/kombo_sandbox/writes.lua",
     },
     bin = { ["kombo-sandbox"] = "sandbox/bin/kombo-sandbox" },

@@ -194,3 +194,137 @@ describe("kombo.webhooks.parse", function()
     end
   end)
 end)
+
+describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webhook.lua)", function()
+  local sandbox = require("support.sandbox")
+  local nginx = require("support.nginx")
+  local socket = require("socket")
+  local sb, server
+
+  setup(function()
+    sb = sandbox.start()
+    server = nginx.start({
+      init = ("package.path = %q .. package.path"):format(nginx.root() .. "/examples/nginx/?.lua;"),
+      -- Bodies over 1 KiB go to a file, which the receiver reads too.
+      http = "client_body_buffer_size 1k;",
+      locations = { ["/kombo/webhooks"] = 'require("webhook").receive()' },
+      env = { KOMBO_WEBHOOK_SECRET = SECRET, KOMBO_API_KEY = sb.api_key, KOMBO_SERVER_URL = sb.url },
+    })
+  end)
+  teardown(function()
+    if server then server:stop() end
+    if sb then sb:stop() end
+  end)
+  before_each(function()
+    sb:reset()
+    sb:webhook(server.url .. "/kombo/webhooks", SECRET)
+  end)
+
+  -- Waits (a bounded number of polls) until fn() returns a value.
+  local function eventually(fn, what)
+    for _ = 1, 400 do
+      local v = fn()
+      if v then return v end
+      socket.sleep(0.025)
+    end
+    error("never happened: " .. what .. "\nnginx log:\n" .. server:log())
+  end
+
+  local function delivered(n)
+    return eventually(function()
+      local list = sb:deliveries()
+      if #list >= n and (list[n].status or list[n].error) then return list end
+    end, n .. " deliveries")
+  end
+
+  -- POST body to the receiver with this signature header (nil: none).
+  local function post(body, signature)
+    local c = assert(socket.connect("127.0.0.1", server.port))
+    c:settimeout(30)
+    assert(c:send(("POST /kombo/webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+      .. "Content-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"):format(#body,
+      signature and ("X-Kombo-Signature: " .. signature .. "\r\n") or "", body)))
+    return (server:receive(c))
+  end
+
+  it("sends a signed data-changed after a write, which nginx verifies, answers and then acts on", function()
+    local _, jobs = sb:request("GET", "/ats/jobs?page_size=1")
+    local status, created = sb:request("POST", "/ats/jobs/" .. jobs.data.results[1].id .. "/applications",
+      { candidate = { first_name = "Zoë", last_name = "Ångström", email_address = "zoe@example.com" } })
+    assert.equal(200, status)
+    local d = delivered(1)[1]
+    -- Signed as openssl signs it, and an event of the document's schema.
+    assert.equal(sign(d.body, SECRET), d.signature)
+    local event = assert(webhooks.parse(d.body, d.signature, SECRET))
+    assert.equal("data-changed", event.type)
+    assert.same({ { name = "ats_applications" }, { name = "ats_candidates" } }, event.data.changed_models)
+    assert.equal(sb.integration_id, event.data.integration_id)
+    assert.equal(200, d.status)
+    -- The timer's fetch, with the SDK inside nginx, after the 200 went out.
+    local line = "kombo: application " .. created.data.id .. " (Zoë) changed"
+    eventually(function() return server:log():find(line, 1, true) end, line)
+    local fetch
+    for _, r in ipairs(sb:requests()) do
+      if r.method == "GET" and r.path == "/v1/ats/applications" and r.query:find("updated_after=", 1, true) then
+        fetch = r
+      end
+    end
+    assert.truthy(fetch, "the receiver fetched the applications")
+    assert.equal(sb.integration_id, fetch.headers["x-integration-id"])
+    assert.is_true(d.answered_ms < fetch.at_ms, "answered before handling")
+  end)
+
+  it("sends sync-finished after a forced sync starts one, and none for a sync already queued", function()
+    local _, first = sb:request("POST", "/force-sync", {})
+    local list = delivered(1)
+    local event = assert(webhooks.parse(list[1].body, list[1].signature, SECRET))
+    assert.equal("sync-finished", event.type)
+    assert.equal(first.data.sync_id, event.data.sync_id)
+    assert.equal("SUCCEEDED", event.data.sync_state)
+    assert.equal(200, list[1].status)
+    eventually(function() return server:log():find("kombo: event " .. event.id .. " (sync-finished)", 1, true) end,
+      "the receiver logs the event")
+    local _, again = sb:request("POST", "/force-sync", {})
+    assert.is_true(again.data.already_queued)
+    -- A write after it is delivered second: nothing came between.
+    local _, cands = sb:request("GET", "/ats/candidates?page_size=1")
+    sb:request("POST", "/ats/candidates/" .. cands.data.results[1].id .. "/tags", { tag = { name = "VIP" } })
+    list = delivered(2)
+    assert.equal("data-changed", list[2].type)
+    assert.equal(2, #list)
+  end)
+
+  it("refuses what is not signed by the secret with 401, and reads a body nginx kept on disk", function()
+    local body = '{"id":"evt_x","type":"data-changed","data":{"integration_id":"' .. sb.integration_id .. '",'
+      .. '"integration_tool":"sandbox","integration_category":"ATS","changed_models":[{"name":"ats_users"}]}}'
+    assert.equal(401, post(body, sign(body, "another secret")))
+    assert.equal(401, post(body:gsub("ats_users", "ats_tags"), sign(body, SECRET)))
+    assert.equal(401, post(body, nil))
+    assert.equal(401, post(body, "not-a-signature"))
+    local log = server:log()
+    for _, reason in ipairs({ "signature_mismatch", "signature_missing", "signature_malformed" }) do
+      assert.truthy(log:find("webhook refused: kombo: invalid request (" .. reason, 1, true), reason)
+    end
+    assert.equal(400, post('{"id":"evt_y","type":"order-shipped","data":{}}',
+      sign('{"id":"evt_y","type":"order-shipped","data":{}}', SECRET)))
+    local models = {}
+    for i = 1, 1000 do models[i] = '{"name":"ats_users"}' end
+    local big = body:gsub('%[{"name":"ats_users"}%]', "[" .. table.concat(models, ",") .. "]"):gsub("evt_x", "evt_big")
+    assert.is_true(#big > 16 * 1024) -- past the header buffers, which hold a small body whole
+    assert.equal(200, post(big, sign(big, SECRET)))
+    eventually(function() return server:log():find("kombo: event evt_big (data-changed)", 1, true) end,
+      "the receiver logs the large event")
+  end)
+
+  it("keeps answering the API when the receiver is down, and records why the delivery failed", function()
+    sb:webhook("http://127.0.0.1:" .. sandbox.free_port() .. "/hooks", SECRET)
+    local _, cands = sb:request("GET", "/ats/candidates?page_size=1")
+    local status = sb:request("POST", "/ats/candidates/" .. cands.data.results[1].id .. "/tags",
+      { tag = { name = "VIP" } })
+    assert.equal(200, status)
+    local d = delivered(1)[1]
+    assert.is_nil(d.status)
+    assert.matches("^connect: ECONNREFUSED", d.error)
+    assert.equal(200, (sb:request("GET", "/ats/tags?page_size=1")))
+  end)
+end)

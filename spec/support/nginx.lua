@@ -148,6 +148,7 @@ local function _conf(o)
   end
   local user = _user_line()
   if user then table.insert(lines, 1, user) end
+  for _, name in ipairs(o.env_names) do table.insert(lines, 1, format("env %s;", name)) end
   if o.http then lines[#lines + 1] = o.http end
   if o.tls_locations then
     local good_crt, good_key = _make_cert(o.dir, "ip", "IP:127.0.0.1,DNS:127.0.0.1")
@@ -254,7 +255,8 @@ end
 
 --- start{ locations = { [path] = content lua code | { raw = directives } },
 -- tls_locations = (the same shape), init = lua code,
--- http = extra http-level directives } -> server
+-- http = extra http-level directives,
+-- env = { NAME = value } for nginx and its workers' os.getenv } -> server
 function _M.start(opts)
   local bin = _nginx_bin()
   local root = _M.root()
@@ -266,14 +268,20 @@ function _M.start(opts)
     dir = dir, root = root, build = _M.build_luajit(root),
     ndk = _find_module("ndk_http_module.so"), lua = _find_module("ngx_http_lua_module.so"),
     locations = opts.locations or {}, init = opts.init, http = opts.http,
-    tls_locations = opts.tls_locations,
+    tls_locations = opts.tls_locations, env_names = {},
   }
+  local assign = {}
+  for name, value in pairs(opts.env or {}) do
+    o.env_names[#o.env_names + 1] = name
+    assign[#assign + 1] = format("%s='%s'", name, (tostring(value):gsub("'", "'\\''")))
+  end
+  table.sort(o.env_names)
   o.port, o.tls_port, o.tls_port_wrong_name = _free_ports(3)
   local f = assert(io.open(dir .. "/nginx.conf", "wb"))
   f:write(_conf(o))
   f:close()
-  local started, out = _sh(format("'%s' -p '%s' -c '%s/nginx.conf' >'%s/stderr.log' 2>&1 & echo $!",
-    bin, dir, dir, dir))
+  local started, out = _sh(format("%s '%s' -p '%s' -c '%s/nginx.conf' >'%s/stderr.log' 2>&1 & echo $!",
+    #assign > 0 and ("env " .. concat(assign, " ")) or "", bin, dir, dir, dir))
   local pid = started and tonumber(out:match("(%d+)"))
   assert(pid, "could not start nginx: " .. out)
   local server = setmetatable({ pid = pid, port = o.port, dir = dir, url = "http://127.0.0.1:" .. o.port,

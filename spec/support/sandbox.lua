@@ -7,6 +7,8 @@
 --   sb:fault({ path = "/v1/ats/tags", status = 503 })   -- one rule or a list
 --   sb:requests(), sb:clear_requests(), sb:clear_faults(), sb:stats(), sb:counts(), sb:reset()
 --   sb:request("GET", "/ats/tags?page_size=2") -> status, decoded body (or nil), raw body, headers
+--   sb:webhook(url, secret)             -- signed events to url after writes; sb:webhook() stops them
+--   sb:deliveries()                     -- what it sent: { id, type, body, signature, status | error }
 --   sb:stop()                           -- idempotent
 --   sb:client({ retries = ... })        -- kombo.new pointed at this sandbox
 --   sb:run("examples/x.lua", args)      -- a script in a child interpreter -> code, out, err
@@ -89,6 +91,17 @@ end
 
 function Sandbox:clear_faults()
   self:_control("DELETE", "/_sandbox/faults")
+end
+
+--- Signed events to `url` after writes and forced syncs; no arguments: none.
+function Sandbox:webhook(url, secret)
+  if url == nil then return self:_control("DELETE", "/_sandbox/webhooks") end
+  return self:_control("POST", "/_sandbox/webhooks", { url = url, secret = secret })
+end
+
+--- The events sent since the webhook was set, oldest first.
+function Sandbox:deliveries()
+  return self:_control("GET", "/_sandbox/webhooks").deliveries
 end
 
 --- { connections, requests, open_connections }

@@ -10,7 +10,9 @@
 --   DELETE /_sandbox/requests  clears the record
 --   GET    /_sandbox/stats     {"connections", "requests", "open_connections"}
 --   GET    /_sandbox/counts    records per collection
---   POST   /_sandbox/reset     data back to the seed, no requests, no faults
+--   POST   /_sandbox/reset     data back to the seed, no requests, no faults, no webhook
+--   POST   /_sandbox/webhooks  {"url", "secret"}: signed events after writes (webhooks.lua);
+--                              GET lists the deliveries, DELETE stops them
 --   POST   /_sandbox/shutdown  stops the server
 --
 --   local sandbox = require("kombo_sandbox")
@@ -25,6 +27,7 @@ local data = require("kombo_sandbox.data")
 local routes = require("kombo_sandbox.routes")
 local validate = require("kombo_sandbox.validate")
 local faults = require("kombo_sandbox.faults")
+local webhooks = require("kombo_sandbox.webhooks")
 
 local ipairs, setmetatable, tonumber, tostring = ipairs, setmetatable, tonumber, tostring
 local format, sub, floor = string.format, string.sub, math.floor
@@ -100,7 +103,9 @@ function Sandbox:_serve_api(req, conn)
   local function go()
     if not rule or not faults.alters(rule) then
       local status, headers, body = self:_api(req, entry)
-      return conn:respond(status, headers, body)
+      conn:respond(status, headers, body)
+      return self.webhooks:after(self.db, req, status, body,
+        format("%s/_sandbox/requests/%d", self.base, entry.seq))
     end
     local status, headers, body = 200, JSON, WRITE_STANDIN
     if faults.needs_handler(rule, req.method) then status, headers, body = self:_api(req, entry) end
@@ -128,7 +133,7 @@ end
 function Sandbox:reset(seed)
   self.seed = seed or self.seed
   self.db = data.seed(self.seed)
-  self.log, self.faults = {}, faults.new()
+  self.log, self.faults, self.webhooks = {}, faults.new(), webhooks.new(self.t0)
 end
 
 function Sandbox:_control(req, conn)
@@ -147,6 +152,15 @@ function Sandbox:_control(req, conn)
     return _json(conn, 200, { ok = true })
   elseif p == "/_sandbox/faults" and m == "GET" then
     return _json(conn, 200, { rules = self.faults:list() })
+  elseif p == "/_sandbox/webhooks" and m == "POST" then
+    local ok, err = self.webhooks:configure(body)
+    if not ok then return _json(conn, 400, { error = err }) end
+    return _json(conn, 200, { ok = true })
+  elseif p == "/_sandbox/webhooks" and m == "GET" then
+    return _json(conn, 200, self.webhooks:state())
+  elseif p == "/_sandbox/webhooks" and m == "DELETE" then
+    self.webhooks:clear()
+    return _json(conn, 200, { ok = true })
   elseif p == "/_sandbox/requests" and m == "GET" then
     return _json(conn, 200, { requests = util.array(self.log) })
   elseif p == "/_sandbox/requests" and m == "DELETE" then

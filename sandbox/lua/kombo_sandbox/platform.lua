@@ -184,6 +184,17 @@ end
 local HANDLERS = {}
 _M.HANDLERS = HANDLERS
 
+--- The integration with this id (a table of the seed's fields), or nil.
+function _M.integration(db, id)
+  return _state({ db = db }).integrations[id]
+end
+
+--- When the queued sync of this integration started (ms), or nil.
+function _M.sync_started_at(db, id)
+  local queued = _state({ db = db }).syncs[id]
+  return queued and queued.at
+end
+
 function HANDLERS.check_api_key(ctx)
   local p = _state(ctx)
   return 200, { status = "success", data = { environment_id = p.environment_id, customer_id = p.customer_id } }
