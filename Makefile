@@ -179,7 +179,7 @@ clean:
 VALGRIND     ?= valgrind
 VALGRIND_SPECS ?= spec/client_spec.lua spec/transport_spec.lua spec/retry_spec.lua \
 	spec/pagination_spec.lua spec/policy_spec.lua spec/build_spec.lua \
-	spec/faults_spec.lua spec/security_spec.lua spec/json_spec.lua
+	spec/faults_spec.lua spec/security_spec.lua spec/json_spec.lua spec/webhooks_spec.lua
 CLANG        ?= clang
 LUA_LIB      ?= -llua$(LUA_VERSION)
 ASAN_BUILD   ?= build/asan

@@ -1216,6 +1216,28 @@ custom.pushDatevPayrollData = custom.push_datev_payroll_data
 function custom:create_silae_payroll_supplement(params, opts) end
 custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 
+---Kombo's webhooks: the X-Kombo-Signature check and the events (README "Webhooks").
+---@class kombo.webhooks
+---@field SIGNATURE_HEADER "X-Kombo-Signature"
+local webhooks = {}
+kombo.webhooks = webhooks
+
+---Is `signature` the HMAC-SHA256 of `raw_body` under `secret` (base64url, padded or not)?
+---@param raw_body string the request body exactly as received
+---@param signature string|string[]|nil the X-Kombo-Signature header
+---@param secret string the webhook's secret
+---@return true|nil
+---@return kombo.Error|nil err with `reason` signature_missing, signature_malformed or signature_mismatch
+function webhooks.verify(raw_body, signature, secret) end
+
+---Verifies, then decodes the event and checks it against its type's schema.
+---@param raw_body string the request body exactly as received
+---@param signature string|string[]|nil the X-Kombo-Signature header
+---@param secret string the webhook's secret
+---@return kombo.webhooks.Event|nil
+---@return kombo.Error|nil
+function webhooks.parse(raw_body, signature, secret) end
+
 ---@class kombo.general.CheckApiKeyResult.Data
 ---@field customer_id string
 ---@field environment_id string
@@ -5064,5 +5086,185 @@ custom.createSilaePayrollSupplement = custom.create_silae_payroll_supplement
 ---@class kombo.custom.CreateSilaePayrollSupplementParams
 ---@field employee_id string
 ---@field body kombo.custom.CreateSilaePayrollSupplementBody
+
+---@class kombo.webhooks.AiApplyApplicationStatusUpdatedEvent.Data
+---@field created_at string
+---@field id string
+---@field job_posting_id string
+---@field status "PENDING"|"SUBMITTED"|"FAILED"
+---@field updated_at string
+
+---@class kombo.webhooks.AiApplyApplicationStatusUpdatedEvent
+---@field data kombo.webhooks.AiApplyApplicationStatusUpdatedEvent.Data
+---@field id string
+---@field type "ai-apply-application-status-updated"
+
+---@class kombo.webhooks.AiApplyJobPostingStatusUpdatedEvent.Data.CareerSite
+---@field id string
+---@field label string
+
+---@class kombo.webhooks.AiApplyJobPostingStatusUpdatedEvent.Data
+---@field archived_at string|kombo.Null
+---@field archived_reason "JOB_POSTING_TAKEN_OFFLINE"|"MANUAL_ARCHIVE"|kombo.Null
+---@field availability "APPLYABLE"|"PENDING"|"ARCHIVED"|"UNAVAILABLE"
+---@field career_site kombo.webhooks.AiApplyJobPostingStatusUpdatedEvent.Data.CareerSite
+---@field created_at string
+---@field id string
+---@field job_code string|kombo.Null
+---@field updated_at string
+---@field url string
+
+---@class kombo.webhooks.AiApplyJobPostingStatusUpdatedEvent
+---@field data kombo.webhooks.AiApplyJobPostingStatusUpdatedEvent.Data
+---@field id string
+---@field type "ai-apply-job-posting-status-updated"
+
+---@class kombo.webhooks.AssessmentOrderReceivedEvent.Data.Application
+---@field remote_id? string|kombo.Null
+
+---@class kombo.webhooks.AssessmentOrderReceivedEvent.Data.Candidate
+---@field email string
+---@field first_name? string|kombo.Null
+---@field last_name? string|kombo.Null
+---@field phone? string|kombo.Null
+---@field remote_id? string|kombo.Null
+
+---@class kombo.webhooks.AssessmentOrderReceivedEvent.Data.Job.HiringTeamItem
+---@field email string|kombo.Null
+---@field first_name string|kombo.Null
+---@field hiring_team_roles ("RECRUITER"|"HIRING_MANAGER")[]
+---@field last_name string|kombo.Null
+---@field remote_id string
+
+---@class kombo.webhooks.AssessmentOrderReceivedEvent.Data.Job.Location
+---@field city? string|kombo.Null
+---@field country? string|kombo.Null
+---@field raw? string|kombo.Null
+---@field state? string|kombo.Null
+---@field street_1? string|kombo.Null
+---@field street_2? string|kombo.Null
+---@field zip_code? string|kombo.Null
+
+---@class kombo.webhooks.AssessmentOrderReceivedEvent.Data.Job
+---@field hiring_team kombo.webhooks.AssessmentOrderReceivedEvent.Data.Job.HiringTeamItem[]
+---@field location? kombo.webhooks.AssessmentOrderReceivedEvent.Data.Job.Location|kombo.Null
+---@field name? string|kombo.Null
+---@field remote_id? string|kombo.Null
+
+---@class kombo.webhooks.AssessmentOrderReceivedEvent.Data
+---@field application kombo.webhooks.AssessmentOrderReceivedEvent.Data.Application
+---@field candidate kombo.webhooks.AssessmentOrderReceivedEvent.Data.Candidate
+---@field id string
+---@field integration_id string
+---@field job kombo.webhooks.AssessmentOrderReceivedEvent.Data.Job
+---@field package_id string
+---@field status "OPEN"|"COMPLETED"|"CANCELLED"|"REJECTED"
+
+---@class kombo.webhooks.AssessmentOrderReceivedEvent
+---@field data kombo.webhooks.AssessmentOrderReceivedEvent.Data
+---@field id string
+---@field type "assessment:order-received"
+
+---@class kombo.webhooks.ConnectionFlowFailedEvent.Data.EndUser
+---@field creator_email string|kombo.Null
+---@field organization_name string
+---@field origin_id string|kombo.Null
+
+---@class kombo.webhooks.ConnectionFlowFailedEvent.Data
+---@field end_user kombo.webhooks.ConnectionFlowFailedEvent.Data.EndUser
+---@field integration_category "HRIS"|"ATS"|"ASSESSMENT"
+---@field integration_tool string
+---@field log_url string
+
+---@class kombo.webhooks.ConnectionFlowFailedEvent
+---@field data kombo.webhooks.ConnectionFlowFailedEvent.Data
+---@field id string
+---@field type "connection-flow-failed"
+
+---@class kombo.webhooks.DataChangedEvent.Data.ChangedModelsItem
+---@field name "hris_legal_entities"|"hris_locations"|"hris_employees"|"hris_absence_types"|"hris_absences"|"hris_employments"|"hris_teams"|"hris_time_off_balances"|"hris_timesheets"|"hris_employee_document_categories"|"hris_performance_reviews"|"hris_performance_review_cycles"|"ats_users"|"ats_jobs"|"ats_job_postings"|"ats_candidates"|"ats_application_stages"|"ats_applications"|"ats_screening_questions"|"ats_tags"|"ats_interviews"|"ats_offers"|"ats_rejection_reasons"|"hris_join_employees_teams"|"ats_join_candidates_tags"|"ats_join_jobs_application_stages"|"ats_join_jobs_screening_questions"|"ats_join_jobs_users"|"ats_join_interviews_users"
+
+---@class kombo.webhooks.DataChangedEvent.Data
+---@field changed_models kombo.webhooks.DataChangedEvent.Data.ChangedModelsItem[]
+---@field integration_category "HRIS"|"ATS"|"ASSESSMENT"
+---@field integration_id string
+---@field integration_tool string
+
+---@class kombo.webhooks.DataChangedEvent
+---@field data kombo.webhooks.DataChangedEvent.Data
+---@field id string
+---@field type "data-changed"
+
+---@class kombo.webhooks.InlineAssessmentOrderReceivedEvent
+---@field data kombo.webhooks.AssessmentOrderReceivedEvent.Data
+---@field id string
+---@field type "inline-assessment:order-received"
+
+---@class kombo.webhooks.IntegrationCreatedEvent.Data
+---@field category "HRIS"|"ATS"|"ASSESSMENT"
+---@field end_user kombo.webhooks.ConnectionFlowFailedEvent.Data.EndUser
+---@field id string
+---@field tool string
+
+---@class kombo.webhooks.IntegrationCreatedEvent
+---@field data kombo.webhooks.IntegrationCreatedEvent.Data
+---@field id string
+---@field type "integration-created"
+
+---@class kombo.webhooks.IntegrationDeletedEvent.Data
+---@field category "HRIS"|"ATS"|"ASSESSMENT"
+---@field deleted_at string
+---@field end_user kombo.webhooks.ConnectionFlowFailedEvent.Data.EndUser
+---@field id string
+---@field tool string
+
+---@class kombo.webhooks.IntegrationDeletedEvent
+---@field data kombo.webhooks.IntegrationDeletedEvent.Data
+---@field id string
+---@field type "integration-deleted"
+
+---@class kombo.webhooks.IntegrationStateChangedEvent.Data
+---@field end_user kombo.webhooks.ConnectionFlowFailedEvent.Data.EndUser
+---@field integration_category "HRIS"|"ATS"|"ASSESSMENT"
+---@field integration_id string
+---@field integration_tool string
+---@field qa_status "PENDING"|"FAILED"|"PASSED"
+---@field state "ACTIVE"|"INVALID"|"INACTIVE"
+---@field updated_at string
+
+---@class kombo.webhooks.IntegrationStateChangedEvent
+---@field data kombo.webhooks.IntegrationStateChangedEvent.Data
+---@field id string
+---@field type "integration-state-changed"
+
+---@class kombo.webhooks.RemoteEventReceivedEvent.Data
+---@field end_user kombo.webhooks.ConnectionFlowFailedEvent.Data.EndUser
+---@field integration_category "HRIS"|"ATS"|"ASSESSMENT"
+---@field integration_id string
+---@field integration_tool string
+
+---@class kombo.webhooks.RemoteEventReceivedEvent
+---@field data kombo.webhooks.RemoteEventReceivedEvent.Data
+---@field id string
+---@field type "remote-event-received"
+
+---@class kombo.webhooks.SyncFinishedEvent.Data
+---@field end_user kombo.webhooks.ConnectionFlowFailedEvent.Data.EndUser
+---@field integration_category "HRIS"|"ATS"|"ASSESSMENT"
+---@field integration_id string
+---@field integration_tool string
+---@field log_url string
+---@field sync_duration_seconds integer
+---@field sync_ended_at string
+---@field sync_id string
+---@field sync_started_at string
+---@field sync_state string
+
+---@class kombo.webhooks.SyncFinishedEvent
+---@field data kombo.webhooks.SyncFinishedEvent.Data
+---@field id string
+---@field type "sync-finished"
+
+---@alias kombo.webhooks.Event kombo.webhooks.AiApplyApplicationStatusUpdatedEvent|kombo.webhooks.AiApplyJobPostingStatusUpdatedEvent|kombo.webhooks.AssessmentOrderReceivedEvent|kombo.webhooks.ConnectionFlowFailedEvent|kombo.webhooks.DataChangedEvent|kombo.webhooks.InlineAssessmentOrderReceivedEvent|kombo.webhooks.IntegrationCreatedEvent|kombo.webhooks.IntegrationDeletedEvent|kombo.webhooks.IntegrationStateChangedEvent|kombo.webhooks.RemoteEventReceivedEvent|kombo.webhooks.SyncFinishedEvent
 
 return kombo

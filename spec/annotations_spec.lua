@@ -13,7 +13,7 @@ local read_file = require("support.files").read
 local function classes_of(text)
   local classes, current = {}, nil
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    local name = line:match("^%-%-%-@class ([%w_%.]+)")
+    local name = line:match("^%-%-%-@class ([%w_%.]+)") or line:match("^%-%-%-@alias ([%w_%.]+)")
     if name then
       current = {}
       classes[name] = current
@@ -98,6 +98,7 @@ describe("library/kombo.lua", function()
     for line in (text .. "\n"):gmatch("([^\n]*)\n") do
       local types = line:match("^%-%-%-@field %S+ (%S+)") or line:match("^%-%-%-@param %S+ (%S+)")
         or line:match("^%-%-%-@return (%S+)") or line:match("^%-%-%-@class %S+: (%S+)")
+        or line:match("^%-%-%-@alias %S+ (%S+)")
       if types and (types:match("^fun%(") or types:match("^{")) then types = line:match("^%-%-%-@field %S+ (.*)$") end
       for name in (types or ""):gmatch("kombo[%w_%.]*") do
         assert.truthy(classes[name], name .. " in: " .. line)

@@ -328,3 +328,20 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
     assert.equal(200, (sb:request("GET", "/ats/tags?page_size=1")))
   end)
 end)
+
+describe("kombo.webhooks in library/kombo.lua", function()
+  it("declares verify, parse and one event class per type, each with its constant type", function()
+    local text = files.read("library/kombo.lua")
+    assert.truthy(text:find("\nfunction webhooks.verify(raw_body, signature, secret) end\n", 1, true))
+    assert.truthy(text:find("\nfunction webhooks.parse(raw_body, signature, secret) end\n", 1, true))
+    local alias = assert(text:match("\n%-%-%-@alias kombo%.webhooks%.Event (%S+)\n"))
+    local n = 0
+    for name in alias:gmatch("[^|]+") do
+      n = n + 1
+      local class = assert(text:match("\n%-%-%-@class " .. name:gsub("%.", "%%.") .. "\n(.-)\n\n"), name)
+      local t = assert(class:match('%-%-%-@field type "([^"]+)"'), name)
+      assert.truthy(events.schema(t), t)
+    end
+    assert.equal(#events.types, n)
+  end)
+end)

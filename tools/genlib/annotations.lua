@@ -260,6 +260,37 @@ local function _one_line(s)
   return (s or ""):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
 end
 
+-- kombo.webhooks, with a class for each event type of the document.
+local function _webhooks(m, w, add)
+  add("")
+  add("---Kombo's webhooks: the X-Kombo-Signature check and the events (README \"Webhooks\").")
+  add("---@class kombo.webhooks")
+  add('---@field SIGNATURE_HEADER "X-Kombo-Signature"')
+  add("local webhooks = {}")
+  add("kombo.webhooks = webhooks")
+  add("")
+  add("---Is `signature` the HMAC-SHA256 of `raw_body` under `secret` (base64url, padded or not)?")
+  add("---@param raw_body string the request body exactly as received")
+  add("---@param signature string|string[]|nil the X-Kombo-Signature header")
+  add("---@param secret string the webhook's secret")
+  add("---@return true|nil")
+  add("---@return kombo.Error|nil err with `reason` signature_missing, signature_malformed or signature_mismatch")
+  add("function webhooks.verify(raw_body, signature, secret) end")
+  local names = {}
+  for _, e in ipairs(m.webhooks) do
+    names[#names + 1] = w.type_of(e.schema, "kombo.webhooks." .. _pascal(e.type) .. "Event")
+  end
+  add("")
+  add("---Verifies, then decodes the event and checks it against its type's schema.")
+  add("---@param raw_body string the request body exactly as received")
+  add("---@param signature string|string[]|nil the X-Kombo-Signature header")
+  add("---@param secret string the webhook's secret")
+  add("---@return kombo.webhooks.Event|nil")
+  add("---@return kombo.Error|nil")
+  add("function webhooks.parse(raw_body, signature, secret) end")
+  w.blocks[#w.blocks + 1] = "---@alias kombo.webhooks.Event " .. concat(names, "|")
+end
+
 --- The whole of library/kombo.lua.
 function _M.text(m)
   local w = _writer()
@@ -356,6 +387,7 @@ function _M.text(m)
       add(format("%s.%s = %s.%s", g, op.alias, g, op.name))
     end
   end
+  _webhooks(m, w, add)
   add("")
   for _, b in ipairs(w.blocks) do
     add(b)
