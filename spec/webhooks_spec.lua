@@ -199,10 +199,10 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
   local sandbox = require("support.sandbox")
   local nginx = require("support.nginx")
   local socket = require("socket")
-  local sb, server
+  local sb = sandbox.fixture()
+  local server
 
   setup(function()
-    sb = sandbox.start()
     server = nginx.start({
       init = ("package.path = %q .. package.path"):format(nginx.root() .. "/examples/nginx/?.lua;"),
       -- Bodies over 1 KiB go to a file, which the receiver reads too.
@@ -213,12 +213,8 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
   end)
   teardown(function()
     if server then server:stop() end
-    if sb then sb:stop() end
   end)
-  before_each(function()
-    sb:reset()
-    sb:webhook(server.url .. "/kombo/webhooks", SECRET)
-  end)
+  before_each(function() sb:webhook(server.url .. "/kombo/webhooks", SECRET) end)
 
   -- Waits (a bounded number of polls) until fn() returns a value.
   local function eventually(fn, what)
@@ -263,12 +259,9 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
     -- The timer's fetch, with the SDK inside nginx, after the 200 went out.
     local line = "kombo: application " .. created.data.id .. " (Zoë) changed"
     eventually(function() return server:log():find(line, 1, true) end, line)
-    local fetch
-    for _, r in ipairs(sb:requests()) do
-      if r.method == "GET" and r.path == "/v1/ats/applications" and r.query:find("updated_after=", 1, true) then
-        fetch = r
-      end
-    end
+    local fetch = sb:requests(function(r)
+      return r.method == "GET" and r.path == "/v1/ats/applications" and r.query:find("updated_after=", 1, true)
+    end)[1]
     assert.truthy(fetch, "the receiver fetched the applications")
     assert.equal(sb.integration_id, fetch.headers["x-integration-id"])
     assert.is_true(d.answered_ms < fetch.at_ms, "answered before handling")
