@@ -394,7 +394,8 @@ local function _operation(doc, row, op, path, method)
   local entry = {
     group = row.group, name = row.name, alias = row.alias, method = method, path = path,
     operation_id = op.operationId, summary = op.summary, description = op.description,
-    path_params = _path_params(path), path_schemas = {}, query = {}, paginated = false, integration = false,
+    path_params = _path_params(path), path_schemas = {}, path_descriptions = {}, query = {}, paginated = false,
+    integration = false,
   }
   local declared = {}
   for _, p in ipairs(op.parameters or {}) do
@@ -405,6 +406,7 @@ local function _operation(doc, row, op, path, method)
       if p.name == "cursor" then entry.paginated = true end
     elseif p["in"] == "path" then
       declared[p.name] = true
+      entry.path_descriptions[p.name] = p.description
       local s = _M.convert(doc, p.schema or {}, where)
       -- A path segment is any non-empty string unless the document says more.
       if not _same(s, { type = "string" }) and not _same(s, { type = "string", nullable = true }) then
