@@ -328,14 +328,20 @@ describe("the kombo command", function()
         { { "ats", "get-jobs", "--al" }, "(did you mean --all?)" },
         { { "--outptu", "csv", "ats", "get-jobs" }, "(did you mean --output?)" },
         { { "hris", "get-employes" }, "(did you mean get-employees?)" },
+        { { "ats", "--status", "OPEN", "get-jobs" }, "--status before OPERATION: put an operation's parameters after" },
+        { { "ats" }, "OPERATION is missing after ats" },
       }
       refused(cases)
     end)
 
-    it("accepts the SDK's snake_case and camelCase names too", function()
+    it("accepts the SDK's snake_case and camelCase names too, and options before or after OPERATION", function()
       assert.equal(0, (run({ "ats", "get_tags", "--page_size", "1" })))
       assert.equal(0, (run({ "ats", "getTags", "--page-size", "1" })))
-      assert.equal(2, #sb:requests())
+      local code, out = run({ "--output", "jsonl", "ats", "--all", "get-tags", "--page-size", "15" })
+      assert.equal(0, code)
+      local reqs = sb:requests()
+      assert.equal(4, #reqs)
+      assert.equal(#lines(out), #independent_walk("/ats/tags"))
     end)
 
     it("lets an operation's parameter win over the option of the same name", function()
@@ -363,16 +369,22 @@ describe("the kombo command", function()
 
     it("for every group lists its operations, and for every operation its parameters", function()
       for _, g in ipairs(operations.groups) do
+        local texts = require("kombo.operations.help." .. g)
         local code, out = run({ g, "--help" })
         assert.equal(0, code)
         for _, op in ipairs(operations.load(g)) do
           local name = op.name:gsub("_", "-")
-          assert.matches("\n  " .. name:gsub("%-", "%%-") .. " +" .. op.method .. " ", out)
+          local summary = texts[op.name].summary
+          assert.matches("\n  " .. name:gsub("%-", "%%-") .. " +" .. (summary or (op.method .. " " .. op.path))
+            :gsub("%p", "%%%0") .. (op.paginated and " %(pages%)\n" or "\n"), out)
           local ocode, help = run({ g, name, "--help" })
           assert.equal(0, ocode)
           assert.matches(op.method .. " " .. op.path, help, 1, true)
+          if summary then assert.matches("\n" .. summary .. ".\n", help, 1, true) end
           for _, q in ipairs(op.query) do
             assert.matches("\n  %-%-" .. q.name:gsub("_", "%%-") .. " ", help)
+            local described = texts[op.name].params[q.name]
+            if described then assert.matches("\n      " .. described:sub(1, 60), help, 1, true) end
           end
           for _, p in ipairs(op.path_params) do
             assert.matches("\n  %-%-" .. p:gsub("_", "%%-") .. " VALUE %*", help)
@@ -391,7 +403,8 @@ describe("the kombo command", function()
       assert.matches("usage: kombo ats get-jobs", out, 1, true)
       assert.matches("cursor-paginated: --all walks every page", out, 1, true)
       assert.matches("\n  %-%-page%-size N +an integer from 1 to 250\n", out)
-      assert.matches("\n  %-%-status VALUE +one of OPEN, CLOSED, DRAFT, ARCHIVED\n", out)
+      assert.matches("\n  %-%-status VALUE +one of OPEN, CLOSED, DRAFT, ARCHIVED\n      %(Deprecated %- Use the "
+        .. "statuses filter instead%.%) Filter by the status field%.\n", out)
       assert.matches("\n  %-%-include%-deleted %[true|false%] +true or false", out)
       assert.matches("\n  %-%-job%-codes LIST +a string, repeated or comma%-separated\n", out)
       for l in out:gmatch("[^\n]+") do assert.is_true(#l <= 100, l) end

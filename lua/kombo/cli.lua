@@ -120,7 +120,14 @@ local function columns(rows, out)
   end
   for _, r in ipairs(rows) do
     out[#out + 1] = cut("  " .. r[1] .. (" "):rep(width - #r[1] + 2) .. r[2])
+    if r[3] then out[#out + 1] = cut("      " .. r[3]) end
   end
+end
+
+-- The generated prose of a group (lua/kombo/operations/help/): by
+-- operation name, { summary, params = { name = description } }.
+local function prose(group)
+  return require("kombo.operations.help." .. group)
 end
 
 local function option_rows()
@@ -155,10 +162,11 @@ end
 
 local function group_help(group)
   local out = { "usage: kombo " .. group .. " OPERATION [--PARAMETER VALUE ...] [options]", "",
-    "operations (--all walks the ones marked pages):" }
-  local rows = {}
+    "operations (--all walks the ones marked pages; `kombo " .. group .. " OPERATION --help` says more):" }
+  local rows, texts = {}, prose(group)
   for _, op in ipairs(operations.load(group)) do
-    rows[#rows + 1] = { kebab(op.name), op.method .. " " .. op.path .. (op.paginated and "  pages" or "") }
+    local summary = texts[op.name] and texts[op.name].summary or (op.method .. " " .. op.path)
+    rows[#rows + 1] = { kebab(op.name), summary .. (op.paginated and " (pages)" or "") }
   end
   columns(rows, out)
   return concat(out, "\n") .. "\n"
@@ -187,8 +195,11 @@ local function operation_help(group, op)
     ("usage: kombo %s %s [--PARAMETER VALUE ...]%s [options]"):format(group, kebab(op.name),
       op.body and " [--body JSON|@FILE|-]" or ""),
     "",
-    op.method .. " " .. op.path .. (op.paginated and "; cursor-paginated: --all walks every page" or ""),
   }
+  local text = prose(group)[op.name] or {}
+  local described = text.params or {}
+  if text.summary then out[#out + 1] = text.summary .. "." end
+  out[#out + 1] = op.method .. " " .. op.path .. (op.paginated and "; cursor-paginated: --all walks every page" or "")
   local list = parameters(op)
   if #list > 0 then
     out[#out + 1] = ""
@@ -196,7 +207,7 @@ local function operation_help(group, op)
     local rows = {}
     for _, p in ipairs(list) do
       local mark = (p.where == "path" or p.required) and " *" or ""
-      rows[#rows + 1] = { "--" .. kebab(p.name) .. metavar(p) .. mark, takes(p) }
+      rows[#rows + 1] = { "--" .. kebab(p.name) .. metavar(p) .. mark, takes(p), described[p.name] }
     end
     columns(rows, out)
   end
@@ -302,15 +313,18 @@ end
 -- argv -> { group, op, params, options } or a help text to print.
 local function parse(argv)
   local o, i = {}, 1
-  -- The tool's options may come first, before GROUP.
-  while argv[i] ~= nil and flag(argv[i]) do
-    local name, inline = flag(argv[i])
-    if OPTIONS[name] == nil then
-      usage(("--%s before GROUP OPERATION: put an operation's parameters after its name%s")
-        :format(name, closest_note("--" .. name, flag_names())))
+  -- The tool's options, before GROUP or OPERATION.
+  local function options()
+    while argv[i] ~= nil and flag(argv[i]) do
+      local name, inline = flag(argv[i])
+      if OPTIONS[name] == nil then
+        usage(("--%s before OPERATION: put an operation's parameters after its name%s")
+          :format(name, closest_note("--" .. name, flag_names())))
+      end
+      i = i + take_option(o, name, inline, argv, i)
     end
-    i = i + take_option(o, name, inline, argv, i)
   end
+  options()
   if o.version then
     local jit = rawget(_G, "jit")
     return { text = ("kombo-lua %s (%s)\n"):format(kombo.VERSION, jit and jit.version or _VERSION) }
@@ -321,8 +335,9 @@ local function parse(argv)
   end
   local group = find_group(argv[i])
   i = i + 1
-  if argv[i] == nil or flag(argv[i]) then
-    if o.help or flag(argv[i]) == "help" then return { text = group_help(group) } end
+  options()
+  if argv[i] == nil then
+    if o.help then return { text = group_help(group) } end
     usage("OPERATION is missing after " .. group .. " (kombo " .. group .. " --help lists them)")
   end
   local op = find_operation(group, argv[i])
