@@ -1,15 +1,13 @@
 -- The `kombo` command (bin/kombo over lua/kombo/cli.lua) against the
 -- sandbox: what went over the wire (the sandbox's request log), what was
 -- printed, and the exit status. Most cases call cli.main in-process; a few
--- run the real script as a child process, as a shell user would.
+-- run the real script as a child process (sb:run), as a shell user would.
 local cjson = require("cjson").new()
 local cli = require("kombo.cli")
 local operations = require("kombo.operations")
 local sandbox = require("support.sandbox")
 local files = require("support.files")
 local parse_csv = require("support.csv").parse
-
-local quote = files.quote
 
 -- A stream cli.main writes to, keeping the text.
 local function sink()
@@ -39,52 +37,20 @@ local function query(q)
 end
 
 describe("the kombo command", function()
-  local sb
-
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function() sb:reset() end)
+  local sb = sandbox.fixture()
 
   -- cli.main with the sandbox's credentials as flags; returns the exit
-  -- status, stdout and stderr. opts: stdin (text), terminal.
+  -- status, stdout and stderr. opts: stdin (text), terminal, sandbox
+  -- (another than the fixture's).
   local function run(args, opts)
     opts = opts or {}
-    local argv = { "--api-key", sb.api_key, "--integration-id", sb.integration_id, "--server-url", sb.url }
+    local server = opts.sandbox or sb
+    local argv = { "--api-key", server.api_key, "--integration-id", server.integration_id, "--server-url", server.url }
     for _, a in ipairs(args) do argv[#argv + 1] = a end
     local out, err = sink(), sink()
     local stdin = { read = function() return opts.stdin end }
     local code = cli.main(argv, { stdout = out, stderr = err, stdin = stdin, terminal = opts.terminal or false })
     return code, out:text(), err:text()
-  end
-
-  -- bin/kombo in a child interpreter, credentials in the environment.
-  -- opts: stdin (text), env (assignments that override those), pty (run it under
-  -- script(1), so its stderr is a terminal). Returns status, stdout, stderr.
-  local function shell(args, opts)
-    opts = opts or {}
-    local words = {}
-    for i, a in ipairs(args) do words[i] = quote(a) end
-    local out_path, err_path = files.tmp(".out"), files.tmp(".err")
-    local cmd = table.concat({
-      "env -u LUA_PATH_5_2 -u LUA_PATH_5_3 -u LUA_PATH_5_4 -u LUA_CPATH_5_2 -u LUA_CPATH_5_3 -u LUA_CPATH_5_4",
-      "KOMBO_API_KEY=" .. quote(sb.api_key), "KOMBO_INTEGRATION_ID=" .. quote(sb.integration_id),
-      "KOMBO_SERVER_URL=" .. quote(sb.url), "LUA_PATH='lua/?.lua;lua/?/init.lua;;'",
-      "LUA_CPATH=" .. quote(files.BUILD .. "/?.so;;"), opts.env or "", files.LUA, "bin/kombo",
-      table.concat(words, " "), ">" .. quote(out_path),
-    }, " ")
-    if opts.stdin then cmd = "printf '%s' " .. quote(opts.stdin) .. " | " .. cmd end
-    local _, code
-    if opts.pty then
-      -- script(1) gives the command a terminal and copies what it writes
-      -- there (its stderr, here) to the typescript.
-      _, code = files.sh("script -qec " .. quote(cmd .. "; exit $?") .. " " .. quote(err_path) .. " >/dev/null")
-    else
-      _, code = files.sh(cmd .. " 2>" .. quote(err_path))
-    end
-    local out, err = files.read(out_path), files.read(err_path)
-    os.remove(out_path)
-    os.remove(err_path)
-    return code, out, err
   end
 
   -- Every page of target (under /v1), fetched with LuaSocket: the ids in
@@ -100,14 +66,6 @@ describe("the kombo command", function()
     until not cursor
     sb:clear_requests()
     return ids, cursors
-  end
-
-  local function api_requests(path)
-    local out = {}
-    for _, r in ipairs(sb:requests()) do
-      if r.path == path then out[#out + 1] = r end
-    end
-    return out
   end
 
   -- Each case { argv, text }: exit 2, text on stderr, nothing printed or sent.
@@ -126,8 +84,8 @@ describe("the kombo command", function()
       local want, cursors = independent_walk("/ats/applications?page_size=50&outcome=PENDING")
       assert.is_true(#cursors > 3)
 
-      local code, out, err = shell({ "ats", "get-applications", "--outcome", "PENDING", "--page-size", "50",
-        "--all" })
+      local code, out, err = sb:run("bin/kombo", { "ats", "get-applications", "--outcome", "PENDING",
+        "--page-size", "50", "--all" })
       assert.equal(0, code, err)
       -- stderr is a file here: no progress line, nothing at all.
       assert.equal("", err)
@@ -135,7 +93,7 @@ describe("the kombo command", function()
       for _, l in ipairs(lines(out)) do got[#got + 1] = cjson.decode(l).id end
       assert.same(want, got)
 
-      local reqs = api_requests("/v1/ats/applications")
+      local reqs = sb:requests(function(r) return r.path == "/v1/ats/applications" end)
       assert.equal(#cursors + 1, #reqs)
       for i, r in ipairs(reqs) do
         local q = query(r.query)
@@ -163,7 +121,8 @@ describe("the kombo command", function()
 
     it("finds out by itself that stderr is a terminal (bin/kombo under script(1))", function()
       local want = independent_walk("/ats/tags?page_size=6")
-      local code, out, err = shell({ "ats", "get-tags", "--page-size", "6", "--all" }, { pty = true })
+      local code, out, err = sb:run("bin/kombo", { "ats", "get-tags", "--page-size", "6", "--all" },
+        { terminal = true })
       assert.equal(0, code, err)
       assert.equal(#want, #lines(out))
       assert.matches("kombo: page 3, 18 items", err, 1, true)
@@ -279,7 +238,8 @@ describe("the kombo command", function()
     it("--body - from standard input (bin/kombo)", function()
       local app = an_application()
       local body = '{"content":"from stdin","content_type":"PLAIN_TEXT"}'
-      local code, _, err = shell({ "ats", "add-application-note", "--application-id", app, "--body", "-" },
+      local code, _, err = sb:run("bin/kombo",
+        { "ats", "add-application-note", "--application-id", app, "--body", "-" },
         { stdin = body })
       assert.equal(0, code, err)
       local r = sb:requests()[1]
@@ -413,40 +373,39 @@ describe("the kombo command", function()
 
   describe("errors", function()
     local SECRET = "sk_live_cli_reflected_0123456789"
+    local keyed = sandbox.fixture({ api_key = SECRET })
 
     it("an API error goes to stderr with exit 1, the key redacted even when the server reflects it", function()
-      sb:stop()
-      sb = sandbox.start({ api_key = SECRET })
-      sb:fault({ path = "/v1/ats/tags", status = 401, times = -1, headers = { ["X-Echo"] = SECRET },
+      keyed:fault({ path = "/v1/ats/tags", status = 401, times = -1, headers = { ["X-Echo"] = SECRET },
         body = '{"status":"error","error":{"code":"PLATFORM.AUTHENTICATION_INVALID","title":"Bearer ' .. SECRET
           .. '","message":"the key ' .. SECRET .. ' is wrong","log_url":null}}' })
-      local code, out, err = run({ "ats", "get-tags" })
+      local code, out, err = run({ "ats", "get-tags" }, { sandbox = keyed })
       assert.equal(1, code)
       assert.equal("", out)
       assert.matches("kombo: API error in get_tags (HTTP 401): PLATFORM.AUTHENTICATION_INVALID: the key [REDACTED]",
         err, 1, true)
       assert.is_nil(err:find(SECRET, 1, true))
       -- The key was in play: the server received it.
-      assert.equal("Bearer " .. SECRET, sb:requests()[1].headers["authorization"])
+      assert.equal("Bearer " .. SECRET, keyed:requests()[1].headers["authorization"])
       -- The same from the script, the key in the environment.
-      code, out, err = shell({ "ats", "get-tags" })
+      code, out, err = keyed:run("bin/kombo", { "ats", "get-tags" })
       assert.equal(1, code)
       assert.is_nil((out .. err):find(SECRET, 1, true))
       assert.matches("[REDACTED]", err, 1, true)
     end)
 
     it("without a key or an integration: exit 2, nothing sent (bin/kombo)", function()
-      local code, out, err = shell({ "ats", "get-tags" }, { env = "KOMBO_API_KEY=" })
+      local code, out, err = sb:run("bin/kombo", { "ats", "get-tags" }, { api_key = "" })
       assert.equal(2, code)
       assert.equal("", out)
       assert.matches("no API key: set KOMBO_API_KEY or pass --api-key", err, 1, true)
-      code, out, err = shell({ "ats", "get-tags" }, { env = "KOMBO_INTEGRATION_ID=" })
+      code, out, err = sb:run("bin/kombo", { "ats", "get-tags" }, { integration_id = "" })
       assert.equal(2, code)
       assert.equal("", out)
       assert.matches("get_tags needs an integration: set KOMBO_INTEGRATION_ID or pass --integration-id", err, 1, true)
       assert.same({}, sb:requests())
       -- check-api-key needs none.
-      code, out, err = shell({ "general", "check-api-key" }, { env = "KOMBO_INTEGRATION_ID=" })
+      code, out, err = sb:run("bin/kombo", { "general", "check-api-key" }, { integration_id = "" })
       assert.equal(0, code, err)
       assert.equal("success", cjson.decode(out).status)
     end)

@@ -150,26 +150,38 @@ end
 
 --- Runs a Lua script (a path from the repository's root) in a child
 -- interpreter as a user would: KOMBO_API_KEY, KOMBO_INTEGRATION_ID and
--- KOMBO_SERVER_URL point here (env.api_key, if given, replaces the key) and
--- the SDK under test is on the path. Returns exit status, stdout, stderr.
+-- KOMBO_SERVER_URL point here and the SDK under test is on the path.
+-- `env` (optional): api_key and integration_id replace the sandbox's (""
+-- leaves the variable empty); stdin is text piped in; terminal = true runs
+-- the script under script(1), so its stderr is a terminal. Returns exit
+-- status, stdout, stderr.
 function Sandbox:run(script, args, env)
   local files = require("support.files")
   local q = files.quote
-  local err_path = files.tmp(".stderr")
+  env = env or {}
+  local out_path, err_path = files.tmp(".stdout"), files.tmp(".stderr")
   local words = {}
   for i, a in ipairs(args or {}) do words[i] = q(a) end
   local cmd = table.concat({
-    "KOMBO_API_KEY=" .. q(env and env.api_key or self.api_key), "KOMBO_INTEGRATION_ID=" .. q(self.integration_id),
+    "KOMBO_API_KEY=" .. q(env.api_key or self.api_key),
+    "KOMBO_INTEGRATION_ID=" .. q(env.integration_id or self.integration_id),
     "KOMBO_SERVER_URL=" .. q(self.url), "LUA_PATH='lua/?.lua;lua/?/init.lua;;'",
     "LUA_CPATH=" .. q(files.BUILD .. "/?.so;;"), files.LUA, q(script), table.concat(words, " "),
-    "2>" .. q(err_path), "; echo \"__exit=$?\"",
+    ">" .. q(out_path),
   }, " ")
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  local stderr = files.read(err_path)
+  if env.stdin then cmd = "printf '%s' " .. q(env.stdin) .. " | " .. cmd end
+  local _, code
+  if env.terminal then
+    -- script(1) copies what the command writes to its terminal (here its
+    -- stderr only) into the typescript file.
+    _, code = files.sh("script -qec " .. q(cmd .. "; exit $?") .. " " .. q(err_path) .. " >/dev/null")
+  else
+    _, code = files.sh(cmd .. " 2>" .. q(err_path))
+  end
+  local out, stderr = files.read(out_path), files.read(err_path)
+  os.remove(out_path)
   os.remove(err_path)
-  return tonumber(out:match("__exit=(%d+)\n$")), (out:gsub("__exit=%d+\n$", "")), stderr
+  return code, out, stderr
 end
 
 local function _gc(self)
