@@ -54,19 +54,11 @@ size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out)
 	return o;
 }
 
-static int b64url_sextet(unsigned char c)
+static int b64url_sextet(char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	static const char URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char *p = memchr(URL, c, sizeof URL - 1); /* not the NUL */
+	return p ? (int)(p - URL) : -1;
 }
 
 long kombo_b64url_decode(const char *s, size_t len, unsigned char *out)
@@ -82,7 +74,7 @@ long kombo_b64url_decode(const char *s, size_t len, unsigned char *out)
 	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
 		return -1;
 	for (i = 0; i < n; i++) {
-		int v = b64url_sextet((unsigned char)s[i]);
+		int v = b64url_sextet(s[i]);
 		if (v < 0)
 			return -1;
 		bits = (bits << 6 | (unsigned)v) & 0xfff;

@@ -3,9 +3,110 @@
 -- The events Kombo sends to a webhook: each type's payload schema (see
 -- lua/kombo/schema.lua), built the first time an event of that type is parsed.
 
+-- Parts several events share, each built on first use.
 local define = {}
+local S = setmetatable({}, { __index = function(t, name)
+  local v = define[name]()
+  rawset(t, name, v)
+  return v
+end })
 
-define["ai-apply-application-status-updated"] = function()
+define.assessment_order_received_data = function()
+  return {
+    type = "object",
+    required = {
+      "id",
+      "package_id",
+      "status",
+      "integration_id",
+      "candidate",
+      "application",
+      "job",
+    },
+    additional = false,
+    properties = {
+      application = {
+        type = "object",
+        additional = false,
+        properties = { remote_id = { type = "string", nullable = true } },
+      },
+      candidate = {
+        type = "object",
+        required = { "email" },
+        additional = false,
+        properties = {
+          email = { type = "string", format = "email" },
+          first_name = { type = "string", nullable = true },
+          last_name = { type = "string", nullable = true },
+          phone = { type = "string", nullable = true },
+          remote_id = { type = "string", nullable = true },
+        },
+      },
+      id = { type = "string" },
+      integration_id = { type = "string" },
+      job = {
+        type = "object",
+        required = { "hiring_team" },
+        additional = false,
+        properties = {
+          hiring_team = {
+            type = "array",
+            items = {
+              type = "object",
+              required = { "remote_id", "email", "first_name", "last_name", "hiring_team_roles" },
+              additional = false,
+              properties = {
+                email = { type = "string", nullable = true },
+                first_name = { type = "string", nullable = true },
+                hiring_team_roles = {
+                  type = "array",
+                  items = { type = "string", enum = { "RECRUITER", "HIRING_MANAGER" } },
+                },
+                last_name = { type = "string", nullable = true },
+                remote_id = { type = "string" },
+              },
+            },
+          },
+          location = {
+            type = "object",
+            additional = false,
+            nullable = true,
+            properties = {
+              city = { type = "string", nullable = true },
+              country = { type = "string", nullable = true },
+              raw = { type = "string", nullable = true },
+              state = { type = "string", nullable = true },
+              street_1 = { type = "string", nullable = true },
+              street_2 = { type = "string", nullable = true },
+              zip_code = { type = "string", nullable = true },
+            },
+          },
+          name = { type = "string", nullable = true },
+          remote_id = { type = "string", nullable = true },
+        },
+      },
+      package_id = { type = "string" },
+      status = { type = "string", enum = { "OPEN", "COMPLETED", "CANCELLED", "REJECTED" } },
+    },
+  }
+end
+
+define.end_user = function()
+  return {
+    type = "object",
+    required = { "organization_name", "creator_email", "origin_id" },
+    additional = false,
+    properties = {
+      creator_email = { type = "string", format = "email", nullable = true },
+      organization_name = { type = "string" },
+      origin_id = { type = "string", nullable = true },
+    },
+  }
+end
+
+local build = {}
+
+build["ai-apply-application-status-updated"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -29,7 +130,7 @@ define["ai-apply-application-status-updated"] = function()
   }
 end
 
-define["ai-apply-job-posting-status-updated"] = function()
+build["ai-apply-job-posting-status-updated"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -79,102 +180,20 @@ define["ai-apply-job-posting-status-updated"] = function()
   }
 end
 
-define["assessment:order-received"] = function()
+build["assessment:order-received"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
     additional = false,
     properties = {
-      data = {
-        type = "object",
-        required = {
-          "id",
-          "package_id",
-          "status",
-          "integration_id",
-          "candidate",
-          "application",
-          "job",
-        },
-        additional = false,
-        properties = {
-          application = {
-            type = "object",
-            additional = false,
-            properties = { remote_id = { type = "string", nullable = true } },
-          },
-          candidate = {
-            type = "object",
-            required = { "email" },
-            additional = false,
-            properties = {
-              email = { type = "string", format = "email" },
-              first_name = { type = "string", nullable = true },
-              last_name = { type = "string", nullable = true },
-              phone = { type = "string", nullable = true },
-              remote_id = { type = "string", nullable = true },
-            },
-          },
-          id = { type = "string" },
-          integration_id = { type = "string" },
-          job = {
-            type = "object",
-            required = { "hiring_team" },
-            additional = false,
-            properties = {
-              hiring_team = {
-                type = "array",
-                items = {
-                  type = "object",
-                  required = {
-                    "remote_id",
-                    "email",
-                    "first_name",
-                    "last_name",
-                    "hiring_team_roles",
-                  },
-                  additional = false,
-                  properties = {
-                    email = { type = "string", nullable = true },
-                    first_name = { type = "string", nullable = true },
-                    hiring_team_roles = {
-                      type = "array",
-                      items = { type = "string", enum = { "RECRUITER", "HIRING_MANAGER" } },
-                    },
-                    last_name = { type = "string", nullable = true },
-                    remote_id = { type = "string" },
-                  },
-                },
-              },
-              location = {
-                type = "object",
-                additional = false,
-                nullable = true,
-                properties = {
-                  city = { type = "string", nullable = true },
-                  country = { type = "string", nullable = true },
-                  raw = { type = "string", nullable = true },
-                  state = { type = "string", nullable = true },
-                  street_1 = { type = "string", nullable = true },
-                  street_2 = { type = "string", nullable = true },
-                  zip_code = { type = "string", nullable = true },
-                },
-              },
-              name = { type = "string", nullable = true },
-              remote_id = { type = "string", nullable = true },
-            },
-          },
-          package_id = { type = "string" },
-          status = { type = "string", enum = { "OPEN", "COMPLETED", "CANCELLED", "REJECTED" } },
-        },
-      },
+      data = S.assessment_order_received_data,
       id = { type = "string" },
       type = { type = "string", enum = { "assessment:order-received" } },
     },
   }
 end
 
-define["connection-flow-failed"] = function()
+build["connection-flow-failed"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -185,16 +204,7 @@ define["connection-flow-failed"] = function()
         required = { "integration_tool", "integration_category", "end_user", "log_url" },
         additional = false,
         properties = {
-          end_user = {
-            type = "object",
-            required = { "organization_name", "creator_email", "origin_id" },
-            additional = false,
-            properties = {
-              creator_email = { type = "string", format = "email", nullable = true },
-              organization_name = { type = "string" },
-              origin_id = { type = "string", nullable = true },
-            },
-          },
+          end_user = S.end_user,
           integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
           integration_tool = { type = "string" },
           log_url = { type = "string", format = "uri" },
@@ -206,7 +216,7 @@ define["connection-flow-failed"] = function()
   }
 end
 
-define["data-changed"] = function()
+build["data-changed"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -277,102 +287,20 @@ define["data-changed"] = function()
   }
 end
 
-define["inline-assessment:order-received"] = function()
+build["inline-assessment:order-received"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
     additional = false,
     properties = {
-      data = {
-        type = "object",
-        required = {
-          "id",
-          "package_id",
-          "status",
-          "integration_id",
-          "candidate",
-          "application",
-          "job",
-        },
-        additional = false,
-        properties = {
-          application = {
-            type = "object",
-            additional = false,
-            properties = { remote_id = { type = "string", nullable = true } },
-          },
-          candidate = {
-            type = "object",
-            required = { "email" },
-            additional = false,
-            properties = {
-              email = { type = "string", format = "email" },
-              first_name = { type = "string", nullable = true },
-              last_name = { type = "string", nullable = true },
-              phone = { type = "string", nullable = true },
-              remote_id = { type = "string", nullable = true },
-            },
-          },
-          id = { type = "string" },
-          integration_id = { type = "string" },
-          job = {
-            type = "object",
-            required = { "hiring_team" },
-            additional = false,
-            properties = {
-              hiring_team = {
-                type = "array",
-                items = {
-                  type = "object",
-                  required = {
-                    "remote_id",
-                    "email",
-                    "first_name",
-                    "last_name",
-                    "hiring_team_roles",
-                  },
-                  additional = false,
-                  properties = {
-                    email = { type = "string", nullable = true },
-                    first_name = { type = "string", nullable = true },
-                    hiring_team_roles = {
-                      type = "array",
-                      items = { type = "string", enum = { "RECRUITER", "HIRING_MANAGER" } },
-                    },
-                    last_name = { type = "string", nullable = true },
-                    remote_id = { type = "string" },
-                  },
-                },
-              },
-              location = {
-                type = "object",
-                additional = false,
-                nullable = true,
-                properties = {
-                  city = { type = "string", nullable = true },
-                  country = { type = "string", nullable = true },
-                  raw = { type = "string", nullable = true },
-                  state = { type = "string", nullable = true },
-                  street_1 = { type = "string", nullable = true },
-                  street_2 = { type = "string", nullable = true },
-                  zip_code = { type = "string", nullable = true },
-                },
-              },
-              name = { type = "string", nullable = true },
-              remote_id = { type = "string", nullable = true },
-            },
-          },
-          package_id = { type = "string" },
-          status = { type = "string", enum = { "OPEN", "COMPLETED", "CANCELLED", "REJECTED" } },
-        },
-      },
+      data = S.assessment_order_received_data,
       id = { type = "string" },
       type = { type = "string", enum = { "inline-assessment:order-received" } },
     },
   }
 end
 
-define["integration-created"] = function()
+build["integration-created"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -384,16 +312,7 @@ define["integration-created"] = function()
         additional = false,
         properties = {
           category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
-          end_user = {
-            type = "object",
-            required = { "organization_name", "creator_email", "origin_id" },
-            additional = false,
-            properties = {
-              creator_email = { type = "string", format = "email", nullable = true },
-              organization_name = { type = "string" },
-              origin_id = { type = "string", nullable = true },
-            },
-          },
+          end_user = S.end_user,
           id = { type = "string" },
           tool = { type = "string" },
         },
@@ -404,7 +323,7 @@ define["integration-created"] = function()
   }
 end
 
-define["integration-deleted"] = function()
+build["integration-deleted"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -417,16 +336,7 @@ define["integration-deleted"] = function()
         properties = {
           category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
           deleted_at = { type = "string", format = "date-time" },
-          end_user = {
-            type = "object",
-            required = { "organization_name", "creator_email", "origin_id" },
-            additional = false,
-            properties = {
-              creator_email = { type = "string", format = "email", nullable = true },
-              organization_name = { type = "string" },
-              origin_id = { type = "string", nullable = true },
-            },
-          },
+          end_user = S.end_user,
           id = { type = "string" },
           tool = { type = "string" },
         },
@@ -437,7 +347,7 @@ define["integration-deleted"] = function()
   }
 end
 
-define["integration-state-changed"] = function()
+build["integration-state-changed"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -456,16 +366,7 @@ define["integration-state-changed"] = function()
         },
         additional = false,
         properties = {
-          end_user = {
-            type = "object",
-            required = { "organization_name", "creator_email", "origin_id" },
-            additional = false,
-            properties = {
-              creator_email = { type = "string", format = "email", nullable = true },
-              organization_name = { type = "string" },
-              origin_id = { type = "string", nullable = true },
-            },
-          },
+          end_user = S.end_user,
           integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
           integration_id = { type = "string" },
           integration_tool = { type = "string" },
@@ -480,7 +381,7 @@ define["integration-state-changed"] = function()
   }
 end
 
-define["remote-event-received"] = function()
+build["remote-event-received"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -491,16 +392,7 @@ define["remote-event-received"] = function()
         required = { "integration_id", "integration_tool", "integration_category", "end_user" },
         additional = false,
         properties = {
-          end_user = {
-            type = "object",
-            required = { "organization_name", "creator_email", "origin_id" },
-            additional = false,
-            properties = {
-              creator_email = { type = "string", format = "email", nullable = true },
-              organization_name = { type = "string" },
-              origin_id = { type = "string", nullable = true },
-            },
-          },
+          end_user = S.end_user,
           integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
           integration_id = { type = "string" },
           integration_tool = { type = "string" },
@@ -512,7 +404,7 @@ define["remote-event-received"] = function()
   }
 end
 
-define["sync-finished"] = function()
+build["sync-finished"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
@@ -534,16 +426,7 @@ define["sync-finished"] = function()
         },
         additional = false,
         properties = {
-          end_user = {
-            type = "object",
-            required = { "organization_name", "creator_email", "origin_id" },
-            additional = false,
-            properties = {
-              creator_email = { type = "string", format = "email", nullable = true },
-              organization_name = { type = "string" },
-              origin_id = { type = "string", nullable = true },
-            },
-          },
+          end_user = S.end_user,
           integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
           integration_id = { type = "string" },
           integration_tool = { type = "string" },
@@ -583,8 +466,8 @@ events.types = {
 --- The payload schema of event type `name`, or nil for a type the document does not list.
 function events.schema(name)
   local s = built[name]
-  if s == nil and define[name] then
-    s = define[name]()
+  if s == nil and build[name] then
+    s = build[name]()
     built[name] = s
   end
   return s

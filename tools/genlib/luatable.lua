@@ -22,6 +22,7 @@ local _M = {}
 -- A schema whose inline text is at most this long is written where it is
 -- used even when it occurs many times.
 local INLINE_MAX = 60
+_M.INLINE_MAX = INLINE_MAX
 
 -- Schema positions of a schema table: properties' values, items, any_of's.
 local function _children(s, fn)
@@ -33,6 +34,7 @@ local function _children(s, fn)
     for _, b in ipairs(s.any_of) do fn(b, "any_of") end
   end
 end
+_M.children = _children
 
 -- The payload an operation's define() returns, as plain data.
 local function _payload(op)
@@ -85,6 +87,7 @@ local function _ident(s)
   if s:match("^%d") then s = "n" .. s end
   return s
 end
+_M.ident = _ident
 
 -- Context names that say little about what a schema is.
 local GENERIC = { items = true, any_of = true, value = true, data = true, body = true }
@@ -260,6 +263,7 @@ local function _lazy_block(var, out)
   out[#out + 1] = "  return v"
   out[#out + 1] = "end })"
 end
+_M.lazy_block = _lazy_block
 
 local function _defs(list, intern_of, use, out)
   table.sort(list, function(a, b) return a.name < b.name end)
