@@ -23,22 +23,11 @@ local function usage(message)
   os.exit(2)
 end
 
-local FLAGS = { ["--phone"] = "phone", ["--stage"] = "stage", ["--source"] = "source" }
-local positional, flags = {}, {}
-local i = 1
-while i <= #arg do
-  local key = FLAGS[arg[i]]
-  if key then
-    flags[key] = arg[i + 1] or usage(arg[i] .. " needs a value")
-    i = i + 2
-  else
-    positional[#positional + 1] = arg[i]
-    i = i + 1
-  end
-end
-if #positional ~= 5 then usage("expected 5 arguments, got " .. #positional) end
-local job_id, cv_path, first_name, last_name, email =
-  positional[1], positional[2], positional[3], positional[4], positional[5]
+-- The command line, read as the kombo command reads its options.
+local flags, problem = require("kombo.cli").args(arg, { phone = "NUMBER", stage = "STAGE_ID", source = "NAME" })
+if not flags then usage(problem) end
+if #flags ~= 5 then usage("expected 5 arguments, got " .. #flags) end
+local job_id, cv_path, first_name, last_name, email = flags[1], flags[2], flags[3], flags[4], flags[5]
 
 local cv, cv_err = kombo.attachment(cv_path, { type = "CV" })
 if not cv then usage(tostring(cv_err)) end

@@ -433,6 +433,39 @@ describe("the kombo command", function()
     end)
   end)
 
+  describe("cli.args, for scripts' own command lines", function()
+    local OPTIONS = { job = "JOB", note = "TEXT", ["dry-run"] = false }
+
+    it("splits words from options, values spaced or after =, switches alone", function()
+      assert.same({ "30", "No response", job = "Backend Engineer", note = "a=b", ["dry-run"] = true },
+        cli.args({ "30", "--job", "Backend Engineer", "No response", "--note=a=b", "--dry_run" }, OPTIONS))
+      assert.same({}, cli.args({}, OPTIONS))
+    end)
+
+    it("refuses an unknown, repeated or valueless option, naming it", function()
+      local cases = {
+        { { "--jbo", "x" }, "no option --jbo (did you mean --job?)" },
+        { { "--job" }, "--job needs a value: JOB" },
+        { { "--job", "a", "--job=b" }, "--job given twice" },
+        { { "--dry-run=yes" }, "--dry-run takes no value" },
+      }
+      for _, c in ipairs(cases) do
+        local args, problem = cli.args(c[1], OPTIONS)
+        assert.is_nil(args)
+        assert.equal(c[2], problem)
+      end
+    end)
+
+    it("reads examples/create_application.lua's command line", function()
+      local code, out, err = sb:run("examples/create_application.lua", { "Backend Engineer",
+        "examples/files/ada_lovelace_cv.pdf", "Ada", "Lovelace", "ada@example.com", "--phnoe", "1" })
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("no option --phnoe (did you mean --phone?)", err, 1, true)
+      assert.same({}, sb:requests())
+    end)
+  end)
+
   describe("the README's examples", function()
     -- The words of a shell line: quotes kept together, a comment dropped.
     local function words(line)

@@ -240,9 +240,9 @@ local function flag(word)
   return kebab(word:sub(3)), nil
 end
 
-local function flag_names(by_flag)
+local function flag_names(by_flag, options)
   local names = {}
-  for name in pairs(OPTIONS) do names[#names + 1] = "--" .. name end
+  for name in pairs(options or OPTIONS) do names[#names + 1] = "--" .. name end
   for name in pairs(by_flag or {}) do names[#names + 1] = "--" .. name end
   sort(names)
   return names
@@ -253,8 +253,8 @@ local function unknown_flag(name, by_flag, where)
 end
 
 -- One option of the tool into `o`; returns how many words it used.
-local function take_option(o, name, inline, argv, i)
-  local value = OPTIONS[name]
+local function take_option(o, name, inline, argv, i, options)
+  local value = (options or OPTIONS)[name]
   if value == false then
     if inline ~= nil then usage("--" .. name .. " takes no value") end
     o[name] = true
@@ -581,6 +581,34 @@ local function run(cmd, streams)
   client:close()
   if not ok then return report(streams.stderr, err) end
   return OK
+end
+
+--- args(argv, options) -> words and options | nil, message: a script's
+--- own command line, read the way kombo reads its options. `options` maps
+--- each option's name (as typed, without the dashes) to false for a switch
+--- or to the word its help shows for the value. The result holds the other
+--- words at 1..n and each option given under its name (true for a switch);
+--- an unknown option, a missing value or an option given twice is nil and
+--- a message naming it (and the closest option).
+function _M.args(argv, options)
+  local ok, result = pcall(function()
+    local out, i = {}, 1
+    while argv[i] ~= nil do
+      local name, inline = flag(argv[i])
+      if name == nil then
+        out[#out + 1] = argv[i]
+        i = i + 1
+      elseif options[name] == nil then
+        usage(("no option --%s%s"):format(name, closest_note("--" .. name, flag_names(nil, options))))
+      else
+        i = i + take_option(out, name, inline, argv, i, options)
+      end
+    end
+    return out
+  end)
+  if ok then return result end
+  if getmetatable(result) == Usage then return nil, result.message end
+  error(result, 0)
 end
 
 --- main(argv, streams) -> exit status. argv: the words after the command
