@@ -320,6 +320,42 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
     assert.matches("^connect: ECONNREFUSED", d.error)
     assert.equal(200, (sb:request("GET", "/ats/tags?page_size=1")))
   end)
+
+  it("answers the API while a receiver that never answers holds a delivery", function()
+    -- Connections wait in the listen backlog; nothing ever reads them.
+    local silent = assert(socket.bind("127.0.0.1", 0))
+    local _, port = silent:getsockname()
+    sb:webhook("http://127.0.0.1:" .. port .. "/hooks", SECRET, 60000)
+    local _, cands = sb:request("GET", "/ats/candidates?page_size=1")
+    assert.equal(200, (sb:request("POST", "/ats/candidates/" .. cands.data.results[1].id .. "/tags",
+      { tag = { name = "VIP" } })))
+    assert.equal(200, (sb:request("GET", "/ats/tags?page_size=1")))
+    local pending = sb:deliveries()[1]
+    assert.is_nil(pending.status)
+    assert.is_nil(pending.error)
+    -- Taken from the backlog at last and closed unanswered.
+    silent:settimeout(30)
+    local c = assert(silent:accept())
+    c:settimeout(30)
+    assert.equal("POST /hooks HTTP/1.1", c:receive("*l"))
+    c:close()
+    silent:close()
+    local d = delivered(1)[1]
+    assert.is_nil(d.status)
+    assert.equal("no HTTP answer", d.error)
+  end)
+
+  it("ends a delivery the receiver does not answer in timeout_ms", function()
+    local silent = assert(socket.bind("127.0.0.1", 0))
+    local _, port = silent:getsockname()
+    sb:webhook("http://127.0.0.1:" .. port .. "/hooks", SECRET, 50)
+    sb:request("POST", "/force-sync", {})
+    assert.equal("timeout", delivered(1)[1].error)
+    silent:close()
+    local ok, err = pcall(sb.webhook, sb, "http://127.0.0.1:" .. port .. "/hooks", SECRET, 0)
+    assert.is_false(ok)
+    assert.matches("400 .*timeout_ms: a whole number of milliseconds from 1 to 60000", err)
+  end)
 end)
 
 describe("kombo.webhooks in library/kombo.lua", function()

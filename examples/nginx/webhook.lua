@@ -1,7 +1,6 @@
--- The inbound-candidate job: Kombo's webhooks at /kombo/webhooks (nginx.conf).
--- The signature is checked on the raw body, Kombo gets its answer at once,
--- and the work runs in a timer: on data-changed for applications, fetch the
--- ones changed in the last hour and log each (your CRM call goes there).
+-- The inbound-candidate job: Kombo's webhooks at /kombo/webhooks (nginx.conf), checked on the
+-- raw body and answered at once; the work runs in a timer: on data-changed for applications,
+-- fetch the ones changed in the last hour and log each (your CRM call goes there).
 local kombo = require("kombo")
 local ngx = ngx -- luacheck: ignore 113
 
@@ -11,11 +10,12 @@ local function _handle(premature, event)
   if premature or event.type ~= "data-changed" then return end
   for _, model in ipairs(event.data.changed_models) do
     if model.name == "ats_applications" then
-      local client = assert(kombo.from_env({ integration_id = event.data.integration_id }))
+      local client = assert(kombo.from_env({ integration_id = event.data.integration_id, null_as_nil = true }))
       local page, err = client.ats:get_applications({ updated_after = kombo.iso8601(ngx.time() - 3600) })
       if not page then return ngx.log(ngx.ERR, "kombo: ", tostring(err)) end
       for _, a in ipairs(page.data.results) do
-        ngx.log(ngx.NOTICE, "kombo: application ", a.id, " (", a.candidate.first_name, ") changed")
+        local who = a.candidate and a.candidate.first_name or "no candidate"
+        ngx.log(ngx.NOTICE, "kombo: application ", a.id, " (", who, ") changed")
       end
     end
   end
@@ -26,8 +26,7 @@ function _M.receive()
   local body, file = ngx.req.get_body_data(), ngx.req.get_body_file()
   if not body and file then -- over client_body_buffer_size: nginx kept it on disk
     local f = assert(io.open(file, "rb"))
-    body = f:read("*a")
-    f:close()
+    body = f:read("*a"); f:close()
   end
   local event, err = kombo.webhooks.parse(body or "", ngx.req.get_headers()["x-kombo-signature"],
     os.getenv("KOMBO_WEBHOOK_SECRET"))

@@ -16,6 +16,9 @@ local type, concat = type, table.concat
 
 local _M = {}
 
+-- HMAC takes the key's length as a C int.
+local MAX_SECRET = 0x7fffffff
+
 --- The request header Kombo signs webhooks in.
 _M.SIGNATURE_HEADER = "X-Kombo-Signature"
 
@@ -39,9 +42,10 @@ function _M.verify(raw_body, signature, secret)
   if type(raw_body) ~= "string" then
     return nil, _fail("raw_body", nil, "the request body as received, a string (got a " .. type(raw_body) .. ")")
   end
-  if type(secret) ~= "string" or secret == "" then
+  if type(secret) ~= "string" or secret == "" or #secret > MAX_SECRET then
     return nil, _fail("secret", nil, "the webhook's secret, a non-empty string (got "
-      .. (secret == "" and "an empty string" or ("a " .. type(secret))) .. ")")
+      .. (secret == "" and "an empty string" or type(secret) == "string" and "one of " .. #secret .. " bytes"
+        or ("a " .. type(secret))) .. ")")
   end
   if type(signature) == "table" then
     -- ngx.req.get_headers() gives a list for a header sent more than once.

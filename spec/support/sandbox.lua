@@ -7,7 +7,7 @@
 --   sb:fault({ path = "/v1/ats/tags", status = 503 })   -- one rule or a list
 --   sb:requests(), sb:clear_requests(), sb:clear_faults(), sb:stats(), sb:counts(), sb:reset()
 --   sb:request("GET", "/ats/tags?page_size=2") -> status, decoded body (or nil), raw body, headers
---   sb:webhook(url, secret)             -- signed events to url after writes; sb:webhook() stops them
+--   sb:webhook(url, secret, timeout_ms) -- signed events to url after writes; sb:webhook() stops them
 --   sb:deliveries()                     -- what it sent: { id, type, body, signature, status | error }
 --   sb:stop()                           -- idempotent
 --   sb:client({ retries = ... })        -- kombo.new pointed at this sandbox
@@ -93,10 +93,11 @@ function Sandbox:clear_faults()
   self:_control("DELETE", "/_sandbox/faults")
 end
 
---- Signed events to `url` after writes and forced syncs; no arguments: none.
-function Sandbox:webhook(url, secret)
+--- Signed events to `url` after writes and forced syncs, each delivery
+-- bounded by timeout_ms (the sandbox's default when nil); no arguments: none.
+function Sandbox:webhook(url, secret, timeout_ms)
   if url == nil then return self:_control("DELETE", "/_sandbox/webhooks") end
-  return self:_control("POST", "/_sandbox/webhooks", { url = url, secret = secret })
+  return self:_control("POST", "/_sandbox/webhooks", { url = url, secret = secret, timeout_ms = timeout_ms })
 end
 
 --- The events sent since the webhook was set, oldest first.

@@ -6,14 +6,14 @@
 -- child process, so the sandbox needs no crypto library of its own and
 -- never the SDK's.
 --
---   POST   /_sandbox/webhooks  {"url": "http://127.0.0.1:PORT/path", "secret": "..."}
+--   POST   /_sandbox/webhooks  {"url": "http://127.0.0.1:PORT/path", "secret": "...", "timeout_ms": 2000}
 --   GET    /_sandbox/webhooks  {"url", "deliveries": [{id, type, body, signature, status | error,
 --                              answered_ms}]} (answered_ms on the request log's clock)
 --   DELETE /_sandbox/webhooks  no more events
 --
 -- Nothing here runs before the API answer is written, and nothing waits:
 -- signing and sending are callbacks on the luv loop, each delivery bounded
--- by TIMEOUT_MS; a receiver that is down or slow costs a failed delivery
+-- by timeout_ms (default TIMEOUT_MS); a receiver that is down or slow costs a failed delivery
 -- record, never a request's answer.
 
 local uv = require("luv")
@@ -25,8 +25,9 @@ local tonumber, type = tonumber, type
 
 local _M = {}
 
--- A delivery's whole life: connect, send, first line of the answer.
+-- A delivery's whole life by default: connect, send, first line of the answer.
 local TIMEOUT_MS = 2000
+local MAX_TIMEOUT_MS = 60000
 -- Deliveries kept for GET (the newest).
 local KEEP = 200
 
@@ -69,6 +70,11 @@ function Hooks:configure(body)
   end
   local target = _parse_url(body.url)
   if not target then return nil, "url: an http:// URL with an IPv4 address or localhost, and a path" end
+  local timeout = body.timeout_ms == nil and TIMEOUT_MS or tonumber(body.timeout_ms)
+  if not timeout or timeout < 1 or timeout > MAX_TIMEOUT_MS or timeout ~= math.floor(timeout) then
+    return nil, "timeout_ms: a whole number of milliseconds from 1 to " .. MAX_TIMEOUT_MS
+  end
+  target.timeout_ms = timeout
   self.url, self.target, self.secret = body.url, target, body.secret
   self.deliveries, self.count = {}, 0
   return true
@@ -139,7 +145,7 @@ local function _send(target, d, body, signature, t0)
     if not timer:is_closing() then timer:close() end
     if not tcp:is_closing() then tcp:close() end
   end
-  timer:start(TIMEOUT_MS, 0, function() finish("timeout") end)
+  timer:start(target.timeout_ms, 0, function() finish("timeout") end)
   local request = concat({
     format("POST %s HTTP/1.1", target.path), format("Host: %s:%d", target.host, target.port),
     "Content-Type: application/json", "User-Agent: kombo-sandbox", "Connection: close",
