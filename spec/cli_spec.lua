@@ -180,6 +180,34 @@ describe("the kombo command", function()
       end
     end)
 
+    it("empty arrays as [] and empty objects as {}, as the API sent them", function()
+      -- Each "field":[] and "field":{} of a text, counted.
+      local function empties(text)
+        local seen = {}
+        for k in text:gmatch('("[%w_]+":%[%])') do seen[k] = (seen[k] or 0) + 1 end
+        for k in text:gmatch('("[%w_]+":{})') do seen[k] = (seen[k] or 0) + 1 end
+        return seen
+      end
+      local arrays = 0
+      for _, name in ipairs({ "jobs", "applications", "candidates", "interviews", "offers", "users" }) do
+        local _, _, raw = sb:request("GET", "/ats/" .. name .. "?page_size=20")
+        local code, out = run({ "ats", "get-" .. name, "--page-size", "20" })
+        assert.equal(0, code)
+        assert.same(empties(raw), empties(out))
+        for k, n in pairs(empties(raw)) do
+          if k:find("[]", 1, true) then arrays = arrays + n end
+        end
+      end
+      assert.is_true(arrays > 20, arrays .. " empty arrays")
+      local _, out = run({ "ats", "get-jobs", "--page-size", "2", "--output", "jsonl" })
+      assert.matches('"job_postings":[]', out, 1, true)
+      _, out = run({ "ats", "get-jobs", "--page-size", "2", "--output", "csv" })
+      local rows = parse_csv(out)
+      local col
+      for i, name in ipairs(rows[1]) do if name == "job_postings" then col = i end end
+      assert.equal("[]", rows[2][col])
+    end)
+
     it("every page as CSV with --all, the header once", function()
       local want = independent_walk("/ats/tags?page_size=7")
       local code, out = run({ "ats", "get-tags", "--page-size", "7", "--all", "--output", "csv" })
@@ -329,7 +357,7 @@ describe("the kombo command", function()
 
     it("for every group lists its operations, and for every operation its parameters", function()
       for _, g in ipairs(operations.groups) do
-        local texts = require("kombo.operations.help." .. g)
+        local texts = require("kombo.operations.cli." .. g)
         local code, out = run({ g, "--help" })
         assert.equal(0, code)
         for _, op in ipairs(operations.load(g)) do

@@ -58,11 +58,11 @@ describe("generated files", function()
     assert.same({
       "docs/operations.md", "library/kombo.lua", "lua/kombo/operations.lua",
       "lua/kombo/operations/ai_apply.lua", "lua/kombo/operations/assessment.lua", "lua/kombo/operations/ats.lua",
+      "lua/kombo/operations/cli/ai_apply.lua", "lua/kombo/operations/cli/assessment.lua",
+      "lua/kombo/operations/cli/ats.lua", "lua/kombo/operations/cli/connect.lua",
+      "lua/kombo/operations/cli/custom.lua", "lua/kombo/operations/cli/general.lua",
+      "lua/kombo/operations/cli/hris.lua", "lua/kombo/operations/cli/lms.lua",
       "lua/kombo/operations/connect.lua", "lua/kombo/operations/custom.lua", "lua/kombo/operations/general.lua",
-      "lua/kombo/operations/help/ai_apply.lua", "lua/kombo/operations/help/assessment.lua",
-      "lua/kombo/operations/help/ats.lua", "lua/kombo/operations/help/connect.lua",
-      "lua/kombo/operations/help/custom.lua", "lua/kombo/operations/help/general.lua",
-      "lua/kombo/operations/help/hris.lua", "lua/kombo/operations/help/lms.lua",
       "lua/kombo/operations/hris.lua", "lua/kombo/operations/lms.lua", "lua/kombo/operations/shared.lua",
       "lua/kombo/webhook_events.lua",
     }, list)

@@ -3,7 +3,7 @@
 --   lua/kombo/operations.lua          the groups (always loaded)
 --   lua/kombo/operations/<group>.lua  each group's operations as data
 --   lua/kombo/operations/shared.lua   schemas several groups share
---   lua/kombo/operations/help/<group>.lua  the kombo command's help texts
+--   lua/kombo/operations/cli/<group>.lua  what the kombo command adds: prose, result shapes
 --   docs/operations.md                the operation reference
 --   library/kombo.lua                 LuaLS (LuaCATS) annotations
 --   lua/kombo/webhook_events.lua      the payload schema of each webhook event
@@ -26,7 +26,7 @@ local luatable = require("genlib.luatable")
 local docs = require("genlib.docs")
 local annotations = require("genlib.annotations")
 local webhooks = require("genlib.webhooks")
-local help = require("genlib.help")
+local cli = require("genlib.cli")
 
 local function _usage()
   io.stderr:write("usage: gen-operations.lua [--reference DIR] [--out DIR] [--check]\n")
@@ -75,7 +75,7 @@ local function main(args)
   files["docs/operations.md"] = docs.text(m)
   files["library/kombo.lua"] = annotations.text(m)
   files["lua/kombo/webhook_events.lua"] = webhooks.text(m)
-  for rel, text in pairs(help.files(m)) do files[rel] = text end
+  for rel, text in pairs(cli.files(m)) do files[rel] = text end
   local names = model.sorted_keys(files)
   local stale = 0
   for _, rel in ipairs(names) do

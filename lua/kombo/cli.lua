@@ -124,10 +124,11 @@ local function columns(rows, out)
   end
 end
 
--- The generated prose of a group (lua/kombo/operations/help/): by
--- operation name, { summary, params = { name = description } }.
+-- What the generator wrote for the command (lua/kombo/operations/cli/):
+-- by operation name, { summary, params = { name = description }, result },
+-- result being where the response holds arrays.
 local function prose(group)
-  return require("kombo.operations.help." .. group)
+  return require("kombo.operations.cli." .. group)
 end
 
 local function option_rows()
@@ -384,25 +385,32 @@ end
 
 -- Output ---------------------------------------------------------------
 
-local function json(v)
-  return (assert(build.encode_json(v, nil, "result")))
+-- JSON text of a decoded value; `shape` says where arrays are, so an
+-- empty one is [] and not {}.
+local function json(v, shape)
+  return (assert(build.encode_json(v, shape, "result")))
 end
 
--- What jsonl and csv print of one response: a page's data.results, else
--- its data (each element when data is a list).
-local function records(op, res)
+local function field(shape, name)
+  return shape and shape.properties and shape.properties[name]
+end
+
+-- What jsonl and csv print of one response, and the shape of each: a
+-- page's data.results, else its data (each element when data is a list).
+local function records(op, res, shape)
   local data = res.data
-  if op.paginated then return data.results end
+  if op.paginated then return data.results, (field(field(shape, "data"), "results") or {}).items end
+  shape = field(shape, "data")
   if data == nil or data == kombo.null then return {} end
-  if type(data) == "table" and next(data) ~= nil and schema.is_array(data) then return data end
-  return { data }
+  if type(data) == "table" and next(data) ~= nil and schema.is_array(data) then return data, (shape or {}).items end
+  return { data }, shape
 end
 
 -- RFC 4180, as examples/export_candidates.lua writes it: CRLF line ends;
 -- a field holding a comma, quote, line break or edge space quoted.
-local function csv_field(v)
+local function csv_field(v, shape)
   if v == nil or v == kombo.null then return "" end
-  if type(v) == "table" then v = json(v) elseif type(v) ~= "string" then v = json(v) end
+  if type(v) ~= "string" then v = json(v, shape) end
   if v:find('[,"\r\n]') or v:match("^%s") or v:match("%s$") then
     return '"' .. v:gsub('"', '""') .. '"'
   end
@@ -426,12 +434,12 @@ local function csv_columns(list)
   return names
 end
 
--- A writer per format: begin(), add(list of records), finish(); `whole`
--- is the json of a single response (no --all).
-local function writer(format, out)
+-- A writer per format: add(list of records), and finish() for json;
+-- `shape` is the records' (where their arrays are).
+local function writer(format, out, shape)
   if format == "jsonl" then
     return { add = function(list)
-      for _, r in ipairs(list) do out:write(json(r), "\n") end
+      for _, r in ipairs(list) do out:write(json(r, shape), "\n") end
     end }
   elseif format == "csv" then
     local cols
@@ -446,12 +454,12 @@ local function writer(format, out)
       for _, r in ipairs(list) do
         local row = {}
         for i, c in ipairs(cols) do
-          local v = r
+          local v, s = r, shape
           if c then
-            v = nil
+            v, s = nil, field(shape, c)
             if type(r) == "table" then v = r[c] end
           end
-          row[i] = csv_field(v)
+          row[i] = csv_field(v, s)
         end
         out:write(concat(row, ","), "\r\n")
       end
@@ -462,7 +470,7 @@ local function writer(format, out)
   return {
     add = function(list)
       for _, r in ipairs(list) do
-        out:write(first and "[" or ",", json(r))
+        out:write(first and "[" or ",", json(r, shape))
         first = false
       end
     end,
@@ -556,13 +564,15 @@ local function run(cmd, streams)
     client:close()
     return report(streams.stderr, err)
   end
-  local out = streams.stdout
+  local out, shape = streams.stdout, (prose(cmd.group)[op.name] or {}).result
   if format == "json" and not o.all then
-    out:write(json(res), "\n")
+    out:write(json(res, shape), "\n")
     client:close()
     return OK
   end
-  local w = writer(format, out)
+  local list
+  list, shape = records(op, res, shape)
+  local w = writer(format, out, shape)
   local ok = true
   if o.all then
     local terminal = streams.terminal
@@ -575,7 +585,7 @@ local function run(cmd, streams)
     ok, err = pcall(walk, res, w, progress)
     if shown then streams.stderr:write("\r\27[K") end
   else
-    w.add(records(op, res))
+    w.add(list)
   end
   if w.finish and ok then w.finish() end
   client:close()
