@@ -41,16 +41,16 @@ describe("the kombo command", function()
 
   -- cli.main with the sandbox's credentials as flags; returns the exit
   -- status, stdout and stderr. opts: stdin (text), terminal, sandbox
-  -- (another than the fixture's).
+  -- (another than the fixture's), stdout (a stream instead of a sink).
   local function run(args, opts)
     opts = opts or {}
     local server = opts.sandbox or sb
     local argv = { "--api-key", server.api_key, "--integration-id", server.integration_id, "--server-url", server.url }
     for _, a in ipairs(args) do argv[#argv + 1] = a end
-    local out, err = sink(), sink()
+    local out, err = opts.stdout or sink(), sink()
     local stdin = { read = function() return opts.stdin end }
     local code = cli.main(argv, { stdout = out, stderr = err, stdin = stdin, terminal = opts.terminal or false })
-    return code, out:text(), err:text()
+    return code, out.text and out:text(), err:text()
   end
 
   -- Every page of target (under /v1), fetched with LuaSocket: the ids in
@@ -225,6 +225,18 @@ describe("the kombo command", function()
       local items = cjson.decode(out)
       assert.equal(#want, #items)
       for i, id in ipairs(want) do assert.equal(id, items[i].id) end
+    end)
+
+    it("nothing it cannot write: exit 1 with the reason, and a walk stops at the first page", function()
+      local full = { write = function() return nil, "No space left on device" end }
+      for _, args in ipairs({ { "general", "check-api-key" }, { "ats", "get-tags", "--page-size", "5", "--all" },
+        { "ats", "--help" } }) do
+        sb:clear_requests()
+        local code, _, err = run(args, { stdout = full })
+        assert.equal(1, code)
+        assert.equal("kombo: cannot write the output: No space left on device\n", err)
+        assert.is_true(#sb:requests() <= 1)
+      end
     end)
 
     it("an operation without pages: its data as a JSON line", function()

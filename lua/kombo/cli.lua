@@ -61,6 +61,22 @@ local function usage(message)
   error(setmetatable({ message = message }, Usage), 0)
 end
 
+-- Output that cannot be written (a full disk, a closed descriptor): the
+-- message, raised to main, which exits 1.
+local Unwritable = {}
+
+-- `stream` whose writes raise when they fail, so a lost output is never
+-- an exit status of 0.
+local function checked(stream)
+  local function check(ok, err)
+    if not ok then error(setmetatable({ message = "cannot write the output: " .. tostring(err) }, Unwritable), 0) end
+  end
+  return {
+    write = function(_, ...) check(stream:write(...)) end,
+    flush = function() if stream.flush then check(stream:flush()) end end,
+  }
+end
+
 local function closest_note(name, candidates)
   local best = build.closest(name, candidates)
   return best and (" (did you mean " .. best .. "?)") or ""
@@ -584,6 +600,10 @@ local function run(cmd, streams)
     end
     ok, err = pcall(walk, res, w, progress)
     if shown then streams.stderr:write("\r\27[K") end
+    if not ok and getmetatable(err) == Unwritable then
+      client:close()
+      error(err, 0)
+    end
   else
     w.add(list)
   end
@@ -627,21 +647,21 @@ end
 function _M.main(argv, streams)
   streams = streams or {}
   local s = {
-    stdout = streams.stdout or io.stdout, stderr = streams.stderr or io.stderr,
+    stdout = checked(streams.stdout or io.stdout), stderr = streams.stderr or io.stderr,
     stdin = streams.stdin or io.stdin, terminal = streams.terminal,
   }
   local ok, result = pcall(function()
     local cmd = parse(argv or {})
-    if cmd.text then
-      s.stdout:write(cmd.text)
-      return OK
-    end
-    return run(cmd, s)
+    local code = OK
+    if cmd.text then s.stdout:write(cmd.text) else code = run(cmd, s) end
+    s.stdout:flush()
+    return code
   end)
   if ok then return result end
-  if getmetatable(result) == Usage then
+  local kind = getmetatable(result)
+  if kind == Usage or kind == Unwritable then
     s.stderr:write("kombo: ", result.message, "\n")
-    return USAGE
+    return kind == Usage and USAGE or FAILED
   end
   error(result, 0)
 end
