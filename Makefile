@@ -119,7 +119,8 @@ examples: $(CORE)
 	$(WITH_SANDBOX) examples/create_application.lua "Backend Engineer" examples/files/ada_lovelace_cv.pdf \
 		Ada Lovelace ada.lovelace@example.com
 	$(WITH_SANDBOX) examples/reject_stale.lua 30 "No response" --job "Backend Engineer"
-	$(WITH_SANDBOX) examples/export_candidates.lua --job "Backend Engineer"
+	rm -f $(BUILD)/nightly_export.jsonl $(BUILD)/nightly_export.state.json
+	$(WITH_SANDBOX) examples/nightly_export.lua $(BUILD)/nightly_export.jsonl $(BUILD)/nightly_export.state.json
 	$(WITH_SANDBOX) examples/integration_health.lua
 	$(WITH_SANDBOX) bin/kombo ats get-jobs --status OPEN --all
 

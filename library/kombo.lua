@@ -33,7 +33,7 @@
 ---@field after_error? fun(exchange: kombo.Exchange, err: kombo.Error)
 
 ---@class kombo.Error
----@field kind "invalid_request"|"api"|"connection"|"timeout"|"decode"|"pagination"
+---@field kind "invalid_request"|"api"|"connection"|"timeout"|"decode"|"pagination"|"state"
 ---@field message string
 ---@field operation? string
 ---@field status? integer
@@ -52,6 +52,35 @@
 ---A resume token: the filters and the cursor of a walk, opaque (strings,
 ---numbers, booleans and arrays, so it keeps through JSON).
 ---@class kombo.Resume
+
+---The options of client:sync: exactly one of state_file and store, and any
+---call option.
+---@class kombo.SyncOptions: kombo.CallOptions
+---@field state_file? string a JSON file, written whole through <state_file>.tmp and a rename
+---@field store? kombo.SyncStore
+---@field overlap_ms? integer how far before the watermark a run asks again (default 300000)
+
+---Where a sync keeps its state: called as methods, values are strings
+---(an ngx.shared dict, a lua-resty-redis connection).
+---@class kombo.SyncStore
+---@field get fun(self: kombo.SyncStore, key: string): string|nil
+---@field set fun(self: kombo.SyncStore, key: string, value: string): any
+
+---An incremental sync of one paginated read (client:sync).
+---@class kombo.Sync
+---@field key string the state's key: integration, operation and filters
+local Sync = {}
+
+---Every item changed since the last completed run (deleted ones with
+---remote_deleted_at set); a failure raises the error object.
+---@return fun(): table
+function Sync:items() end
+
+---fn(item) for each item of sync:items(); what stopped the walk is returned.
+---@param fn fun(item: table)
+---@return true|nil
+---@return kombo.Error|any
+function Sync:run(fn) end
 
 ---@class kombo.Meta
 ---@field status? integer
@@ -151,6 +180,14 @@ local Client = {}
 
 ---Closes every connection and handle the client holds; later calls fail.
 function Client:close() end
+
+---An incremental sync of the paginated read `name`, such as "ats.get_applications".
+---@param name string
+---@param params? table the filters
+---@param opts kombo.SyncOptions
+---@return kombo.Sync|nil
+---@return kombo.Error|nil
+function Client:sync(name, params, opts) end
 
 ---@class kombo.general
 local general = {}

@@ -28,19 +28,7 @@ local function unbase64(s)
   return table.concat(out)
 end
 
--- Seconds since the epoch of an ISO 8601 UTC timestamp.
-local function epoch(iso)
-  local y, m, d, h, mi, s = iso:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
-  y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local doy = math.floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
-  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
-end
-
-local parse_csv = require("support.csv").parse
+local epoch = require("support.time").epoch
 
 describe("examples", function()
   local sb = sandbox.fixture()
@@ -256,70 +244,61 @@ describe("examples", function()
     end)
   end)
 
-  describe("export_candidates.lua", function()
-    local HEADER = { "id", "first_name", "last_name", "email", "phone", "source", "tags", "applications",
-      "created_at" }
-
-    it("writes a header and one correctly quoted row per candidate", function()
-      local job = job_named("Backend Engineer")
-      local status, doc = sb:request("POST", "/ats/candidates", { candidate = {
-        first_name = 'Jean-Luc, "JL"', last_name = "Picard\nEnterprise", email_address = "jl@example.com" },
-        application = { job_id = job.id } })
-      assert.equal(200, status)
-      local id = doc.data.id
-      local tags_path = "/ats/candidates/" .. id .. "/tags"
-      assert.equal(200, (sb:request("POST", tags_path, { tag = { name = "Captain, Starfleet" } })))
-      assert.equal(200, (sb:request("POST", tags_path, { tag = { name = "Senior" } })))
-
-      local code, out, err = run("export_candidates.lua")
-      assert.equal(0, code, err)
-      local rows = parse_csv(out)
-      assert.same(HEADER, rows[1])
-      local candidates = all("/ats/candidates")
-      assert.equal(#candidates + 1, #rows)
-      assert.matches(#candidates .. " candidate", err, 1, true)
-      local by_id = {}
-      for i = 2, #rows do
-        assert.equal(#HEADER, #rows[i])
-        by_id[rows[i][1]] = rows[i]
-      end
-      for _, c in ipairs(candidates) do
-        local row = assert(by_id[c.id], "no row for " .. c.id)
-        local tags = {}
-        for i, t in ipairs(c.tags) do tags[i] = t.name end
-        assert.equal(c.first_name, row[2])
-        assert.equal(c.email_addresses[1].email_address, row[4])
-        assert.equal(table.concat(tags, "; "), row[7])
-        assert.equal(tostring(#c.applications), row[8])
-      end
-      local row = by_id[id]
-      row[9] = nil -- created_at: the sandbox's clock
-      assert.same({ id, 'Jean-Luc, "JL"', "Picard\nEnterprise", "jl@example.com", "", "",
-        "Captain, Starfleet; Senior", "1" }, row)
-      -- The raw bytes, not only what a parser makes of them.
-      assert.matches('\r\n' .. id .. ',"Jean%-Luc, ""JL""","Picard\nEnterprise",jl@example%.com,,,'
-        .. '"Captain, Starfleet; Senior",1,', out)
-    end)
-
-    it("writes the same CSV to --output, filtered by --job and --tag", function()
-      local job = job_named("Backend Engineer")
-      local path = os.tmpname()
-      local code, out = run("export_candidates.lua", { "--output", path, "--job", job.name, "--tag", "Senior" })
-      assert.equal(0, code)
-      assert.equal("", out)
-      local rows = parse_csv(read_file(path))
+  describe("nightly_export.lua", function()
+    local function lines(path)
+      local out = {}
+      for line in read_file(path):gmatch("[^\n]+") do out[#out + 1] = cjson.decode(line) end
       os.remove(path)
-      assert.same(HEADER, rows[1])
+      return out
+    end
+
+    it("exports every application and candidate, then only what changed since (within the overlap)", function()
+      local state, first_path, second_path = os.tmpname(), os.tmpname(), os.tmpname()
+      os.remove(state)
+      local code, _, err = run("nightly_export.lua", { first_path, state })
+      assert.equal(0, code, err)
+      local apps = all("/ats/applications", "include_deleted=true")
+      local cands = all("/ats/candidates", "include_deleted=true")
+      assert.matches(#apps .. " application(s) and " .. #cands .. " candidate(s) exported", err, 1, true)
+      local first = lines(first_path)
+      assert.equal(#apps + #cands, #first)
+      local newest, deleted = {}, 0
+      for _, l in ipairs(first) do
+        local t = epoch(l.item.changed_at)
+        newest[l.type] = math.max(newest[l.type] or 0, t)
+        assert.equal(l.item.remote_deleted_at ~= cjson.null, l.deleted)
+        if l.deleted then deleted = deleted + 1 end
+      end
+      assert.is_true(deleted > 0)
+
+      -- a tag on a candidate, an application deleted in the ATS
+      local tags = "/ats/candidates/" .. cands[1].id .. "/tags"
+      assert.equal(200, (sb:request("POST", tags, { tag = { name = "Exported" } })))
+      sb:delete("applications", apps[1].id)
+      code, _, err = run("nightly_export.lua", { second_path, state })
+      os.remove(state)
+      assert.equal(0, code, err)
       local expected = {}
-      for _, c in ipairs(all("/ats/candidates", "job_ids=" .. job.id)) do
-        for _, t in ipairs(c.tags) do
-          if t.name == "Senior" then expected[#expected + 1] = c.id end
+      for type, list in pairs({ applications = all("/ats/applications", "include_deleted=true"),
+        candidates = all("/ats/candidates", "include_deleted=true") }) do
+        for _, r in ipairs(list) do
+          -- the default overlap: five minutes before the first run's newest change
+          if epoch(r.changed_at) > newest[type] - 300 then expected[#expected + 1] = type .. " " .. r.id end
         end
       end
-      assert.is_true(#expected >= 1)
       local got = {}
-      for i = 2, #rows do got[#got + 1] = rows[i][1] end
+      for _, l in ipairs(lines(second_path)) do
+        got[#got + 1] = l.type .. " " .. l.item.id
+        if l.item.id == apps[1].id then assert.is_true(l.deleted) end
+      end
+      table.sort(expected)
+      table.sort(got)
       assert.same(expected, got)
+      assert.is_true(#got < #first)
+      local found = {}
+      for _, g in ipairs(got) do found[g] = true end
+      assert.is_true(found["candidates " .. cands[1].id])
+      assert.is_true(found["applications " .. apps[1].id])
     end)
   end)
 end)

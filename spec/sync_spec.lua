@@ -97,3 +97,360 @@ describe("resume tokens", function()
     assert.equal(1, #sb:requests())
   end)
 end)
+
+describe("client:sync", function()
+  local sb, client, path
+  local core = require("kombo.core")
+  local NULL = kombo.null
+
+  setup(function() sb = sandbox.start() end)
+  teardown(function() sb:stop() end)
+  before_each(function()
+    sb:reset()
+    client = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url }))
+    path = os.tmpname()
+    os.remove(path)
+  end)
+  after_each(function()
+    client:close()
+    os.remove(path)
+  end)
+
+  local read_file = require("support.files").read
+  local epoch = require("support.time").epoch
+  local function state_of(sync)
+    return core.json_decode(read_file(path))[sync.key]
+  end
+
+  -- The ids a run yields, and the error that ended it (nil when it finished).
+  local function run(sync, stop_at)
+    local ids, items = {}, {}
+    local ok, err = pcall(function()
+      for item in sync:items() do
+        if #ids + 1 == stop_at then error("the caller's own failure") end
+        ids[#ids + 1], items[item.id] = item.id, item
+      end
+    end)
+    return ids, not ok and err or nil, items
+  end
+
+  -- Every application the sandbox has, in its order, deleted ones too.
+  local function all_applications()
+    local ids, newest = {}, nil
+    for app in assert(client.ats:get_applications({ page_size = 100, include_deleted = true })):items() do
+      ids[#ids + 1] = app.id
+      if not newest or app.changed_at > newest then newest = app.changed_at end
+    end
+    sb:clear_requests()
+    return ids, newest
+  end
+
+  local function queries()
+    local out = {}
+    for i, r in ipairs(sb:requests()) do out[i] = r.query end
+    return out
+  end
+
+  local function concat(a, b)
+    local out = {}
+    for _, v in ipairs(a) do out[#out + 1] = v end
+    for _, v in ipairs(b) do out[#out + 1] = v end
+    return out
+  end
+
+  local function applications(opts)
+    opts = opts or {}
+    if not opts.store then opts.state_file = path end
+    return assert(client:sync("ats.get_applications", { page_size = 100 }, opts))
+  end
+
+  it("walks everything the first time, deletions included, and saves the largest changed_at", function()
+    local all, newest = all_applications()
+    local sync = applications()
+    local ids, err, items = run(sync)
+    assert.is_nil(err)
+    assert.same(all, ids)
+    local deleted = 0
+    for _, item in pairs(items) do
+      if item.remote_deleted_at ~= NULL then deleted = deleted + 1 end
+    end
+    assert.equal(12, deleted)
+    local sent = queries()
+    assert.equal(7, #sent)
+    assert.equal("page_size=100&include_deleted=true", sent[1])
+    for i = 2, #sent do assert.matches("^page_size=100&include_deleted=true&cursor=[^&]+$", sent[i]) end
+    assert.same({ watermark = newest }, state_of(sync))
+  end)
+
+  it("dies at the 4th request and resumes there: nothing lost or repeated, the watermark over both runs", function()
+    local all = all_applications()
+    -- the newest change is on page 1, which only the first run sees
+    sb:delete("applications", all[5])
+    local newest = select(2, all_applications())
+    sb:fault({ path = "/v1/ats/applications", every = 4, times = 1, status = 400 })
+    local sync = applications()
+    local first, err = run(sync)
+    assert.equal("api", err.kind)
+    assert.equal(300, #first)
+    local sent = queries()
+    assert.equal(4, #sent)
+    assert.equal(sent[4], "page_size=100&include_deleted=true&cursor=" .. err.resume.cursor)
+    local st = state_of(sync)
+    assert.same(err.resume, st.resume)
+    assert.equal(newest, st.seen)
+    assert.is_nil(st.watermark)
+
+    sb:clear_requests()
+    local second, err2 = run(sync)
+    assert.is_nil(err2)
+    assert.equal(sent[4], queries()[1])
+    assert.same(all, concat(first, second))
+    assert.same({ watermark = newest }, state_of(sync))
+  end)
+
+  it("after a raise in the loop on page 4, starts again at page 4: only the failed item comes twice", function()
+    local all = all_applications()
+    local sync = applications()
+    local first, err = run(sync, 301)
+    assert.matches("the caller's own failure", err)
+    assert.equal(300, #first)
+    local page4 = queries()[4]
+    sb:clear_requests()
+    local second = run(sync)
+    assert.equal(page4, queries()[1])
+    assert.same(all, concat(first, second))
+  end)
+
+  it("then asks for updated_after = watermark - overlap and gets only what changed, deletions too", function()
+    local sync = assert(client:sync("ats.get_candidates", { page_size = 100 }, { state_file = path, overlap_ms = 0 }))
+    run(sync)
+    local watermark = state_of(sync).watermark
+    local cands = assert(client.ats:get_candidates({ page_size = 3 })).data.results
+    assert(client.ats:add_candidate_tag({ candidate_id = cands[1].id, body = { tag = { name = "Synced" } } }))
+    sb:delete("candidates", cands[2].id)
+    sb:clear_requests()
+
+    local ids, err, items = run(sync)
+    assert.is_nil(err)
+    assert.same({ cands[1].id, cands[2].id }, ids)
+    assert.equal(NULL, items[cands[1].id].remote_deleted_at)
+    assert.is_string(items[cands[2].id].remote_deleted_at)
+    local sent = queries()
+    assert.equal(1, #sent)
+    assert.equal("page_size=100&updated_after=" .. watermark:gsub(":", "%%3A") .. "&include_deleted=true", sent[1])
+    local latest = state_of(sync).watermark
+    assert.equal(items[cands[2].id].changed_at, latest)
+
+    -- nothing changed since: nothing comes, the watermark stays
+    assert.same({}, (run(sync)))
+    assert.same({ watermark = latest }, state_of(sync))
+
+    -- the default overlap asks five minutes earlier, and gets both again
+    sb:clear_requests()
+    local overlapping = assert(client:sync("ats.get_candidates", { page_size = 100 }, { state_file = path }))
+    assert.equal(sync.key, overlapping.key)
+    assert.same({ cands[1].id, cands[2].id }, (run(overlapping)))
+    local expected = kombo.iso8601(epoch(latest) - 300)
+    assert.equal("page_size=100&updated_after=" .. expected:gsub(":", "%%3A") .. "&include_deleted=true", queries()[1])
+  end)
+
+  it("gets a record changed behind its cursor during a walk in the next run, whatever came later", function()
+    local all = all_applications()
+    local sync = applications({ overlap_ms = 0 })
+    local ids = {}
+    for item in sync:items() do
+      ids[#ids + 1] = item.id
+      if #ids == 150 then
+        sb:delete("applications", all[5])   -- behind the cursor: this walk has passed it
+        sb:delete("applications", all[500]) -- ahead, changed later: this walk sees it
+      end
+    end
+    assert.same(all, ids)
+    sb:clear_requests()
+    local again = run(sync)
+    assert.same({ all[5], all[500] }, again)
+  end)
+
+  -- A store as the README describes it: store:get(key), store:set(key, value).
+  local function table_store(fail_at)
+    local store = { values = {}, sets = 0 }
+    function store:get(key) return self.values[key] end
+    function store:set(key, value)
+      self.sets = self.sets + 1
+      if self.sets == fail_at then return false, "no memory" end
+      assert.is_string(value)
+      self.values[key] = value
+      return true
+    end
+    return store
+  end
+
+  it("keeps its state in a store under a key of the operation, the integration and the filters", function()
+    local all = all_applications()
+    local store = table_store()
+    local sync = applications({ store = store })
+    assert.same(all, (run(sync)))
+    assert.equal(7, store.sets) -- after each of the 6 pages with a next one, and at the end
+    assert.same({ [sync.key] = store.values[sync.key] }, store.values)
+    assert.is_string(core.json_decode(store.values[sync.key]).watermark)
+    assert.matches("sandbox:integration", sync.key, 1, true)
+    assert.matches("ats.get_applications", sync.key, 1, true)
+
+    local function key(params, opts)
+      opts = opts or {}
+      opts.store = store
+      return assert(client:sync("ats.get_applications", params, opts)).key
+    end
+    assert.equal(sync.key, key({ page_size = 7 }))
+    assert.are_not.equal(sync.key, key({ outcome = "HIRED" }))
+    assert.are_not.equal(key({ outcome = "HIRED" }), key({ outcome = "PENDING" }))
+    assert.equal(key({ outcomes = { "HIRED", "PENDING" } }), key({ outcomes = "HIRED,PENDING" }))
+    assert.are_not.equal(sync.key, key(nil, { integration_id = "other:integration" }))
+    assert.are_not.equal(sync.key, assert(client:sync("ats.get_candidates", nil, { store = store })).key)
+
+    -- another filter's first run starts from nothing
+    sb:clear_requests()
+    run(assert(client:sync("ats.get_applications", { outcome = "HIRED" }, { store = store })))
+    assert.equal("include_deleted=true&outcome=HIRED", queries()[1])
+  end)
+
+  it("stops when the store cannot save, keeping the last saved place", function()
+    local store = table_store(2)
+    local sync = applications({ store = store })
+    local ids, err = run(sync)
+    assert.equal("state", err.kind)
+    assert.equal("write", err.reason)
+    assert.matches("no memory", err.message, 1, true)
+    assert.equal(200, #ids)
+    local sent = queries()
+    assert.equal(2, #sent) -- page 3 is not fetched
+    sb:clear_requests()
+    local again = run(sync)
+    assert.equal(sent[2], queries()[1])
+    assert.equal(612 - 100, #again)
+  end)
+
+  it("writes the state file whole or not at all", function()
+    local sync = applications()
+    local open, writes = io.open, 0
+    local saved
+    -- the second save runs out of disk space half way through its file
+    io.open = function(name, mode) -- luacheck: ignore 122
+      if mode ~= "wb" then return open(name, mode) end
+      writes = writes + 1
+      if writes == 1 then
+        local f = open(name, mode)
+        return { write = function(_, text) saved = text; return f:write(text) end,
+          close = function() return f:close() end }
+      end
+      local f = open(name, mode)
+      return {
+        write = function(_, text)
+          f:write(text:sub(1, math.floor(#text / 2)))
+          return nil, "No space left on device"
+        end,
+        close = function() return f:close() end,
+      }
+    end
+    local ids, err = run(sync)
+    io.open = open -- luacheck: ignore 122
+    assert.equal("state", err.kind)
+    assert.equal("write", err.reason)
+    assert.matches("No space left on device", err.message, 1, true)
+    assert.equal(200, #ids)
+    assert.equal(saved, read_file(path))
+    assert.is_nil(io.open(path .. ".tmp"))
+    assert.is_table(state_of(sync).resume)
+  end)
+
+  it("ends at INTEGRATION.SETUP_SYNC_PENDING saying so, and saves nothing", function()
+    sb:fault({ path = "/v1/ats/applications", status = 409, code = "INTEGRATION.SETUP_SYNC_PENDING" })
+    local store = table_store()
+    local ids, err = run(applications({ store = store }))
+    assert.same({}, ids)
+    assert.equal("api", err.kind)
+    assert.equal(409, err.status)
+    assert.equal("INTEGRATION.SETUP_SYNC_PENDING", err.code)
+    assert.equal("setup_sync_pending", err.reason)
+    assert.matches("first sync has not finished", tostring(err), 1, true)
+    assert.equal(0, store.sets)
+    assert.equal(1, #sb:requests())
+
+    sb:fault({ path = "/v1/ats/applications", status = 409, code = "INTEGRATION.SETUP_SYNC_PENDING" })
+    local _, ferr = run(applications())
+    assert.equal("setup_sync_pending", ferr.reason)
+    assert.is_nil(io.open(path))
+  end)
+
+  it("refuses a state it did not write, before any request", function()
+    local files = require("support.files")
+    for _, text in ipairs({ "{", "[1]", '{"kombo.sync|sandbox:integration|ats.get_applications|/ats/applications":'
+      .. '{"watermark":"yesterday"}}' }) do
+      files.write(path, text)
+      local _, err = run(applications())
+      assert.equal("state", err.kind)
+      assert.equal("corrupt", err.reason)
+      assert.matches(path, err.message, 1, true)
+    end
+    local store = table_store()
+    local sync = applications({ store = store })
+    store.values[sync.key] = '{"resume":{"operation":"get_tags"}}'
+    local _, err = run(sync)
+    assert.equal("corrupt", err.reason)
+    assert.equal(0, #sb:requests())
+  end)
+
+  it("checks the name, params and options before any request", function()
+    local store = table_store()
+    local cases = {
+      { "ats.get_aplications", nil, { store = store }, "name", "did you mean ats.get_applications?" },
+      { "get_applications", nil, { store = store }, "name", "did you mean ats.get_applications or ai_apply" },
+      { 42, nil, { store = store }, "name", "an operation name" },
+      { "ats.move_application_to_stage", nil, { store = store }, "name", "does not page" },
+      { "assessment.get_open_orders", nil, { store = store }, "name", "takes no updated_after and include_deleted" },
+      { "ats.get_applications", nil, nil, "opts", "state_file" },
+      { "ats.get_applications", nil, {}, "opts.state_file", "required" },
+      { "ats.get_applications", nil, { state_file = "" }, "opts.state_file", "non-empty" },
+      { "ats.get_applications", nil, { state_file = path, store = store }, "opts.store", "not with opts.state_file" },
+      { "ats.get_applications", nil, { store = { get = function() end } }, "opts.store", "get and set" },
+      { "ats.get_applications", nil, { store = store, overlap_ms = -1 }, "opts.overlap_ms", "whole number" },
+      { "ats.get_applications", nil, { store = store, overlap_ms = 0.5 }, "opts.overlap_ms", "whole number" },
+      { "ats.get_applications", nil, { store = store, timeout = 5 }, "opts.timeout", "not a known option" },
+      { "ats.get_applications", nil, { store = store, timeout_ms = -5 }, "timeout_ms", "positive" },
+      { "ats.get_applications", { updated_after = "2026-01-01T00:00:00Z" }, { store = store }, "updated_after",
+        "watermark" },
+      { "ats.get_applications", { include_deleted = false }, { store = store }, "include_deleted", "deletions" },
+      { "ats.get_applications", { cursor = "x" }, { store = store }, "cursor", "leave it out" },
+      { "ats.get_applications", { outcome = "WON" }, { store = store }, "outcome", "PENDING" },
+      { "ats.get_applications", "PENDING", { store = store }, "params", "a table" },
+    }
+    for _, c in ipairs(cases) do
+      local sync, err = client:sync(c[1], c[2], c[3])
+      assert.is_nil(sync)
+      assert.equal("invalid_request", err.kind)
+      assert.equal(c[4], err.field)
+      assert.matches(c[5], err.message, 1, true)
+    end
+    local sync, err = client.sync("ats.get_applications", nil, { store = store })
+    assert.is_nil(sync)
+    assert.matches("client:sync", err.message, 1, true)
+    assert.equal(0, store.sets)
+    assert.equal(0, #sb:requests())
+  end)
+
+  it("runs fn over the items with sync:run, returning true or nil and what stopped it", function()
+    local store = table_store()
+    local n = 0
+    assert.is_true(applications({ store = store }):run(function() n = n + 1 end))
+    assert.equal(612, n)
+    sb:fault({ path = "/v1/ats/applications", status = 400 })
+    local ok, err = assert(client:sync("ats.get_applications", { outcome = "HIRED" }, { store = store }))
+      :run(function() end)
+    assert.is_nil(ok)
+    assert.equal("api", err.kind)
+    local ok2, raised = applications({ store = table_store() }):run(function() error({ mine = true }) end)
+    assert.is_nil(ok2)
+    assert.same({ mine = true }, raised)
+    assert.equal("fn", select(2, applications({ store = store }):run()).field)
+  end)
+end)

@@ -27,6 +27,10 @@ _M.DEFAULTS = {
   -- ATS behind Kombo (an upload, a slow vendor) for minutes.
   read_timeout_ms = 60000,
   write_timeout_ms = 300000,
+  -- client:sync asks again for what changed this long before its
+  -- watermark: clocks that disagree, and changes that become visible a
+  -- little after their changed_at.
+  overlap_ms = 300000,
 }
 -- libcurl holds timeouts in a C long of milliseconds; past this a value
 -- would wrap around into a tiny timeout.
@@ -263,6 +267,16 @@ function _M.new(opts)
     },
   }, Client)
   return self
+end
+
+--- client:sync(name, params, opts) -> sync | nil, err: an incremental sync
+-- of the paginated read `name` ("ats.get_applications"); README
+-- "Incremental sync". Loaded on first use.
+function Client:sync(name, params, opts)
+  if getmetatable(self) ~= Client then
+    return nil, invalid("call", "a method call with a colon: client:sync(name, params, opts)")
+  end
+  return require("kombo.sync").new(self, name, params, opts, _prepare, _M.DEFAULTS)
 end
 
 --- client:close(): closes every connection and handle the client holds.

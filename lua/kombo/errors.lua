@@ -11,7 +11,7 @@ local _M = {}
 
 local KINDS = {
   api = true, connection = true, timeout = true,
-  invalid_request = true, decode = true, pagination = true,
+  invalid_request = true, decode = true, pagination = true, state = true,
 }
 _M.KINDS = KINDS
 
@@ -24,6 +24,7 @@ mt.__index = mt
 local WHAT = {
   api = "API error", connection = "connection error", timeout = "timeout",
   invalid_request = "invalid request", decode = "response not understood", pagination = "pagination error",
+  state = "sync state error",
 }
 
 function mt.__tostring(e)

@@ -6,6 +6,7 @@
 --   sb.url, sb.port, sb.api_key, sb.integration_id
 --   sb:fault({ path = "/v1/ats/tags", status = 503 })   -- one rule or a list
 --   sb:requests(), sb:clear_requests(), sb:clear_faults(), sb:stats(), sb:counts(), sb:reset()
+--   sb:delete("candidates", id)         -- the record deleted in the ATS now
 --   sb:request("GET", "/ats/tags?page_size=2") -> status, decoded body (or nil), raw body, headers
 --   sb:webhook(url, secret, timeout_ms) -- signed events to url after writes; sb:webhook() stops them
 --   sb:deliveries()                     -- what it sent: { id, type, body, signature, status | error }
@@ -113,6 +114,12 @@ end
 --- Records per collection: { applications = 612, candidates = 400, ... }
 function Sandbox:counts()
   return self:_control("GET", "/_sandbox/counts")
+end
+
+--- The record `id` of `collection` ("candidates", ...) deleted in the ATS
+--- now: remote_deleted_at and changed_at set to the sandbox's clock.
+function Sandbox:delete(collection, id)
+  self:_control("POST", "/_sandbox/delete", { collection = collection, id = id })
 end
 
 --- Seeded data again, no recorded requests, no faults.

@@ -78,7 +78,7 @@ local PREAMBLE = [[
 ---@field after_error? fun(exchange: kombo.Exchange, err: kombo.Error)
 
 ---@class kombo.Error
----@field kind "invalid_request"|"api"|"connection"|"timeout"|"decode"|"pagination"
+---@field kind "invalid_request"|"api"|"connection"|"timeout"|"decode"|"pagination"|"state"
 ---@field message string
 ---@field operation? string
 ---@field status? integer
@@ -97,6 +97,35 @@ local PREAMBLE = [[
 ---A resume token: the filters and the cursor of a walk, opaque (strings,
 ---numbers, booleans and arrays, so it keeps through JSON).
 ---@class kombo.Resume
+
+---The options of client:sync: exactly one of state_file and store, and any
+---call option.
+---@class kombo.SyncOptions: kombo.CallOptions
+---@field state_file? string a JSON file, written whole through <state_file>.tmp and a rename
+---@field store? kombo.SyncStore
+---@field overlap_ms? integer how far before the watermark a run asks again (default 300000)
+
+---Where a sync keeps its state: called as methods, values are strings
+---(an ngx.shared dict, a lua-resty-redis connection).
+---@class kombo.SyncStore
+---@field get fun(self: kombo.SyncStore, key: string): string|nil
+---@field set fun(self: kombo.SyncStore, key: string, value: string): any
+
+---An incremental sync of one paginated read (client:sync).
+---@class kombo.Sync
+---@field key string the state's key: integration, operation and filters
+local Sync = {}
+
+---Every item changed since the last completed run (deleted ones with
+---remote_deleted_at set); a failure raises the error object.
+---@return fun(): table
+function Sync:items() end
+
+---fn(item) for each item of sync:items(); what stopped the walk is returned.
+---@param fn fun(item: table)
+---@return true|nil
+---@return kombo.Error|any
+function Sync:run(fn) end
 
 ---@class kombo.Meta
 ---@field status? integer
@@ -316,6 +345,14 @@ function _M.text(m)
   add("")
   add("---Closes every connection and handle the client holds; later calls fail.")
   add("function Client:close() end")
+  add("")
+  add("---An incremental sync of the paginated read `name`, such as \"ats.get_applications\".")
+  add("---@param name string")
+  add("---@param params? table the filters")
+  add("---@param opts kombo.SyncOptions")
+  add("---@return kombo.Sync|nil")
+  add("---@return kombo.Error|nil")
+  add("function Client:sync(name, params, opts) end")
 
   for _, g in ipairs(m.group_order) do
     add("")

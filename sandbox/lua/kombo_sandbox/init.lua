@@ -13,6 +13,7 @@
 --   POST   /_sandbox/reset     data back to the seed, no requests, no faults, no webhook
 --   POST   /_sandbox/webhooks  {"url", "secret"}: signed events after writes (webhooks.lua);
 --                              GET lists the deliveries, DELETE stops them
+--   POST   /_sandbox/delete    {"collection", "id"}: the record deleted in the ATS now
 --   POST   /_sandbox/shutdown  stops the server
 --
 --   local sandbox = require("kombo_sandbox")
@@ -177,6 +178,14 @@ function Sandbox:_control(req, conn)
       open_connections = self.http.open_count })
   elseif p == "/_sandbox/counts" and m == "GET" then
     return _json(conn, 200, self:counts())
+  elseif p == "/_sandbox/delete" and m == "POST" then
+    local coll = body and type(body.collection) == "string" and self.db[body.collection]
+    local rec = coll and type(coll) == "table" and coll.by_id and coll.by_id[body.id]
+    if not rec then return _json(conn, 404, { error = "no record with that collection and id" }) end
+    local now = util.now_ms()
+    rec.remote_deleted_at, rec.changed_at = now, now
+    self.db.version = self.db.version + 1
+    return _json(conn, 200, { ok = true })
   elseif p == "/_sandbox/reset" and m == "POST" then
     self:reset(body and tonumber(body.seed))
     return _json(conn, 200, { ok = true, seed = self.seed })

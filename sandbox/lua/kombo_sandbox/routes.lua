@@ -31,6 +31,7 @@ local TITLES = {
   ["REMOTE.UNKNOWN_HTTP_ERROR"] = "The remote system returned an unexpected error.",
   ["REMOTE.INPUT_INVALID"] = "The remote system rejected the input.",
   ["INTEGRATION.PERMISSION_MISSING"] = "A permission is missing for this integration.",
+  ["INTEGRATION.SETUP_SYNC_PENDING"] = "The integration's first sync has not finished yet.",
   ["ATS.JOB_CLOSED"] = "The job is closed.",
   ["ATS.APPLICATION_ALREADY_EXISTS"] = "The application already exists.",
 }

@@ -1,0 +1,351 @@
+-- Incremental sync (client:sync, README "Incremental sync"): one paginated
+-- read walked for what changed since the last completed run, its place
+-- kept in a state file or a store, so a run that stops resumes there.
+--
+-- The state of one key (operation, integration, filters) is a JSON object:
+--   watermark  the largest changed_at of the last completed run; the next
+--              run asks for updated_after = watermark - overlap
+--   resume     a walk in progress: the resume token of its next page
+--   seen       the largest changed_at that walk's caller was given
+--   started    when that walk started, by the local clock
+
+local core = require("kombo.core")
+local build = require("kombo.build")
+local errors = require("kombo.errors")
+local operations = require("kombo.operations")
+local page = require("kombo.page")
+
+local type, pairs, ipairs, pcall, tostring, tonumber, error = type, pairs, ipairs, pcall, tostring, tonumber, error
+local setmetatable, getmetatable = setmetatable, getmetatable
+local floor = math.floor
+local invalid = errors.invalid
+
+local _M = {}
+
+-- What io.open's third result is for a file that does not exist.
+local ENOENT = 2
+
+-- The parameters the sync sets itself.
+local OWN = {
+  updated_after = "set by the sync from its watermark; leave it out",
+  include_deleted = "set by the sync (true, so deletions arrive); leave it out",
+  cursor = "set by the sync; leave it out",
+  resume = "set by the sync; leave it out",
+}
+
+-- Milliseconds since the epoch of an ISO 8601 date-time with a zone
+-- ("2026-12-01T15:04:05.123Z", "+02:00"), or nil for anything else.
+local function _ms(s)
+  if type(s) ~= "string" then return nil end
+  local y, mo, d, h, mi, se, frac, zone = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)%.?(%d*)(.*)$")
+  if not y then return nil end
+  local offset = 0
+  if zone ~= "Z" then
+    local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then return nil end
+    offset = (tonumber(zh) * 60 + tonumber(zm)) * 60000 * (sign == "-" and -1 or 1)
+  end
+  y, mo = tonumber(y), tonumber(mo)
+  -- Days since 1970-01-01 in the proleptic Gregorian calendar, counting
+  -- years from March so the leap day ends a year.
+  if mo <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * ((mo + 9) % 12) + 2) / 5) + tonumber(d) - 1
+  local days = era * 146097 + yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy - 719468
+  local ms = frac ~= "" and floor(tonumber("0." .. frac) * 1000 + 0.5) or 0
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(se) * 1000 + ms - offset
+end
+
+local function _iso(ms)
+  return build.iso8601(ms / 1000)
+end
+
+-- The operation "group.name" (or its alias) names, or nil and the error.
+local function _operation(name)
+  local expected = 'an operation name such as "ats.get_applications"'
+  if type(name) ~= "string" then return nil, invalid("name", expected) end
+  local group, opname = name:match("^([%w_]+)%.([%w_]+)$")
+  for _, op in ipairs(group and operations.load(group) or {}) do
+    if op.name == opname or op.alias == opname then return op, group end
+  end
+  -- A typo of a whole name, or a name given without its group.
+  local names, ungrouped = {}, {}
+  for _, g in ipairs(operations.groups) do
+    for _, op in ipairs(operations.load(g)) do
+      names[#names + 1] = g .. "." .. op.name
+      if op.name == name or op.alias == name then ungrouped[#ungrouped + 1] = g .. "." .. op.name end
+    end
+  end
+  local best = #ungrouped > 0 and table.concat(ungrouped, " or ") or build.closest(name, names)
+  return nil, invalid("name", "no operation " .. name .. (best and ("; did you mean " .. best .. "?") or "")
+    .. " (docs/operations.md lists them all)")
+end
+
+local function _has_query(op, name)
+  for _, q in ipairs(op.query) do
+    if q.name == name then return true end
+  end
+  return false
+end
+
+local function _callable(store, method)
+  local ok, fn = pcall(function() return store[method] end)
+  return ok and (type(fn) == "function" or (type(fn) == "table" and getmetatable(fn) ~= nil))
+end
+
+-- opts split into the sync's own and the call options the rest are.
+local function _options(opts)
+  if type(opts) ~= "table" then
+    return nil, invalid("opts", "a table with state_file (a path) or store (an object with get and set)")
+  end
+  local own, call = {}, nil
+  for k, v in pairs(opts) do
+    if k == "state_file" or k == "store" or k == "overlap_ms" then
+      own[k] = v
+    else
+      call = call or {}
+      call[k] = v
+    end
+  end
+  if own.state_file ~= nil and own.store ~= nil then
+    return nil, invalid("opts.store", "not with opts.state_file: the state lives in one of them")
+  end
+  if own.state_file == nil and own.store == nil then
+    return nil, invalid("opts.state_file", "required: a file path, or opts.store (an object with get and set)")
+  end
+  if own.state_file ~= nil and (type(own.state_file) ~= "string" or own.state_file == "") then
+    return nil, invalid("opts.state_file", "a non-empty file path")
+  end
+  if own.store ~= nil and not (_callable(own.store, "get") and _callable(own.store, "set")) then
+    return nil, invalid("opts.store", "an object with get and set methods (store:get(key), store:set(key, value))")
+  end
+  local overlap = own.overlap_ms
+  if overlap ~= nil and (type(overlap) ~= "number" or overlap ~= overlap or overlap < 0 or overlap > 2 ^ 53
+    or overlap % 1 ~= 0) then
+    return nil, invalid("opts.overlap_ms", "a whole number of milliseconds >= 0")
+  end
+  return own, call
+end
+
+local Sync = {}
+Sync.__index = Sync
+
+--- client:sync(name, params, opts) -> sync | nil, err; `prepare` is the
+--- client's check of a call's params and options.
+function _M.new(client, name, params, opts, prepare, defaults)
+  local op, group = _operation(name)
+  if not op then return nil, group end
+  name = group .. "." .. op.name
+  if not op.paginated then
+    return nil, invalid("name", name .. " does not page; client:sync walks paginated reads", op.name)
+  end
+  if not (_has_query(op, "updated_after") and _has_query(op, "include_deleted")) then
+    return nil, invalid("name", name .. " takes no updated_after and include_deleted, so it cannot sync what changed",
+      op.name)
+  end
+  local own, call = _options(opts)
+  if not own then
+    call.operation = op.name
+    return nil, call
+  end
+  if params ~= nil and type(params) ~= "table" then return nil, invalid("params", "a table", op.name) end
+  local filters = {}
+  for k, v in pairs(params or {}) do
+    if OWN[k] then return nil, invalid(k, OWN[k], op.name) end
+    if k ~= "page_size" then filters[k] = v end
+  end
+  -- The key names the filters as the request writes them (page_size aside:
+  -- it changes no item), so equal filters share one state however given.
+  local req, err = prepare(op, filters, call)
+  if not req then return nil, err end
+  local integration = (call and call.integration_id) or client._integration_id or ""
+  return setmetatable({
+    client = client, op = op, name = name, params = params or {}, call = call, prepare = prepare,
+    state_file = own.state_file, store = own.store, overlap_ms = own.overlap_ms or defaults.overlap_ms,
+    key = ("kombo.sync|%s|%s|%s%s"):format(integration, name, req.path, req.query ~= "" and ("?" .. req.query) or ""),
+  }, Sync)
+end
+
+local function _state_error(self, reason, message)
+  return errors.new({ kind = "state", reason = reason, operation = self.op.name, attempts = 0, message = message })
+end
+
+local function _corrupt(self, where)
+  return _state_error(self, "corrupt", where .. " does not hold the state client:sync writes; "
+    .. "remove it to sync everything again")
+end
+
+-- Every key's state in the state file ({} when there is none yet).
+local function _read_file(self)
+  local path = self.state_file
+  local f, msg, code = io.open(path, "rb")
+  if not f then
+    if code == ENOENT then return {} end
+    return nil, _state_error(self, "read", tostring(msg))
+  end
+  local text, rerr = f:read("*a")
+  f:close()
+  if not text then return nil, _state_error(self, "read", path .. ": " .. tostring(rerr)) end
+  if text == "" then return {} end
+  local all = core.json_decode(text)
+  if type(all) ~= "table" or all[1] ~= nil then return nil, _corrupt(self, path) end
+  return all
+end
+
+-- This key's state: a table, {} when there is none.
+function Sync:_load()
+  local st, where
+  if self.store then
+    where = "the store's value for " .. self.key
+    local ok, text = pcall(self.store.get, self.store, self.key)
+    if not ok then return nil, _state_error(self, "read", "store:get raised: " .. tostring(text)) end
+    -- nil, false and ngx.null (lua-resty-redis) are all "never set"
+    if type(text) ~= "string" then return {} end
+    st = core.json_decode(text)
+  else
+    where = self.state_file
+    local all, err = _read_file(self)
+    if not all then return nil, err end
+    st = all[self.key] or {}
+  end
+  if type(st) ~= "table" or (st.watermark ~= nil and not _ms(st.watermark))
+    or (st.seen ~= nil and not _ms(st.seen)) or (st.started ~= nil and not _ms(st.started))
+    or (st.resume ~= nil and type(st.resume) ~= "table") then
+    return nil, _corrupt(self, where)
+  end
+  return st
+end
+
+-- The state file written whole to a temporary file beside it, then renamed
+-- over it: a reader (or the next run, after a crash) finds the old text or
+-- the new one, never part of either.
+local function _write_file(self, st)
+  local all, err = _read_file(self)
+  if not all then return nil, err end
+  all[self.key] = st
+  local text, eerr = build.encode_json(all, nil, "state")
+  if not text then return nil, _state_error(self, "write", eerr.message) end
+  local path = self.state_file
+  local tmp = path .. ".tmp"
+  local f, msg = io.open(tmp, "wb")
+  if not f then return nil, _state_error(self, "write", tostring(msg)) end
+  local wrote, werr = f:write(text)
+  local closed, cerr = f:close()
+  local renamed, rerr = false, nil
+  if wrote and closed then renamed, rerr = os.rename(tmp, path) end
+  if not renamed then
+    os.remove(tmp)
+    return nil, _state_error(self, "write", tostring(werr or cerr or rerr))
+  end
+  return true
+end
+
+function Sync:_save(st)
+  if not self.store then return _write_file(self, st) end
+  local text, eerr = build.encode_json(st, nil, "state")
+  if not text then return nil, _state_error(self, "write", eerr.message) end
+  -- ngx.shared answers false, err and lua-resty-redis nil, err on failure.
+  local ok, res, err = pcall(self.store.set, self.store, self.key, text)
+  if not ok then return nil, _state_error(self, "write", "store:set raised: " .. tostring(res)) end
+  if res == false or (res == nil and err ~= nil) then
+    return nil, _state_error(self, "write", "store:set failed: " .. tostring(err))
+  end
+  return true
+end
+
+-- The next run's watermark: the largest changed_at the caller was given,
+-- but never past the walk's start (a record changed while the walk ran may
+-- sit behind its cursor, and its changed_at is after the start), and never
+-- behind the previous watermark. Nothing given: the previous one.
+local function _watermark(prev, seen, started)
+  if not seen then return prev end
+  local w, t = seen, _ms(seen)
+  local s = _ms(started)
+  if s and s < t then w, t = started, s end
+  local p = _ms(prev)
+  if p and p >= t then return prev end
+  return w
+end
+
+-- The error that ends a run, told plainly when Kombo has no data yet.
+local function _failed(err)
+  if type(err) == "table" and err.code == "INTEGRATION.SETUP_SYNC_PENDING" then
+    err.reason = "setup_sync_pending"
+    err.message = "the integration's first sync has not finished, so there is nothing to sync yet; "
+      .. "nothing was saved, run again later (" .. tostring(err.message) .. ")"
+  end
+  return err
+end
+
+--- for item in sync:items() -- every item changed since the last completed
+--- run (deleted ones with remote_deleted_at set); a failure raises the
+--- error object out of the loop, as page:items() does.
+function Sync:items()
+  local st, err = self:_load()
+  if not st then error(err, 0) end
+  local req
+  if st.resume then
+    req = self.prepare(self.op, { resume = st.resume }, self.call)
+    if not req then error(_corrupt(self, self.state_file or ("the store's value for " .. self.key)), 0) end
+  else
+    local params = {}
+    for k, v in pairs(self.params) do params[k] = v end
+    params.include_deleted = true
+    if st.watermark then params.updated_after = _iso(_ms(st.watermark) - self.overlap_ms) end
+    req, err = self.prepare(self.op, params, self.call)
+    if not req then error(err, 0) end
+    st = { watermark = st.watermark, started = _iso(core.time_ms()) }
+  end
+  local first, ferr = page.first(self.client, self.op, req)
+  if not first then error(_failed(ferr), 0) end
+  local pages = first:pages()
+  local results = pages().data.results
+  local i, n, done = 0, #results, false
+  local seen, seen_ms = st.seen, _ms(st.seen)
+  local cursor = first.data.next
+  first = nil -- luacheck: ignore 311 (not kept alive through the walk)
+  return function()
+    while true do
+      if i < n then
+        i = i + 1
+        local item = results[i]
+        local t = type(item) == "table" and _ms(item.changed_at)
+        if t and (not seen_ms or t > seen_ms) then seen, seen_ms = item.changed_at, t end
+        return item
+      end
+      if done then return nil end
+      -- The caller has had every item of this page: a later run starts
+      -- after it.
+      results = nil
+      if type(cursor) == "string" then
+        local ok, serr = self:_save({ watermark = st.watermark, started = st.started, seen = seen,
+          resume = build.resume(self.op, req.filters, cursor) })
+        if not ok then error(serr, 0) end
+      end
+      local ok, p = pcall(pages)
+      if not ok then error(_failed(p), 0) end
+      if not p then
+        done = true
+        local saved, serr = self:_save({ watermark = _watermark(st.watermark, seen, st.started) })
+        if not saved then error(serr, 0) end
+        return nil
+      end
+      results, cursor = p.data.results, p.data.next
+      i, n = 0, #results
+    end
+  end
+end
+
+--- sync:run(fn) -> true | nil, err: fn(item) for each item of sync:items();
+--- what the walk or fn raised is returned instead of raised.
+function Sync:run(fn)
+  if type(fn) ~= "function" then return nil, invalid("fn", "a function, called with each item", self.op.name) end
+  local ok, err = pcall(function()
+    for item in self:items() do fn(item) end
+  end)
+  if ok then return true end
+  return nil, err
+end
+
+return _M
