@@ -271,6 +271,18 @@ describe("client:sync", function()
     assert.same({ all[5], all[500] }, again)
   end)
 
+  it("walks inside a kombo task as in the main program", function()
+    local all = all_applications()
+    local sync = applications()
+    local ids = {}
+    kombo.spawn(function()
+      for item in sync:items() do ids[#ids + 1] = item.id end
+    end)
+    assert(kombo.run())
+    assert.same(all, ids)
+    assert.is_string(state_of(sync).watermark)
+  end)
+
   -- A store as the README describes it: store:get(key), store:set(key, value).
   local function table_store(fail_at)
     local store = { values = {}, sets = 0 }

@@ -150,9 +150,10 @@ function _M.new(client, name, params, opts, prepare, defaults)
     return nil, call
   end
   if params ~= nil and type(params) ~= "table" then return nil, invalid("params", "a table", op.name) end
-  local filters = {}
+  local own_params, filters = {}, {}
   for k, v in pairs(params or {}) do
     if OWN[k] then return nil, invalid(k, OWN[k], op.name) end
+    own_params[k] = v
     if k ~= "page_size" then filters[k] = v end
   end
   -- The key names the filters as the request writes them (page_size aside:
@@ -161,7 +162,7 @@ function _M.new(client, name, params, opts, prepare, defaults)
   if not req then return nil, err end
   local integration = (call and call.integration_id) or client._integration_id or ""
   return setmetatable({
-    client = client, op = op, name = name, params = params or {}, call = call, prepare = prepare,
+    client = client, op = op, name = name, params = own_params, call = call, prepare = prepare,
     state_file = own.state_file, store = own.store, overlap_ms = own.overlap_ms or defaults.overlap_ms,
     key = ("kombo.sync|%s|%s|%s%s"):format(integration, name, req.path, req.query ~= "" and ("?" .. req.query) or ""),
   }, Sync)
