@@ -5,14 +5,10 @@ local kombo = require("kombo")
 local sandbox = require("support.sandbox")
 
 describe("resume tokens", function()
-  local sb, client
+  local sb = sandbox.fixture()
+  local client
 
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
-  before_each(function()
-    sb:reset()
-    client = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url }))
-  end)
+  before_each(function() client = sb:client() end)
   after_each(function() client:close() end)
 
   local FILTERS = { page_size = 50, outcome = "PENDING" }
@@ -99,15 +95,13 @@ describe("resume tokens", function()
 end)
 
 describe("client:sync", function()
-  local sb, client, path
+  local sb = sandbox.fixture()
+  local client, path
   local core = require("kombo.core")
   local NULL = kombo.null
 
-  setup(function() sb = sandbox.start() end)
-  teardown(function() sb:stop() end)
   before_each(function()
-    sb:reset()
-    client = assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url }))
+    client = sb:client()
     path = os.tmpname()
     os.remove(path)
   end)
