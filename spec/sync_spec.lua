@@ -460,3 +460,51 @@ describe("client:sync", function()
     assert.equal("fn", select(2, applications({ store = store }):run()).field)
   end)
 end)
+
+describe("client:sync inside nginx", function()
+  local nginx = require("support.nginx")
+  local cjson = require("cjson")
+  local sb = sandbox.fixture()
+  local server
+
+  -- One run per request, its state in an ngx.shared dict (store:get and
+  -- store:set as methods, as the README says).
+  local SYNC = [[
+    local c = assert(require("kombo").new({ api_key = %q, integration_id = %q, server_url = %q }))
+    local sync = assert(c:sync("ats.get_candidates", { page_size = 100 },
+      { store = ngx.shared.kombo_sync, overlap_ms = 0 }))
+    local ids = {}
+    local ok, err = sync:run(function(item) ids[#ids + 1] = item.id end)
+    ngx.say(require("cjson").encode({ ok = ok, err = err and tostring(err), ids = ids,
+      state = ngx.shared.kombo_sync:get(sync.key) }))
+  ]]
+
+  setup(function()
+    server = nginx.start({
+      http = "lua_shared_dict kombo_sync 1m;",
+      locations = { ["/sync"] = SYNC:format(sb.api_key, sb.integration_id, sb.url) },
+    })
+  end)
+  teardown(function() if server then server:stop() end end)
+
+  local function sync_run()
+    local status, body = server:get("/sync")
+    assert.equal(200, status, body)
+    return cjson.decode(body)
+  end
+
+  it("keeps its watermark in an ngx.shared dict", function()
+    local first = sync_run()
+    assert.is_true(first.ok, first.err)
+    assert.equal(sb:counts().candidates, #first.ids)
+    assert.is_string(cjson.decode(first.state).watermark)
+    local c = sb:client()
+    local cand = assert(c.ats:get_candidates({ page_size = 1 })).data.results[1]
+    c:close()
+    sb:delete("candidates", cand.id)
+    sb:clear_requests()
+    local second = sync_run()
+    assert.same({ cand.id }, second.ids)
+    assert.matches("updated_after=", sb:requests()[1].query, 1, true)
+  end)
+end)
