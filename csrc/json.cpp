@@ -39,6 +39,25 @@ const char DECODER_MT[] = "kombo.json_decoder";
  * size fits. */
 const size_t KEEP_BYTES = 4u << 20;
 
+/* Object keys repeat in every item of a page. Pushing a key again interns
+ * it again: Lua hashes every byte and walks a chain of its string table.
+ * The shared decoder remembers the keys it pushed, their bytes here and
+ * their Lua strings in a table (json_decode's third upvalue, so they stay
+ * alive), and pushes a known key from that table, which skips the hash.
+ * Open addressing; when half full it starts again empty, so keys that never
+ * repeat (a map keyed by ids) cost a bounded table and a little time. The
+ * table belongs to the decoder's global state; every coroutine of that
+ * state may push its strings. Values are left out: most of them differ
+ * from item to item, and caching them measured slower. */
+const unsigned KEY_SLOTS = 256; /* a power of two */
+const size_t KEY_MAX = 32;      /* longer keys are pushed as they come */
+
+struct keys {
+	unsigned used;
+	unsigned char len[KEY_SLOTS]; /* 0: a free slot */
+	char bytes[KEY_SLOTS][KEY_MAX];
+};
+
 /* One per Lua state, the upvalue of json_decode: the parser's buffers and
  * the padded copy of the input are reused from one response to the next. */
 struct decoder {
@@ -48,6 +67,7 @@ struct decoder {
 	/* Set while a value is being built: a finalizer may decode again, and
 	 * must not reuse the tape and buffer the outer decode reads. */
 	bool busy;
+	keys *known; /* the shared decoder's, made on its first decode */
 };
 
 void release(decoder *d)
@@ -59,12 +79,60 @@ void release(decoder *d)
 	d->cap = 0;
 }
 
+struct builder {
+	lua_State *L;
+	bool drop_null;
+	keys *known; /* nullptr: push every key as it comes */
+	int table;   /* stack index of the known keys' strings */
+};
+
+unsigned key_slot(const char *s, size_t len)
+{
+	unsigned h = (unsigned)len * 0x9E3779B1u;
+	h ^= (unsigned char)s[0] * 0x85EBCA77u;
+	h ^= (unsigned char)s[len / 2] * 0x27D4EB2Fu;
+	h ^= (unsigned char)s[len - 1] * 0xC2B2AE3Du;
+	return (h ^ h >> 15) & (KEY_SLOTS - 1);
+}
+
+void push_key(const builder &b, std::string_view s)
+{
+	keys *k = b.known;
+	size_t n = s.size();
+	if (k == nullptr || n == 0 || n > KEY_MAX) {
+		lua_pushlstring(b.L, s.data(), n);
+		return;
+	}
+	unsigned i = key_slot(s.data(), n);
+	for (; k->len[i] != 0; i = (i + 1) & (KEY_SLOTS - 1)) {
+		if (k->len[i] == n && std::memcmp(k->bytes[i], s.data(), n) == 0) {
+			lua_rawgeti(b.L, b.table, (int)i + 1);
+			return;
+		}
+	}
+	if (k->used >= KEY_SLOTS / 2) {
+		std::memset(k->len, 0, sizeof k->len);
+		k->used = 0;
+		i = key_slot(s.data(), n);
+	}
+	/* The slot is marked known only once the table holds its string: an
+	 * error (out of memory) before that leaves it free. */
+	lua_pushlstring(b.L, s.data(), n);
+	lua_pushvalue(b.L, -1);
+	lua_rawseti(b.L, b.table, (int)i + 1);
+	std::memcpy(k->bytes[i], s.data(), n);
+	k->len[i] = (unsigned char)n;
+	k->used++;
+}
+
 /* Lua errors (out of memory) unwind through here with longjmp: every frame
  * below holds only pointers into the parser's tape, nothing to destroy. */
 /* With drop_null, a null member of an object is left out and a null
  * element of an array leaves a hole, so the caller reads nil there. */
-void push(lua_State *L, element e, bool drop_null)
+void push(const builder &b, element e)
 {
+	lua_State *L = b.L;
+	bool drop_null = b.drop_null;
 	switch (e.type()) {
 	case element_type::OBJECT: {
 		simdjson::dom::object o = e.get_object().value_unsafe();
@@ -73,8 +141,8 @@ void push(lua_State *L, element e, bool drop_null)
 		for (simdjson::dom::key_value_pair f : o) {
 			if (drop_null && f.value.type() == element_type::NULL_VALUE)
 				continue;
-			lua_pushlstring(L, f.key.data(), f.key.size());
-			push(L, f.value, drop_null);
+			push_key(b, f.key);
+			push(b, f.value);
 			lua_rawset(L, -3);
 		}
 		break;
@@ -88,7 +156,7 @@ void push(lua_State *L, element e, bool drop_null)
 			++i;
 			if (drop_null && v.type() == element_type::NULL_VALUE)
 				continue;
-			push(L, v, drop_null);
+			push(b, v);
 			lua_rawseti(L, -2, i);
 		}
 		break;
@@ -357,14 +425,14 @@ void lenient_parse(lua_State *L, char *text, bool drop_null)
 decoder *new_decoder(lua_State *L)
 {
 	decoder *d = static_cast<decoder *>(lua_newuserdata(L, sizeof(decoder)));
-	*d = decoder{nullptr, nullptr, 0, false};
+	*d = decoder{nullptr, nullptr, 0, false, nullptr};
 	luaL_getmetatable(L, DECODER_MT);
 	lua_setmetatable(L, -2);
 	return d;
 }
 
-/* (s, shared decoder or NULL, fast, drop_null) -> value. With fast false,
- * the second parser alone. */
+/* (s, shared decoder or NULL, fast, drop_null, the shared decoder's key
+ * strings or nil) -> value. With fast false, the second parser alone. */
 int decode_protected(lua_State *L)
 {
 	size_t len;
@@ -387,6 +455,10 @@ int decode_protected(lua_State *L)
 		d->buf = buf;
 		d->cap = cap;
 	}
+	/* Without room for the keys the decode goes on, pushing each key. */
+	if (fast && !own && d->known == nullptr && !lua_isnil(L, 5)) {
+		d->known = static_cast<keys *>(std::calloc(1, sizeof(keys)));
+	}
 	if (fast && d->parser == nullptr) {
 		d->parser = new (std::nothrow) simdjson::dom::parser();
 		if (d->parser == nullptr)
@@ -397,7 +469,7 @@ int decode_protected(lua_State *L)
 	d->buf[len] = '\0';
 	element root;
 	if (fast && d->parser->parse(d->buf, len, false).get(root) == simdjson::SUCCESS)
-		push(L, root, drop_null);
+		push(builder{L, drop_null, own ? nullptr : d->known, 5}, root);
 	else
 		lenient_parse(L, d->buf, drop_null);
 	if (own)
@@ -405,15 +477,20 @@ int decode_protected(lua_State *L)
 	return 1;
 }
 
-/* Runs decode_protected (on the stack below s) for s at index 1. */
-int decode(lua_State *L, decoder *shared, bool fast, bool drop_null)
+/* Runs decode_protected (on the stack below s) for s at index 1, with the
+ * shared decoder's key strings at index cache (0: none). */
+int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache)
 {
 	bool was_busy = shared != nullptr && shared->busy;
 	lua_pushvalue(L, 1);
 	lua_pushlightuserdata(L, shared);
 	lua_pushboolean(L, fast);
 	lua_pushboolean(L, drop_null);
-	int status = lua_pcall(L, 4, 1, 0);
+	if (cache != 0)
+		lua_pushvalue(L, cache);
+	else
+		lua_pushnil(L);
+	int status = lua_pcall(L, 5, 1, 0);
 	if (shared != nullptr && !was_busy) {
 		shared->busy = false;
 		if (shared->cap > KEEP_BYTES)
@@ -430,20 +507,25 @@ int decode(lua_State *L, decoder *shared, bool fast, bool drop_null)
 	return 2;
 }
 
-/* Upvalues: the shared decoder, decode_protected (made once, so nothing
- * here allocates before the lua_pcall). */
+/* Upvalues: the shared decoder, decode_protected and the strings of the
+ * decoder's known keys (made once, so nothing here allocates before the
+ * lua_pcall). */
 int json_decode(lua_State *L)
 {
 	luaL_checkstring(L, 1);
 	bool drop_null = lua_toboolean(L, 2);
 	lua_settop(L, 1);
 	lua_pushvalue(L, lua_upvalueindex(2));
-	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true, drop_null);
+	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true, drop_null,
+		      lua_upvalueindex(3));
 }
 
 int decoder_gc(lua_State *L)
 {
-	release(static_cast<decoder *>(lua_touserdata(L, 1)));
+	decoder *d = static_cast<decoder *>(lua_touserdata(L, 1));
+	release(d);
+	std::free(d->known);
+	d->known = nullptr;
 	return 0;
 }
 
@@ -459,7 +541,8 @@ void kombo_json_open(lua_State *L)
 	lua_pop(L, 1);
 	new_decoder(L);
 	lua_pushcfunction(L, decode_protected);
-	lua_pushcclosure(L, json_decode, 2);
+	lua_createtable(L, KEY_SLOTS, 0);
+	lua_pushcclosure(L, json_decode, 3);
 	lua_setfield(L, -2, "json_decode");
 }
 
@@ -472,7 +555,7 @@ int kombo_json_decode_lenient(lua_State *L)
 	bool drop_null = lua_toboolean(L, 2);
 	lua_settop(L, 1);
 	lua_pushcfunction(L, decode_protected);
-	return decode(L, nullptr, false, drop_null);
+	return decode(L, nullptr, false, drop_null, 0);
 }
 
 int kombo_json_busy(lua_State *L, int index)

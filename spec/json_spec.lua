@@ -142,6 +142,34 @@ describe("core.json_decode", function()
   it("raises only for a non-string argument", function()
     assert.has_error(function() decode({}) end)
   end)
+
+  -- The decoder pushes keys it has seen before from a table of its own:
+  -- whatever it remembers, forgets or finds in a neighbouring slot, every
+  -- key comes out as lua-cjson's.
+  it("decodes keys it has seen, forgotten or confused with others as lua-cjson does", function()
+    local names = { "", "a", "id", "abcde", "axcye", "abcdf", "bbcde", ("k"):rep(32), ("k"):rep(33),
+      ("k"):rep(31) .. "j", "caf\195\169", "x\0y" }
+    for i = 1, 300 do names[#names + 1] = ("key_%d_%s"):format(i, ("z"):rep(i % 40)) end
+    local items = {}
+    for i = 1, 6 do
+      local fields = {}
+      for j, name in ipairs(names) do
+        local escaped = name:gsub("%z", "\\u0000")
+        fields[j] = ('"%s":"%s%d"'):format(escaped, escaped, i)
+      end
+      items[i] = "{" .. table.concat(fields, ",") .. "}"
+    end
+    local body = "[" .. table.concat(items, ",") .. "]"
+    local want = assert(cjson.decode(body))
+    for round = 1, 3 do
+      assert.same(want, decode(body), "round " .. round)
+      collectgarbage()
+    end
+    -- a coroutine of the same state gets the same keys
+    local co = coroutine.wrap(function() return decode(body) end)
+    assert.same(want, co())
+    for _, name in ipairs(names) do assert.equal(name .. "6", decode(body)[6][name]) end
+  end)
 end)
 
 -- A page of 250 applications (300 KB) and the value it must decode
