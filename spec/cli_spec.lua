@@ -392,6 +392,10 @@ describe("the kombo command", function()
           for _, field in ipairs(op.body and op.body.required or {}) do
             assert.matches("\n  " .. field .. " %*", help)
           end
+          for field, described in pairs(texts[op.name].body or {}) do
+            assert.matches("\n  " .. field .. "[ *]", help)
+            assert.matches("\n      " .. described:sub(1, 60), help, 1, true)
+          end
         end
       end
       assert.same({}, sb:requests())

@@ -141,8 +141,9 @@ local function columns(rows, out)
 end
 
 -- What the generator wrote for the command (lua/kombo/operations/cli/):
--- by operation name, { summary, params = { name = description }, result },
--- result being where the response holds arrays.
+-- by operation name, { summary, params = { name = description }, body = {
+-- field = description }, result }, result being where the response holds
+-- arrays.
 local function prose(group)
   return require("kombo.operations.cli." .. group)
 end
@@ -236,7 +237,8 @@ local function operation_help(group, op)
     for name in pairs(op.body.properties or {}) do names[#names + 1] = name end
     sort(names)
     for _, name in ipairs(names) do
-      rows[#rows + 1] = { name .. (required[name] and " *" or ""), schema.expected(op.body.properties[name]) }
+      rows[#rows + 1] = { name .. (required[name] and " *" or ""), schema.expected(op.body.properties[name]),
+        text.body and text.body[name] }
     end
     if #rows == 0 then rows[1] = { "(any)", "an object" } end
     columns(rows, out)
