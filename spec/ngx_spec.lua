@@ -195,12 +195,22 @@ LOCATIONS["/spawn"] = [[
   assert(drivers.run())
   ngx.update_time()
   local took = ngx.now() - t0
-  drivers.spawn(function() error("task failed on purpose") end)
-  drivers.spawn(function() counts[4] = #assert(c.ats:get_tags()).data.results end)
+  local first = drivers.spawn(function() error("task failed on purpose") end)
+  local fourth = drivers.spawn(function()
+    counts[4] = #assert(c.ats:get_tags()).data.results
+    return counts[4], "more"
+  end)
+  -- A thread that did not spawn `fourth` waits for it too.
+  local other = drivers.spawn(function() return fourth:wait() end)
   drivers.spawn(function() error("and so did this one") end)
   local ran, failures = drivers.run()
+  local n, more = fourth:wait()
+  local other_n, other_more = other:wait()
+  local none, err = first:wait()
   KOMBO.reply({ ok = true, counts = counts, took = took,
-    ran = ran, failures = { tostring(failures[1]), tostring(failures[2]) }, nfailures = #failures })
+    ran = ran, failures = { tostring(failures[1]), tostring(failures[2]) }, nfailures = #failures,
+    first_is_task_1 = failures.tasks[1] == first, waited = { n, more, other_n, other_more },
+    failed_wait = { none == nil, err == failures[1] } })
 ]]
 
 describe("inside nginx (cosockets)", function()
@@ -471,5 +481,9 @@ describe("inside nginx (cosockets)", function()
     assert.matches("task failed on purpose", r.failures[1], 1, true)
     assert.matches("stack traceback", r.failures[1], 1, true)
     assert.matches("and so did this one", r.failures[2], 1, true)
+    assert.is_true(r.first_is_task_1)
+    -- task:wait in the thread that spawned the task and in another one.
+    assert.same({ r.counts[1], "more", r.counts[1], "more" }, r.waited)
+    assert.same({ true, true }, r.failed_wait)
   end)
 end)

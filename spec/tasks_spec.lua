@@ -67,7 +67,7 @@ describe("kombo.spawn / kombo.run", function()
     assert.equal(3, #r.users[1].data.results)
   end)
 
-  it("runs every task to its end and returns nil, errors listing each failed task's error in order", function()
+  it("runs every task to its end and returns nil, errors listing each failed task's error in spawn order", function()
     -- Three tasks fail at different points (before any request, after a
     -- 100 ms one, after a 300 ms one); three succeed with requests of their
     -- own, one of them after the last failure.
@@ -75,7 +75,7 @@ describe("kombo.spawn / kombo.run", function()
     sb:fault({ path = "/v1/ats/users", delay_ms = 300, times = -1 })
     local function fails_at_once() error("first failure") end
     local done = {}
-    kombo.spawn(function()
+    local third = kombo.spawn(function()
       assert(client.ats:get_users({ page_size = 1 }))
       error("third failure")
     end)
@@ -83,8 +83,8 @@ describe("kombo.spawn / kombo.run", function()
       local jobs = assert(client.ats:get_jobs({ page_size = 1 }))
       done[#done + 1] = #jobs.data.results
     end)
-    kombo.spawn(function() fails_at_once() end)
-    kombo.spawn(function()
+    local first = kombo.spawn(function() fails_at_once() end)
+    local second = kombo.spawn(function()
       assert(client.ats:get_tags({ page_size = 1 }))
       local _, e = client.ats:get_jobs({ page_size = 250, cursor = "not-a-cursor" })
       error(e) -- a kombo error object
@@ -102,18 +102,26 @@ describe("kombo.spawn / kombo.run", function()
     local ok, res, errs = pcall(kombo.run)
     assert.is_true(ok, tostring(res))
     assert.is_nil(res)
+    -- Spawn order, whatever order they failed in (first, second, third).
     assert.equal(3, #errs)
+    assert.same({ third, first, second }, errs.tasks)
     assert.is_string(errs[1])
-    assert.matches("first failure", errs[1], 1, true)
+    assert.matches("third failure", errs[1], 1, true)
     assert.matches("stack traceback", errs[1], 1, true)
-    assert.matches("fails_at_once", errs[1], 1, true)
-    assert.equal("table", type(errs[2]))
-    assert.equal("get_jobs", errs[2].operation)
-    assert.equal(400, errs[2].status)
-    assert.matches("stack traceback", errs[2].traceback, 1, true)
-    assert.is_string(errs[3])
-    assert.matches("third failure", errs[3], 1, true)
-    assert.matches("stack traceback", errs[3], 1, true)
+    assert.is_string(errs[2])
+    assert.matches("first failure", errs[2], 1, true)
+    assert.matches("stack traceback", errs[2], 1, true)
+    assert.matches("fails_at_once", errs[2], 1, true)
+    assert.equal("table", type(errs[3]))
+    assert.equal("get_jobs", errs[3].operation)
+    assert.equal(400, errs[3].status)
+    assert.matches("stack traceback", errs[3].traceback, 1, true)
+    -- Each task gives the same error to task:wait after the run.
+    for i, t in ipairs(errs.tasks) do
+      local r, e = t:wait()
+      assert.is_nil(r)
+      assert.equal(errs[i], e)
+    end
 
     table.sort(done)
     assert.same({ 1, 2, 2 }, done)
@@ -239,6 +247,78 @@ describe("kombo.spawn / kombo.run", function()
     assert.is_true(pages > 3)
     assert.equal(counts[1], counts[2])
     assert.is_true(two < one * 1.75, ("two walks of %d pages took %.0f ms, one took %.0f ms"):format(pages, two, one))
+  end)
+
+  describe("task:wait", function()
+    it("inside a task yields until the task ends, while others run, and gives all its results", function()
+      sb:fault({ path = "/v1/ats/tags", delay_ms = 300, times = -1 })
+      local slow = kombo.spawn(function()
+        local tags = assert(client.ats:get_tags())
+        return #tags.data.results, nil, "third"
+      end)
+      local got
+      kombo.spawn(function() got = require("kombo.compat").pack(slow:wait()) end)
+      local users
+      kombo.spawn(function() users = assert(client.ats:get_users({ page_size = 2 })) end)
+      assert.is_true(kombo.run())
+      local _, want = sb:request("GET", "/ats/tags")
+      assert.same({ n = 3, #want.data.results, nil, "third" }, got)
+      assert.equal(2, #users.data.results)
+      -- The users request reached the server while the tags one was still
+      -- there: the waiting task did not hold the others back.
+      local by = {}
+      for _, r in ipairs(sb:requests()) do by[r.path] = by[r.path] or r end
+      assert.is_true(by["/v1/ats/users"].at_ms < by["/v1/ats/tags"].done_ms)
+    end)
+
+    it("gives nil, err for a task that raised: the error object, or the message with its traceback", function()
+      local api = kombo.spawn(function()
+        error(select(2, client.ats:get_jobs({ page_size = 250, cursor = "not-a-cursor" })))
+      end)
+      local text = kombo.spawn(function() error("went wrong") end)
+      local seen, me = {}, nil
+      me = kombo.spawn(function()
+        seen.api = { api:wait() }
+        seen.text = { text:wait() }
+        seen.self = { me:wait() }
+      end)
+      local ok, errs = kombo.run()
+      assert.is_nil(ok)
+      assert.equal(2, #errs)
+      assert.is_nil(seen.api[1])
+      assert.equal(errs[1], seen.api[2])
+      assert.equal(400, seen.api[2].status)
+      assert.matches("stack traceback", seen.api[2].traceback, 1, true)
+      assert.is_nil(seen.text[1])
+      assert.matches("went wrong", seen.text[2], 1, true)
+      assert.matches("stack traceback", seen.text[2], 1, true)
+      assert.is_nil(seen.self[1])
+      assert.matches("cannot wait for itself", seen.self[2], 1, true)
+    end)
+
+    it("outside a task runs the scheduler until that task ends; kombo.run finishes the rest", function()
+      sb:fault({ path = "/v1/ats/users", delay_ms = 200, times = -1 })
+      local slow_done = false
+      kombo.spawn(function() assert(client.ats:get_users({ page_size = 1 })); slow_done = true end)
+      local quick = kombo.spawn(function() return assert(client.ats:get_tags()).status end)
+      assert.equal("success", quick:wait())
+      assert.is_false(slow_done)
+      assert.equal("success", quick:wait()) -- again: the same results
+      assert.is_true(kombo.run())
+      assert.is_true(slow_done)
+    end)
+
+    it("ends a wait that can never end: two tasks waiting for each other", function()
+      local a, b
+      local seen = {}
+      a = kombo.spawn(function() seen.a = { b:wait() } end)
+      b = kombo.spawn(function() seen.b = { a:wait() } end)
+      assert.is_true(kombo.run())
+      assert.is_nil(seen.a[1])
+      assert.matches("waiting (for another task", seen.a[2], 1, true)
+      assert.is_nil(seen.b[1])
+      assert.matches("waiting (for another task", seen.b[2], 1, true)
+    end)
   end)
 
   it("blocks as before outside a task", function()

@@ -56,13 +56,15 @@ _M.iso8601 = require("kombo.build").iso8601
 --- kombo.meta(result_or_err) -> { status, headers, attempts, elapsed_ms } | nil
 _M.meta = meta.get
 
---- kombo.spawn(fn, ...): a task; operations inside it yield, not block
--- (inside nginx: a light thread of the request).
+--- kombo.spawn(fn, ...) -> task: runs fn(...) as a task; operations
+-- inside it yield, not block (inside nginx: a light thread of the
+-- request). task:wait() -> fn's results | nil, err (what fn raised).
 _M.spawn = drivers.spawn
 
 --- kombo.run() -> true | nil, errors: drive every spawned task to its end
 -- (plain Lua; inside nginx it waits for the request's light threads).
--- errors lists what each failed task raised, in the order they failed.
+-- errors lists what each failed task raised, in spawn order;
+-- errors.tasks[i] is the task that raised errors[i].
 _M.run = drivers.run
 
 local CONTENT_TYPES = {

@@ -7,6 +7,8 @@
 --   sb:fault({ path = "/v1/ats/tags", status = 503 })   -- one rule or a list
 --   sb:requests(), sb:clear_requests(), sb:clear_faults(), sb:stats(), sb:counts(), sb:reset()
 --   sb:delete("candidates", id)         -- the record deleted in the ATS now
+--   sb:concurrency({ limit = 5 })       -- Kombo's cap on writes in flight per integration
+--   sandbox.max_overlap(requests)       -- the most of them at the server at once
 --   sb:request("GET", "/ats/tags?page_size=2") -> status, decoded body (or nil), raw body, headers
 --   sb:webhook(url, secret, timeout_ms) -- signed events to url after writes; sb:webhook() stops them
 --   sb:deliveries()                     -- what it sent: { id, type, body, signature, status | error }
@@ -122,7 +124,35 @@ function Sandbox:delete(collection, id)
   self:_control("POST", "/_sandbox/delete", { collection = collection, id = id })
 end
 
---- Seeded data again, no recorded requests, no faults.
+--- Kombo's cap on an integration's writes in flight ({ limit?, held? }:
+--- held is how many someone else holds); returns { limit, held, in_flight }.
+function Sandbox:concurrency(settings)
+  if settings then return self:_control("POST", "/_sandbox/concurrency", settings) end
+  return self:_control("GET", "/_sandbox/concurrency")
+end
+
+--- The most requests of `requests` (sb:requests(), or part of it) that were
+--- at the server at once, from their at_ms and done_ms.
+function _M.max_overlap(requests)
+  local events = {}
+  for _, r in ipairs(requests) do
+    events[#events + 1] = { r.at_ms, 1 }
+    events[#events + 1] = { r.done_ms or math.huge, -1 }
+  end
+  -- An answer and a new arrival at the same instant do not overlap.
+  table.sort(events, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+  local n, most = 0, 0
+  for _, e in ipairs(events) do
+    n = n + e[2]
+    if n > most then most = n end
+  end
+  return most
+end
+
+--- Seeded data again, no recorded requests, no faults, Kombo's cap.
 function Sandbox:reset()
   self:_control("POST", "/_sandbox/reset")
 end

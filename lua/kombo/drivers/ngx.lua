@@ -324,53 +324,103 @@ function _M.sleep(ms)
   ngx.sleep(ms / 1000)
 end
 
--- What a spawned thread returns when its function raised, then the error.
-local FAILED = setmetatable({}, { __tostring = function() return "kombo.FAILED" end })
-
 -- kombo.spawn inside nginx: a light thread of the current request (or
--- timer). kombo.run waits for the ones this request spawned.
-local function _threads()
+-- timer), wrapped in a task whose function's outcome it keeps.
+-- kombo.run waits for the ones this request spawned.
+local function _tasks()
   local ctx = ngx.ctx
-  local list = ctx.kombo_threads
-  if not list then list = {}; ctx.kombo_threads = list end
+  local list = ctx.kombo_tasks
+  if not list then list = {}; ctx.kombo_tasks = list end
   return list
 end
 
---- spawn(fn, ...) -> the ngx light thread running fn(...).
+-- What a raised value becomes: an error object gets the traceback,
+-- anything else is a string with it (as in the tasks driver).
+local function _raised(e)
+  if type(e) == "table" then
+    if type(rawget(e, "kind")) == "string" then e.traceback = traceback() end
+    return e
+  end
+  return traceback(tostring(e), 2)
+end
+
+-- The longest pause between two looks at a task another thread waits for.
+local MAX_POLL_S = 0.05
+
+local Task = {}
+Task.__index = Task
+
+-- Reaps the light thread once it is done: only the thread that spawned
+-- it may (ngx.thread.wait's rule); any other polls the task instead.
+local function _join(task)
+  if task.joined then return end
+  local ok, err = ngx.thread.wait(task.co)
+  if ok or err ~= nil then task.joined = true end
+end
+
+--- task:wait() -> what the task's function returned | nil, err (what it
+-- raised, as kombo.run lists it). The spawning thread waits with
+-- ngx.thread.wait; another thread looks again after a pause that doubles
+-- from 1 ms up to 50 ms.
+function Task:wait()
+  if not self.done then
+    _check_phase()
+    if coroutine.running() == self.co then return nil, "kombo: a task cannot wait for itself" end
+    if self.parent == coroutine.running() then _join(self) end
+    local pause = 0.001
+    while not self.done do
+      local status = coroutine.status(self.co)
+      if status == "dead" or status == "zombie" then
+        self.done, self.error = true, "kombo: the task's light thread was killed before it ended"
+        break
+      end
+      ngx.sleep(pause)
+      pause = pause * 2
+      if pause > MAX_POLL_S then pause = MAX_POLL_S end
+    end
+  end
+  if self.results then return unpack(self.results, 1, self.results.n) end
+  return nil, self.error
+end
+
+--- spawn(fn, ...) -> a task running fn(...) on a light thread.
 function _M.spawn(fn, ...)
   if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
   _check_phase()
+  local task = setmetatable({ parent = coroutine.running() }, Task)
   local function body(...)
-    local r = pack(xpcall(fn, function(e)
-      if type(e) == "table" then
-        if type(rawget(e, "kind")) == "string" then e.traceback = traceback() end
-        return e
-      end
-      return traceback(tostring(e), 2)
-    end, ...))
-    if not r[1] then return FAILED, r[2] end
-    return unpack(r, 2, r.n)
+    local r = pack(xpcall(fn, _raised, ...))
+    if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.error = r[2] end
+    task.done = true
   end
   local co, err = ngx.thread.spawn(body, ...)
   if not co then error("kombo.spawn: " .. tostring(err), 2) end
-  local list = _threads()
-  list[#list + 1] = co
-  return co
+  task.co = co
+  local list = _tasks()
+  list[#list + 1] = task
+  return task
 end
 
---- run(): waits for every thread this request spawned, then returns true,
+--- run(): waits for every task this request spawned, then returns true,
 -- or nil and the list of errors the failed ones raised (with their
--- tracebacks), in the order they were spawned; never raises for them.
+-- tracebacks), in spawn order (errors.tasks[i] is the task of errors[i]);
+-- never raises for them.
 function _M.run()
   _check_phase()
-  local list = _threads()
-  local failed = {}
-  while #list > 0 do
-    local co = table.remove(list, 1)
-    local ok, r, e = ngx.thread.wait(co)
-    if not ok then failed[#failed + 1] = r elseif r == FAILED then failed[#failed + 1] = e end
+  local list = _tasks()
+  local errs = { tasks = {} }
+  local i = 1
+  while i <= #list do -- tasks may spawn more while we wait
+    local task = list[i]
+    task:wait()
+    if task.error ~= nil then
+      errs[#errs + 1] = task.error
+      errs.tasks[#errs] = task
+    end
+    i = i + 1
   end
-  if #failed > 0 then return nil, failed end
+  ngx.ctx.kombo_tasks = nil
+  if #errs > 0 then return nil, errs end
   return true
 end
 

@@ -11,12 +11,17 @@
 -- flight; further sends wait in a FIFO queue and start as others finish.
 -- A queued request is not handed to libcurl, so its timeout only starts
 -- when it does.
+--
+-- A task is also an object: task:wait() gives its function's results, or
+-- nil and what it raised. A task that waits for another, or for a write
+-- slot (kombo.governor), is parked: it yields WAIT "park" and is made
+-- ready again by whoever it waits for (wake).
 
 local core = require("kombo.core")
 
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
 local traceback = debug.traceback
-local type, error, pcall, tostring, remove, huge = type, error, pcall, tostring, table.remove, math.huge
+local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, tostring, table.remove, math.huge, pairs
 local setmetatable, rawget = setmetatable, rawget
 local compat = require("kombo.compat")
 local pack, unpack = compat.pack, compat.unpack
@@ -35,10 +40,14 @@ local RAISE = {}
 local ready = {}        -- { task, args } to resume, in order
 local timers = {}       -- { at = ms, task = task }
 local inflight = 0
+local parked = 0        -- tasks waiting for another task or a write slot
+local parked_tasks = {} -- those tasks (task -> true)
+local spawned = 0       -- tasks made so far: each task's number, for spawn order
+local stepping = false  -- inside step(): it must not be entered again
 local queued = 0        -- sends waiting for a connection, over all clients
 local multi = nil       -- created on first use, closed when idle
 local current = nil     -- the task being resumed
-local failures = {}     -- errors raised by tasks, oldest first
+local failures = {}     -- tasks that raised since kombo.run last returned
 local received = 0      -- response bytes since kombo.run last gave memory back
 -- A burst that moved this much gives its memory back when kombo.run ends.
 local RELEASE_BYTES = 64 * 1024 * 1024
@@ -58,6 +67,30 @@ function _M.send(client, req)
 end
 
 function _M.sleep(ms) co_yield(WAIT, "sleep", ms) end
+
+--- park() -> what wake passes: the running task waits until wake(task,
+-- ...) is called for it. When every task left is parked and nothing can
+-- wake them, each is woken with nil and a message saying so.
+function _M.park()
+  parked_tasks[current] = true
+  parked = parked + 1
+  return co_yield(WAIT, "park")
+end
+
+--- wake(task, ...) -> true, or false when task is not parked (it ended
+-- or was woken already): it runs again at the next step, park() there
+-- returning ...
+function _M.wake(task, ...)
+  if not parked_tasks[task] then return false end
+  parked_tasks[task] = nil
+  parked = parked - 1
+  ready[#ready + 1] = { task, pack(...) }
+  return true
+end
+
+local STUCK = "kombo: every task left is waiting (for another task or a write slot) and nothing running can"
+  .. " wake it: two tasks waiting for each other, or a write slot held by a coroutine of your own that"
+  .. " stopped mid-call"
 
 local function _state(client)
   local st = per_client[client]
@@ -113,21 +146,37 @@ local function _finished(client, handle)
   end
 end
 
+-- A task ended: keep its outcome for task:wait and wake those waiting.
+local function _ended(task, ok, r)
+  task.co = nil
+  if ok then
+    task.results = r
+  else
+    task.error = r
+    failures[#failures + 1] = task
+  end
+  local waiters = task.waiters
+  task.waiters = nil
+  if waiters then
+    for i = 1, #waiters do _M.wake(waiters[i]) end
+  end
+end
+
 local function _resume(task, args)
   current = task
-  local r = pack(co_resume(task.co, unpack(args, 1, args.n)))
+  local co = task.co
+  local r = pack(co_resume(co, unpack(args, 1, args.n)))
   current = nil
   if not r[1] then
     local e = r[2]
     if type(e) == "table" then
-      if type(rawget(e, "kind")) == "string" then e.traceback = traceback(task.co) end
+      if type(rawget(e, "kind")) == "string" then e.traceback = traceback(co) end
     else
-      e = traceback(task.co, tostring(e))
+      e = traceback(co, tostring(e))
     end
-    failures[#failures + 1] = e
-    return
+    return _ended(task, false, e)
   end
-  if co_status(task.co) == "dead" then return end
+  if co_status(co) == "dead" then return _ended(task, true, pack(unpack(r, 2, r.n))) end
   if r[2] ~= WAIT then -- a plain coroutine.yield(): let the others run first
     ready[#ready + 1] = { task, pack() }
   elseif r[3] == "send" then
@@ -141,25 +190,59 @@ local function _resume(task, args)
       q[q.last] = { task, req }
       queued = queued + 1
     end
-  else
+  elseif r[3] ~= "park" then
     timers[#timers + 1] = { at = now_ms() + r[4], task = task }
   end
 end
 
---- kombo.spawn(fn, ...) starts a task; it runs at the next step.
+local Task = {}
+Task.__index = Task
+
+--- task:wait() -> what the task's function returned | nil, err (what it
+-- raised, as kombo.run lists it). Inside another task it yields until the
+-- task ends; outside any task it runs the scheduler (every task moves)
+-- until the task ends.
+function Task:wait()
+  if self.co then
+    local me = current
+    if me == self then
+      return nil, "kombo: a task cannot wait for itself"
+    elseif me then
+      local w = self.waiters
+      if not w then w = {}; self.waiters = w end
+      w[#w + 1] = me
+      local _, stuck = _M.park()
+      if stuck then return nil, stuck end
+    elseif stepping then
+      return nil, "kombo: task:wait outside a task while the scheduler runs (from a finalizer or a hook):"
+        .. " wait inside a task instead"
+    else
+      while self.co and _M.busy() do _M.step(1000) end
+    end
+  end
+  if self.results then return unpack(self.results, 1, self.results.n) end
+  return nil, self.error
+end
+
+--- kombo.spawn(fn, ...) -> task; it starts at the next step.
 function _M.spawn(fn, ...)
   if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
-  ready[#ready + 1] = { { co = co_create(fn) }, pack(...) }
+  spawned = spawned + 1
+  local task = setmetatable({ co = co_create(fn), number = spawned }, Task)
+  ready[#ready + 1] = { task, pack(...) }
   if _M.on_spawn then _M.on_spawn() end
+  return task
 end
 
 --- Is there anything left to do?
 function _M.busy()
-  return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0
+  return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0 or parked > 0
 end
 
---- Runs what is ready, then waits at most wait_ms for transfers or timers.
-function _M.step(wait_ms)
+--- Is step() running (so it cannot be entered now)?
+function _M.stepping() return stepping end
+
+local function _step(wait_ms)
   while #ready > 0 do
     -- A batch at a time: removing from the front of a long list is quadratic.
     local batch = ready
@@ -183,6 +266,14 @@ function _M.step(wait_ms)
     end
   elseif #timers > 0 and #ready == 0 then
     core.sleep_ms(wait)
+  elseif parked > 0 and #ready == 0 then
+    -- Only parked tasks are left: what they wait for can only come back
+    -- from a slot whose holder was dropped (a coroutine of the caller's
+    -- own, abandoned mid-call), which a full collection releases.
+    collectgarbage("collect")
+    if #ready == 0 then
+      for task in pairs(parked_tasks) do _M.wake(task, nil, STUCK) end
+    end
   end
   now = now_ms()
   local i = 1
@@ -199,18 +290,35 @@ function _M.step(wait_ms)
   end
 end
 
---- Takes the errors raised by tasks so far (oldest first).
+--- Runs what is ready, then waits at most wait_ms for transfers or timers.
+function _M.step(wait_ms)
+  if stepping then error("kombo: the task scheduler was entered again from inside itself", 2) end
+  stepping = true
+  local ok, err = pcall(_step, wait_ms)
+  stepping = false
+  if not ok then error(err, 0) end
+end
+
+local function _by_number(a, b) return a.number < b.number end
+
+--- Takes what the tasks that failed since the last call raised, in the
+-- order they were spawned: errors, and errors.tasks (the task of each).
 function _M.take_failures()
   local f = failures
   failures = {}
-  return f
+  table.sort(f, _by_number)
+  local errs = { tasks = f }
+  for i = 1, #f do errs[i] = f[i].error end
+  return errs
 end
 
 --- kombo.run() -> true | nil, errors: drives every spawned task to its
 -- end, blocking. A task that raises does not stop the others; errors
--- lists what each failed task raised, in the order they failed.
+-- lists what each failed task raised, in spawn order (errors.tasks[i] is
+-- the task that raised errors[i]).
 function _M.run()
   if current then error("kombo.run called inside a task", 2) end
+  if stepping then error("kombo.run called while the scheduler runs (from a finalizer or a hook)", 2) end
   while _M.busy() do _M.step(1000) end
   if received >= RELEASE_BYTES then
     -- The burst's responses are garbage now: collect them, then let the

@@ -6,11 +6,16 @@
 --
 --   POST   /_sandbox/faults    {"rules":[rule, ...]} appends rules (see faults.lua)
 --   DELETE /_sandbox/faults    clears them; GET lists them with hit counts
---   GET    /_sandbox/requests  {"requests":[{method, path, query, headers, body, connection, at_ms, fault}]}
+--   GET    /_sandbox/requests  {"requests":[{method, path, query, headers, body, connection, at_ms, done_ms,
+--                               status, fault, in_flight}]}
 --   DELETE /_sandbox/requests  clears the record
 --   GET    /_sandbox/stats     {"connections", "requests", "open_connections"}
 --   GET    /_sandbox/counts    records per collection
---   POST   /_sandbox/reset     data back to the seed, no requests, no faults, no webhook
+--   POST   /_sandbox/concurrency {"limit"?, "held"?} sets Kombo's cap on in-flight writes per
+--                               integration (default 30) and how many of them someone else
+--                               holds (default 0); GET gives them with the writes in flight
+--   POST   /_sandbox/reset     data back to the seed, no requests, no faults, no webhook,
+--                               the default cap
 --   POST   /_sandbox/webhooks  {"url", "secret"}: signed events after writes (webhooks.lua);
 --                              GET lists the deliveries, DELETE stops them
 --   POST   /_sandbox/delete    {"collection", "id"}: the record deleted in the ATS now
@@ -30,7 +35,8 @@ local validate = require("kombo_sandbox.validate")
 local faults = require("kombo_sandbox.faults")
 local webhooks = require("kombo_sandbox.webhooks")
 
-local ipairs, setmetatable, tonumber, tostring = ipairs, setmetatable, tonumber, tostring
+local ipairs, pairs, setmetatable, tonumber, tostring, type, pcall, error = ipairs, pairs, setmetatable, tonumber,
+  tostring, type, pcall, error
 local format, sub, floor = string.format, string.sub, math.floor
 
 local _M = {}
@@ -38,6 +44,10 @@ local _M = {}
 _M.DEFAULT_API_KEY = "sandbox-api-key"
 
 local JSON = { ["Content-Type"] = "application/json; charset=utf-8" }
+
+-- Kombo's cap on the writes ("actions") of one integration in flight at
+-- once; one more is refused with 429 PLATFORM.CONCURRENCY_LIMIT_EXCEEDED.
+_M.CONCURRENCY_LIMIT = 30
 
 -- What a write stands in with when a fault answers before its handler ran.
 local WRITE_STANDIN = '{"status":"success","data":{},"warnings":[]}'
@@ -72,6 +82,31 @@ local function _needs_integration(method, path)
   return not rules or rules.integration ~= false
 end
 
+local SAFE = { GET = true, HEAD = true, OPTIONS = true }
+
+-- A write of an authenticated integration takes one of its in-flight
+-- places, recorded in the entry as in_flight (counting itself). Returns
+-- the integration id, false when the place is refused (the cap is
+-- reached), or nil for what is not counted (reads, no key or integration).
+function Sandbox:_admit(req, entry)
+  local id = req.headers["x-integration-id"] or ""
+  if SAFE[req.method] or id == "" or req.headers["authorization"] ~= "Bearer " .. self.api_key then return nil end
+  local n = (self.in_flight[id] or 0) + 1
+  entry.in_flight = n
+  if n + self.concurrency.held > self.concurrency.limit then return false end
+  self.in_flight[id] = n
+  return id
+end
+
+-- The headers Kombo sends on every action's answer.
+function Sandbox:_concurrency_headers(id, headers)
+  local c = self.concurrency
+  local left = c.limit - c.held - (self.in_flight[id] or 0)
+  local h = { ["Concurrency-Limit"] = tostring(c.limit), ["Concurrency-Remaining"] = tostring(left > 0 and left or 0) }
+  for k, v in pairs(headers) do h[k] = v end
+  return h
+end
+
 -- The real answer to an API request: status, headers, body text.
 function Sandbox:_api(req, entry)
   local status, payload
@@ -101,16 +136,36 @@ function Sandbox:_serve_api(req, conn)
     self.log_line(format("#%d conn=%d %s %s%s%s", entry.seq, conn.id, req.method, req.path,
       req.query ~= "" and ("?" .. req.query) or "", entry.fault and (" fault=" .. entry.fault) or ""))
   end
-  local function go()
+  local id = self:_admit(req, entry)
+  if id == false then
+    local status, payload = routes.err(429, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED", format(
+      "More than %d actions of this integration are in flight; retry when one has finished.",
+      self.concurrency.limit))
+    payload.error.log_url = format("%s/_sandbox/requests/%d", self.base, entry.seq)
+    entry.status, entry.done_ms = status, entry.at_ms
+    return conn:respond(status, self:_concurrency_headers(req.headers["x-integration-id"], JSON),
+      util.encode(payload))
+  end
+  local function answer()
     if not rule or not faults.alters(rule) then
       local status, headers, body = self:_api(req, entry)
+      if id then headers = self:_concurrency_headers(id, headers) end
+      entry.status = status
       conn:respond(status, headers, body)
       return self.webhooks:after(self.db, req, status, body,
         format("%s/_sandbox/requests/%d", self.base, entry.seq))
     end
     local status, headers, body = 200, JSON, WRITE_STANDIN
     if faults.needs_handler(rule, req.method) then status, headers, body = self:_api(req, entry) end
+    entry.status = rule.status or status
     faults.answer(rule, conn, status, headers, body, routes.status_envelope)
+  end
+  -- The place is given back however the answer went, once it is written.
+  local function go()
+    local ok, err = pcall(answer)
+    if id then self.in_flight[id] = self.in_flight[id] - 1 end
+    entry.done_ms = (uv.hrtime() - self.t0) / 1e6
+    if not ok then error(err, 0) end
   end
   if rule and rule.delay_ms and rule.delay_ms > 0 then
     -- A late answer: the handler still runs when the client has gone, as a real server's would.
@@ -135,6 +190,7 @@ function Sandbox:reset(seed)
   self.seed = seed or self.seed
   self.db = data.seed(self.seed)
   self.log, self.faults, self.webhooks = {}, faults.new(), webhooks.new(self.t0)
+  self.concurrency = { limit = _M.CONCURRENCY_LIMIT, held = 0 }
 end
 
 function Sandbox:_control(req, conn)
@@ -186,6 +242,19 @@ function Sandbox:_control(req, conn)
     rec.remote_deleted_at, rec.changed_at = now, now
     self.db.version = self.db.version + 1
     return _json(conn, 200, { ok = true })
+  elseif p == "/_sandbox/concurrency" and (m == "POST" or m == "GET") then
+    local c = self.concurrency
+    if m == "POST" then
+      local limit, held = body and body.limit or c.limit, body and body.held or c.held
+      if type(limit) ~= "number" or limit < 1 or limit % 1 ~= 0 or type(held) ~= "number" or held < 0
+        or held % 1 ~= 0 then
+        return _json(conn, 400, { error = "limit must be a whole number >= 1 and held one >= 0" })
+      end
+      c.limit, c.held = floor(limit), floor(held)
+    end
+    local busy = {}
+    for k, v in pairs(self.in_flight) do if v > 0 then busy[k] = v end end
+    return _json(conn, 200, { limit = c.limit, held = c.held, in_flight = busy })
   elseif p == "/_sandbox/reset" and m == "POST" then
     self:reset(body and tonumber(body.seed))
     return _json(conn, 200, { ok = true, seed = self.seed })
@@ -218,7 +287,7 @@ function _M.start(opts)
   local self = setmetatable({
     api_key = opts.api_key or _M.DEFAULT_API_KEY, seed = tonumber(opts.seed) or 1,
     log_limit = tonumber(opts.log_limit) or 10000, api_requests = 0, seq = 0, t0 = uv.hrtime(),
-    on_stop = opts.on_stop, log_line = opts.log,
+    on_stop = opts.on_stop, log_line = opts.log, in_flight = {},
   }, Sandbox)
   self:reset()
   local host = opts.host or "127.0.0.1"
