@@ -4,8 +4,9 @@
 --
 -- Names come from the operation table: groups as the SDK has them (ats,
 -- hris, ai_apply, ...), operations and parameters in kebab-case (get-jobs,
--- --page-size); the help texts are made from the same table. Everything is
--- checked before a request goes out: a usage error exits 2, a call that
+-- --page-size); the help texts are made from the same table and the prose
+-- `make operations` writes beside it (lua/kombo/operations/cli/). Everything
+-- is checked before a request goes out: a usage error exits 2, a call that
 -- failed exits 1. README "Command line" is the user's contract.
 
 local kombo = require("kombo")
@@ -27,7 +28,7 @@ local OK, FAILED, USAGE = 0, 1, 2
 local DEFAULT_MAX_TIME = 30
 local MAX_SECONDS = 2147483 -- libcurl's millisecond timeouts are a C long
 
--- Help lines are cut here so each parameter stays on one line.
+-- Help lines are cut here, so none wraps on a wide terminal.
 local HELP_WIDTH = 100
 
 local OUTPUTS = { "json", "jsonl", "csv" }
@@ -84,17 +85,11 @@ end
 
 -- Operations -----------------------------------------------------------
 
-local function group_names()
-  local names = {}
-  for i, g in ipairs(operations.groups) do names[i] = g end
-  return names
-end
-
 local function find_group(word)
   local g = snake(word)
   if operations.load(g) then return g end
-  usage(("no group %s%s; the groups are %s"):format(word, closest_note(g, group_names()),
-    concat(group_names(), ", ")))
+  usage(("no group %s%s; the groups are %s"):format(word, closest_note(g, operations.groups),
+    concat(operations.groups, ", ")))
 end
 
 local function find_operation(group, word)
@@ -107,8 +102,8 @@ local function find_operation(group, word)
     closest_note(kebab(word), names), group))
 end
 
--- The operation's parameters by kebab-case flag name:
--- { name, where = "path" | "query", query = entry of op.query }.
+-- The operation's parameters, in order and by kebab-case flag name:
+-- { name, where = "path" | "query", schema, list, boolean, required }.
 local function parameters(op)
   local list, by_flag = {}, {}
   for _, p in ipairs(op.path_params or {}) do
@@ -174,7 +169,8 @@ local function tool_help()
   out[#out + 1] = "options:"
   columns(option_rows(), out)
   out[#out + 1] = ""
-  out[#out + 1] = "exit status: 0 done, 1 the call failed (API, network), 2 usage error (nothing was sent)"
+  out[#out + 1] = "exit status: 0 done; 1 the call failed (API, network) or its output could not be written;"
+  out[#out + 1] = "2 a usage error (nothing was sent)"
   return concat(out, "\n") .. "\n"
 end
 
