@@ -11,10 +11,13 @@
 
 local kombo = require("kombo")
 
-local function find_job(ats, wanted) -- by id, or by its name in any case
-  local jobs = assert(ats:get_jobs({ ids = { wanted } })).data.results
-  for job in assert(ats:get_jobs({ name_contains = wanted })):items() do jobs[#jobs + 1] = job end
-  for _, job in ipairs(jobs) do if job.id == wanted or job.name:lower() == wanted:lower() then return job end end
+-- The job with this id, else the one with this name (in any case).
+local function find_job(ats, wanted)
+  local by_id = assert(ats:get_jobs({ ids = { wanted } })).data.results[1]
+  if by_id then return by_id end
+  for job in assert(ats:get_jobs({ name_contains = wanted })):items() do
+    if job.name:lower() == wanted:lower() then return job end
+  end
 end
 
 local function usage(message)

@@ -195,14 +195,21 @@ describe("rockspecs", function()
     assert.matches("^kombo%-lua %d+%.%d+%.%d+ %(Lua 5%.4%)", out)
   end)
 
+  -- `luarocks make` of a rockspec into a fresh tree under v, which must
+  -- succeed and leave the checkout as it was: the folder and the tree.
+  local function install(v, rockspec)
+    local dir = newdir()
+    local before = checkout_state()
+    local tree, out, code = luarocks_make(v, dir, rockspec)
+    assert.equal(0, code, out)
+    assert.same({}, added(before, checkout_state()))
+    return dir, tree
+  end
+
   for _, v in ipairs(VERSIONS) do
     describe("under " .. v.name, function()
       it("kombo installs with no extra variables, leaves the checkout as it was and works", function()
-        local dir = newdir()
-        local before = checkout_state()
-        local tree, out, code = luarocks_make(v, dir, SDK_ROCKSPEC)
-        assert.equal(0, code, out)
-        assert.same({}, added(before, checkout_state()))
+        local dir, tree = install(v, SDK_ROCKSPEC)
 
         -- The tree holds kombo.core, exactly the modules of lua/kombo/ and
         -- LuaRocks' wrapper of the command.
@@ -240,7 +247,7 @@ describe("rockspecs", function()
           sb.api_key, sb.integration_id, sb.url))
         -- Only the tree and the system paths are searched, from a folder
         -- with no lua/ or kombo/ to pick up instead.
-        out, code = sh(("cd %s && %s %s check.lua"):format(quote(dir), CLEAN_ENV, v.lua))
+        local out, code = sh(("cd %s && %s %s check.lua"):format(quote(dir), CLEAN_ENV, v.lua))
         assert.equal(0, code, out)
         assert.equal("3 success", out:match("^(%d+ %a+)"))
 
@@ -262,15 +269,11 @@ describe("rockspecs", function()
       end)
 
       it("kombo-sandbox installs and its command runs from the tree without the SDK", function()
-        local dir = newdir()
-        local before = checkout_state()
-        local tree, out, code = luarocks_make(v, dir, SANDBOX_ROCKSPEC)
-        assert.equal(0, code, out)
-        assert.same({}, added(before, checkout_state()))
+        local dir, tree = install(v, SANDBOX_ROCKSPEC)
         for _, f in ipairs(files_under(tree)) do
           assert.is_nil(f:match("^share/lua/[^/]+/kombo/") or f:match("^lib/lua/"), f)
         end
-        out, code = sh(("cd %s && %s %s/bin/kombo-sandbox --help"):format(quote(dir), CLEAN_ENV, quote(tree)))
+        local out, code = sh(("cd %s && %s %s/bin/kombo-sandbox --help"):format(quote(dir), CLEAN_ENV, quote(tree)))
         assert.equal(0, code, out)
         assert.matches("usage: kombo%-sandbox", out)
 
