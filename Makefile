@@ -118,7 +118,7 @@ examples: $(CORE)
 	$(WITH_SANDBOX) examples/move_stage.lua "Backend Engineer" "Initial Screening"
 	$(WITH_SANDBOX) examples/create_application.lua "Backend Engineer" examples/files/ada_lovelace_cv.pdf \
 		Ada Lovelace ada.lovelace@example.com
-	$(WITH_SANDBOX) examples/reject_stale.lua 30 "No response" --job "Backend Engineer"
+	$(WITH_SANDBOX) examples/reject_stale.lua 30 "No response" --note "Closing stale file"
 	rm -f $(BUILD)/nightly_export.jsonl $(BUILD)/nightly_export.state.json
 	$(WITH_SANDBOX) examples/nightly_export.lua $(BUILD)/nightly_export.jsonl $(BUILD)/nightly_export.state.json
 	$(WITH_SANDBOX) examples/integration_health.lua

@@ -125,12 +125,31 @@ function kombo.from_env(opts) end
 ---@return kombo.Meta|nil
 function kombo.meta(result_or_err) end
 
----@param fn fun(...)
+---@class kombo.Task
+local Task = {}
+
+---What the task's function returned, or nil and what it raised.
+---@return any ...
+function Task:wait() end
+
+---@param fn fun(...): ...
+---@return kombo.Task
 function kombo.spawn(fn, ...) end
 
+---Every task to its end; errors in spawn order, errors.tasks the task of each.
 ---@return true|nil
 ---@return any[]|nil errors
 function kombo.run() end
+
+---fn(item, i) for every item, at most opts.concurrency (default 30) at once;
+---results in list order, or nil, errors (errors[i] per failed item), results.
+---@param list any[]
+---@param fn fun(item: any, i: integer): any, any
+---@param opts? { concurrency?: integer }
+---@return any[]|nil results
+---@return table<integer, any>|kombo.Error|nil errors
+---@return any[]|nil results
+function kombo.map(list, fn, opts) end
 
 ---Reads a file for an `attachment` body field. With `restrictions` (the
 ---`attachment_restrictions` of an /ats/actions/* read, or the whole result)
@@ -157,6 +176,7 @@ function kombo.attachment(path, fields, restrictions) end
 ---@field ca_file? string a CA bundle (PEM) to verify the server with
 ---@field max_response_bytes? integer default 134217728 (128 MiB); `0` lifts the limit
 ---@field max_connections? integer transfers in flight at once under `kombo.spawn` (default 32)
+---@field max_in_flight_writes? integer writes of one integration in flight at once, shared by the process's clients (default 30)
 ---@field null_as_nil? boolean JSON null in results reads as nil (default false: `kombo.null`)
 
 ---@class kombo.CallOptions

@@ -226,6 +226,10 @@ describe("examples", function()
         assert.same({ rejection_reason_id = reason.id, note = "Closing stale file" }, cjson.decode(w.body))
       end
       assert.matches(#posts .. " rejected, 0 failed", out, 1, true)
+      -- kombo.map's ten at a time, under the governor.
+      local most = 0
+      for _, w in ipairs(posts) do most = math.max(most, w.in_flight) end
+      assert.is_true(most >= 1 and most <= 10, most)
     end)
 
     it("limits the sweep to one job with --job", function()

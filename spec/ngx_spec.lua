@@ -213,6 +213,29 @@ LOCATIONS["/spawn"] = [[
     failed_wait = { none == nil, err == failures[1] } })
 ]]
 
+-- kombo.map's writes in a request: every note added, in order, under the
+-- client's max_in_flight_writes (the place count is the worker's).
+LOCATIONS["/map_writes"] = [[
+  local kombo = require("kombo")
+  local c = KOMBO.client({ max_in_flight_writes = 4 })
+  local app = assert(c.ats:get_applications({ page_size = 1 })).data.results[1].id
+  local list = {}
+  for i = 1, tonumber(ngx.var.arg_n) do list[i] = "note " .. i end
+  local results, errs = kombo.map(list, function(text)
+    local r, err = c.ats:add_application_note({ application_id = app,
+      body = { content = text, content_type = "PLAIN_TEXT" } })
+    return r and r.status, err
+  end, { concurrency = 20 })
+  KOMBO.reply({ ok = results ~= nil, n = results and #results, status = results and results[1],
+    err = errs and tostring(next(errs) and errs[next(errs)]) })
+]]
+-- Two requests of the worker at once (subrequests), each mapping writes.
+LOCATIONS["/map_writes_twice"] = [[
+  local twelve = { "/map_writes", { args = "n=12" } }
+  local a, b = ngx.location.capture_multi({ twelve, twelve })
+  ngx.print("[", a.body, ",", b.body, "]")
+]]
+
 describe("inside nginx (cosockets)", function()
   local sb, server
 
@@ -464,6 +487,23 @@ describe("inside nginx (cosockets)", function()
     assert.equal("timer", r.phase)
     local _, want = sb:request("GET", "/ats/tags")
     assert.equal(#want.data.results, r.n)
+  end)
+
+  it("keeps the writes of all the worker's requests under max_in_flight_writes, with kombo.map", function()
+    sb:fault({ method = "POST", delay_ms = 50, times = -1 })
+    local status, body = server:get("/map_writes_twice")
+    assert.equal(200, status, body)
+    local r = cjson.decode(body)
+    for i = 1, 2 do
+      assert.is_true(r[i].ok, r[i].err)
+      assert.equal(12, r[i].n)
+      assert.equal("success", r[i].status)
+    end
+    local writes, most, refused = sandbox.writes(sb:requests())
+    assert.equal(24, #writes)
+    assert.equal(0, refused)
+    assert.equal(4, most)
+    assert.equal(4, sandbox.max_overlap(writes))
   end)
 
   it("spawns light threads that overlap, and run lists every task's error without raising", function()

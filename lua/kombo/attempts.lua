@@ -10,6 +10,7 @@ local core = require("kombo.core")
 local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 local drivers = require("kombo.drivers")
+local governor = require("kombo.governor")
 
 local type, pcall, tostring, pairs, ipairs = type, pcall, tostring, pairs, ipairs
 local now_ms, time_ms, json_decode = core.now_ms, core.time_ms, core.json_decode
@@ -167,7 +168,10 @@ function _M.run(client, op, req)
   }
   local hooks = client._hooks
   local policy = req.policy or client._policy
-  local timeout = opts.timeout_ms or (core.is_read(method) and client._read_timeout_ms or client._write_timeout_ms)
+  local read = core.is_read(method)
+  local timeout = opts.timeout_ms or (read and client._read_timeout_ms or client._write_timeout_ms)
+  -- Writes of an integration take a place among its writes in flight.
+  local governed = not read and integration_id
   local driver = drivers.current()
   local started = now_ms()
   local attempt, res, fail = 0, nil, nil -- luacheck: ignore 311
@@ -179,11 +183,25 @@ function _M.run(client, op, req)
     if hooks.before_request then hooks.before_request(exchange) end
     local lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil)
     if not lines then return nil, errors.invalid(field, expected, op.name) end
+    local place
+    if governed then
+      local waited
+      place, waited = governor.take(client, integration_id, driver)
+      if not place then return nil, errors.invalid("tasks", waited, op.name) end
+      -- The wait for a place counts against the budget, not the attempt.
+      if waited then attempt_timeout = policy:timeout(timeout, now_ms() - started) end
+      if not attempt_timeout then
+        governor.release(place)
+        attempt = attempt - 1
+        break
+      end
+    end
     local attempt_started = now_ms()
     _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
     res, fail = driver.send(client, {
       method = method, url = url, headers = lines, body = req.body, timeout_ms = attempt_timeout,
     })
+    if place then governor.release(place, res and res.headers) end
     if res and res.status < 300 then break end
     local now = now_ms()
     local delay, reason = policy:decide({

@@ -23,6 +23,8 @@ _M.DEFAULTS = {
   -- Transfers a client keeps in flight at once under kombo.spawn; the rest
   -- queue, so thousands of tasks fit under a 1,024 file-descriptor limit.
   max_connections = 32,
+  -- Kombo's own cap on an integration's writes in flight at once.
+  max_in_flight_writes = 30,
   -- Per attempt: a page read answers in seconds; a write may wait on the
   -- ATS behind Kombo (an upload, a slow vendor) for minutes.
   read_timeout_ms = 60000,
@@ -48,6 +50,7 @@ local OPTION_TYPES = {
   user_agent = "string", logger = "function", hooks = "table",
   verify_tls = "boolean", ca_file = "string", max_response_bytes = "number",
   headers = "table", max_connections = "number", null_as_nil = "boolean",
+  max_in_flight_writes = "number",
 }
 local CALL_OPTION_TYPES = {
   timeout_ms = "number", retries = "table", server_url = "string",
@@ -232,6 +235,10 @@ function _M.new(opts)
   if not err and opts.max_connections then
     err = _check_whole("max_connections", opts.max_connections, 1, "a whole number >= 1")
   end
+  if not err and opts.max_in_flight_writes then
+    err = _check_whole("max_in_flight_writes", opts.max_in_flight_writes, 1,
+      "a whole number >= 1 (Kombo refuses more than 30 writes of an integration in flight)")
+  end
   if not err and opts.hooks then
     for name, h in pairs(opts.hooks) do
       if not HOOKS[name] then
@@ -257,6 +264,7 @@ function _M.new(opts)
     _hooks = opts.hooks or {},
     _headers = opts.headers,
     _max_connections = opts.max_connections or _M.DEFAULTS.max_connections,
+    _max_in_flight_writes = opts.max_in_flight_writes or _M.DEFAULTS.max_in_flight_writes,
     _null_as_nil = opts.null_as_nil == true,
     _handle_opts = {
       user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION

@@ -67,6 +67,62 @@ _M.spawn = drivers.spawn
 -- errors.tasks[i] is the task that raised errors[i].
 _M.run = drivers.run
 
+-- kombo.map's default number of items in progress at once: Kombo's own cap
+-- on an integration's writes in flight.
+local MAP_CONCURRENCY = 30
+
+--- kombo.map(list, fn, opts) -> results | nil, errors, results
+-- Calls fn(item, i) for every item of the array `list`, each in a task
+-- (a light thread in nginx), at most opts.concurrency (default 30) at once,
+-- and waits for all of them: from plain Lua it runs the scheduler itself;
+-- inside a task or nginx it yields. results[i] is fn's first result for
+-- list[i]. An item fails when fn raises or returns nil and an error;
+-- the others go on, and then the answer is nil, errors (errors[i] for each
+-- failed i) and the results of the rest.
+function _M.map(list, fn, opts)
+  local invalid = require("kombo.errors").invalid
+  if type(list) ~= "table" then return nil, invalid("list", "an array of items") end
+  if type(fn) ~= "function" then return nil, invalid("fn", "a function called as fn(item, i)") end
+  if opts ~= nil and type(opts) ~= "table" then return nil, invalid("opts", "a table") end
+  local concurrency = opts and opts.concurrency or MAP_CONCURRENCY
+  for k in pairs(opts or {}) do
+    if k ~= "concurrency" then return nil, invalid("opts." .. tostring(k), "not a known option (concurrency)") end
+  end
+  if type(concurrency) ~= "number" or concurrency ~= concurrency or concurrency < 1 or concurrency % 1 ~= 0
+    or concurrency > 2 ^ 31 then
+    return nil, invalid("opts.concurrency", "a whole number >= 1 (how many items run at once)")
+  end
+  local n = #list
+  local results, errs, failed = {}, {}, false
+  local last = 0
+  -- Each worker takes the next item until none is left; an item runs in a
+  -- task of its own, so what it raises stays there (5.1 cannot pcall
+  -- across a yield).
+  local function worker()
+    while last < n do
+      last = last + 1
+      local i = last
+      local r, e = drivers.spawn_owned(fn, list[i], i):wait()
+      if r == nil and e ~= nil then errs[i], failed = e, true else results[i] = r end
+    end
+  end
+  local workers = {}
+  for w = 1, math.min(concurrency, n) do workers[w] = drivers.spawn_owned(worker) end
+  for w = 1, #workers do
+    local _, e = workers[w]:wait()
+    -- A worker ends only by running out of items, unless waiting itself
+    -- could not go on (say, an item waits for the task running the map):
+    -- then every item without an outcome has that error.
+    if e ~= nil then
+      for i = 1, n do
+        if results[i] == nil and errs[i] == nil then errs[i], failed = e, true end
+      end
+    end
+  end
+  if failed then return nil, errs, results end
+  return results
+end
+
 local CONTENT_TYPES = {
   pdf = "application/pdf", doc = "application/msword",
   docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document",

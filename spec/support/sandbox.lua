@@ -9,6 +9,7 @@
 --   sb:delete("candidates", id)         -- the record deleted in the ATS now
 --   sb:concurrency({ limit = 5 })       -- Kombo's cap on writes in flight per integration
 --   sandbox.max_overlap(requests)       -- the most of them at the server at once
+--   sandbox.writes(requests)            -- the writes, the most in flight, how many refused
 --   sb:request("GET", "/ats/tags?page_size=2") -> status, decoded body (or nil), raw body, headers
 --   sb:webhook(url, secret, timeout_ms) -- signed events to url after writes; sb:webhook() stops them
 --   sb:deliveries()                     -- what it sent: { id, type, body, signature, status | error }
@@ -129,6 +130,21 @@ end
 function Sandbox:concurrency(settings)
   if settings then return self:_control("POST", "/_sandbox/concurrency", settings) end
   return self:_control("GET", "/_sandbox/concurrency")
+end
+
+--- The writes among `requests` (sb:requests()), the most of them the
+--- sandbox counted in flight when one arrived, and how many it refused
+--- with 429 for going over its cap.
+function _M.writes(requests)
+  local w, most, refused = {}, 0, 0
+  for _, r in ipairs(requests) do
+    if r.in_flight then
+      w[#w + 1] = r
+      if r.in_flight > most then most = r.in_flight end
+      if r.status == 429 then refused = refused + 1 end
+    end
+  end
+  return w, most, refused
 end
 
 --- The most requests of `requests` (sb:requests(), or part of it) that were

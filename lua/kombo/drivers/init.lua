@@ -46,6 +46,13 @@ function _M.spawn(...)
   return tasks.spawn(...)
 end
 
+--- spawn_owned(fn, ...): a task whose failure its owner collects with
+-- task:wait, left out of run()'s list (kombo.map's).
+function _M.spawn_owned(...)
+  if ngx_driver then return ngx_driver.spawn_owned(...) end
+  return tasks.spawn_owned(...)
+end
+
 --- run() -> true | nil, errors: drives (plain Lua) or waits for (nginx)
 -- every spawned task; errors lists what failed tasks raised.
 function _M.run()

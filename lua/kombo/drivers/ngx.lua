@@ -383,10 +383,7 @@ function Task:wait()
   return nil, self.error
 end
 
---- spawn(fn, ...) -> a task running fn(...) on a light thread.
-function _M.spawn(fn, ...)
-  if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
-  _check_phase()
+local function _spawn(owned, fn, ...)
   local task = setmetatable({ parent = coroutine.running() }, Task)
   local function body(...)
     local r = pack(xpcall(fn, _raised, ...))
@@ -394,11 +391,27 @@ function _M.spawn(fn, ...)
     task.done = true
   end
   local co, err = ngx.thread.spawn(body, ...)
-  if not co then error("kombo.spawn: " .. tostring(err), 2) end
+  if not co then error("kombo.spawn: " .. tostring(err), 3) end
   task.co = co
-  local list = _tasks()
-  list[#list + 1] = task
+  if not owned then
+    local list = _tasks()
+    list[#list + 1] = task
+  end
   return task
+end
+
+--- spawn(fn, ...) -> a task running fn(...) on a light thread.
+function _M.spawn(fn, ...)
+  if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
+  _check_phase()
+  return _spawn(false, fn, ...)
+end
+
+--- spawn_owned(fn, ...) -> task: one whose owner waits for it (kombo.map),
+-- so kombo.run neither waits for it nor lists its failure.
+function _M.spawn_owned(fn, ...)
+  _check_phase()
+  return _spawn(true, fn, ...)
 end
 
 --- run(): waits for every task this request spawned, then returns true,

@@ -153,7 +153,7 @@ local function _ended(task, ok, r)
     task.results = r
   else
     task.error = r
-    failures[#failures + 1] = task
+    if not task.owned then failures[#failures + 1] = task end
   end
   local waiters = task.waiters
   task.waiters = nil
@@ -224,14 +224,24 @@ function Task:wait()
   return nil, self.error
 end
 
---- kombo.spawn(fn, ...) -> task; it starts at the next step.
-function _M.spawn(fn, ...)
-  if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
+local function _spawn(owned, fn, ...)
   spawned = spawned + 1
-  local task = setmetatable({ co = co_create(fn), number = spawned }, Task)
+  local task = setmetatable({ co = co_create(fn), number = spawned, owned = owned }, Task)
   ready[#ready + 1] = { task, pack(...) }
   if _M.on_spawn then _M.on_spawn() end
   return task
+end
+
+--- kombo.spawn(fn, ...) -> task; it starts at the next step.
+function _M.spawn(fn, ...)
+  if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
+  return _spawn(false, fn, ...)
+end
+
+--- spawn_owned(fn, ...) -> task: a task whose failure its owner collects
+-- with task:wait (kombo.map), so kombo.run does not list it.
+function _M.spawn_owned(fn, ...)
+  return _spawn(true, fn, ...)
 end
 
 --- Is there anything left to do?

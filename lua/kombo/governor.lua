@@ -1,0 +1,217 @@
+-- The write governor: Kombo refuses more than a cap of one integration's
+-- writes ("actions") in flight at once, with a 429
+-- PLATFORM.CONCURRENCY_LIMIT_EXCEEDED. Every client of this Lua state (an
+-- nginx worker's, a script's, an editor's) keeps at most its
+-- max_in_flight_writes writes per integration id in flight; the rest wait
+-- in FIFO order. A place is taken before an attempt starts and given back
+-- when it ends (attempts.lua), whatever its outcome.
+--
+-- Kombo's answers to writes carry Concurrency-Limit (the integration's
+-- cap) and Concurrency-Remaining (how many more it takes right now). From
+-- each answer that carries both, what other processes hold is
+--   others = Concurrency-Limit - Concurrency-Remaining - ours in flight
+-- (the answered write counted among ours), and the integration's cap is
+--   max(1, Concurrency-Limit - the largest `others` of the last 1 to 2 s).
+-- Writes of ours still on their way to the server, or answered while this
+-- answer travelled, make a single estimate of `others` too small, and so
+-- the cap too large; the largest of a second or two of answers is right
+-- as soon as one of them was. The cap never goes above a client's
+-- max_in_flight_writes, and grows back within two seconds of the others
+-- leaving (at once when Concurrency-Limit itself grows).
+
+-- Waiting for a place is the runtime's: a task parks (kombo.spawn), an
+-- nginx light thread waits on a semaphore, and a blocking call runs the
+-- task scheduler until a task gives a place back. A place whose holder
+-- was dropped mid-attempt (a coroutine abandoned by its caller, a killed
+-- light thread) is given back when the collector finalizes it.
+
+local tasks = require("kombo.drivers.tasks")
+
+local now_ms = require("kombo.core").now_ms
+
+local type, tonumber, setmetatable, getmetatable, floor, huge =
+  type, tonumber, setmetatable, getmetatable, math.floor, math.huge
+local newproxy = rawget(_G, "newproxy")
+
+local _M = {}
+
+-- integration id -> { active = writes in flight, cap = the server's cap
+-- or nil, others = { since, now, before } (the largest estimates of what
+-- others hold in this second and the one before), queue = { first, last,
+-- [i] = waiter } }. One small record per integration this process writes to.
+local groups = {}
+
+-- How long an estimate of what others hold counts: one window, and the
+-- one before it.
+local WINDOW_MS = 1000
+
+local function _group(id)
+  local g = groups[id]
+  if not g then
+    g = { active = 0, queue = { first = 1, last = 0 } }
+    groups[id] = g
+  end
+  return g
+end
+
+local function _limit(g, max)
+  local cap = g.cap
+  if cap and cap < max then return cap end
+  return max
+end
+
+local _release
+
+-- A place: released at most once, by release() or, when its holder
+-- dropped it, by the collector. Lua 5.1 finalizes only userdata, hence
+-- newproxy there.
+local function _place(g)
+  -- Counted before anything is allocated: a collection that finalizes
+  -- another place meanwhile must see this one taken.
+  g.active = g.active + 1
+  local place = { group = g }
+  local function finalize() _release(place) end
+  if newproxy then
+    local guard = newproxy(true)
+    getmetatable(guard).__gc = finalize
+    place.guard = guard
+  else
+    setmetatable(place, { __gc = finalize })
+  end
+  return place
+end
+
+-- Hands free places to the queue's oldest waiters.
+local function _pump(g)
+  local q = g.queue
+  while q.first <= q.last do
+    local w = q[q.first]
+    if g.active >= _limit(g, w.max) then return end
+    q[q.first] = nil
+    q.first = q.first + 1
+    if not w.gone then
+      w.place = _place(g)
+      if not w.wake() then
+        -- Nobody waits for it any more.
+        local place = w.place
+        w.place = nil
+        _release(place)
+      end
+    end
+  end
+end
+
+_release = function(place)
+  local g = place.group
+  if not g then return end
+  place.group = nil
+  g.active = g.active - 1
+  _pump(g)
+end
+
+local ngx_wait
+do
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+    local semaphore = require("ngx.semaphore")
+    -- Waits on a semaphore the releasing request posts; a light thread
+    -- killed meanwhile leaves its waiter to be collected with its place.
+    ngx_wait = function(w)
+      local sema = semaphore.new(0)
+      w.wake = function()
+        sema:post(1)
+        return true
+      end
+      return function()
+        while not w.place do
+          local ok, err = sema:wait(1)
+          if not ok and err ~= "timeout" then return err end
+        end
+      end
+    end
+  end
+end
+
+--- take(client, id, driver) -> place, waited | nil, message: a place
+-- among integration `id`'s writes in flight, waiting for one in
+-- `driver`'s way (drivers.current()) while they are all taken.
+function _M.take(client, id, driver)
+  local g = _group(id)
+  local max = client._max_in_flight_writes
+  local q = g.queue
+  if q.first > q.last and g.active < _limit(g, max) then return _place(g), false end
+  local w = { max = max }
+  q.last = q.last + 1
+  q[q.last] = w
+  if ngx_wait and driver.phase_ok then
+    ngx_wait(w)()
+    if w.place then return w.place, true end
+    -- This context cannot wait (nginx refused the semaphore): go over
+    -- the cap rather than spin.
+    w.gone = true
+    return _place(g), true
+  end
+  local task = tasks.current()
+  if task then
+    w.wake = function() return tasks.wake(task) end
+    local _, stuck = tasks.park()
+    if w.place then return w.place, true end
+    w.gone = true
+    return nil, stuck
+  end
+  -- Blocking: the places are held by tasks, which move only when the
+  -- scheduler runs (in an editor loop, say); run it until one comes back.
+  w.wake = function() return true end
+  while not w.place and tasks.busy() and not tasks.stepping() do tasks.step(1000) end
+  if w.place then return w.place, true end
+  -- Nothing that runs can give one back (a call from a finalizer while
+  -- the scheduler runs, or places held by dropped coroutines not yet
+  -- collected): this call goes over the cap rather than wait forever.
+  w.gone = true
+  return _place(g), true
+end
+
+-- The largest estimate of what others hold over the last one to two
+-- windows, `estimate` included.
+local function _others(g, estimate)
+  local now = now_ms()
+  local o = g.others
+  if not o or now - o.since >= 2 * WINDOW_MS then
+    o = { since = now, now = estimate, before = 0 }
+    g.others = o
+  elseif now - o.since >= WINDOW_MS then
+    o.since, o.before, o.now = now, o.now, estimate
+  elseif estimate > o.now then
+    o.now = estimate
+  end
+  if o.before > o.now then return o.before end
+  return o.now
+end
+
+--- release(place, headers): the attempt ended; `headers` are its answer's
+-- (lower-case names), or nil when there was none.
+function _M.release(place, headers)
+  local g = place.group
+  if not g then return end
+  if headers then
+    local limit = tonumber(headers["concurrency-limit"])
+    local left = tonumber(headers["concurrency-remaining"])
+    if limit and left and limit >= 1 and limit < huge and left >= 0 and left < huge then
+      local estimate = limit - left - g.active
+      local others = _others(g, estimate > 0 and estimate or 0)
+      local cap = floor(limit - others)
+      if cap < 1 then cap = 1 end
+      g.cap = cap
+    end
+  end
+  _release(place)
+end
+
+--- state(id) -> { active, cap, queued }: for specs and curious callers.
+function _M.state(id)
+  local g = groups[id]
+  if not g then return { active = 0, queued = 0 } end
+  return { active = g.active, cap = g.cap, queued = g.queue.last - g.queue.first + 1 }
+end
+
+return _M
