@@ -37,8 +37,9 @@ LAT_ITEMS=$((LAT_PAGES * LAT_PER_PAGE))
 INTEGRATIONS=20
 MANY_PAGES=20
 MANY_ITEMS=$((MANY_PAGES * LAT_PER_PAGE))
-# The flat-memory check: a walk that stops after this many pages.
-SHORT_PAGES=20
+# The flat-memory check: a walk that stops after this many pages (enough
+# for the collector to reach its steady state).
+SHORT_PAGES=50
 OUT=$ROOT/bench/out
 TIME=/usr/bin/time
 
