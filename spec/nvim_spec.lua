@@ -1,7 +1,8 @@
 -- kombo inside real headless Neovim: spawned tasks are driven by the
 -- editor's libuv loop, so a slow request never freezes the editor, results
 -- reach editor code through vim.schedule, errors raised in tasks show up
--- as editor errors, and max_connections queues sends as in plain Lua.
+-- as editor errors, max_connections queues sends as in plain Lua, and
+-- task:wait and kombo.map work on the editor's loop.
 local cjson = require("cjson").new()
 local sandbox = require("support.sandbox")
 local nginx = require("support.nginx") -- for its LuaJIT build of kombo.core
@@ -81,6 +82,19 @@ local ok, err = pcall(function()
   vim.wait(5000, function() return #burst == 6 end, 10)
   table.sort(burst)
   out.burst = burst
+
+  -- task:wait inside a task, and kombo.map, on the editor's loop.
+  local mapped
+  local first = kombo.spawn(function() return #assert(client.ats:get_jobs({ page_size = 2 })).data.results end)
+  kombo.spawn(function()
+    local waited = first:wait()
+    local sizes = assert(kombo.map({ 1, 2, 3 }, function(n)
+      return #assert(client.ats:get_jobs({ page_size = n })).data.results
+    end))
+    mapped = { waited, sizes[1], sizes[2], sizes[3] }
+  end)
+  vim.wait(5000, function() return mapped ~= nil end, 10)
+  out.mapped = mapped
 end)
 if not ok then out.error = tostring(err) end
 finish()
@@ -169,6 +183,7 @@ describe("inside Neovim", function()
     end
     assert.equal(6, #users)
     assert.is_true(n <= 2, n .. " connections for 6 requests under max_connections = 2")
+    assert.same({ 2, 1, 2, 3 }, v.mapped)
   end)
 
   it("runs the example plugin's :KomboJobs into a scratch buffer", function()
