@@ -177,6 +177,7 @@ function kombo.attachment(path, fields, restrictions) end
 ---@field max_response_bytes? integer default 134217728 (128 MiB); `0` lifts the limit
 ---@field max_connections? integer transfers in flight at once under `kombo.spawn` (default 32)
 ---@field max_in_flight_writes? integer writes of one integration in flight at once, shared by the process's clients (default 30)
+---@field shared_dict? string OpenResty: a lua_shared_dict counting writes in flight across workers
 ---@field null_as_nil? boolean JSON null in results reads as nil (default false: `kombo.null`)
 
 ---@class kombo.CallOptions

@@ -168,7 +168,7 @@ describe("the write governor", function()
     assert.equal(2, most)
   end)
 
-  it("checks max_in_flight_writes before anything is sent", function()
+  it("checks max_in_flight_writes and shared_dict before anything is sent", function()
     for _, bad in ipairs({ 0, -1, 1.5, 0 / 0, math.huge }) do
       local c, err = kombo.new({ api_key = "k", max_in_flight_writes = bad })
       assert.is_nil(c)
@@ -178,5 +178,9 @@ describe("the write governor", function()
     end
     local _, err = kombo.new({ api_key = "k", max_in_flight_writes = "30" })
     assert.equal("max_in_flight_writes", err.field)
+    -- A lua_shared_dict exists only inside OpenResty (spec/ngx_spec.lua).
+    _, err = kombo.new({ api_key = "k", shared_dict = "kombo" })
+    assert.equal("shared_dict", err.field)
+    assert.matches("outside OpenResty", err.message, 1, true)
   end)
 end)

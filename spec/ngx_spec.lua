@@ -229,6 +229,28 @@ LOCATIONS["/map_writes"] = [[
   KOMBO.reply({ ok = results ~= nil, n = results and #results, status = results and results[1],
     err = errs and tostring(next(errs) and errs[next(errs)]) })
 ]]
+-- Writes counted across workers in a lua_shared_dict: `held` places are
+-- another worker's leases (expiring after `ttl` seconds), then n writes go.
+LOCATIONS["/dict_writes"] = [[
+  local kombo = require("kombo")
+  local dict = ngx.shared.kombo
+  for k = 1, tonumber(ngx.var.arg_held) do
+    dict:set("kombo:" .. KOMBO.id .. ":" .. k, "crashed worker", tonumber(ngx.var.arg_ttl))
+  end
+  ngx.sleep(tonumber(ngx.var.arg_pause or 0))
+  local c = KOMBO.client({ shared_dict = "kombo" })
+  local app = assert(c.ats:get_applications({ page_size = 1 })).data.results[1].id
+  local list = {}
+  for i = 1, tonumber(ngx.var.arg_n) do list[i] = i end
+  local results, errs = kombo.map(list, function(i)
+    local r, err = c.ats:add_application_note({ application_id = app,
+      body = { content = "note " .. i, content_type = "PLAIN_TEXT" } })
+    return r and r.status, err
+  end)
+  local bad, bad_err = kombo.new({ api_key = "k", shared_dict = "nope" })
+  KOMBO.reply({ ok = results ~= nil, n = results and #results, keys = #dict:get_keys(0),
+    err = errs and tostring(errs[next(errs)]), bad = bad == nil and bad_err.field .. ": " .. bad_err.message })
+]]
 -- Two requests of the worker at once (subrequests), each mapping writes.
 LOCATIONS["/map_writes_twice"] = [[
   local twelve = { "/map_writes", { args = "n=12" } }
@@ -242,6 +264,7 @@ describe("inside nginx (cosockets)", function()
   setup(function()
     sb = sandbox.start()
     server = nginx.start({
+      http = "lua_shared_dict kombo 1m;",
       init = INIT:format(sb.url, sb.api_key, sb.integration_id),
       locations = LOCATIONS,
       tls_locations = TLS_LOCATIONS,
@@ -504,6 +527,28 @@ describe("inside nginx (cosockets)", function()
     assert.equal(0, refused)
     assert.equal(4, most)
     assert.equal(4, sandbox.max_overlap(writes))
+  end)
+
+  it("counts writes across workers in a lua_shared_dict, whose places expire when their worker is gone", function()
+    sb:fault({ method = "POST", delay_ms = 50, times = -1 })
+    -- Another worker holds 26 of the 30 places: this one gets 4.
+    local r = get_json("/dict_writes?held=26&ttl=60&n=12")
+    assert.is_true(r.ok, r.err)
+    assert.equal(12, r.n)
+    assert.equal(26, r.keys) -- every place of this worker was given back
+    assert.matches("shared_dict: the name of a lua_shared_dict", r.bad, 1, true)
+    local writes, most, refused = sandbox.writes(sb:requests())
+    assert.equal(12, #writes)
+    assert.equal(0, refused)
+    assert.equal(4, most)
+    -- A crashed worker's places expire: after their lease, all 30 are free.
+    sb:clear_requests()
+    r = get_json("/dict_writes?held=30&ttl=0.05&pause=0.1&n=20")
+    assert.is_true(r.ok, r.err)
+    assert.equal(0, r.keys)
+    writes, most = sandbox.writes(sb:requests())
+    assert.equal(20, #writes)
+    assert.equal(20, most)
   end)
 
   it("spawns light threads that overlap, and run lists every task's error without raising", function()

@@ -186,7 +186,7 @@ function _M.run(client, op, req)
     local place
     if governed then
       local waited
-      place, waited = governor.take(client, integration_id, driver)
+      place, waited = governor.take(client, integration_id, driver, attempt_timeout)
       if not place then return nil, errors.invalid("tasks", waited, op.name) end
       -- The wait for a place counts against the budget, not the attempt.
       if waited then attempt_timeout = policy:timeout(timeout, now_ms() - started) end

@@ -50,7 +50,7 @@ local OPTION_TYPES = {
   user_agent = "string", logger = "function", hooks = "table",
   verify_tls = "boolean", ca_file = "string", max_response_bytes = "number",
   headers = "table", max_connections = "number", null_as_nil = "boolean",
-  max_in_flight_writes = "number",
+  max_in_flight_writes = "number", shared_dict = "string",
 }
 local CALL_OPTION_TYPES = {
   timeout_ms = "number", retries = "table", server_url = "string",
@@ -114,6 +114,18 @@ end
 local function _check_whole(field, v, min, what)
   if v ~= v or v < min or v > 2 ^ 53 or v % 1 ~= 0 then
     return invalid(field, what)
+  end
+end
+
+-- The lua_shared_dict that counts writes in flight across nginx workers.
+local function _check_shared_dict(name)
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.shared) ~= "table" then
+    return invalid("shared_dict", "nothing outside OpenResty: it names a lua_shared_dict of nginx.conf")
+  end
+  if ngx.shared[name] == nil then
+    return invalid("shared_dict", "the name of a lua_shared_dict declared in nginx.conf (there is none called "
+      .. name .. ")")
   end
 end
 
@@ -239,6 +251,7 @@ function _M.new(opts)
     err = _check_whole("max_in_flight_writes", opts.max_in_flight_writes, 1,
       "a whole number >= 1 (Kombo refuses more than 30 writes of an integration in flight)")
   end
+  if not err and opts.shared_dict then err = _check_shared_dict(opts.shared_dict) end
   if not err and opts.hooks then
     for name, h in pairs(opts.hooks) do
       if not HOOKS[name] then
@@ -265,6 +278,7 @@ function _M.new(opts)
     _headers = opts.headers,
     _max_connections = opts.max_connections or _M.DEFAULTS.max_connections,
     _max_in_flight_writes = opts.max_in_flight_writes or _M.DEFAULTS.max_in_flight_writes,
+    _shared_dict = opts.shared_dict,
     _null_as_nil = opts.null_as_nil == true,
     _handle_opts = {
       user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION

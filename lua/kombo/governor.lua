@@ -105,6 +105,8 @@ _release = function(place)
   local g = place.group
   if not g then return end
   place.group = nil
+  local lease = place.lease
+  if lease and place.dict:get(lease) == place.token then place.dict:delete(lease) end
   g.active = g.active - 1
   _pump(g)
 end
@@ -132,10 +134,8 @@ do
   end
 end
 
---- take(client, id, driver) -> place, waited | nil, message: a place
--- among integration `id`'s writes in flight, waiting for one in
--- `driver`'s way (drivers.current()) while they are all taken.
-function _M.take(client, id, driver)
+-- A place among the worker's (or the process's) writes in flight.
+local function _take_local(client, id, driver)
   local g = _group(id)
   local max = client._max_in_flight_writes
   local q = g.queue
@@ -169,6 +169,56 @@ function _M.take(client, id, driver)
   -- collected): this call goes over the cap rather than wait forever.
   w.gone = true
   return _place(g), true
+end
+
+-- Across nginx workers (the shared_dict option): place number k of
+-- integration `id` is the key "kombo:<id>:<k>" of the lua_shared_dict,
+-- taken with add() (which fails while another worker holds it), for k
+-- from 1 to the cap. A place is a lease: it expires on its own one second
+-- after the longest its attempt may last, so the places of a worker that
+-- crashed come back at most that late. While all are taken the request
+-- looks again after a pause that doubles from 5 ms to 100 ms.
+local LEASE_FIRST_S, LEASE_MAX_S = 0.005, 0.1
+local leases = 0
+
+local function _lease(dict, place, id, limit, lease_ms)
+  local ngx = rawget(_G, "ngx")
+  leases = leases + 1
+  local token = ngx.worker.pid() .. ":" .. leases
+  local ttl = (lease_ms or 0) / 1000 + 1
+  local pause, waited = LEASE_FIRST_S, false
+  while true do
+    for k = 1, limit do
+      local key = "kombo:" .. id .. ":" .. k
+      local ok, err = dict:add(key, token, ttl)
+      if ok then
+        place.lease, place.dict, place.token = key, dict, token
+        return waited
+      end
+      -- A full or failing dict: the worker's own count still holds.
+      if err ~= "exists" then return waited end
+    end
+    waited = true
+    ngx.sleep(pause)
+    pause = pause * 2
+    if pause > LEASE_MAX_S then pause = LEASE_MAX_S end
+  end
+end
+
+--- take(client, id, driver, lease_ms) -> place, waited | nil, message: a
+-- place among integration `id`'s writes in flight, waiting for one in
+-- `driver`'s way (drivers.current()) while they are all taken; with the
+-- client's shared_dict, also one of all the nginx workers' places, held
+-- at most lease_ms (the attempt's timeout) and one second more.
+function _M.take(client, id, driver, lease_ms)
+  local place, waited = _take_local(client, id, driver)
+  local name = place and client._shared_dict
+  if name then
+    local leased = _lease(rawget(_G, "ngx").shared[name], place, id, _limit(place.group,
+      client._max_in_flight_writes), lease_ms)
+    waited = waited or leased
+  end
+  return place, waited
 end
 
 -- The largest estimate of what others hold over the last one to two

@@ -32,6 +32,7 @@ local OPTIONS = {
   { "max_connections", "integer", "transfers in flight at once under `kombo.spawn` (default 32)", true },
   { "max_in_flight_writes", "integer",
     "writes of one integration in flight at once, shared by the process's clients (default 30)", true },
+  { "shared_dict", "string", "OpenResty: a lua_shared_dict counting writes in flight across workers", true },
   { "null_as_nil", "boolean", "JSON null in results reads as nil (default false: `kombo.null`)", true },
 }
 
