@@ -130,6 +130,16 @@ describe("the write governor", function()
     assert_burst({ c }, 20, 5)
   end)
 
+  it("starts a write's max_elapsed_time when it has a place: the last of a long queue still goes", function()
+    slow_writes(100)
+    local c = client({ max_in_flight_writes = 1, retries = { backoff = { max_elapsed_time = 250 } } })
+    local ok, errs = burst({ c }, 5) -- the fifth waits about 400 ms for its place
+    assert.is_true(ok, errs and tostring(errs[1]))
+    local w, most = sandbox.writes(sb:requests())
+    assert.equal(5, #w)
+    assert.equal(1, most)
+  end)
+
   it("retries a write refused with 429 CONCURRENCY_LIMIT_EXCEEDED, in a new place", function()
     local c = client({ retries = { backoff = { initial_interval = 10, max_interval = 20 } } })
     sb:fault({ method = "POST", status = 429, code = "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED", times = 2 })

@@ -251,6 +251,22 @@ LOCATIONS["/dict_writes"] = [[
   KOMBO.reply({ ok = results ~= nil, n = results and #results, keys = #dict:get_keys(0),
     err = errs and tostring(errs[next(errs)]), bad = bad == nil and bad_err.field .. ": " .. bad_err.message })
 ]]
+-- A light thread killed while its write holds the only place: the next
+-- write of the same request gets the place back, rather than wait forever.
+LOCATIONS["/killed_write"] = [[
+  local kombo = require("kombo")
+  local c = KOMBO.client({ max_in_flight_writes = 1, retries = { strategy = "none" } })
+  local app = assert(c.ats:get_applications({ page_size = 1 })).data.results[1].id
+  local function note()
+    return c.ats:add_application_note({ application_id = app, body = { content = "x", content_type = "PLAIN_TEXT" } })
+  end
+  local task = kombo.spawn(note)
+  ngx.sleep(0.05)
+  assert(ngx.thread.kill(task.co))
+  local r, err = note()
+  KOMBO.reply({ ok = r ~= nil, err = err and tostring(err), status = r and r.status,
+    active = require("kombo.governor").state(KOMBO.id).active })
+]]
 -- Two requests of the worker at once (subrequests), each mapping writes.
 LOCATIONS["/map_writes_twice"] = [[
   local twelve = { "/map_writes", { args = "n=12" } }
@@ -527,6 +543,16 @@ describe("inside nginx (cosockets)", function()
     assert.equal(0, refused)
     assert.equal(4, most)
     assert.equal(4, sandbox.max_overlap(writes))
+  end)
+
+  it("gives back the place of a light thread killed mid-write", function()
+    sb:fault({ method = "POST", delay_ms = 300, times = -1 })
+    local r = get_json("/killed_write")
+    assert.is_true(r.ok, r.err)
+    assert.equal("success", r.status)
+    assert.equal(0, r.active)
+    local writes = sandbox.writes(sb:requests())
+    assert.equal(2, #writes)
   end)
 
   it("counts writes across workers in a lua_shared_dict, whose places expire when their worker is gone", function()

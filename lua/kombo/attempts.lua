@@ -188,12 +188,18 @@ function _M.run(client, op, req)
       local waited
       place, waited = governor.take(client, integration_id, driver, attempt_timeout)
       if not place then return nil, errors.invalid("tasks", waited, op.name) end
-      -- The wait for a place counts against the budget, not the attempt.
-      if waited then attempt_timeout = policy:timeout(timeout, now_ms() - started) end
-      if not attempt_timeout then
-        governor.release(place)
-        attempt = attempt - 1
-        break
+      -- A write's budget starts when it first has a place (a bulk job's
+      -- last write may wait long for one); waiting for a place again
+      -- before a retry counts against it, not against the attempt.
+      if waited and attempt == 1 then
+        started = now_ms()
+      elseif waited then
+        attempt_timeout = policy:timeout(timeout, now_ms() - started)
+        if not attempt_timeout then
+          governor.release(place)
+          attempt = attempt - 1
+          break
+        end
       end
     end
     local attempt_started = now_ms()

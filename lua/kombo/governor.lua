@@ -29,17 +29,20 @@ local tasks = require("kombo.drivers.tasks")
 
 local now_ms = require("kombo.core").now_ms
 
-local type, tonumber, setmetatable, getmetatable, floor, huge =
-  type, tonumber, setmetatable, getmetatable, math.floor, math.huge
+local type, tonumber, setmetatable, getmetatable, floor, huge, pairs =
+  type, tonumber, setmetatable, getmetatable, math.floor, math.huge, pairs
+local co_running, co_status = coroutine.running, coroutine.status
 local newproxy = rawget(_G, "newproxy")
 
 local _M = {}
 
--- integration id -> { active = writes in flight, cap = the server's cap
+-- integration id -> { active = writes in flight, held = the places (weak:
+-- a place a dropped holder left must stay collectable), cap = the server's cap
 -- or nil, others = { since, now, before } (the largest estimates of what
 -- others hold in this second and the one before), queue = { first, last,
 -- [i] = waiter } }. One small record per integration this process writes to.
 local groups = {}
+local WEAK_KEYS = { __mode = "k" }
 
 -- How long an estimate of what others hold counts: one window, and the
 -- one before it.
@@ -48,7 +51,7 @@ local WINDOW_MS = 1000
 local function _group(id)
   local g = groups[id]
   if not g then
-    g = { active = 0, queue = { first = 1, last = 0 } }
+    g = { active = 0, held = setmetatable({}, WEAK_KEYS), queue = { first = 1, last = 0 } }
     groups[id] = g
   end
   return g
@@ -69,7 +72,8 @@ local function _place(g)
   -- Counted before anything is allocated: a collection that finalizes
   -- another place meanwhile must see this one taken.
   g.active = g.active + 1
-  local place = { group = g }
+  local place = { group = g, co = co_running() }
+  g.held[place] = true
   local function finalize() _release(place) end
   if newproxy then
     local guard = newproxy(true)
@@ -105,10 +109,27 @@ _release = function(place)
   local g = place.group
   if not g then return end
   place.group = nil
+  g.held[place] = nil
   local lease = place.lease
   if lease and place.dict:get(lease) == place.token then place.dict:delete(lease) end
   g.active = g.active - 1
   _pump(g)
+end
+
+-- Gives back the places whose holder's coroutine is dead: a light thread
+-- killed mid-call (ngx.thread.kill) is still referenced by its request, so
+-- the collector cannot give its place back before the request ends.
+-- Returns whether one was.
+local function _reap(g)
+  local any = false
+  for place in pairs(g.held) do
+    local co = place.co
+    if co and co_status(co) == "dead" and place.group then
+      _release(place)
+      any = true
+    end
+  end
+  return any
 end
 
 local ngx_wait
@@ -118,7 +139,7 @@ do
     local semaphore = require("ngx.semaphore")
     -- Waits on a semaphore the releasing request posts; a light thread
     -- killed meanwhile leaves its waiter to be collected with its place.
-    ngx_wait = function(w)
+    ngx_wait = function(w, g)
       local sema = semaphore.new(0)
       w.wake = function()
         sema:post(1)
@@ -128,6 +149,7 @@ do
         while not w.place do
           local ok, err = sema:wait(1)
           if not ok and err ~= "timeout" then return err end
+          if not ok then _reap(g) end
         end
       end
     end
@@ -139,12 +161,14 @@ local function _take_local(client, id, driver)
   local g = _group(id)
   local max = client._max_in_flight_writes
   local q = g.queue
-  if q.first > q.last and g.active < _limit(g, max) then return _place(g), false end
+  if q.first > q.last and (g.active < _limit(g, max) or (_reap(g) and g.active < _limit(g, max))) then
+    return _place(g), false
+  end
   local w = { max = max }
   q.last = q.last + 1
   q[q.last] = w
   if ngx_wait and driver.phase_ok then
-    ngx_wait(w)()
+    ngx_wait(w, g)()
     if w.place then return w.place, true end
     -- This context cannot wait (nginx refused the semaphore): go over
     -- the cap rather than spin.
