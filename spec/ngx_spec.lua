@@ -455,11 +455,18 @@ describe("inside nginx (cosockets)", function()
 
   it("joins 50,000 repeated response headers in one pass", function()
     -- 6 bytes a line: just under the 300 KB bound on a header block.
-    sb:fault({ path = "/v1/ats/tags", action = "repeated_header", header = "R", value = "x", count = 5000 })
-    local small = get_json("/repeated")
-    sb:fault({ path = "/v1/ats/tags", action = "repeated_header", header = "R", value = "x", count = 50000 })
-    local r = get_json("/repeated")
-    assert.is_true(r.ok, r.message)
+    -- The fastest of three runs of each: a busy machine slows single runs.
+    local function fastest(count)
+      local best
+      for _ = 1, 3 do
+        sb:fault({ path = "/v1/ats/tags", action = "repeated_header", header = "R", value = "x", count = count })
+        local r = get_json("/repeated")
+        assert.is_true(r.ok, r.message)
+        if not best or r.took < best.took then best = r end
+      end
+      return best
+    end
+    local small, r = fastest(5000), fastest(50000)
     assert.equal(50000, r.parts)
     assert.equal("x, x, x, x", r.head)
     -- Ten times the headers: joining once costs about ten times as much,
