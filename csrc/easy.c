@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -132,6 +133,7 @@ static int l_easy_new(lua_State *L)
 	 * half-way leaves a closed object that __gc handles. */
 	c = lua_newuserdata(L, sizeof *c);
 	memset(c, 0, sizeof *c);
+	c->req_ref = LUA_NOREF;
 	luaL_getmetatable(L, KOMBO_EASY_MT);
 	lua_setmetatable(L, -2);
 
@@ -448,6 +450,128 @@ static int l_perform(lua_State *L)
 	return kombo_easy_finish(L, c, rc);
 }
 
+/* Drives the transfer on the handle's own multi handle until it ends or
+ * cancel is set (curl_multi_wakeup ends the wait at once). Runs on the
+ * transfer's thread and touches nothing but the handle. */
+static CURLcode drive(kb_easy *c)
+{
+	CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
+	CURLMsg *msg;
+	int running = 1, left;
+	while (!__atomic_load_n(&c->cancel, __ATOMIC_ACQUIRE)) {
+		if (curl_multi_perform(c->own, &running) != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		if (running == 0)
+			break;
+		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+	}
+	while ((msg = curl_multi_info_read(c->own, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	return rc;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *transfer_thread(void *ud)
+{
+	kb_easy *c = ud;
+	c->result = drive(c);
+	c->ended_ms = now_ms();
+	return NULL;
+}
+
+/* Ends a started transfer: cancelled (the wait stops, the connection is
+ * dropped by the removal) or run to its end, on the thread or, when no
+ * thread could be made, right here. */
+static void stop_transfer(lua_State *L, kb_easy *c, int cancel)
+{
+	if (cancel) {
+		__atomic_store_n(&c->cancel, 1, __ATOMIC_RELEASE);
+		curl_multi_wakeup(c->own);
+	}
+	if (c->joinable) {
+		pthread_join(c->thread, NULL);
+		c->joinable = 0;
+	} else if (!cancel) {
+		c->result = drive(c);
+		c->ended_ms = now_ms();
+	}
+	curl_multi_remove_handle(c->own, c->easy);
+	c->started = 0;
+	luaL_unref(L, LUA_REGISTRYINDEX, c->req_ref);
+	c->req_ref = LUA_NOREF;
+}
+
+/* easy:start(req): starts req on a thread of its own and returns at once;
+ * easy:finish() then waits for it. The thread never touches the Lua
+ * state: it fills the handle's buffers, which are read after the join. */
+static int l_start(lua_State *L)
+{
+	kb_easy *c = kombo_easy_check(L, 1);
+	if (c->busy)
+		return luaL_error(L, "kombo easy handle is busy with another transfer");
+	kombo_easy_prepare(L, c, 2);
+	if (c->own == NULL && (c->own = curl_multi_init()) == NULL)
+		return luaL_error(L, "curl_multi_init failed");
+	if (curl_multi_add_handle(c->own, c->easy) != CURLM_OK)
+		return luaL_error(L, "curl_multi_add_handle failed");
+	lua_pushvalue(L, 2);
+	c->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	c->started = 1;
+	c->busy = 1;
+	c->cancel = 0;
+	c->result = CURLE_OK;
+	/* No thread (resources): finish() runs the transfer itself. */
+	c->joinable = pthread_create(&c->thread, NULL, transfer_thread, c) == 0;
+	return 0;
+}
+
+/* easy:finish() -> response | nil, failure; then when the transfer ended
+ * (core.now_ms's clock). Waits for start's transfer. */
+static int l_finish(lua_State *L)
+{
+	kb_easy *c = kombo_easy_check(L, 1);
+	if (!c->started)
+		return luaL_error(L, "kombo easy handle has no started transfer");
+	stop_transfer(L, c, 0);
+	if (kombo_easy_finish(L, c, c->result) == 1)
+		lua_pushnil(L);
+	lua_pushnumber(L, c->ended_ms);
+	return 3;
+}
+
+/* Lets go of a transfer that will never be finished: the request's
+ * headers, the buffers, the busy mark. */
+void kombo_easy_abandon(kb_easy *c)
+{
+	release_request(c);
+	buf_trim(&c->body);
+	buf_trim(&c->head);
+	c->busy = 0;
+}
+
+/* easy:cancel(): stops start's transfer, if any; its connection closes. */
+static int l_cancel(lua_State *L)
+{
+	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
+	if (c->started) {
+		stop_transfer(L, c, 1);
+		kombo_easy_abandon(c);
+	}
+	return 0;
+}
+
 /* easy:busy() -> true while a transfer or its response is in progress:
  * a caller re-entering from a finalizer, hook or logger takes another. */
 static int l_busy(lua_State *L)
@@ -461,8 +585,15 @@ static int l_close(lua_State *L)
 {
 	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
 	/* No error while busy: this is also __gc, and curl_easy_cleanup
-	 * detaches a handle from its multi handle itself. */
+	 * detaches a handle from its multi handle itself. A transfer of
+	 * start's is stopped first: its thread uses the handle. */
+	if (c->started)
+		stop_transfer(L, c, 1);
 	release_request(c);
+	if (c->own != NULL) {
+		curl_multi_cleanup(c->own);
+		c->own = NULL;
+	}
 	if (c->easy != NULL) {
 		curl_easy_cleanup(c->easy);
 		c->easy = NULL;
@@ -500,6 +631,9 @@ void kombo_easy_open(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "perform", l_perform },
 		{ "busy", l_busy },
+		{ "start", l_start },
+		{ "finish", l_finish },
+		{ "cancel", l_cancel },
 		KB_CLOSABLE(l_close, l_tostring),
 		{ NULL, NULL },
 	};

@@ -4,6 +4,7 @@
 #define KOMBO_EASY_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include "core.h"
 
 /* A response's header block may be this large, as libcurl and nginx
@@ -24,10 +25,21 @@ typedef struct {
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	char errbuf[CURL_ERROR_SIZE];
+	/* easy:start/finish: a transfer on a thread of its own, on the
+	 * handle's own multi handle (which keeps its connection alive). */
+	CURLM *own;                   /* created by the first start */
+	pthread_t thread;
+	int joinable;                 /* a thread was started and not joined */
+	int started;                  /* in `own` from start to finish/cancel */
+	int cancel;                   /* set by cancel, read by the thread (atomics) */
+	CURLcode result;              /* the thread's outcome, read after the join */
+	double ended_ms;              /* when it ended, on core.now_ms's clock */
+	int req_ref;                  /* registry ref: req, whose body libcurl reads */
 } kb_easy;
 
 kb_easy *kombo_easy_check(lua_State *L, int idx);
 void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx);
 int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc);
+void kombo_easy_abandon(kb_easy *c);
 
 #endif

@@ -121,6 +121,26 @@ static int l_perform(lua_State *L)
 	return 2;
 }
 
+/* multi:remove(easy): abandons easy's transfer (a prefetch nobody will
+ * read): libcurl closes its connection, the handle is free again. */
+static int l_remove(lua_State *L)
+{
+	kb_multi *m = check_multi(L, 1);
+	kb_easy *c = kombo_easy_check(L, 2);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);
+	lua_pushlightuserdata(L, c);
+	lua_rawget(L, -2);
+	if (lua_isnil(L, -1))
+		return 0; /* not this multi's, or already finished */
+	lua_pop(L, 1);
+	curl_multi_remove_handle(m->multi, c->easy);
+	kombo_easy_abandon(c);
+	lua_pushlightuserdata(L, c);
+	lua_pushnil(L);
+	lua_rawset(L, -3);
+	return 0;
+}
+
 static int l_close(lua_State *L)
 {
 	kb_multi *m = luaL_checkudata(L, 1, KOMBO_MULTI_MT);
@@ -157,6 +177,7 @@ void kombo_multi_open(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "add", l_add },
 		{ "perform", l_perform },
+		{ "remove", l_remove },
 		KB_CLOSABLE(l_close, l_tostring),
 		{ NULL, NULL },
 	};

@@ -179,6 +179,7 @@ function kombo.attachment(path, fields, restrictions) end
 ---@field max_in_flight_writes? integer writes of one integration in flight at once, shared by the process's clients (default 30)
 ---@field shared_dict? string OpenResty: a lua_shared_dict counting writes in flight across workers
 ---@field null_as_nil? boolean JSON null in results reads as nil (default false: `kombo.null`)
+---@field prefetch? boolean the next page is requested while you work on one (default true)
 
 ---@class kombo.CallOptions
 ---@field timeout_ms? number
@@ -187,6 +188,7 @@ function kombo.attachment(path, fields, restrictions) end
 ---@field headers? table<string, string>
 ---@field integration_id? string
 ---@field validate? boolean `false` skips the bundled schema checks
+---@field prefetch? boolean `false`: the next page only when reached
 
 ---@class kombo.Client
 ---@field general kombo.general 13 operations, loaded on first use

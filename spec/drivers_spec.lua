@@ -182,44 +182,39 @@ local CASES = {
   },
 }
 
-for _, runner in ipairs(drivers.RUNNERS) do
-  describe("driver contract: " .. runner.name, function()
-    setup(function() runner.setup() end)
-    teardown(function() runner.teardown() end)
+drivers.each({ describe = describe, setup = setup, teardown = teardown }, "driver contract: ", function(runner)
+  for _, case in ipairs(CASES) do
+    it(case.name, function()
+      local sb = sandbox.start()
+      finally(function() sb:stop() end)
+      local _, jobs = sb:request("GET", "/ats/jobs?status=OPEN&page_size=1")
+      local env = {
+        url = sb.url, api_key = sb.api_key, integration_id = sb.integration_id,
+        refused_url = "http://127.0.0.1:" .. sandbox.free_port() .. "/v1", two_attempts = TWO_ATTEMPTS,
+        create_body = {
+          candidate = { first_name = "Ada", last_name = "Driver", email_address = "ada.driver@example.com" },
+          application = { job_id = jobs.data.results[1].id },
+        },
+      }
+      local ctx = { sb = sb, before = sb:counts() }
+      sb:clear_requests()
+      if case.rules then sb:fault(case.rules) end
 
-    for _, case in ipairs(CASES) do
-      it(case.name, function()
-        local sb = sandbox.start()
-        finally(function() sb:stop() end)
-        local _, jobs = sb:request("GET", "/ats/jobs?status=OPEN&page_size=1")
-        local env = {
-          url = sb.url, api_key = sb.api_key, integration_id = sb.integration_id,
-          refused_url = "http://127.0.0.1:" .. sandbox.free_port() .. "/v1", two_attempts = TWO_ATTEMPTS,
-          create_body = {
-            candidate = { first_name = "Ada", last_name = "Driver", email_address = "ada.driver@example.com" },
-            application = { job_id = jobs.data.results[1].id },
-          },
-        }
-        local ctx = { sb = sb, before = sb:counts() }
-        sb:clear_requests()
-        if case.rules then sb:fault(case.rules) end
+      local out = runner.run(case.source, env)
 
-        local out = runner.run(case.source, env)
-
-        assert.is_nil(out.error)
-        assert.equal(runner.driver, out.driver)
-        local e = case.expect
-        if e.ok then
-          assert.is_true(out.ok, tostring(out.message))
-        else
-          assert.is_false(out.ok)
-          assert.equal(e.kind, out.kind, out.message)
-          if e.reason then assert.equal(e.reason, out.reason, out.message) end
-          if e.reasons then assert.is_true(e.reasons[out.reason], tostring(out.reason)) end
-        end
-        if e.attempts then assert.equal(e.attempts, out.attempts) end
-        case.wire(sb:requests(), ctx, out)
-      end)
-    end
-  end)
-end
+      assert.is_nil(out.error)
+      assert.equal(runner.driver, out.driver)
+      local e = case.expect
+      if e.ok then
+        assert.is_true(out.ok, tostring(out.message))
+      else
+        assert.is_false(out.ok)
+        assert.equal(e.kind, out.kind, out.message)
+        if e.reason then assert.equal(e.reason, out.reason, out.message) end
+        if e.reasons then assert.is_true(e.reasons[out.reason], tostring(out.reason)) end
+      end
+      if e.attempts then assert.equal(e.attempts, out.attempts) end
+      case.wire(sb:requests(), ctx, out)
+    end)
+  end
+end)

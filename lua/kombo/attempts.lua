@@ -204,10 +204,14 @@ function _M.run(client, op, req)
     end
     local attempt_started = now_ms()
     _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
-    res, fail = driver.send(client, {
+    local waited
+    res, fail, waited = driver.send(client, {
       method = method, url = url, headers = lines, body = req.body, timeout_ms = attempt_timeout,
     })
     if place then governor.release(place, res and res.headers) end
+    -- A prefetched answer (page.lua) that sat unread while the caller
+    -- worked: that time is not the call's.
+    if waited then started, attempt_started = started + waited, attempt_started + waited end
     if res and res.status < 300 then break end
     local now = now_ms()
     local delay, reason = policy:decide({

@@ -51,10 +51,12 @@ local OPTION_TYPES = {
   verify_tls = "boolean", ca_file = "string", max_response_bytes = "number",
   headers = "table", max_connections = "number", null_as_nil = "boolean",
   max_in_flight_writes = "number", shared_dict = "string",
+  prefetch = "boolean",
 }
 local CALL_OPTION_TYPES = {
   timeout_ms = "number", retries = "table", server_url = "string",
   headers = "table", validate = "boolean", integration_id = "string",
+  prefetch = "boolean",
 }
 local HOOKS = { before_request = true, after_success = true, after_error = true }
 
@@ -280,6 +282,7 @@ function _M.new(opts)
     _max_in_flight_writes = opts.max_in_flight_writes or _M.DEFAULTS.max_in_flight_writes,
     _shared_dict = opts.shared_dict,
     _null_as_nil = opts.null_as_nil == true,
+    _prefetch = opts.prefetch ~= false,
     _handle_opts = {
       user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION
         .. "; libcurl/" .. core.curl_version .. ")"),

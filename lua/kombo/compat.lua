@@ -15,4 +15,19 @@ _M.pack = table.pack or function(...) return { n = select("#", ...), ... } end
 -- VM calls the iterator across a C boundary)?
 _M.YIELD_IN_FOR = not (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil)
 
+--- guard(fn) -> an object whose finalizer calls fn: a table with __gc on
+-- 5.2+, a newproxy userdata on 5.1 and LuaJIT (whose tables have none).
+local newproxy, getmetatable, setmetatable = rawget(_G, "newproxy"), getmetatable, setmetatable
+if newproxy and _VERSION == "Lua 5.1" then
+  function _M.guard(fn)
+    local u = newproxy(true)
+    getmetatable(u).__gc = function() fn() end
+    return u
+  end
+else
+  function _M.guard(fn)
+    return setmetatable({}, { __gc = function() fn() end })
+  end
+end
+
 return _M

@@ -11,6 +11,8 @@ local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 
 local drivers = require("kombo.drivers")
+local blocking = require("kombo.drivers.curl")
+local tasks = require("kombo.drivers.tasks")
 
 local type, error, setmetatable, rawget, pcall = type, error, setmetatable, rawget, pcall
 local co_create, co_resume, co_yield, co_status =
@@ -83,9 +85,110 @@ local function _follow(ctx, cursor)
   return _fetch(ctx.client, ctx.op, req, ctx.base_query, cursor, seen, ctx.index + 1)
 end
 
---- page:next() -> the following page | nil, nil after the last | nil, err
+-- Prefetch: the page after the one the caller holds is requested at once
+-- and read when the caller reaches it, at most one page ahead. Its fetch
+-- (_follow: hooks, logger, attempts) runs on a coroutine of its own whose
+-- sends and sleeps yield (drivers.background). The first send goes to the
+-- driver's start, which returns at once; the answer, and any retry after
+-- it, is taken when the page is reached, so a failure raises there and
+-- the retries happen as they would have without prefetch.
+local background = drivers.background
+
+local function _wanted(ctx, cursor)
+  local opts = ctx.req.opts
+  local on = opts and opts.prefetch
+  if on == nil then on = ctx.client._prefetch end
+  return on and core.next_query(ctx.base_query, cursor) ~= nil
+end
+
+local function _prefetch(ctx, cursor)
+  if not _wanted(ctx, cursor) then return nil end
+  local driver = drivers.current()
+  -- A for-in iterator cannot yield on PUC Lua 5.1 (_next_page), so a
+  -- task there waits for its prefetch blocking.
+  if driver == tasks and not compat.YIELD_IN_FOR then driver = blocking end
+  if not driver.start then return nil end
+  local co = co_create(_follow)
+  background[co] = true
+  local job = { co = co, driver = driver, cursor = cursor }
+  local r = pack(co_resume(co, ctx, cursor))
+  if not r[1] then
+    job.raised = r[2]
+  elseif co_status(co) == "dead" then
+    job.outcome = r
+  else
+    job.wait = r -- WAIT, "send", client, req
+    local ok, pending, guard = pcall(driver.start, r[4], r[5])
+    if ok then job.pending, job.guard = pending, guard end
+  end
+  return job
+end
+
+-- A wait of the fetch's coroutine, served as the caller's own would be.
+local function _serve(what, a, b)
+  local driver = drivers.current()
+  if what == "send" then return driver.send(a, b) end
+  return driver.sleep(a)
+end
+
+-- The prefetched page: its answer, then the rest of its fetch.
+local function _join(job, ctx, cursor)
+  if job.raised then error(job.raised, 0) end
+  local r = job.outcome
+  if r then return unpack(r, 2, r.n) end
+  local pending = job.pending
+  job.pending = nil
+  if ctx.client._closed then
+    if pending then job.driver.cancel(pending) end
+    return _follow(ctx, cursor)
+  end
+  local args
+  if pending then
+    args = pack(job.driver.finish(pending))
+  else
+    args = pack(_serve(unpack(job.wait, 3, job.wait.n)))
+  end
+  local co = job.co
+  while true do
+    r = pack(co_resume(co, unpack(args, 1, args.n)))
+    if not r[1] then error(r[2], 0) end
+    if co_status(co) == "dead" then return unpack(r, 2, r.n) end
+    args = pack(_serve(unpack(r, 3, r.n)))
+  end
+end
+
+-- A walk stopped before reaching the prefetched page.
+local function _cancel(job)
+  local pending = job and job.pending
+  if pending then
+    job.pending = nil
+    job.driver.cancel(pending)
+  end
+end
+
+-- The prefetch next() started for the page ctx describes, if it is for
+-- this cursor; the caller takes it over.
+local function _take(ctx, cursor)
+  local job = ctx.job
+  if job and job.cursor == cursor then
+    ctx.job = nil
+    return job
+  end
+end
+
+--- page:next() -> the following page | nil, nil after the last | nil, err.
+-- The page it returns has its own next page in flight already.
 function Page:next()
-  return _follow(context[self], rawget(self, "data").next)
+  local ctx = context[self]
+  local cursor = rawget(self, "data").next
+  local job = _take(ctx, cursor)
+  local p, err
+  if job then p, err = _join(job, ctx, cursor) else p, err = _follow(ctx, cursor) end
+  if p then
+    local next_ctx = context[p]
+    next_ctx.job = _prefetch(next_ctx, rawget(p, "data").next)
+  end
+  return p, err
 end
 
 -- Iteration runs on a coroutine that fetches one page per resume: the
@@ -93,20 +196,30 @@ end
 -- index, not a resume. The producer lets go of a page before the next one
 -- is fetched and decoded: a page still reachable then would be marked by
 -- every GC cycle the decode triggers (bench/profile.sh shows the cost).
-local function _producer(first)
+-- walk.job is the prefetch in flight, for the loop's closing value.
+local function _producer(first, walk)
   return co_create(function()
     local p = first
     first = nil
     while p do
       local ctx, cursor = context[p], rawget(p, "data").next
+      -- Held here, not by the page: dropping the iterator cancels it.
+      local job = _take(ctx, cursor) or _prefetch(ctx, cursor)
+      walk.job = job
       co_yield(p)
       p = nil -- luacheck: ignore 311 (dropped before the fetch, not after it)
       local err
-      p, err = _follow(ctx, cursor)
+      if job then p, err = _join(job, ctx, cursor) else p, err = _follow(ctx, cursor) end
+      job, walk.job = nil, nil -- luacheck: ignore 311 (not held while the caller works)
       if err then error(err, 0) end
     end
   end)
 end
+
+-- The closing value of a for-in loop (Lua 5.4): a loop left early cancels
+-- its prefetch at once. Elsewhere, and for a walk dropped without a loop,
+-- collecting the walk does.
+local walk_mt = { __close = function(walk) _cancel(walk.job); walk.job = nil end }
 
 -- The producer's next page, or nil after the last; raises a failed fetch.
 -- A driver that waits by yielding WAIT (kombo tasks, Neovim) is passed on
@@ -131,18 +244,20 @@ end
 -- fetch raises the error object (with err.cursor) out of the loop, and
 -- again on any later call.
 function Page:pages()
-  local co, failure = _producer(self), nil
+  local walk = setmetatable({}, walk_mt)
+  local co, failure = _producer(self, walk), nil
   return function()
     if failure then error(failure, 0) end
     local ok, p = pcall(_next_page, co)
     if not ok then failure = p; error(p, 0) end
     return p
-  end
+  end, nil, nil, walk
 end
 
 --- for item in page:items() -- every element of data.results, across pages.
 function Page:items()
-  local co, failure = _producer(self), nil
+  local walk = setmetatable({}, walk_mt)
+  local co, failure = _producer(self, walk), nil
   local results, i, n = nil, 0, 0
   return function()
     while true do
@@ -158,7 +273,7 @@ function Page:items()
       results = rawget(p, "data").results
       i, n = 0, #results
     end
-  end
+  end, nil, nil, walk
 end
 
 return _M

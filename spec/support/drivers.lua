@@ -9,8 +9,9 @@
 -- A case's source is a chunk of Lua called with (client, env): client(extra)
 -- makes a kombo client for the sandbox at env.url with short retries
 -- (extra: more kombo.new options), env is the case's data (JSON-safe). The
--- chunk returns what its last call returned (result or nil, err). out is
--- { driver, ok, kind, reason, status, attempts, headers, n } or
+-- chunk returns what its last call returned (result or nil, err), and
+-- optionally a JSON-safe table of its own findings. out is
+-- { driver, ok, kind, reason, status, attempts, headers, n, extra } or
 -- { error = message } when it raised outside busted.
 --
 -- run_case runs inside the target (busted's Lua, nginx, Neovim), so this
@@ -44,14 +45,14 @@ function _M.run_case(kombo, source, env)
   end
   local chunk = assert((loadstring or load)("local client, env = ...\n" .. source, "=case")) -- luacheck: ignore 113
   local driver = _driver_name(require("kombo.drivers").current())
-  local res, err = chunk(client, env)
+  local res, err, extra = chunk(client, env)
   for _, c in ipairs(clients) do c:close() end
   local m = kombo.meta(res or err) or {}
   local results = res and type(res.data) == "table" and res.data.results
   return {
     driver = driver, ok = res ~= nil, kind = err and err.kind, reason = err and err.reason,
     message = err and err.message, status = m.status, attempts = m.attempts, headers = m.headers,
-    n = type(results) == "table" and #results or nil,
+    n = type(results) == "table" and #results or nil, extra = extra,
   }
 end
 
@@ -176,5 +177,19 @@ function nvim.run(source, env)
 end
 
 _M.RUNNERS = { blocking, tasks, ngx_runner, nvim }
+
+--- each(b, title, body): for every runner, a describe block named title
+-- and the runner's name, the runner set up around body(runner). b holds
+-- busted's describe, setup and teardown (a spec's globals, not this
+-- module's).
+function _M.each(b, title, body)
+  for _, runner in ipairs(_M.RUNNERS) do
+    b.describe(title .. runner.name, function()
+      b.setup(function() runner.setup() end)
+      b.teardown(function() runner.teardown() end)
+      body(runner)
+    end)
+  end
+end
 
 return _M

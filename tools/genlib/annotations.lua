@@ -34,6 +34,7 @@ local OPTIONS = {
     "writes of one integration in flight at once, shared by the process's clients (default 30)", true },
   { "shared_dict", "string", "OpenResty: a lua_shared_dict counting writes in flight across workers", true },
   { "null_as_nil", "boolean", "JSON null in results reads as nil (default false: `kombo.null`)", true },
+  { "prefetch", "boolean", "the next page is requested while you work on one (default true)", true },
 }
 
 local CALL_OPTIONS = {
@@ -43,6 +44,7 @@ local CALL_OPTIONS = {
   { "headers", "table<string, string>" },
   { "integration_id", "string" },
   { "validate", "boolean", "`false` skips the bundled schema checks" },
+  { "prefetch", "boolean", "`false`: the next page only when reached" },
 }
 
 local PREAMBLE = [[

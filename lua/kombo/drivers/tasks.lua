@@ -49,6 +49,7 @@ local multi = nil       -- created on first use, closed when idle
 local current = nil     -- the task being resumed
 local failures = {}     -- tasks that raised since kombo.run last returned
 local received = 0      -- response bytes since kombo.run last gave memory back
+local cancels = {}      -- prefetches to cancel at the next step (finalizers only append)
 -- A burst that moved this much gives its memory back when kombo.run ends.
 local RELEASE_BYTES = 64 * 1024 * 1024
 -- kombo client -> { active = n, queue = { first, last, ... }, spare = { core clients } }.
@@ -101,6 +102,22 @@ local function _state(client)
   return st
 end
 
+-- A prefetch (start/finish below) ended: its outcome waits in the record
+-- for finish, or goes to the task parked there.
+local function _settle(p, args)
+  p.done, p.outcome, p.ended = true, args, now_ms()
+  local waiter = p.waiter
+  if waiter then
+    p.waiter = nil
+    _M.wake(waiter, unpack(args, 1, args.n))
+  end
+end
+
+-- Who waits for a transfer: a task is resumed, a prefetch settled.
+local function _deliver(who, args)
+  if who.prefetch then _settle(who, args) else ready[#ready + 1] = { who, args } end
+end
+
 local function _add(client, spare, task, req)
   local handle = remove(spare) or core.easy(client._handle_opts)
   multi = multi or core.multi()
@@ -109,6 +126,7 @@ local function _add(client, spare, task, req)
     spare[#spare + 1] = handle
     error(err, 0)
   end
+  task.handle = handle
 end
 
 -- Hands the transfer to libcurl on a spare handle (or a new one). What
@@ -119,7 +137,7 @@ local function _start(client, st, task, req)
     st.active = st.active + 1
     inflight = inflight + 1
   else
-    ready[#ready + 1] = { task, pack(RAISE, err) }
+    _deliver(task, pack(RAISE, err))
   end
 end
 
@@ -146,9 +164,48 @@ local function _finished(client, handle)
   end
 end
 
+-- Sends task's request now, or queues it behind the client's cap.
+local function _send(client, task, req)
+  local st = _state(client)
+  local q = st.queue
+  if st.active < client._max_connections and q.first > q.last then
+    _start(client, st, task, req)
+  else
+    q.last = q.last + 1
+    q[q.last] = { task, req }
+    queued = queued + 1
+  end
+end
+
+-- Stops a prefetch nobody will read: out of its client's queue, or out
+-- of the multi handle (libcurl closes its connection), its slot given to
+-- the next queued send.
+local function _cancel(p)
+  if p.done then return end
+  p.done, p.outcome = true, pack(nil, core.failure("other", "prefetch cancelled", false))
+  if p.handle then
+    multi:remove(p.handle)
+    _finished(p.client, p.handle)
+    return
+  end
+  local q = per_client[p.client].queue
+  for i = q.first, q.last do
+    if q[i] and q[i][1] == p then
+      for j = i, q.last - 1 do q[j] = q[j + 1] end
+      q[q.last] = nil
+      q.last = q.last - 1
+      queued = queued - 1
+      return
+    end
+  end
+end
+
 -- A task ended: keep its outcome for task:wait and wake those waiting.
 local function _ended(task, ok, r)
   task.co = nil
+  -- A walk's prefetch never outlives the task that walked.
+  local mine = task.prefetches
+  if mine then for p in pairs(mine) do _cancel(p) end end
   if ok then
     task.results = r
   else
@@ -180,16 +237,7 @@ local function _resume(task, args)
   if r[2] ~= WAIT then -- a plain coroutine.yield(): let the others run first
     ready[#ready + 1] = { task, pack() }
   elseif r[3] == "send" then
-    local client, req = r[4], r[5]
-    local st = _state(client)
-    local q = st.queue
-    if st.active < client._max_connections and q.first > q.last then
-      _start(client, st, task, req)
-    else
-      q.last = q.last + 1
-      q[q.last] = { task, req }
-      queued = queued + 1
-    end
+    _send(r[4], task, r[5])
   elseif r[3] ~= "park" then
     timers[#timers + 1] = { at = now_ms() + r[4], task = task }
   end
@@ -252,28 +300,74 @@ end
 --- Is step() running (so it cannot be entered now)?
 function _M.stepping() return stepping end
 
-local function _step(wait_ms)
-  while #ready > 0 do
-    -- A batch at a time: removing from the front of a long list is quadratic.
-    local batch = ready
-    ready = {}
-    for i = 1, #batch do _resume(batch[i][1], batch[i][2]) end
+-- Hands finished transfers to their tasks or prefetches.
+local function _completed(done)
+  for i = 1, #done do
+    local token, res = done[i][1], done[i][2]
+    if res then received = received + #res.body end
+    _finished(token.client, token.handle)
+    token.task.handle = nil
+    _deliver(token.task, pack(done[i][2], done[i][3]))
   end
+end
+
+--- start(client, req) -> prefetch, guard: sends req beside the running
+-- task (a page walk's next page) and returns at once; finish(prefetch)
+-- waits for its answer. The request goes out now, so the server works
+-- while the task does; the answer is read when the scheduler next runs.
+-- Dropping guard (the walk was abandoned) cancels the prefetch.
+function _M.start(client, req)
+  local p = { prefetch = true, client = client, owner = current }
+  if current then
+    local mine = current.prefetches or setmetatable({}, { __mode = "k" })
+    current.prefetches = mine
+    mine[p] = true
+  end
+  _send(client, p, req)
+  if p.handle then _completed(multi:perform(0)) end
+  return p, compat.guard(function() cancels[#cancels + 1] = p end)
+end
+
+--- finish(prefetch) -> response | nil, failure, ms the answer waited.
+function _M.finish(p)
+  if p.owner and p.owner.prefetches then p.owner.prefetches[p] = nil end
+  local r = p.outcome
+  if not p.done then
+    p.waiter = current
+    r = pack(_M.park())
+    if r[1] == nil and type(r[2]) == "string" then error(r[2], 0) end -- stuck (park)
+  end
+  if r[1] == RAISE then error(r[2], 0) end
+  return r[1], r[2], p.ended and now_ms() - p.ended or 0
+end
+
+--- cancel(prefetch): the walk stopped before reaching its page.
+function _M.cancel(p)
+  cancels[#cancels + 1] = p
+end
+
+local function _step(wait_ms)
+  if #cancels > 0 then
+    local list = cancels
+    cancels = {}
+    for i = 1, #list do _cancel(list[i]) end
+  end
+  -- One batch per step (removing from the front of a long list would be
+  -- quadratic); what it readies runs at the next step, after transfers
+  -- have moved, so a task that yields in a loop cannot starve them.
+  local batch = ready
+  ready = {}
+  for i = 1, #batch do _resume(batch[i][1], batch[i][2]) end
   local now, next_at = now_ms(), huge
   for i = 1, #timers do
     if timers[i].at < next_at then next_at = timers[i].at end
   end
   local wait = wait_ms
+  if #ready > 0 then wait = 0 end
   if next_at - now < wait then wait = next_at - now end
   if wait < 0 then wait = 0 end
   if inflight > 0 then
-    local done = multi:perform(wait)
-    for i = 1, #done do
-      local token, res = done[i][1], done[i][2]
-      if res then received = received + #res.body end
-      _finished(token.client, token.handle)
-      ready[#ready + 1] = { token.task, pack(done[i][2], done[i][3]) }
-    end
+    _completed(multi:perform(wait))
   elseif #timers > 0 and #ready == 0 then
     core.sleep_ms(wait)
   elseif parked > 0 and #ready == 0 then

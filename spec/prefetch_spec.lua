@@ -1,0 +1,292 @@
+-- Prefetch (README "Performance", docs/DRIVERS.md): while the caller holds
+-- page N, page N+1 is already requested. One case table, run against every
+-- driver as spec/drivers_spec.lua does; what went over the wire is read
+-- from the sandbox's request log, never from the clock of this process.
+local sandbox = require("support.sandbox")
+local drivers = require("support.drivers")
+
+local APPS, TAGS = "/v1/ats/applications", "/v1/ats/tags"
+-- The seeded applications in pages of 250: three pages.
+local PAGE, PAGES = 250, 3
+-- How long the sandbox holds its answer to a marker call the caller makes
+-- while holding a page.
+local HOLD_MS = 200
+-- One attempt, with the whole timeout: the default spec retries' budget
+-- would cut an attempt short of a held answer.
+local ONE_ATTEMPT = { strategy = "none" }
+
+local function logged(reqs, path)
+  local out = {}
+  for _, r in ipairs(reqs) do
+    if r.method == "GET" and r.path == path then out[#out + 1] = r end
+  end
+  return out
+end
+
+-- How many applications a walk yields, asked of the sandbox directly.
+local function total(sb)
+  local n, query = 0, "?page_size=" .. PAGE
+  while query do
+    local _, page = sb:request("GET", "/ats/applications" .. query)
+    n = n + #page.data.results
+    local cursor = page.data.next
+    query = type(cursor) == "string"
+      and ("?page_size=" .. PAGE .. "&cursor=" .. cursor:gsub("[^%w]", function(ch)
+        return ("%%%02X"):format(ch:byte())
+      end)) or nil
+  end
+  return n
+end
+
+-- Client code: a chunk called with (client, env); see support/drivers.lua.
+-- The caller holds page 1 and makes a marker call (get_tags, which the
+-- sandbox answers HOLD_MS late) before asking for page 2.
+local HOLD_PAGES = [[
+  local c = client(env.client_opts)
+  local first = assert(c.ats:get_applications({ page_size = env.page }, env.call_opts))
+  local pages = 0
+  for _ in first:pages() do
+    pages = pages + 1
+    if pages == 1 then assert(c.ats:get_tags()) end
+  end
+  return first, nil, { pages = pages }
+]]
+-- The same with next(): the page next() returns has its own next page in
+-- flight, so page 3 is requested while the caller holds page 2.
+local HOLD_NEXT = [[
+  local c = client(env.client_opts)
+  local first = assert(c.ats:get_applications({ page_size = env.page }))
+  local second = assert(first:next())
+  assert(c.ats:get_tags())
+  local third = assert(second:next())
+  local after, err = third:next()
+  assert(after == nil and err == nil)
+  return third
+]]
+
+-- Page 2 asked for while the marker's answer was still held: before the
+-- caller could have asked for it.
+local function ahead(reqs, n)
+  local apps, tags = logged(reqs, APPS), logged(reqs, TAGS)
+  assert.equal(PAGES, #apps)
+  assert.equal(1, #tags)
+  assert.is_true(apps[n].at_ms < tags[1].at_ms + HOLD_MS,
+    ("page %d at %.1f ms, the marker at %.1f ms"):format(n, apps[n].at_ms, tags[1].at_ms))
+end
+
+-- Page 2 asked for only once the marker was answered.
+local function not_ahead(reqs)
+  local apps, tags = logged(reqs, APPS), logged(reqs, TAGS)
+  assert.equal(PAGES, #apps)
+  assert.is_true(apps[2].at_ms >= tags[1].at_ms + HOLD_MS - 5,
+    ("page 2 at %.1f ms, the marker at %.1f ms"):format(apps[2].at_ms, tags[1].at_ms))
+end
+
+-- A walk through every item, resumed from err.cursor when a page fails.
+local WALK_RESUMING = [[
+  local c = client()
+  local first = assert(c.ats:get_applications({ page_size = env.page }))
+  local seen = 0
+  local ok, err = pcall(function() for _ in first:items() do seen = seen + 1 end end)
+  local found = { seen = seen }
+  if not ok then
+    found.kind, found.status, found.cursor = err.kind, err.status, err.cursor
+    local rest = assert(c.ats:get_applications({ page_size = env.page, cursor = err.cursor }))
+    for _ in rest:items() do seen = seen + 1 end
+  end
+  found.total = seen
+  return first, nil, found
+]]
+
+-- Walks left early: a loop left with break, and an iterator dropped after
+-- one item; each had page 2 in flight (the sandbox delays it). Then a
+-- marker call, which lets a scheduler run. pending: is a prefetch still
+-- held (a busy handle of the blocking driver, anything left in the tasks
+-- scheduler)? nil under nginx, where the light thread ends its exchange.
+local ABANDON = [[
+  local c = client(env.client_opts)
+  local first = assert(c.ats:get_applications({ page_size = env.page }))
+  for _ in first:items() do break end
+  local again = assert(c.ats:get_applications({ page_size = env.page }))
+  local f = again:items()
+  f()
+  f = nil -- luacheck: ignore 311
+  collectgarbage()
+  collectgarbage()
+  assert(c.ats:get_tags())
+  local loaded, pending = package.loaded, nil
+  local d = require("kombo.drivers").current()
+  if d == loaded["kombo.drivers.tasks"] then
+    pending = d.busy()
+  elseif d == loaded["kombo.drivers.curl"] then
+    pending = next(c._prefetching or {}) ~= nil
+  end
+  return first, nil, { pending = pending }
+]]
+
+-- Many walks at once: one task per integration, each its own client.
+local MANY = [[
+  local kombo = require("kombo")
+  local done, items = 0, 0
+  for i = 1, env.walks do
+    kombo.spawn(function()
+      local c = client({ integration_id = "walk-" .. i })
+      local first = assert(c.ats:get_applications({ page_size = env.small_page }))
+      for _ in first:items() do items = items + 1 end
+      done = done + 1
+    end)
+  end
+  if require("kombo.drivers.tasks").current() then
+    while done < env.walks do coroutine.yield() end
+  else
+    assert(kombo.run())
+  end
+  return nil, nil, { done = done, items = items }
+]]
+
+local CASES = {
+  {
+    name = "the next page is requested while the caller holds the page (pages())",
+    rules = { { path = TAGS, delay_ms = HOLD_MS } },
+    source = HOLD_PAGES,
+    check = function(out, reqs, _, runner)
+      assert.equal(PAGES, out.extra.pages)
+      if runner.driver == "ngx" then return not_ahead(reqs) end -- not done there yet
+      ahead(reqs, 2)
+    end,
+  },
+  {
+    name = "the page next() returns has the following one in flight; nothing past the last page",
+    rules = { { path = TAGS, delay_ms = HOLD_MS } },
+    source = HOLD_NEXT,
+    check = function(_, reqs, _, runner)
+      if runner.driver == "ngx" then return assert.equal(PAGES, #logged(reqs, APPS)) end
+      ahead(reqs, 3)
+    end,
+  },
+  {
+    name = "prefetch = false: page 2 goes out only when the caller asks",
+    rules = { { path = TAGS, delay_ms = HOLD_MS } },
+    source = HOLD_PAGES, env = { client_opts = { prefetch = false, retries = ONE_ATTEMPT } },
+    check = function(_, reqs) not_ahead(reqs) end,
+  },
+  {
+    name = "prefetch = false as the call's option",
+    rules = { { path = TAGS, delay_ms = HOLD_MS } },
+    source = HOLD_PAGES, env = { call_opts = { prefetch = false } },
+    check = function(_, reqs) not_ahead(reqs) end,
+  },
+  {
+    name = "every item once, every page once, nothing past the last page",
+    source = WALK_RESUMING,
+    check = function(out, reqs, ctx)
+      assert.is_nil(out.extra.kind)
+      assert.equal(ctx.total, out.extra.total)
+      local apps = logged(reqs, APPS)
+      assert.equal(PAGES, #apps)
+      assert.are_not.equal(apps[2].query, apps[3].query)
+    end,
+  },
+  {
+    name = "a prefetched page that failed raises at its first item, after every item before it; resume works",
+    rules = { { path = APPS, every = PAGES, times = 1, status = 400 } },
+    source = WALK_RESUMING,
+    check = function(out, reqs, ctx)
+      local found = out.extra
+      assert.equal("api", found.kind)
+      assert.equal(400, found.status)
+      assert.equal((PAGES - 1) * PAGE, found.seen)
+      assert.equal(ctx.total, found.total)
+      local apps = logged(reqs, APPS)
+      assert.equal(PAGES + 1, #apps)
+      assert.equal("400", apps[PAGES].fault)
+      assert.truthy(apps[PAGES + 1].query:find("cursor=", 1, true))
+      assert.equal(apps[PAGES].query, apps[PAGES + 1].query)
+    end,
+  },
+  {
+    name = "a prefetched page answered 503 is retried as without prefetch and the walk completes",
+    rules = { { path = APPS, every = PAGES, times = 1, status = 503 } },
+    source = WALK_RESUMING,
+    check = function(out, reqs, ctx)
+      assert.is_nil(out.extra.kind)
+      assert.equal(ctx.total, out.extra.total)
+      local apps = logged(reqs, APPS)
+      assert.equal(PAGES + 1, #apps)
+      assert.equal("503", apps[PAGES].fault)
+      assert.equal(apps[PAGES].query, apps[PAGES + 1].query)
+    end,
+  },
+  {
+    name = "a walk left early cancels its prefetch: no handle, transfer or connection left",
+    rules = { { path = APPS, delay_ms = 1000, times = -1 } },
+    source = ABANDON,
+    check = function(out, reqs, ctx, runner)
+      -- Two walks, each page 1 and, unless it was cancelled before going
+      -- out, the prefetched page 2.
+      local apps = logged(reqs, APPS)
+      assert.is_true(#apps >= 2 and #apps <= 4, #apps .. " requests")
+      local firsts = 0
+      for _, r in ipairs(apps) do
+        if not r.query:find("cursor=", 1, true) then firsts = firsts + 1 end
+      end
+      assert.equal(2, firsts)
+      if runner.driver == "ngx" then return end
+      assert.is_false(out.extra.pending)
+      -- Every connection the client made is closed (the clients are
+      -- closed after the case); only this stats request's is open.
+      local open
+      for _ = 1, 50 do
+        open = ctx.sb:stats().open_connections
+        if open == 1 then break end
+        require("socket").sleep(0.02)
+      end
+      assert.equal(1, open)
+    end,
+  },
+  {
+    name = "many walks at once overlap: every walk starts before any ends",
+    rules = { { path = APPS, delay_ms = 40, times = -1 } },
+    source = MANY, env = { walks = 20, small_page = 100 },
+    check = function(out, reqs, ctx)
+      assert.equal(20, out.extra.done)
+      assert.equal(20 * ctx.total, out.extra.items)
+      local first, last = {}, {}
+      for _, r in ipairs(logged(reqs, APPS)) do
+        local id = r.headers["x-integration-id"]
+        first[id] = first[id] or r.at_ms
+        last[id] = r.at_ms
+      end
+      local latest_start, earliest_end, n = 0, math.huge, 0
+      for id, at in pairs(first) do
+        n = n + 1
+        latest_start = math.max(latest_start, at)
+        earliest_end = math.min(earliest_end, last[id])
+      end
+      assert.equal(20, n)
+      assert.is_true(latest_start < earliest_end,
+        ("the last walk started at %.1f ms, the first ended at %.1f ms"):format(latest_start, earliest_end))
+    end,
+  },
+}
+
+drivers.each({ describe = describe, setup = setup, teardown = teardown }, "prefetch: ", function(runner)
+  for _, case in ipairs(CASES) do
+    it(case.name, function()
+      local sb = sandbox.start()
+      finally(function() sb:stop() end)
+      local env = { url = sb.url, api_key = sb.api_key, integration_id = sb.integration_id, page = PAGE,
+        client_opts = { retries = ONE_ATTEMPT } }
+      for k, v in pairs(case.env or {}) do env[k] = v end
+      local ctx = { sb = sb, total = total(sb) }
+      sb:clear_requests()
+      if case.rules then sb:fault(case.rules) end
+
+      local out = runner.run(case.source, env)
+
+      assert.is_nil(out.error)
+      assert.equal(runner.driver, out.driver)
+      case.check(out, sb:requests(), ctx, runner)
+    end)
+  end
+end)
