@@ -102,7 +102,7 @@ local WALK_RESUMING = [[
 -- one item; each had page 2 in flight (the sandbox delays it). Then a
 -- marker call, which lets a scheduler run. pending: is a prefetch still
 -- held (a busy handle of the blocking driver, anything left in the tasks
--- scheduler)? nil under nginx, where the light thread ends its exchange.
+-- scheduler)? nil under nginx, where a dropped socket is nginx's to close.
 local ABANDON = [[
   local c = client(env.client_opts)
   local first = assert(c.ats:get_applications({ page_size = env.page }))
@@ -149,9 +149,8 @@ local CASES = {
     name = "the next page is requested while the caller holds the page (pages())",
     rules = { { path = TAGS, delay_ms = HOLD_MS } },
     source = HOLD_PAGES,
-    check = function(out, reqs, _, runner)
+    check = function(out, reqs)
       assert.equal(PAGES, out.extra.pages)
-      if runner.driver == "ngx" then return not_ahead(reqs) end -- not done there yet
       ahead(reqs, 2)
     end,
   },
@@ -159,10 +158,7 @@ local CASES = {
     name = "the page next() returns has the following one in flight; nothing past the last page",
     rules = { { path = TAGS, delay_ms = HOLD_MS } },
     source = HOLD_NEXT,
-    check = function(_, reqs, _, runner)
-      if runner.driver == "ngx" then return assert.equal(PAGES, #logged(reqs, APPS)) end
-      ahead(reqs, 3)
-    end,
+    check = function(_, reqs) ahead(reqs, 3) end,
   },
   {
     name = "prefetch = false: page 2 goes out only when the caller asks",
@@ -231,6 +227,9 @@ local CASES = {
         if not r.query:find("cursor=", 1, true) then firsts = firsts + 1 end
       end
       assert.equal(2, firsts)
+      -- nginx keeps the walks' other connections in its pool, and closes a
+      -- dropped socket when it collects it or the request ends: that the
+      -- case's request ended at all is the check there.
       if runner.driver == "ngx" then return end
       assert.is_false(out.extra.pending)
       -- Every connection the client made is closed (the clients are

@@ -87,24 +87,29 @@ local function _classify(stage, err, sent, got_bytes)
   return core.socket_failure(stage, tostring(err), sent, got_bytes)
 end
 
--- One exchange on an open socket. Returns response | nil, failure, stale
+-- One exchange on an open socket, in two halves: _send_request, then
+-- _receive. Each returns nothing (sent) or response | nil, failure, stale
 -- (stale: a read on a kept-alive connection the server had already closed,
 -- no answer byte came, the read can go again on a fresh one). Only when
 -- may_resend is set (a read on a reused connection) is anything stale.
-local function _exchange(sock, req, parts, deadline, max_bytes, may_resend)
+local function _send_request(sock, parts, deadline, may_resend)
+  local left = deadline - _now_ms()
+  if left < 1 then return _fail("timeout", "request timed out before sending", false) end
+  sock:settimeout(left)
+  local _, serr = sock:send(parts)
+  if serr then
+    if may_resend then return nil, nil, true end
+    return _classify("send", serr, false, false)
+  end
+end
+
+local function _receive(sock, req, deadline, max_bytes, may_resend)
   local function remaining()
     local left = deadline - _now_ms()
     if left < 1 then return nil end
     sock:settimeout(left)
     return true
   end
-  if not remaining() then return _fail("timeout", "request timed out before sending", false) end
-  local _, serr = sock:send(parts)
-  if serr then
-    if may_resend then return nil, nil, true end
-    return _classify("send", serr, false, false)
-  end
-
   local status, headers, keep, http10
   local head_bytes = 0
   local function head_too_large(line)
@@ -256,66 +261,127 @@ local function _request_parts(req, target, host_header, user_agent)
   return parts
 end
 
---- send(client, req) -> response | nil, failure (docs/DRIVERS.md).
--- Raises in nginx phases without cosockets.
-function _M.send(client, req)
-  _check_phase()
-  local started = _now_ms()
+-- What every connection for req needs: where to, the pools, the parts.
+local function _plan(client, req)
   local scheme, host, port, target, host_header = _parse_url(req.url)
-  if not scheme then
-    return _fail("unsupported_protocol", "unsupported URL (want http:// or https://)", false)
-  end
+  if not scheme then return nil end
   local hopts = client._handle_opts or {}
   local verify = hopts.verify_tls ~= false
   local max_bytes = hopts.max_response_bytes
   if max_bytes and max_bytes <= 0 then max_bytes = nil end
-  local deadline = started + req.timeout_ms
-  local parts = _request_parts(req, target, host_header, hopts.user_agent)
+  local started = _now_ms()
   -- Connections are pooled per destination and TLS mode, so a connection
   -- made without verification is never handed to a verifying client.
   local pool = format("kombo:%s:%s:%d:%s", scheme, host, port, verify and "v" or "nv")
-  -- Nothing is ever kept alive under this name, so connecting with it
-  -- always opens a new connection. Writes go out on one: on a reused
-  -- connection a server that acted and then closed looks like a stale
-  -- connection, and the request would go twice.
-  local fresh = pool .. ":fresh"
-  local read = core.is_read(req.method)
+  return {
+    scheme = scheme, host = host, port = port, verify = verify, max_bytes = max_bytes,
+    started = started, deadline = started + req.timeout_ms,
+    parts = _request_parts(req, target, host_header, hopts.user_agent),
+    -- Nothing is ever kept alive under this name, so connecting with it
+    -- always opens a new connection. Writes go out on one: on a reused
+    -- connection a server that acted and then closed looks like a stale
+    -- connection, and the request would go twice.
+    pool = pool, fresh = pool .. ":fresh", read = core.is_read(req.method),
+  }
+end
 
-  -- A read that finds its reused connection already closed goes once more
-  -- on a fresh one, as libcurl does; a fresh connection is never stale, so
-  -- the second round always ends the loop.
-  local use = read and pool or fresh
-  for _ = 1, 2 do
-    local sock = ngx.socket.tcp()
-    local left = deadline - _now_ms()
-    if left < 1 then return _fail("timeout", "request timed out before connecting", false) end
+-- A connection from pool `use` (TLS done): sock, reused | nil, failure.
+local function _connect(plan, use)
+  local sock = ngx.socket.tcp()
+  local left = plan.deadline - _now_ms()
+  if left < 1 then return _fail("timeout", "request timed out before connecting", false) end
+  sock:settimeout(left)
+  local ok, cerr = sock:connect(plan.host, plan.port, { pool = use })
+  if not ok then return _classify("connect", cerr, false, false) end
+  local reused = (sock:getreusedtimes() or 0) > 0
+  if plan.scheme == "https" and not reused then
+    left = plan.deadline - _now_ms()
+    if left < 1 then sock:close(); return _fail("timeout", "request timed out before TLS", false) end
     sock:settimeout(left)
-    local ok, cerr = sock:connect(host, port, { pool = use })
-    if not ok then return _classify("connect", cerr, false, false) end
-    local reused = (sock:getreusedtimes() or 0) > 0
-    if scheme == "https" and not reused then
-      left = deadline - _now_ms()
-      if left < 1 then sock:close(); return _fail("timeout", "request timed out before TLS", false) end
-      sock:settimeout(left)
-      local session, terr = sock:sslhandshake(nil, host, verify)
-      if not session then
-        sock:close()
-        return _classify("tls", terr, false, false)
-      end
+    local session, terr = sock:sslhandshake(nil, plan.host, plan.verify)
+    if not session then
+      sock:close()
+      return _classify("tls", terr, false, false)
     end
-    local res, fail, stale = _exchange(sock, req, parts, deadline, max_bytes, read and reused)
-    if res then
-      if res.keep and use == pool then sock:setkeepalive() else sock:close() end
-      res.keep = nil
-      res.reused = reused
-      res.elapsed_ms = _now_ms() - started
-      return res
-    end
-    sock:close()
-    if not stale then return nil, fail end
-    use = fresh
   end
-  return _fail("empty_reply", "the connection closed before any answer", true)
+  return sock, reused
+end
+
+-- The answer's end: the connection back to the pool or closed.
+local function _settle(plan, sock, use, res, fail, stale, reused)
+  if res then
+    if res.keep and use == plan.pool then sock:setkeepalive() else sock:close() end
+    res.keep = nil
+    res.reused = reused
+    res.elapsed_ms = _now_ms() - plan.started
+    return res
+  end
+  sock:close()
+  return nil, fail, stale
+end
+
+-- One round: connect from `use`, send, receive.
+local function _round(plan, req, use)
+  local sock, reused = _connect(plan, use)
+  if not sock then return nil, reused end
+  local may_resend = plan.read and reused
+  local res, fail, stale = _send_request(sock, plan.parts, plan.deadline, may_resend)
+  if res == nil and fail == nil and not stale then
+    res, fail, stale = _receive(sock, req, plan.deadline, plan.max_bytes, may_resend)
+  end
+  return _settle(plan, sock, use, res, fail, stale, reused)
+end
+
+--- send(client, req) -> response | nil, failure (docs/DRIVERS.md).
+-- Raises in nginx phases without cosockets.
+function _M.send(client, req)
+  _check_phase()
+  local plan = _plan(client, req)
+  if not plan then
+    return _fail("unsupported_protocol", "unsupported URL (want http:// or https://)", false)
+  end
+  -- A read that finds its reused connection already closed goes once more
+  -- on a fresh one, as libcurl does; a fresh connection is never stale.
+  local res, fail, stale = _round(plan, req, plan.read and plan.pool or plan.fresh)
+  if stale then res, fail = _round(plan, req, plan.fresh) end
+  return res, fail
+end
+
+-- Prefetch (page.lua): a page's request is sent now, on a pooled
+-- connection, and its answer waits in the socket until the walk reaches
+-- the page. A walk dropped early drops the socket, which nginx closes (at
+-- the latest when the request ends); nothing waits for it.
+
+--- start(client, req) -> prefetch | nil (nil: fetched when reached)
+function _M.start(client, req)
+  if not _M.phase_ok() then return nil end
+  local plan = _plan(client, req)
+  if not plan or not plan.read then return nil end
+  local sock, reused = _connect(plan, plan.pool)
+  if not sock then return nil end
+  local res, fail, stale = _send_request(sock, plan.parts, plan.deadline, reused)
+  if res ~= nil or fail ~= nil or stale then
+    sock:close()
+    return nil
+  end
+  return { plan = plan, req = req, sock = sock, reused = reused, sent = _now_ms() }
+end
+
+--- finish(prefetch) -> response | nil, failure, ms it waited for the
+-- caller (which counts toward neither its timeout nor its elapsed time).
+function _M.finish(p)
+  local plan, req = p.plan, p.req
+  local held = _now_ms() - p.sent
+  plan.deadline, plan.started = plan.deadline + held, plan.started + held
+  local res, fail, stale = _receive(p.sock, req, plan.deadline, plan.max_bytes, p.reused)
+  res, fail, stale = _settle(plan, p.sock, plan.pool, res, fail, stale, p.reused)
+  if stale then res, fail = _round(plan, req, plan.fresh) end
+  return res, fail, held
+end
+
+--- cancel(prefetch): closes its connection.
+function _M.cancel(p)
+  p.sock:close()
 end
 
 --- sleep(ms): a non-blocking wait in the nginx event loop.
