@@ -124,15 +124,22 @@ local ABANDON = [[
   return first, nil, { pending = pending }
 ]]
 
--- Many walks at once: one task per integration, each its own client.
+-- Many walks at once: one task per integration, each its own client,
+-- walking with next() (a for-in loop cannot yield on PUC Lua 5.1, so
+-- there items() would fetch its pages blocking, one walk at a time).
 local MANY = [[
   local kombo = require("kombo")
   local done, items = 0, 0
   for i = 1, env.walks do
     kombo.spawn(function()
       local c = client({ integration_id = "walk-" .. i })
-      local first = assert(c.ats:get_applications({ page_size = env.small_page }))
-      for _ in first:items() do items = items + 1 end
+      local p = assert(c.ats:get_applications({ page_size = env.small_page }))
+      while p do
+        items = items + #p.data.results
+        local err
+        p, err = p:next()
+        if err then error(err, 0) end
+      end
       done = done + 1
     end)
   end

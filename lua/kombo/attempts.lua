@@ -172,7 +172,8 @@ function _M.run(client, op, req)
   local timeout = opts.timeout_ms or (read and client._read_timeout_ms or client._write_timeout_ms)
   -- Writes of an integration take a place among its writes in flight.
   local governed = not read and integration_id
-  local driver = drivers.current()
+  -- req.driver: a page fetched ahead of its walk (page.lua) yields its waits.
+  local driver = req.driver or drivers.current()
   local started = now_ms()
   local attempt, res, fail = 0, nil, nil -- luacheck: ignore 311
 

@@ -65,7 +65,7 @@ end
 -- page, so an iterator can let go of the current page before fetching.
 -- A server that sends a cursor of this walk again (the same `next`, or one
 -- pointing back to an earlier page) would have the walk fetch forever.
-local function _follow(ctx, cursor)
+local function _follow(ctx, cursor, driver)
   local query = core.next_query(ctx.base_query, cursor)
   if not query then return nil, nil end
   local seen = ctx.seen
@@ -80,20 +80,20 @@ local function _follow(ctx, cursor)
   local prev = ctx.req
   local req = {
     path = prev.path, query = query, op = prev.op, opts = prev.opts, policy = prev.policy, server_cursor = cursor,
-    filters = prev.filters,
+    filters = prev.filters, driver = driver,
   }
   return _fetch(ctx.client, ctx.op, req, ctx.base_query, cursor, seen, ctx.index + 1)
 end
 
 -- Prefetch: the page after the one the caller holds is requested at once
 -- and read when the caller reaches it, at most one page ahead. Its fetch
--- (_follow: hooks, logger, attempts) runs on a coroutine of its own whose
--- sends and sleeps yield (drivers.background). The first send goes to the
--- driver's start, which returns at once; the answer, and any retry after
--- it, is taken when the page is reached, so a failure raises there and
--- the retries happen as they would have without prefetch.
-local background = drivers.background
-
+-- (_follow: hooks, logger, attempts) runs on a coroutine of its own, with
+-- the tasks driver, whose sends and sleeps yield them here (a call made
+-- meanwhile by a finalizer on that coroutine keeps its own driver). The
+-- first send goes to the driver's start, which returns at once; the
+-- answer, and any retry after it, is taken when the page is reached, so a
+-- failure raises there and the retries happen as they would have without
+-- prefetch.
 local function _wanted(ctx, cursor)
   local opts = ctx.req.opts
   local on = opts and opts.prefetch
@@ -101,17 +101,16 @@ local function _wanted(ctx, cursor)
   return on and core.next_query(ctx.base_query, cursor) ~= nil
 end
 
-local function _prefetch(ctx, cursor)
+local function _prefetch(ctx, cursor, in_for)
   if not _wanted(ctx, cursor) then return nil end
   local driver = drivers.current()
   -- A for-in iterator cannot yield on PUC Lua 5.1 (_next_page), so a
   -- task there waits for its prefetch blocking.
-  if driver == tasks and not compat.YIELD_IN_FOR then driver = blocking end
+  if in_for and driver == tasks and not compat.YIELD_IN_FOR then driver = blocking end
   if not driver.start then return nil end
   local co = co_create(_follow)
-  background[co] = true
   local job = { co = co, driver = driver, cursor = cursor }
-  local r = pack(co_resume(co, ctx, cursor))
+  local r = pack(co_resume(co, ctx, cursor, tasks))
   if not r[1] then
     job.raised = r[2]
   elseif co_status(co) == "dead" then
@@ -204,7 +203,7 @@ local function _producer(first, walk)
     while p do
       local ctx, cursor = context[p], rawget(p, "data").next
       -- Held here, not by the page: dropping the iterator cancels it.
-      local job = _take(ctx, cursor) or _prefetch(ctx, cursor)
+      local job = _take(ctx, cursor) or _prefetch(ctx, cursor, true)
       walk.job = job
       co_yield(p)
       p = nil -- luacheck: ignore 311 (dropped before the fetch, not after it)

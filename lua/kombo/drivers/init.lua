@@ -34,14 +34,7 @@ do
   end
 end
 
--- Coroutines that fetch a page ahead of the caller (page.lua): their
--- sends and sleeps yield WAIT, as a task's do, and page.lua serves them.
-local running = coroutine.running
-_M.background = setmetatable({}, { __mode = "k" })
-local background = _M.background
-
 function _M.current()
-  if background[running() or 0] then return tasks end
   if ngx_driver then return ngx_driver end
   if tasks.current() then return tasks end
   return blocking
