@@ -329,7 +329,9 @@ describe("client:sync", function()
     assert.matches("no memory", err.message, 1, true)
     assert.equal(200, #ids)
     local sent = queries()
-    assert.equal(2, #sent) -- page 3 is not fetched
+    -- Page 3 is not delivered; it may have been requested ahead of the
+    -- walk (README "Pagination": prefetch), never more than that.
+    assert.is_true(#sent == 2 or #sent == 3, #sent .. " requests")
     sb:clear_requests()
     local again = run(sync)
     assert.equal(sent[2], queries()[1])
