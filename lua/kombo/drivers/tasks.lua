@@ -355,9 +355,11 @@ local function _step(wait_ms)
   -- One batch per step (removing from the front of a long list would be
   -- quadratic); what it readies runs at the next step, after transfers
   -- have moved, so a task that yields in a loop cannot starve them.
-  local batch = ready
-  ready = {}
-  for i = 1, #batch do _resume(batch[i][1], batch[i][2]) end
+  do -- the batch (answers it handed over) is let go before waiting
+    local batch = ready
+    ready = {}
+    for i = 1, #batch do _resume(batch[i][1], batch[i][2]) end
+  end
   local now, next_at = now_ms(), huge
   for i = 1, #timers do
     if timers[i].at < next_at then next_at = timers[i].at end
