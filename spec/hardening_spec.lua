@@ -68,10 +68,8 @@ describe("hardening", function()
         walks = walks + 1
         -- a collector left idle by earlier specs (a large heap, LuaJIT's
         -- threshold after a huge string) is pushed into a cycle, which
-        -- the next walk's allocations then carry on; the push is sized
-        -- for the whole suite's heap, where a small one left a cycle
-        -- unfinished after every walk
-        if state.runs == 0 then collectgarbage("step", 4096) end
+        -- the next walk's allocations then carry on
+        if state.runs == 0 then collectgarbage("step", 64) end
       until (state.runs >= 3 and walks >= 3) or walks == 40
       state.armed = false
       collectgarbage("collect")
@@ -111,7 +109,7 @@ describe("hardening", function()
         local page = assert(client.ats:get_applications({ page_size = 250 }))
         assert.equal(250, #page.data.results)
         fetches = fetches + 1
-        if state.runs == 0 then collectgarbage("step", 4096) end
+        if state.runs == 0 then collectgarbage("step", 64) end
       until (state.runs >= 3 and fetches >= 3) or fetches == 60
       state.armed = false
       assert.is_true(state.runs > 0)
