@@ -11,6 +11,12 @@ _M.unpack = table.unpack or unpack -- luacheck: ignore 143
 --- pack(...) -> { n = select("#", ...), ... }: table.pack, which 5.1 lacks.
 _M.pack = table.pack or function(...) return { n = select("#", ...), ... } end
 
+--- unpacked(t) -> every value pack put in t, nils included.
+local unpack = _M.unpack
+function _M.unpacked(t)
+  return unpack(t, 1, t.n)
+end
+
 --- Can a for-in iterator yield here (everything but PUC Lua 5.1, where the
 -- VM calls the iterator across a C boundary)?
 _M.YIELD_IN_FOR = not (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil)

@@ -18,7 +18,7 @@ local type, error, setmetatable, rawget, pcall = type, error, setmetatable, rawg
 local co_create, co_resume, co_yield, co_status =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local compat = require("kombo.compat")
-local pack, unpack = compat.pack, compat.unpack
+local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 local WAIT = drivers.WAIT
 
 local _M = {}
@@ -149,7 +149,7 @@ local function _join(job, ctx, cursor)
   end
   local co = job.co
   while true do
-    r = pack(co_resume(co, unpack(args, 1, args.n)))
+    r = pack(co_resume(co, unpacked(args)))
     if not r[1] then error(r[2], 0) end
     if co_status(co) == "dead" then return unpack(r, 2, r.n) end
     args = pack(_serve(unpack(r, 3, r.n)))
@@ -227,7 +227,7 @@ local walk_mt = { __close = function(walk) _cancel(walk.job); walk.job = nil end
 local function _next_page(co)
   local args = pack()
   while true do
-    local r = pack(co_resume(co, unpack(args, 1, args.n)))
+    local r = pack(co_resume(co, unpacked(args)))
     if not r[1] then error(r[2], 0) end
     if co_status(co) == "dead" then return nil end
     if r[2] ~= WAIT then return r[2] end

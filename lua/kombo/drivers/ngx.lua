@@ -23,7 +23,7 @@ local lower, upper, find, sub, match, format = string.lower, string.upper, strin
   string.format
 local xpcall, traceback, rawget, setmetatable = xpcall, debug.traceback, rawget, setmetatable
 local compat = require("kombo.compat")
-local pack, unpack = compat.pack, compat.unpack
+local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 
 local _M = {}
 
@@ -445,7 +445,7 @@ function Task:wait()
       if pause > MAX_POLL_S then pause = MAX_POLL_S end
     end
   end
-  if self.results then return unpack(self.results, 1, self.results.n) end
+  if self.results then return unpacked(self.results) end
   return nil, self.error
 end
 

@@ -24,7 +24,7 @@ local traceback = debug.traceback
 local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, tostring, table.remove, math.huge, pairs
 local setmetatable, rawget = setmetatable, rawget
 local compat = require("kombo.compat")
-local pack, unpack = compat.pack, compat.unpack
+local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 local now_ms = core.now_ms
 
 local _M = {}
@@ -64,7 +64,7 @@ function _M.current() return current end
 function _M.send(client, req)
   local r = pack(co_yield(WAIT, "send", client, req))
   if r[1] == RAISE then error(r[2], 0) end
-  return unpack(r, 1, r.n)
+  return unpacked(r)
 end
 
 function _M.sleep(ms) co_yield(WAIT, "sleep", ms) end
@@ -109,7 +109,7 @@ local function _settle(p, args)
   local waiter = p.waiter
   if waiter then
     p.waiter = nil
-    _M.wake(waiter, unpack(args, 1, args.n))
+    _M.wake(waiter, unpacked(args))
   end
 end
 
@@ -222,7 +222,7 @@ end
 local function _resume(task, args)
   current = task
   local co = task.co
-  local r = pack(co_resume(co, unpack(args, 1, args.n)))
+  local r = pack(co_resume(co, unpacked(args)))
   current = nil
   if not r[1] then
     local e = r[2]
@@ -268,7 +268,7 @@ function Task:wait()
       while self.co and _M.busy() do _M.step(1000) end
     end
   end
-  if self.results then return unpack(self.results, 1, self.results.n) end
+  if self.results then return unpacked(self.results) end
   return nil, self.error
 end
 
