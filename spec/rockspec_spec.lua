@@ -26,7 +26,10 @@ local VERSIONS = {
 -- What luarocks starts must not inherit the `make test` it runs under, the
 -- sanitizer runtime `make asan` preloads into busted's interpreter, or a
 -- module path that could find something other than the tree.
+-- make exports the variables of its command line (tools/matrix.sh's
+-- LUA_VERSION, BUILD, ...) to what it runs: a nested make must not see them.
 local CLEAN_ENV = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH "
+  .. "-u LUA_VERSION -u LUA -u LUA_INCDIR -u BUILD "
   .. "-u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_PATH_5_4 -u LUA_CPATH_5_4"
 
 local function sh(cmd)
