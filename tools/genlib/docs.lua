@@ -102,13 +102,8 @@ local _describe
 local function _field_list(s)
   local names, required = _sorted_props(s)
   local out = {}
-  for i, k in ipairs(names) do
-    if i > 8 then
-      out[#out + 1] = format("and %d more", #names - 8)
-      break
-    end
-    out[i] = "`" .. k .. "`" .. (required[k] and "*" or "")
-  end
+  for i = 1, math.min(#names, 8) do out[i] = "`" .. names[i] .. "`" .. (required[names[i]] and "*" or "") end
+  if #names > 8 then out[9] = format("and %d more", #names - 8) end
   return concat(out, ", ")
 end
 

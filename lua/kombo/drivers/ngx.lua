@@ -438,6 +438,7 @@ function Task:wait()
       local status = coroutine.status(self.co)
       if status == "dead" or status == "zombie" then
         self.done, self.error = true, "kombo: the task's light thread was killed before it ended"
+        self.results = pack(nil, self.error)
         break
       end
       ngx.sleep(pause)
@@ -445,15 +446,14 @@ function Task:wait()
       if pause > MAX_POLL_S then pause = MAX_POLL_S end
     end
   end
-  if self.results then return unpacked(self.results) end
-  return nil, self.error
+  return unpacked(self.results)
 end
 
 local function _spawn(owned, fn, ...)
   local task = setmetatable({ parent = coroutine.running() }, Task)
   local function body(...)
     local r = pack(xpcall(fn, _raised, ...))
-    if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.error = r[2] end
+    if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.error, task.results = r[2], pack(nil, r[2]) end
     task.done = true
   end
   local co, err = ngx.thread.spawn(body, ...)

@@ -209,7 +209,7 @@ local function _ended(task, ok, r)
   if ok then
     task.results = r
   else
-    task.error = r
+    task.error, task.results = r, pack(nil, r)
     if not task.owned then failures[#failures + 1] = task end
   end
   local waiters = task.waiters
@@ -268,8 +268,8 @@ function Task:wait()
       while self.co and _M.busy() do _M.step(1000) end
     end
   end
-  if self.results then return unpacked(self.results) end
-  return nil, self.error
+  -- No outcome yet: the scheduler ran dry before the task ended.
+  return unpacked(self.results or pack(nil, self.error))
 end
 
 local function _spawn(owned, fn, ...)
