@@ -175,6 +175,10 @@ describe("resources", function()
         before, after = tonumber(before), tonumber(after)
         assert.equal(101, tonumber(ok), out)
         assert.is_true(tonumber(items) > 101 * 70000, out)
+        -- What comes back is the system allocator's to give: under
+        -- AddressSanitizer (make asan) its own allocator and shadow memory
+        -- keep what they like, so there only the burst's answers count.
+        if (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) then return end
         assert.is_true(after < before + 96, ("VmRSS %.0f MiB after one task, %.0f MiB after 100 tasks")
           :format(before, after))
       end)
