@@ -12,7 +12,7 @@
 local util = require("kombo_sandbox.util")
 
 local array, null, iso, split = util.array, util.null, util.iso, util.split
-local format, concat, sort, byte = string.format, table.concat, table.sort, string.byte
+local format, concat, sort = string.format, table.concat, table.sort
 local ipairs, pairs, tonumber, tostring = ipairs, pairs, tonumber, tostring
 
 local _M = {}
@@ -127,23 +127,12 @@ end
 
 -- Lists ---------------------------------------------------------------------------
 
--- A short stable hash of the query's filters, so a cursor only goes with them.
-local function _hash(q)
-  local parts = {}
-  for k, v in pairs(q) do
-    if k ~= "cursor" and k ~= "page_size" then parts[#parts + 1] = k .. "=" .. v end
-  end
-  sort(parts)
-  local s, h = concat(parts, "&"), 7
-  for i = 1, #s do h = (h * 31 + byte(s, i)) % 2147483647 end
-  return format("%08x", h)
-end
 
 -- One page of `records` (already filtered) as views; `extra` adds fields
 -- to data (next_cursor for the integration lists).
 local function _page(ctx, records, view, default_size, extra)
   local q = ctx.q
-  local size, hash, start = tonumber(q.page_size) or default_size or 100, _hash(q), 1
+  local size, hash, start = tonumber(q.page_size) or default_size or 100, util.filter_hash(q), 1
   if q.cursor then
     local idx, h = (util.b64decode(q.cursor) or ""):match("^p1:(%d+):(%x+)$")
     if not idx then return ctx.invalid("cursor", "a cursor from a previous page's data.next") end

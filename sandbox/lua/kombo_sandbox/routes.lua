@@ -16,7 +16,7 @@ local endpoints = require("kombo_sandbox.endpoints")
 local writes = require("kombo_sandbox.writes")
 
 local array, null, split, parse_time = util.array, util.null, util.split, util.parse_time
-local lower, byte, format, sort, concat = string.lower, string.byte, string.format, table.sort, table.concat
+local lower, format = string.lower, string.format
 local tonumber, ipairs, pairs = tonumber, ipairs, pairs
 
 local _M = {}
@@ -147,19 +147,6 @@ local FILTERS = {
   },
 }
 
--- A short stable hash of the filters (everything but cursor and page_size).
-local function _filter_hash(q)
-  local parts = {}
-  for k, v in pairs(q) do
-    if k ~= "cursor" and k ~= "page_size" and not (k == "include_deleted" and v == "false") then
-      parts[#parts + 1] = k .. "=" .. v
-    end
-  end
-  sort(parts)
-  local s, h = concat(parts, "&"), 7
-  for i = 1, #s do h = (h * 31 + byte(s, i)) % 2147483647 end
-  return format("%08x", h)
-end
 
 local function _list(coll_name, view)
   return function(ctx)
@@ -183,7 +170,7 @@ local function _list(coll_name, view)
       end
       return true
     end
-    local size, hash, start = tonumber(q.page_size) or 100, _filter_hash(q), 1
+    local size, hash, start = tonumber(q.page_size) or 100, util.filter_hash(q), 1
     if q.cursor then
       local text = util.b64decode(q.cursor)
       local idx, h = (text or ""):match("^v1:(%d+):(%x+)$")

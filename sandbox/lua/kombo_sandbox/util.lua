@@ -14,6 +14,22 @@ local _M = {}
 
 _M.null = cjson.null
 
+--- A short stable hash of a list query's filters (everything but cursor
+-- and page_size; include_deleted=false is its default), so a cursor only
+-- goes with the filters it was made for.
+function _M.filter_hash(q)
+  local parts = {}
+  for k, v in pairs(q) do
+    if k ~= "cursor" and k ~= "page_size" and not (k == "include_deleted" and v == "false") then
+      parts[#parts + 1] = k .. "=" .. v
+    end
+  end
+  sort(parts)
+  local s, h = concat(parts, "&"), 7
+  for i = 1, #s do h = (h * 31 + byte(s, i)) % 2147483647 end
+  return format("%08x", h)
+end
+
 --- Decode JSON text; nil, message on malformed input.
 function _M.decode(text)
   return cjson.decode(text)
