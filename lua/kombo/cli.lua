@@ -420,7 +420,7 @@ local function records(op, res, shape)
   return { data }, shape
 end
 
--- RFC 4180, as examples/export_candidates.lua writes it: CRLF line ends;
+-- RFC 4180: CRLF line ends;
 -- a field holding a comma, quote, line break or edge space quoted.
 local function csv_field(v, shape)
   if v == nil or v == kombo.null then return "" end

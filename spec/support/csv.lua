@@ -1,5 +1,4 @@
--- CSV as RFC 4180 writes it, read back for specs (the CLI's --output csv
--- and examples/export_candidates.lua).
+-- CSV as RFC 4180 writes it, read back for specs (the CLI's --output csv).
 local _M = {}
 
 -- RFC 4180: rows of fields, quoted fields may hold commas, quotes and CRLF.
