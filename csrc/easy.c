@@ -22,12 +22,14 @@
 /* CURLOPT_TIMEOUT_MS is a long; a larger double would not convert. */
 #define MAX_TIMEOUT_MS 2147483647.0
 
+/* Every buffer keeps KOMBO_JSON_PADDING bytes past its contents, so a body
+ * decodes where it is. */
 static int buf_append(kb_buf *b, const char *p, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
+	if (b->len + n + KOMBO_JSON_PADDING > b->cap) {
 		size_t cap = b->cap ? b->cap : 16384;
 		char *np;
-		while (cap < b->len + n + 1)
+		while (cap < b->len + n + KOMBO_JSON_PADDING)
 			cap *= 2;
 		np = realloc(b->p, cap);
 		if (np == NULL)
@@ -196,7 +198,10 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 	lua_pop(L, 3); /* the strings stay reachable through req */
 	lua_getfield(L, idx, "timeout_ms");
 	timeout = (double)luaL_checknumber(L, -1); /* the caller's: attempts.lua */
-	lua_pop(L, 1);
+	lua_getfield(L, idx, "json");
+	lua_getfield(L, idx, "null_as_nil");
+	c->decode = !lua_toboolean(L, -2) ? 0 : lua_toboolean(L, -1) ? 2 : 1;
+	lua_pop(L, 3);
 	if (!(timeout >= 1))
 		timeout = 1; /* also NaN */
 	else if (timeout > MAX_TIMEOUT_MS)
@@ -381,23 +386,53 @@ static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 	return kombo_push_failure(L, kombo_failure(reason), message, req_size > 0);
 }
 
+/* Pushes the body decoded, when it is the API's envelope (an object with
+ * a status field); otherwise pushes nothing and returns 0: the body goes
+ * to Lua as it came, for the error to carry. */
+static int decoded_envelope(lua_State *L, kb_easy *c, const char *body)
+{
+	int n = kombo_json_decode_buffer(L, body, c->body.len, c->decode == 2);
+	if (n == 1 && lua_type(L, -1) == LUA_TTABLE) {
+		lua_pushliteral(L, "status");
+		lua_rawget(L, -2);
+		n = lua_isnil(L, -1) ? 0 : 1;
+		lua_pop(L, 1);
+		if (n == 1)
+			return 1;
+		n = 1;
+	}
+	lua_pop(L, n);
+	return 0;
+}
+
 /* The response table, built from the handle's buffers. Run protected:
- * taking a large body into Lua may run out of memory. */
+ * taking a large body into Lua may run out of memory. A request that asked
+ * for it (req.json) gets a 2xx envelope decoded straight from the buffer
+ * as json, and body only when that is not what came (the caller decodes it
+ * again for its error): a page never becomes a Lua string. */
 static int build_response(lua_State *L)
 {
+	static const char empty[KOMBO_JSON_PADDING + 1];
 	kb_easy *c = lua_touserdata(L, 1);
+	const char *body = c->body.p ? c->body.p : empty;
 	long status = 0, connects = 0;
 	double total = 0;
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
 	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &total);
-	lua_createtable(L, 0, 5);
+	lua_createtable(L, 0, 6);
 	lua_pushinteger(L, (lua_Integer)status);
 	lua_setfield(L, -2, "status");
 	push_headers(L, c->head.p ? c->head.p : "", c->head.len);
 	lua_setfield(L, -2, "headers");
-	lua_pushlstring(L, c->body.p ? c->body.p : "", c->body.len);
-	lua_setfield(L, -2, "body");
+	lua_pushinteger(L, (lua_Integer)c->body.len);
+	lua_setfield(L, -2, "bytes");
+	if (c->decode && status >= 200 && status < 300 && decoded_envelope(L, c, body)) {
+		lua_setfield(L, -2, "json");
+	} else {
+		lua_pushlstring(L, body, c->body.len);
+		lua_setfield(L, -2, "body");
+	}
 	lua_pushboolean(L, connects == 0);
 	lua_setfield(L, -2, "reused");
 	lua_pushnumber(L, total * 1000.0);

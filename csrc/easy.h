@@ -22,6 +22,7 @@ typedef struct {
 	kb_buf body, head;            /* reused across requests */
 	size_t max_body;              /* 0: no limit */
 	int too_large;                /* 1: the body, 2: the headers */
+	int decode;                   /* req.json: 0 no, 1 yes, 2 with null_as_nil */
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	char errbuf[CURL_ERROR_SIZE];

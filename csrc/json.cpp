@@ -21,11 +21,11 @@
 #include <new>
 
 extern "C" {
-#include "compat.h"
-void kombo_json_open(lua_State *L);
+#include "core.h"
 int kombo_json_decode_lenient(lua_State *L);
 int kombo_json_busy(lua_State *L, int index);
 }
+static_assert(KOMBO_JSON_PADDING >= simdjson::SIMDJSON_PADDING, "simdjson reads further ahead");
 
 namespace {
 
@@ -33,6 +33,10 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 const char DECODER_MT[] = "kombo.json_decoder";
+
+/* The registry holds the state's json_decode under this address, for
+ * kombo_json_decode_buffer. */
+const char DECODE_KEY = 0;
 
 /* Buffers bigger than this are let go after the document that needed them,
  * so one huge response does not stay resident; a page of Kombo's largest
@@ -431,12 +435,37 @@ decoder *new_decoder(lua_State *L)
 	return d;
 }
 
-/* (s, shared decoder or NULL, fast, drop_null, the shared decoder's key
- * strings or nil) -> value. With fast false, the second parser alone. */
+/* Copies s[0..len) into the decoder's buffer, NUL-terminated and padded. */
+void copy_in(lua_State *L, decoder *d, const char *s, size_t len)
+{
+	if (d->cap < len + 1 + simdjson::SIMDJSON_PADDING) {
+		size_t cap = len + 1 + simdjson::SIMDJSON_PADDING;
+		char *buf = static_cast<char *>(std::realloc(d->buf, cap));
+		if (buf == nullptr)
+			luaL_error(L, "out of memory");
+		d->buf = buf;
+		d->cap = cap;
+	}
+	std::memcpy(d->buf, s, len);
+	d->buf[len] = '\0';
+}
+
+/* (source, shared decoder or NULL, fast, drop_null, the shared decoder's
+ * key strings or nil, length) -> value. The source is a string, or a light
+ * userdata pointing at length bytes followed by KOMBO_JSON_PADDING readable
+ * bytes, which simdjson reads where they are. With fast false, the second
+ * parser alone. */
 int decode_protected(lua_State *L)
 {
 	size_t len;
-	const char *s = lua_tolstring(L, 1, &len);
+	const char *s;
+	bool padded = lua_islightuserdata(L, 1);
+	if (padded) {
+		s = static_cast<const char *>(lua_touserdata(L, 1));
+		len = static_cast<size_t>(lua_tointeger(L, 6));
+	} else {
+		s = lua_tolstring(L, 1, &len);
+	}
 	decoder *d = static_cast<decoder *>(lua_touserdata(L, 2));
 	bool fast = lua_toboolean(L, 3), drop_null = lua_toboolean(L, 4);
 	bool own = d == nullptr || d->busy;
@@ -447,14 +476,6 @@ int decode_protected(lua_State *L)
 		d = new_decoder(L);
 	if (len > SIZE_MAX - 1 - simdjson::SIMDJSON_PADDING)
 		return luaL_error(L, "document too large");
-	if (d->cap < len + 1 + simdjson::SIMDJSON_PADDING) {
-		size_t cap = len + 1 + simdjson::SIMDJSON_PADDING;
-		char *buf = static_cast<char *>(std::realloc(d->buf, cap));
-		if (buf == nullptr)
-			return luaL_error(L, "out of memory");
-		d->buf = buf;
-		d->cap = cap;
-	}
 	/* Without room for the keys the decode goes on, pushing each key. */
 	if (fast && !own && d->known == nullptr && !lua_isnil(L, 5)) {
 		d->known = static_cast<keys *>(std::calloc(1, sizeof(keys)));
@@ -465,24 +486,33 @@ int decode_protected(lua_State *L)
 			return luaL_error(L, "out of memory");
 	}
 	d->busy = true;
-	std::memcpy(d->buf, s, len);
-	d->buf[len] = '\0';
+	/* The second parser writes into a NUL-terminated copy; simdjson needs
+	 * one only when the source has no padding. */
+	bool copied = false;
+	if (!fast || !padded) {
+		copy_in(L, d, s, len);
+		copied = true;
+	}
 	element root;
-	if (fast && d->parser->parse(d->buf, len, false).get(root) == simdjson::SUCCESS)
+	if (fast && d->parser->parse(copied ? d->buf : s, len, false).get(root) == simdjson::SUCCESS) {
 		push(builder{L, drop_null, own ? nullptr : d->known, 5}, root);
-	else
+	} else {
+		if (!copied)
+			copy_in(L, d, s, len);
 		lenient_parse(L, d->buf, drop_null);
+	}
 	if (own)
 		release(d);
 	return 1;
 }
 
-/* Runs decode_protected (on the stack below s) for s at index 1, with the
- * shared decoder's key strings at index cache (0: none). */
-int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache)
+/* Runs decode_protected (on the stack below the source) for the source at
+ * index src (len: a light userdata's length), with the shared decoder's key
+ * strings at index cache (0: none). */
+int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache, int src, size_t len)
 {
 	bool was_busy = shared != nullptr && shared->busy;
-	lua_pushvalue(L, 1);
+	lua_pushvalue(L, src);
 	lua_pushlightuserdata(L, shared);
 	lua_pushboolean(L, fast);
 	lua_pushboolean(L, drop_null);
@@ -490,7 +520,8 @@ int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache)
 		lua_pushvalue(L, cache);
 	else
 		lua_pushnil(L);
-	int status = lua_pcall(L, 5, 1, 0);
+	lua_pushinteger(L, static_cast<lua_Integer>(len));
+	int status = lua_pcall(L, 6, 1, 0);
 	if (shared != nullptr && !was_busy) {
 		shared->busy = false;
 		if (shared->cap > KEEP_BYTES)
@@ -517,7 +548,7 @@ int json_decode(lua_State *L)
 	lua_settop(L, 1);
 	lua_pushvalue(L, lua_upvalueindex(2));
 	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true, drop_null,
-		      lua_upvalueindex(3));
+		      lua_upvalueindex(3), 1, 0);
 }
 
 int decoder_gc(lua_State *L)
@@ -543,7 +574,27 @@ void kombo_json_open(lua_State *L)
 	lua_pushcfunction(L, decode_protected);
 	lua_createtable(L, KEY_SLOTS, 0);
 	lua_pushcclosure(L, json_decode, 3);
+	lua_pushlightuserdata(L, const_cast<char *>(&DECODE_KEY));
+	lua_pushvalue(L, -2);
+	lua_rawset(L, LUA_REGISTRYINDEX);
 	lua_setfield(L, -2, "json_decode");
+}
+
+int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null)
+{
+	luaL_checkstack(L, 12, "decoding a response");
+	int top = lua_gettop(L);
+	lua_pushlightuserdata(L, const_cast<char *>(&DECODE_KEY));
+	lua_rawget(L, LUA_REGISTRYINDEX); /* top+1: json_decode */
+	lua_getupvalue(L, top + 1, 1);    /* top+2: the shared decoder */
+	lua_getupvalue(L, top + 1, 3);    /* top+3: its key strings */
+	lua_pushlightuserdata(L, const_cast<char *>(p));
+	lua_getupvalue(L, top + 1, 2);    /* decode_protected */
+	int n = decode(L, static_cast<decoder *>(lua_touserdata(L, top + 2)), true, drop_null != 0, top + 3,
+		       top + 4, len);
+	for (int i = 0; i < 4; i++)
+		lua_remove(L, top + 1);
+	return n;
 }
 
 /* For fuzz/fuzz_json.c (not in the module): json_decode with the second
@@ -555,7 +606,7 @@ int kombo_json_decode_lenient(lua_State *L)
 	bool drop_null = lua_toboolean(L, 2);
 	lua_settop(L, 1);
 	lua_pushcfunction(L, decode_protected);
-	return decode(L, nullptr, false, drop_null, 0);
+	return decode(L, nullptr, false, drop_null, 0, 1, 0);
 }
 
 int kombo_json_busy(lua_State *L, int index)

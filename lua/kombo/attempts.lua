@@ -110,10 +110,11 @@ local function _api_key(client)
   return key
 end
 
--- Turns the final HTTP answer into (result) or (nil, err fields).
+-- Turns the final HTTP answer into (result) or (nil, err fields). A driver
+-- may have decoded a 2xx body already (res.json, asked for by req.json).
 local function _decode(res, null_as_nil)
-  local status, body = res.status, res.body
-  local value = json_decode(body, null_as_nil)
+  local status, value = res.status, res.json
+  if value == nil then value = json_decode(res.body, null_as_nil) end
   if status >= 200 and status < 300 then
     if type(value) ~= "table" or value.status == nil then
       local what = value == nil and "not valid JSON" or "JSON without a status field"
@@ -208,6 +209,7 @@ function _M.run(client, op, req)
     local waited
     res, fail, waited = driver.send(client, {
       method = method, url = url, headers = lines, body = req.body, timeout_ms = attempt_timeout,
+      json = true, null_as_nil = client._null_as_nil,
     })
     if place then governor.release(place, res and res.headers) end
     -- A prefetched answer (page.lua) that sat unread while the caller

@@ -304,7 +304,7 @@ function _M.stepping() return stepping end
 local function _completed(done)
   for i = 1, #done do
     local token, res = done[i][1], done[i][2]
-    if res then received = received + #res.body end
+    if res then received = received + res.bytes end
     _finished(token.client, token.handle)
     token.task.handle = nil
     _deliver(token.task, pack(done[i][2], done[i][3]))
