@@ -60,7 +60,7 @@ $(BUILD)/json.o: $(CXXSRC)
 $(CORE): $(CSRC) $(CHDR) $(BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(DEP_CPPFLAGS) $(CURL_CFLAGS) \
-		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(BUILD)/json.o $(DEP_LDFLAGS) $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS) -pthread
+		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(BUILD)/json.o $(DEP_LDFLAGS) $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
 
 test: $(CORE)
 	KOMBO_LUA=$(LUA) tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
@@ -214,7 +214,7 @@ $(ASAN_BUILD)/json.o: $(CXXSRC)
 $(ASAN_CORE): $(CSRC) $(CHDR) $(ASAN_BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ASAN_FLAGS) $(WARNFLAGS) -shared-libsan -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) \
-		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(ASAN_BUILD)/json.o $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS) -pthread
+		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(ASAN_BUILD)/json.o $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
 
 asan: $(ASAN_CORE)
 	LD_PRELOAD="$$($(CLANG) -print-file-name=libclang_rt.asan-x86_64.so)" \
@@ -230,7 +230,7 @@ $(FUZZ_BUILD)/json.o: $(CXXSRC)
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(CSRC) $(CHDR) $(FUZZ_BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) -o $@ $< $(CSRC) $(FUZZ_BUILD)/json.o \
-		$(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS) $(LUA_LIB) -pthread
+		$(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS) $(LUA_LIB)
 
 # Runs each harness for FUZZ_SECONDS from its committed seeds in
 # fuzz/corpus/<harness>/; new inputs go to $(FUZZ_BUILD)/corpus/<harness>/ so

@@ -485,32 +485,6 @@ static int l_perform(lua_State *L)
 	return kombo_easy_finish(L, c, rc);
 }
 
-/* Drives the transfer on the handle's own multi handle until it ends or
- * cancel is set (curl_multi_wakeup ends the wait at once). Runs on the
- * transfer's thread and touches nothing but the handle. */
-static CURLcode drive(kb_easy *c)
-{
-	CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
-	CURLMsg *msg;
-	int running = 1, left;
-	while (!__atomic_load_n(&c->cancel, __ATOMIC_ACQUIRE)) {
-		if (curl_multi_perform(c->own, &running) != CURLM_OK) {
-			rc = CURLE_OUT_OF_MEMORY;
-			break;
-		}
-		if (running == 0)
-			break;
-		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK) {
-			rc = CURLE_OUT_OF_MEMORY;
-			break;
-		}
-	}
-	while ((msg = curl_multi_info_read(c->own, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE)
-			rc = msg->data.result;
-	return rc;
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -518,39 +492,53 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static void *transfer_thread(void *ud)
+/* One non-blocking pump of start's transfer on the handle's own multi
+ * handle: whatever can be sent or received now. Returns 1 once the
+ * transfer has ended (c->result, c->ended_ms set). */
+static int pump(kb_easy *c)
 {
-	kb_easy *c = ud;
-	c->result = drive(c);
+	CURLMsg *msg;
+	int running = 1, left;
+	if (c->done)
+		return 1;
+	if (curl_multi_perform(c->own, &running) != CURLM_OK) {
+		c->result = CURLE_OUT_OF_MEMORY;
+		running = 0;
+	}
+	if (running != 0)
+		return 0;
+	while ((msg = curl_multi_info_read(c->own, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			c->result = msg->data.result;
+	c->done = 1;
 	c->ended_ms = now_ms();
-	return NULL;
+	return 1;
 }
 
-/* Ends a started transfer: cancelled (the wait stops, the connection is
- * dropped by the removal) or run to its end, on the thread or, when no
- * thread could be made, right here. */
-static void stop_transfer(lua_State *L, kb_easy *c, int cancel)
+/* Has the request (its header block at least) gone out? libcurl counts
+ * what it sent of the current transfer's requests. */
+static int request_sent(kb_easy *c)
 {
-	if (cancel) {
-		__atomic_store_n(&c->cancel, 1, __ATOMIC_RELEASE);
-		curl_multi_wakeup(c->own);
-	}
-	if (c->joinable) {
-		pthread_join(c->thread, NULL);
-		c->joinable = 0;
-	} else if (!cancel) {
-		c->result = drive(c);
-		c->ended_ms = now_ms();
-	}
+	long sent = 0;
+	curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &sent);
+	return sent > 0;
+}
+
+/* Takes start's transfer out of the multi handle: after it ended, or
+ * cancelled (libcurl closes the connection of an unfinished transfer). */
+static void stop_transfer(lua_State *L, kb_easy *c)
+{
 	curl_multi_remove_handle(c->own, c->easy);
 	c->started = 0;
 	luaL_unref(L, LUA_REGISTRYINDEX, c->req_ref);
 	c->req_ref = LUA_NOREF;
 }
 
-/* easy:start(req): starts req on a thread of its own and returns at once;
- * easy:finish() then waits for it. The thread never touches the Lua
- * state: it fills the handle's buffers, which are read after the join. */
+/* easy:start(req): sends req and returns at once, without waiting for the
+ * answer. The transfer moves on whenever easy:pump() runs (the page walk
+ * calls it as the caller iterates) and the kernel buffers what arrives in
+ * between; easy:finish() waits for the rest. No thread: nothing runs
+ * beside the caller, so nothing competes with it for its CPU. */
 static int l_start(lua_State *L)
 {
 	kb_easy *c = kombo_easy_check(L, 1);
@@ -565,11 +553,24 @@ static int l_start(lua_State *L)
 	c->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	c->started = 1;
 	c->busy = 1;
-	c->cancel = 0;
+	c->done = 0;
 	c->result = CURLE_OK;
-	/* No thread (resources): finish() runs the transfer itself. */
-	c->joinable = pthread_create(&c->thread, NULL, transfer_thread, c) == 0;
+	/* Out before start returns, whoever pumps it later: on a connection
+	 * not yet open that means its connect (and TLS handshake) first,
+	 * bounded like any transfer by the request's timeout. */
+	while (!pump(c) && !request_sent(c))
+		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
 	return 0;
+}
+
+/* easy:pump() -> true once start's transfer has ended: moves it on
+ * without waiting. Never raises; false without a started transfer. */
+static int l_pump(lua_State *L)
+{
+	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
+	lua_pushboolean(L, c->easy != NULL && c->started && pump(c));
+	return 1;
 }
 
 /* easy:finish() -> response | nil, failure; then when the transfer ended
@@ -579,7 +580,14 @@ static int l_finish(lua_State *L)
 	kb_easy *c = kombo_easy_check(L, 1);
 	if (!c->started)
 		return luaL_error(L, "kombo easy handle has no started transfer");
-	stop_transfer(L, c, 0);
+	while (!pump(c)) {
+		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK) {
+			c->result = CURLE_OUT_OF_MEMORY;
+			c->done = 1;
+			c->ended_ms = now_ms();
+		}
+	}
+	stop_transfer(L, c);
 	if (kombo_easy_finish(L, c, c->result) == 1)
 		lua_pushnil(L);
 	lua_pushnumber(L, c->ended_ms);
@@ -601,7 +609,7 @@ static int l_cancel(lua_State *L)
 {
 	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
 	if (c->started) {
-		stop_transfer(L, c, 1);
+		stop_transfer(L, c);
 		kombo_easy_abandon(c);
 	}
 	return 0;
@@ -620,10 +628,9 @@ static int l_close(lua_State *L)
 {
 	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
 	/* No error while busy: this is also __gc, and curl_easy_cleanup
-	 * detaches a handle from its multi handle itself. A transfer of
-	 * start's is stopped first: its thread uses the handle. */
+	 * detaches a handle from its multi handle itself. */
 	if (c->started)
-		stop_transfer(L, c, 1);
+		stop_transfer(L, c);
 	release_request(c);
 	if (c->own != NULL) {
 		curl_multi_cleanup(c->own);
@@ -667,6 +674,7 @@ void kombo_easy_open(lua_State *L)
 		{ "perform", l_perform },
 		{ "busy", l_busy },
 		{ "start", l_start },
+		{ "pump", l_pump },
 		{ "finish", l_finish },
 		{ "cancel", l_cancel },
 		KB_CLOSABLE(l_close, l_tostring),

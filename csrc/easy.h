@@ -4,7 +4,6 @@
 #define KOMBO_EASY_H
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include "core.h"
 
 /* A response's header block may be this large, as libcurl and nginx
@@ -26,14 +25,12 @@ typedef struct {
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	char errbuf[CURL_ERROR_SIZE];
-	/* easy:start/finish: a transfer on a thread of its own, on the
-	 * handle's own multi handle (which keeps its connection alive). */
+	/* easy:start/step/finish: a transfer on the handle's own multi handle
+	 * (which keeps its connection alive), moved on by the caller. */
 	CURLM *own;                   /* created by the first start */
-	pthread_t thread;
-	int joinable;                 /* a thread was started and not joined */
 	int started;                  /* in `own` from start to finish/cancel */
-	int cancel;                   /* set by cancel, read by the thread (atomics) */
-	CURLcode result;              /* the thread's outcome, read after the join */
+	int done;                     /* the transfer has ended */
+	CURLcode result;              /* its outcome, once done */
 	double ended_ms;              /* when it ended, on core.now_ms's clock */
 	int req_ref;                  /* registry ref: req, whose body libcurl reads */
 } kb_easy;

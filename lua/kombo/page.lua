@@ -253,15 +253,26 @@ function Page:pages()
   end, nil, nil, walk
 end
 
+-- Items between two pumps of a prefetch whose driver is pumped (the
+-- blocking one): often enough that the kernel's socket buffers never fill
+-- while the caller works on items, rarely enough to cost nothing.
+local PUMP_ITEMS = 16
+
 --- for item in page:items() -- every element of data.results, across pages.
 function Page:items()
   local walk = setmetatable({}, walk_mt)
   local co, failure = _producer(self, walk), nil
-  local results, i, n = nil, 0, 0
+  local results, i, n, mark = nil, 0, 0, 0
   return function()
     while true do
       if i < n then
         i = i + 1
+        if i >= mark then
+          mark = i + PUMP_ITEMS
+          local job = walk.job
+          local pending = job and job.pending
+          if pending and job.driver.pump then job.driver.pump(pending) end
+        end
         return results[i]
       end
       if failure then error(failure, 0) end
@@ -270,7 +281,7 @@ function Page:items()
       if not ok then failure = p; error(p, 0) end
       if not p then return nil end
       results = rawget(p, "data").results
-      i, n = 0, #results
+      i, n, mark = 0, #results, 0
     end
   end, nil, nil, walk
 end

@@ -25,11 +25,13 @@ end
 
 _M.sleep = core.sleep_ms
 
--- Prefetch (page.lua): a page's request runs on a thread of its own
--- (easy:start), so its answer arrives while the caller works; the thread
--- never touches Lua. A client has at most max_connections such handles
--- busy, each on its own kept-alive connection; past that start returns
--- nil and the page is fetched when reached.
+-- Prefetch (page.lua): a page's request is sent at once (easy:start) on a
+-- handle of its own; its answer is taken in whenever the walk pumps it
+-- and the kernel holds what arrives in between, so it comes in
+-- while the caller works, on the caller's thread. A client has at most
+-- max_connections such handles busy, each on its own kept-alive
+-- connection; past that start returns nil and the page is fetched when
+-- reached.
 
 --- start(client, req) -> prefetch | nil
 function _M.start(client, req)
@@ -56,6 +58,11 @@ local function _release(p)
   if client._closed or not busy then return handle:close() end
   busy[handle] = nil
   spare[#spare + 1] = handle
+end
+
+--- pump(prefetch): moves the transfer on without waiting.
+function _M.pump(p)
+  p.handle:pump()
 end
 
 --- finish(prefetch) -> response | nil, failure, ms the answer waited.
