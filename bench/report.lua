@@ -72,6 +72,8 @@ for _, name in ipairs({ "kombo_pages", "kombo_pages_short", "curl_pages", "decod
   s[name] = _stats(name)
 end
 if prefetch then s.lat_kombo = _stats("lat_kombo") end
+-- A reference added later: older outputs lack it.
+if runs.libcurl_tags then s.libcurl_tags = _stats("libcurl_tags") end
 -- The floor is what any client must at least spend: moving the bytes
 -- (curl) plus decoding them (lua-cjson); its memory is the larger of the two.
 s.floor_pages = {
@@ -208,6 +210,7 @@ p(ROW, format("small requests: %d x get_tags", machine.tag_calls), "", "", "")
 row("  kombo-lua", s.kombo_tags)
 row(format("  curl, one process, %d URLs", machine.tag_calls), s.curl_tags)
 row("  TypeScript SDK", s.ts_tags)
+if s.libcurl_tags then row("  (not a target) libcurl alone: a C loop, one handle", s.libcurl_tags) end
 p(ROW, format("concurrency: %d requests x 100 ms", machine.concurrency), "", "", "")
 row("  kombo.spawn / kombo.run", s.kombo_concurrent)
 row("  sequential calls", s.kombo_sequential)
@@ -235,6 +238,12 @@ p("ratios: kombo/floor %.2f (per round %.2f; CPU %.2f; against curl + kombo's ow
 p("        TypeScript/kombo %.1f (peak RSS %.1f);", ratios.ts_over_kombo, ratios.ts_over_kombo_rss)
 p("        kombo/curl (small) %.2f; TypeScript/kombo (small) %.1f; sequential/concurrent %.1f",
   ratios.kombo_over_curl_small, ratios.ts_over_kombo_small, ratios.sequential_over_concurrent)
+if s.libcurl_tags then
+  ratios.libcurl_over_curl_small = s.libcurl_tags.wall_s / s.curl_tags.wall_s
+  ratios.kombo_over_libcurl_small = s.kombo_tags.wall_s / s.libcurl_tags.wall_s
+  p("        small: libcurl alone/curl %.2f, kombo/libcurl alone %.2f (what the SDK adds to libcurl)",
+    ratios.libcurl_over_curl_small, ratios.kombo_over_libcurl_small)
+end
 p("latency: work %d iterations per item in Lua, %d in JavaScript; L %.3f s, max(floor, work) %.3f s, "
   .. "so the limit for the walk with prefetch is %.3f s;", machine.work_iterations, machine.work_iterations_js, L,
   latency.bound_s, 1.15 * latency.bound_s + L)

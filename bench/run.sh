@@ -126,6 +126,9 @@ say "nginx on 127.0.0.1:$PORT (one worker)"
 "$LUA" bench/gen.lua "$OUT/lat" "$LAT_BASE" "$LAT_PAGES" "$LAT_PER_PAGE" 0 >&2
 "$LUA" bench/gen.lua "$OUT/many" "$MANY_BASE" "$MANY_PAGES" "$LAT_PER_PAGE" 0 >&2
 
+# The small requests' reference: libcurl alone in a C loop (not a target).
+cc -O2 -o "$OUT/curl_loop" bench/curl_loop.c -lcurl || die "bench/curl_loop.c did not build (libcurl's headers?)"
+
 export LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH="$BUILD/?.so;;"
 
@@ -168,6 +171,7 @@ contender() {
 	kombo_tags) timed "$LUA" bench/kombo_contender.lua tags "$BASE" "$TAG_CALLS" ;;
 	curl_tags) timed curl -sS --fail -K "$OUT/tags.curl" ;;
 	ts_tags) timed node bench/ts_contender.mjs tags "$BASE" "$TAG_CALLS" ;;
+	libcurl_tags) timed "$OUT/curl_loop" "$BASE/ats/tags" "$TAG_CALLS" ;;
 	kombo_concurrent) timed "$LUA" bench/kombo_contender.lua concurrent "$SLOW" "$CONC" ;;
 	kombo_sequential) timed "$LUA" bench/kombo_contender.lua sequential "$SLOW" "$CONC" ;;
 	lat_curl) timed curl -sS --fail -K "$OUT/lat/pages.curl" ;;
@@ -208,7 +212,7 @@ connections() {
 
 say "warm-up and connection checks (one untimed run each)"
 for c in kombo_pages curl_pages ts_pages kombo_tags curl_tags ts_tags $LAT_KOMBO lat_ts many; do connections "$c"; done
-for c in decode_pages decode_kombo kombo_concurrent kombo_pages_short lat_curl lat_work lat_ts_work many_one; do
+for c in decode_pages decode_kombo libcurl_tags kombo_concurrent kombo_pages_short lat_curl lat_work lat_ts_work many_one; do
 	measure "$c"
 done
 mv "$OUT/raw.txt" "$OUT/warmup.txt"
@@ -219,7 +223,7 @@ mv "$OUT/raw.txt" "$OUT/warmup.txt"
 i=1
 while [ "$i" -le "$REPS" ]; do
 	say "round $i of $REPS"
-	for c in kombo_pages curl_pages decode_pages decode_kombo ts_pages kombo_tags curl_tags ts_tags kombo_concurrent \
+	for c in kombo_pages curl_pages decode_pages decode_kombo ts_pages kombo_tags curl_tags libcurl_tags ts_tags kombo_concurrent \
 		kombo_pages_short $LATENCY; do
 		measure "$c"
 	done
