@@ -48,6 +48,11 @@ static int l_add(lua_State *L)
 		return luaL_error(L, "kombo easy handle is busy with another transfer");
 	luaL_checkany(L, 4);
 	kombo_easy_prepare(L, c, 3);
+	/* The scheduler finishes every transfer of a batch before their tasks
+	 * run, and a prefetched page waits for its walk: as text it holds
+	 * several times less memory than decoded, so it stays text until its
+	 * task takes it. */
+	c->decode = 0;
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (void *)c);
 	rc = curl_multi_add_handle(m->multi, c->easy);
 	if (rc != CURLM_OK)
