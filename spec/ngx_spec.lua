@@ -21,6 +21,14 @@ local INIT = [[
   function KOMBO.self_url(prefix)
     return "http://127.0.0.1:" .. ngx.var.server_port .. prefix
   end
+  -- The integration's places taken in the dict kombo (keys "kombo:<id>:<k>").
+  function KOMBO.places()
+    local prefix, n = "kombo:" .. KOMBO.id .. ":", 0
+    for _, key in ipairs(ngx.shared.kombo:get_keys(0)) do
+      if key:sub(1, #prefix) == prefix and key:sub(#prefix + 1):match("^%%d+$") then n = n + 1 end
+    end
+    return n
+  end
 ]]
 
 -- A tags answer as the API shapes it, for locations standing in for it.
@@ -248,7 +256,7 @@ LOCATIONS["/dict_writes"] = [[
     return r and r.status, err
   end)
   local bad, bad_err = kombo.new({ api_key = "k", shared_dict = "nope" })
-  KOMBO.reply({ ok = results ~= nil, n = results and #results, keys = #dict:get_keys(0),
+  KOMBO.reply({ ok = results ~= nil, n = results and #results, keys = KOMBO.places(),
     err = errs and tostring(errs[next(errs)]), bad = bad == nil and bad_err.field .. ": " .. bad_err.message })
 ]]
 -- A light thread killed while its write holds the only place: the next
@@ -274,31 +282,39 @@ LOCATIONS["/map_writes_twice"] = [[
   ngx.print("[", a.body, ",", b.body, "]")
 ]]
 
-describe("inside nginx (cosockets)", function()
+-- For the describe block it is called in: a sandbox and nginx started
+-- with `opts` (INIT pointing at the sandbox) and given to started(sandbox,
+-- server), stopped at the end, the sandbox reset before each case.
+local function serve(opts, started)
   local sb, server
-
   setup(function()
     sb = sandbox.start()
-    server = nginx.start({
-      http = "lua_shared_dict kombo 1m;",
-      init = INIT:format(sb.url, sb.api_key, sb.integration_id),
-      locations = LOCATIONS,
-      tls_locations = TLS_LOCATIONS,
-    })
+    opts.init = INIT:format(sb.url, sb.api_key, sb.integration_id)
+    server = nginx.start(opts)
+    started(sb, server)
   end)
   teardown(function()
     if server then server:stop() end
     if sb then sb:stop() end
   end)
   before_each(function() sb:reset() end)
+end
 
-  local function get_json(path)
-    local status, body = server:get(path)
-    assert.equal(200, status, body .. "\n" .. server:log():sub(-3000))
-    local v = cjson.decode(body)
-    assert(type(v) == "table", body)
-    return v
-  end
+-- GET path from nginx, which must answer 200 with a JSON object.
+local function json_from(server, path)
+  local status, body = server:get(path)
+  assert.equal(200, status, body .. "\n" .. server:log():sub(-3000))
+  local v = cjson.decode(body)
+  assert(type(v) == "table", body)
+  return v
+end
+
+describe("inside nginx (cosockets)", function()
+  local sb, server
+  serve({ http = "lua_shared_dict kombo 1m;", locations = LOCATIONS, tls_locations = TLS_LOCATIONS },
+    function(s, n) sb, server = s, n end)
+
+  local function get_json(path) return json_from(server, path) end
 
   it("calls an operation with the ngx driver over a kept-alive connection", function()
     local r = get_json("/tags")
@@ -603,5 +619,121 @@ describe("inside nginx (cosockets)", function()
     -- task:wait in the thread that spawned the task and in another one.
     assert.same({ r.counts[1], "more", r.counts[1], "more" }, r.waited)
     assert.same({ true, true }, r.failed_wait)
+  end)
+end)
+
+-- Two nginx workers writing to one integration at once. `/round` starts a
+-- round of the dict `rounds`; a timer in every worker sees it, waits
+-- until both workers have, then maps `n` notes (each naming its worker's
+-- pid) with max_in_flight_writes = 4 and the round's shared_dict (none when
+-- empty), and lists its outcome; `/round` answers with both lists.
+local WORKERS_HTTP = [[
+  lua_shared_dict kombo 1m;
+  lua_shared_dict rounds 1m;
+  init_worker_by_lua_block {
+    local cjson = require("cjson")
+    local seen = 0
+    assert(ngx.timer.every(0.01, function(premature)
+      local rounds = ngx.shared.rounds
+      local round = rounds:get("round")
+      if premature or not round or round == seen then return end
+      seen = round
+      local kombo = require("kombo")
+      local name = rounds:get("shared_dict")
+      local c = KOMBO.client({ max_in_flight_writes = 4, shared_dict = name ~= "" and name or nil })
+      local app = assert(c.ats:get_applications({ page_size = 1 })).data.results[1].id
+      local ready = "ready:" .. round
+      rounds:incr(ready, 1, 0)
+      for _ = 1, 2000 do
+        if rounds:get(ready) >= 2 then break end
+        ngx.sleep(0.005)
+      end
+      local pid = ngx.worker.pid()
+      local list = {}
+      for i = 1, rounds:get("n") do list[i] = i end
+      local results, errs = kombo.map(list, function(i)
+        local r, err = c.ats:add_application_note({ application_id = app,
+          body = { content = "worker " .. pid .. " note " .. i, content_type = "PLAIN_TEXT" } })
+        return r and r.status, err
+      end)
+      rounds:rpush("done:" .. round, cjson.encode({ pid = pid, ok = results ~= nil, n = results and #results,
+        err = errs and tostring(errs[next(errs)]) }))
+    end))
+  }
+]]
+local WORKERS_LOCATIONS = {
+  ["/round"] = [[
+    local rounds = ngx.shared.rounds
+    rounds:set("shared_dict", ngx.var.arg_dict or "")
+    rounds:set("n", tonumber(ngx.var.arg_n))
+    local done = "done:" .. rounds:incr("round", 1, 0)
+    -- A cap, not a measure: a worker that never reports leaves one list.
+    for _ = 1, 2000 do
+      if rounds:llen(done) >= 2 then break end
+      ngx.sleep(0.01)
+    end
+    local workers = {}
+    while rounds:llen(done) > 0 do workers[#workers + 1] = require("cjson").decode(rounds:lpop(done)) end
+    KOMBO.reply({ workers = workers, leases = KOMBO.places() })
+  ]],
+}
+
+describe("inside nginx with two workers", function()
+  local sb, server
+  serve({ workers = 2, http = WORKERS_HTTP, locations = WORKERS_LOCATIONS }, function(s, n) sb, server = s, n end)
+
+  -- A round of n writes from each worker, each held 100 ms at the sandbox.
+  -- Checks that both workers wrote all theirs, every one answered 200 and
+  -- none refused, and that the two workers' writes were at the sandbox at
+  -- the same time (else the round shows nothing). Returns the writes
+  -- by worker pid, and the most the sandbox had in flight at once.
+  local function round(n, dict)
+    sb:fault({ method = "POST", delay_ms = 100, times = -1 })
+    local r = json_from(server, "/round?n=" .. n .. (dict and ("&dict=" .. dict) or ""))
+    assert.equal(2, #r.workers, server:log():sub(-3000))
+    assert.are_not.equal(r.workers[1].pid, r.workers[2].pid)
+    assert.equal(0, r.leases) -- every place in the dict was given back
+    local writes, most, refused = sandbox.writes(sb:requests())
+    assert.equal(2 * n, #writes)
+    assert.equal(0, refused)
+    local by = {}
+    for _, w in ipairs(r.workers) do
+      assert.is_true(w.ok, w.err)
+      assert.equal(n, w.n)
+      by[w.pid] = {}
+    end
+    for _, q in ipairs(writes) do
+      assert.equal(200, q.status)
+      local mine = by[tonumber(cjson.decode(q.body).content:match("^worker (%d+) "))]
+      mine[#mine + 1] = q
+    end
+    local a, b = by[r.workers[1].pid], by[r.workers[2].pid]
+    assert.equal(n, #a)
+    assert.equal(n, #b)
+    local together = false
+    for _, x in ipairs(a) do
+      for _, y in ipairs(b) do
+        if x.at_ms < y.done_ms and y.at_ms < x.done_ms then together = true end
+      end
+    end
+    assert.is_true(together, "the two workers' writes were never at the sandbox at the same time: one worker's"
+      .. " waited for all of the other's")
+    return a, b, most
+  end
+
+  it("keeps both workers' writes of one integration under max_in_flight_writes together, with shared_dict", function()
+    local a, b, most = round(12, "kombo")
+    assert.equal(4, most)
+    local both = {}
+    for _, q in ipairs(a) do both[#both + 1] = q end
+    for _, q in ipairs(b) do both[#both + 1] = q end
+    assert.equal(4, sandbox.max_overlap(both))
+  end)
+
+  it("without shared_dict, each worker keeps max_in_flight_writes alone: together they go over it", function()
+    local a, b, most = round(12)
+    assert.equal(4, sandbox.max_overlap(a))
+    assert.equal(4, sandbox.max_overlap(b))
+    assert.is_true(most > 4, "at most " .. most .. " in flight")
   end)
 end)

@@ -197,35 +197,82 @@ end
 
 -- Across nginx workers (the shared_dict option): place number k of
 -- integration `id` is the key "kombo:<id>:<k>" of the lua_shared_dict,
--- taken with add() (which fails while another worker holds it), for k
--- from 1 to the cap. A place is a lease: it expires on its own one second
--- after the longest its attempt may last, so the places of a worker that
--- crashed come back at most that late. While all are taken the request
--- looks again after a pause that doubles from 5 ms to 100 ms.
+-- taken with safe_add() (which fails while another worker holds it), for
+-- k from 1 to the cap. A place is a lease: it expires on its own one
+-- second after the longest its attempt may last, so the places of a
+-- worker that crashed come back at most that late.
+--
+-- Writes that find every place taken wait their turn across workers: the
+-- worker whose write ends would otherwise hand the place to its own next
+-- write at once, and another worker's would never find one free. A waiter
+-- draws a ticket ("kombo:<id>:tickets") and marks it waiting
+-- ("kombo:<id>:waiting:<ticket>"); a free place goes to no write while a
+-- lower ticket is marked. The first in line looks every 5 ms, the others
+-- less often the further back they are, at most every 100 ms. A mark
+-- lapses MARK_TTL_S after its waiter last looked, so one killed while
+-- waiting holds up the others at most that long. "kombo:<id>:served"
+-- spares the scans the tickets of waiters long gone.
 local LEASE_FIRST_S, LEASE_MAX_S = 0.005, 0.1
+local AHEAD_MOST = floor(LEASE_MAX_S / LEASE_FIRST_S)
+local MARK_TTL_S = 1
 local leases = 0
+
+-- A free place for `token`: true; false when all are taken; nil when the
+-- dict cannot hold one (full or failing: the worker's own count still holds).
+local function _free_place(dict, place, prefix, limit, token, ttl)
+  for k = 1, limit do
+    local key = prefix .. k
+    local ok, err = dict:safe_add(key, token, ttl)
+    if ok then
+      place.lease, place.dict, place.token = key, dict, token
+      return true
+    end
+    if err ~= "exists" then return nil end
+  end
+  return false
+end
+
+-- How many waiters with a ticket below `ticket` still wait, counted up to
+-- AHEAD_MOST; moves "served" past the leading tickets nobody waits on.
+local function _ahead(dict, prefix, ticket)
+  local served = dict:get(prefix .. "served") or 0
+  local last = dict:get(prefix .. "tickets") or 0
+  if last > ticket - 1 then last = ticket - 1 end
+  local n, done = 0, served
+  for t = served + 1, last do
+    if dict:get(prefix .. "waiting:" .. t) then
+      n = n + 1
+      if n >= AHEAD_MOST then break end
+    elseif done == t - 1 then
+      done = t
+    end
+  end
+  if done > served then dict:safe_set(prefix .. "served", done) end
+  return n
+end
 
 local function _lease(dict, place, id, limit, lease_ms)
   local ngx = rawget(_G, "ngx")
   leases = leases + 1
   local token = ngx.worker.pid() .. ":" .. leases
   local ttl = (lease_ms or 0) / 1000 + 1
-  local pause, waited = LEASE_FIRST_S, false
+  local prefix = "kombo:" .. id .. ":"
+  local ticket, mark, waited = huge, nil, false
   while true do
-    for k = 1, limit do
-      local key = "kombo:" .. id .. ":" .. k
-      local ok, err = dict:add(key, token, ttl)
-      if ok then
-        place.lease, place.dict, place.token = key, dict, token
-        return waited
-      end
-      -- A full or failing dict: the worker's own count still holds.
-      if err ~= "exists" then return waited end
+    local ahead = _ahead(dict, prefix, ticket)
+    if ahead == 0 and _free_place(dict, place, prefix, limit, token, ttl) ~= false then
+      if mark then dict:delete(mark) end
+      return waited
     end
+    if not mark then
+      ticket = dict:incr(prefix .. "tickets", 1, 0)
+      if not ticket then return waited end
+      mark = prefix .. "waiting:" .. ticket
+    end
+    dict:safe_set(mark, true, MARK_TTL_S)
     waited = true
-    ngx.sleep(pause)
-    pause = pause * 2
-    if pause > LEASE_MAX_S then pause = LEASE_MAX_S end
+    local pause = LEASE_FIRST_S * (ahead + 1)
+    ngx.sleep(pause < LEASE_MAX_S and pause or LEASE_MAX_S)
   end
 end
 

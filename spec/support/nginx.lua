@@ -1,6 +1,6 @@
 -- Test helper: a real nginx with the Lua module (Debian's nginx-light +
 -- libnginx-mod-http-lua) on a free loopback port, running this checkout's
--- kombo under LuaJIT with one worker.
+-- kombo under LuaJIT with one worker (or `workers`).
 --
 --   local server = require("support.nginx").start({
 --     init = "lua code run in init_by_lua_block",
@@ -128,7 +128,7 @@ end
 
 local function _conf(o)
   local lines = {
-    "worker_processes 1;",
+    format("worker_processes %d;", o.workers),
     "daemon off;",
     "master_process on;",
     format("pid %s/nginx.pid;", o.dir),
@@ -255,7 +255,7 @@ end
 
 --- start{ locations = { [path] = content lua code | { raw = directives } },
 -- tls_locations = (the same shape), init = lua code,
--- http = extra http-level directives,
+-- http = extra http-level directives, workers = worker processes (1),
 -- env = { NAME = value } for nginx and its workers' os.getenv } -> server
 function _M.start(opts)
   local bin = _nginx_bin()
@@ -268,7 +268,7 @@ function _M.start(opts)
     dir = dir, root = root, build = _M.build_luajit(root),
     ndk = _find_module("ndk_http_module.so"), lua = _find_module("ngx_http_lua_module.so"),
     locations = opts.locations or {}, init = opts.init, http = opts.http,
-    tls_locations = opts.tls_locations, env_names = {},
+    tls_locations = opts.tls_locations, env_names = {}, workers = opts.workers or 1,
   }
   local assign = {}
   for name, value in pairs(opts.env or {}) do
