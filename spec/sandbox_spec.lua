@@ -446,6 +446,28 @@ describe("kombo-sandbox", function()
       assert.is_true(s1.open_connections >= 1)
     end)
 
+    it("lists the open connections by the id their requests carry", function()
+      local c = connect(sb)
+      assert(c:send(sandbox.request_text("GET", "/ats/tags")))
+      assert.equal(200, read_response(c).status)
+      local id = sb:requests()[1].connection
+      local function is_open()
+        for _, open in ipairs(sb:stats().open_ids) do
+          if open == id then return true end
+        end
+        return false
+      end
+      assert.is_true(is_open())
+      c:close()
+      local open = true
+      for _ = 1, 50 do
+        open = is_open()
+        if not open then break end
+        require("socket").sleep(0.02)
+      end
+      assert.is_false(open)
+    end)
+
     it("refuses malformed rules", function()
       assert.has_error(function() sb:fault({ path = "/v1/ats/tags", action = "explode" }) end)
       assert.has_error(function() sb:fault({ path = "/v1/ats/tags" }) end)

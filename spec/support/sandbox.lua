@@ -109,7 +109,8 @@ function Sandbox:deliveries()
   return self:_control("GET", "/_sandbox/webhooks").deliveries
 end
 
---- { connections, requests, open_connections }
+--- { connections, requests, open_connections, open_ids } (open_ids: the
+-- open connections, by the id requests carry as `connection`)
 function Sandbox:stats()
   return self:_control("GET", "/_sandbox/stats")
 end

@@ -274,6 +274,14 @@ function Server:_forget(conn)
   end
 end
 
+--- The ids of the open connections (a request's `conn_id`), ascending.
+function Server:open_ids()
+  local ids = {}
+  for conn in pairs(self.open) do ids[#ids + 1] = conn.id end
+  table.sort(ids)
+  return ids
+end
+
 --- Stop listening and drop every connection.
 function Server:close()
   if self.closed then return end

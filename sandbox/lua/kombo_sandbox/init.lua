@@ -9,7 +9,7 @@
 --   GET    /_sandbox/requests  {"requests":[{method, path, query, headers, body, connection, at_ms, done_ms,
 --                               status, fault, in_flight}]}
 --   DELETE /_sandbox/requests  clears the record
---   GET    /_sandbox/stats     {"connections", "requests", "open_connections"}
+--   GET    /_sandbox/stats     {"connections", "requests", "open_connections", "open_ids"}
 --   GET    /_sandbox/counts    records per collection
 --   POST   /_sandbox/concurrency {"limit"?, "held"?} sets Kombo's cap on in-flight writes per
 --                               integration (default 30) and how many of them someone else
@@ -231,7 +231,7 @@ function Sandbox:_control(req, conn)
     return _json(conn, 404, { error = "no such request (cleared or never made)" })
   elseif p == "/_sandbox/stats" and m == "GET" then
     return _json(conn, 200, { connections = self.http.connections, requests = self.api_requests,
-      open_connections = self.http.open_count })
+      open_connections = self.http.open_count, open_ids = util.array(self.http:open_ids()) })
   elseif p == "/_sandbox/counts" and m == "GET" then
     return _json(conn, 200, self:counts())
   elseif p == "/_sandbox/delete" and m == "POST" then
