@@ -56,6 +56,22 @@ function _M.run_case(kombo, source, env)
   }
 end
 
+--- sandbox_get(url, path) -> the decoded answer of the sandbox at url (a
+-- client's server_url) to GET path, asked from a case running in nginx:
+-- over a cosocket, as LuaSocket (support/sandbox.lua) would block the worker.
+function _M.sandbox_get(url, path)
+  local host, port = url:match("^http://([^:/]+):(%d+)")
+  local sock = ngx.socket.tcp() -- luacheck: ignore 113
+  sock:settimeout(5000)
+  assert(sock:connect(host, tonumber(port)))
+  assert(sock:send(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n"):format(path, host)))
+  local text = assert(sock:receive("*a"))
+  sock:close()
+  local status, body = text:match("^HTTP/1%.%d (%d+).-\r\n\r\n(.*)$")
+  assert(status == "200", text)
+  return require("cjson").decode(body)
+end
+
 -- The runners: one per driver, each runs a case where that driver moves
 -- the bytes. run(source, env) -> out; setup/teardown bracket a describe.
 
