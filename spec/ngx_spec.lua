@@ -238,12 +238,22 @@ LOCATIONS["/map_writes"] = [[
     err = errs and tostring(next(errs) and errs[next(errs)]) })
 ]]
 -- Writes counted across workers in a lua_shared_dict: `held` places are
--- another worker's leases (expiring after `ttl` seconds), then n writes go.
+-- another worker's leases (expiring after `ttl` seconds), and with `stale`
+-- a write killed while waiting its turn left its ticket marked (for
+-- `stale` seconds); then n writes go. `took`: from then to their end.
 LOCATIONS["/dict_writes"] = [[
   local kombo = require("kombo")
   local dict = ngx.shared.kombo
+  local prefix = "kombo:" .. KOMBO.id .. ":"
   for k = 1, tonumber(ngx.var.arg_held) do
-    dict:set("kombo:" .. KOMBO.id .. ":" .. k, "crashed worker", tonumber(ngx.var.arg_ttl))
+    dict:set(prefix .. k, "crashed worker", tonumber(ngx.var.arg_ttl))
+  end
+  ngx.update_time()
+  local t0 = ngx.now()
+  local stale, ticket = tonumber(ngx.var.arg_stale), nil
+  if stale then
+    ticket = dict:incr(prefix .. "tickets", 1, 0)
+    dict:set(prefix .. "waiting:" .. ticket, true, stale)
   end
   ngx.sleep(tonumber(ngx.var.arg_pause or 0))
   local c = KOMBO.client({ shared_dict = "kombo" })
@@ -255,8 +265,11 @@ LOCATIONS["/dict_writes"] = [[
       body = { content = "note " .. i, content_type = "PLAIN_TEXT" } })
     return r and r.status, err
   end)
+  ngx.update_time()
   local bad, bad_err = kombo.new({ api_key = "k", shared_dict = "nope" })
-  KOMBO.reply({ ok = results ~= nil, n = results and #results, keys = KOMBO.places(),
+  KOMBO.reply({ ok = results ~= nil, n = results and #results, keys = KOMBO.places(), took = ngx.now() - t0,
+    behind = ticket and dict:get(prefix .. "tickets") - ticket,
+    marked = ticket and dict:get(prefix .. "waiting:" .. ticket),
     err = errs and tostring(errs[next(errs)]), bad = bad == nil and bad_err.field .. ": " .. bad_err.message })
 ]]
 -- A light thread killed while its write holds the only place: the next
@@ -598,6 +611,20 @@ describe("inside nginx (cosockets)", function()
     writes, most = sandbox.writes(sb:requests())
     assert.equal(20, #writes)
     assert.equal(20, most)
+  end)
+
+  it("lets writes go when a write killed while waiting its turn in the dict left its ticket marked", function()
+    -- Its mark holds every later write back until it lapses, free places or not.
+    local r = get_json("/dict_writes?held=0&stale=0.3&n=6")
+    assert.is_true(r.ok, r.err)
+    assert.equal(6, r.n)
+    assert.is_true(r.took >= 0.3, "the writes went " .. r.took .. " s after the mark")
+    assert.is_true(r.behind >= 1, "no write waited behind the mark")
+    assert.is_nil(r.marked)
+    assert.equal(0, r.keys)
+    local writes, _, refused = sandbox.writes(sb:requests())
+    assert.equal(6, #writes)
+    assert.equal(0, refused)
   end)
 
   it("spawns light threads that overlap, and run lists every task's error without raising", function()
