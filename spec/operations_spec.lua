@@ -605,6 +605,23 @@ describe("ATS operations against the sandbox", function()
     end)
   end)
 
+  describe("the headers of each call", function()
+    it("come from the key function each call and from the call's integration", function()
+      local keys = { sb.api_key, "rotated-key", sb.api_key }
+      local asked = 0
+      local c = sb:client({ api_key = function() asked = asked + 1; return keys[asked] end })
+      assert(c.ats:get_tags())
+      local _, err = c.ats:get_tags()
+      assert.equal(401, err.status)
+      assert(c.ats:get_tags({}, { integration_id = "other-integration" }))
+      local list = sb:requests()
+      assert.equal(3, #list)
+      for i, req in ipairs(list) do assert.equal("Bearer " .. keys[i], req.headers["authorization"]) end
+      assert.equal(sb.integration_id, list[2].headers["x-integration-id"])
+      assert.equal("other-integration", list[3].headers["x-integration-id"])
+    end)
+  end)
+
   describe("responses the SDK must not trust", function()
     -- { fault action, operation, params }
     local DECODE = {

@@ -12,9 +12,9 @@ local meta = require("kombo.meta")
 local drivers = require("kombo.drivers")
 local governor = require("kombo.governor")
 
-local type, pcall, tostring, pairs, ipairs = type, pcall, tostring, pairs, ipairs
+local type, pcall, tostring, pairs = type, pcall, tostring, pairs
 local now_ms, time_ms, json_decode = core.now_ms, core.time_ms, core.json_decode
-local random = math.random
+local random, find = math.random, string.find
 
 local _M = {}
 
@@ -22,6 +22,7 @@ local _M = {}
 -- says which parameter made them long, before anything is sent.
 local MAX_URL_BYTES = 8000000
 local REDACTED = "[REDACTED]"
+local NO_OPTS = {} -- a call without options; only ever read
 
 local function _log(client, level, message, fields)
   local logger = client._logger
@@ -62,6 +63,29 @@ local function _header_lines(headers, api_key, hooked)
   return lines
 end
 
+-- The header lines of a call nothing can change (no before_request hook,
+-- no headers option of the client or the call) depend only on the
+-- integration, the key and whether there is a body: made once and reused
+-- (drivers only read them). Bounded: past FIXED_MAX integrations the
+-- cache starts again.
+local FIXED_MAX = 64
+local function _fixed_lines(client, integration_id, api_key, has_body)
+  local cache = client._fixed_lines
+  if not cache or cache.n >= FIXED_MAX then
+    cache = { n = 0, [true] = {}, [false] = {} }
+    client._fixed_lines = cache
+  end
+  local by, id = cache[has_body], integration_id or false
+  local e = by[id]
+  if e and e.key == api_key then return e.lines end
+  local h = { ["Accept"] = "application/json", ["X-Integration-Id"] = integration_id }
+  if has_body then h["Content-Type"] = "application/json" end
+  local lines = _header_lines(h, api_key, false)
+  if not e then cache.n = cache.n + 1 end
+  by[id] = { key = api_key, lines = lines }
+  return lines
+end
+
 -- Every API key this client has sent, the string or what its function
 -- returned, so a server that reflects one finds it redacted.
 -- The most recent few are kept: a key function that rotates keys must not
@@ -76,8 +100,10 @@ local function _remember_key(client, key)
 end
 
 local function _redact_string(client, s)
-  for _, key in ipairs(client._sent_keys) do
-    local i = s:find(key, 1, true)
+  local keys = client._sent_keys
+  for j = 1, #keys do
+    local key = keys[j]
+    local i = #s >= #key and find(s, key, 1, true)
     while i do
       s = s:sub(1, i - 1) .. REDACTED .. s:sub(i + #key)
       i = s:find(key, i + #REDACTED, true)
@@ -89,8 +115,17 @@ end
 -- Redacts in place every string value of t (headers, error fields).
 local function _redact(client, t)
   if not t then return end
+  local keys = client._sent_keys
   for k, v in pairs(t) do
-    if type(v) == "string" then t[k] = _redact_string(client, v) end
+    if type(v) == "string" then
+      for j = 1, #keys do
+        local key = keys[j]
+        if #v >= #key and find(v, key, 1, true) then
+          t[k] = _redact_string(client, v)
+          break
+        end
+      end
+    end
   end
 end
 
@@ -138,7 +173,7 @@ function _M.run(client, op, req)
     return nil, errors.invalid("client", "an open client: this one was closed by client:close();"
       .. " make another with kombo.new", op.name)
   end
-  local opts = req.opts or {}
+  local opts = req.opts or NO_OPTS
   -- Operations whose endpoint takes no X-Integration-Id (op.integration
   -- false: /check-api-key, /connect/..., ...) send none and need none.
   local integration_id = op.integration ~= false and (opts.integration_id or client._integration_id) or nil
@@ -163,11 +198,13 @@ function _M.run(client, op, req)
       .. " bytes (an id or filter is far too long)", op.name)
   end
   local method = op.method
-  local exchange = {
+  local hooks = client._hooks
+  local fixed = not hooks.before_request and not client._headers and not opts.headers
+  -- What hooks see; nobody else needs it.
+  local exchange = (not fixed or hooks.after_success or hooks.after_error) and {
     operation = op.name, method = method, url = url,
     headers = _visible_headers(client, req, integration_id), body = req.body,
-  }
-  local hooks = client._hooks
+  } or nil
   local policy = req.policy or client._policy
   local read = core.is_read(method)
   local timeout = opts.timeout_ms or (read and client._read_timeout_ms or client._write_timeout_ms)
@@ -182,9 +219,14 @@ function _M.run(client, op, req)
     local attempt_timeout = policy:timeout(timeout, now_ms() - started)
     if not attempt_timeout then break end
     attempt = attempt + 1
-    if hooks.before_request then hooks.before_request(exchange) end
-    local lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil)
-    if not lines then return nil, errors.invalid(field, expected, op.name) end
+    local lines, field, expected
+    if fixed then
+      lines = _fixed_lines(client, integration_id, api_key, req.body ~= nil)
+    else
+      if hooks.before_request then hooks.before_request(exchange) end
+      lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil)
+      if not lines then return nil, errors.invalid(field, expected, op.name) end
+    end
     local place
     if governed then
       local waited
@@ -205,7 +247,9 @@ function _M.run(client, op, req)
       end
     end
     local attempt_started = now_ms()
-    _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
+    if client._logger then
+      _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
+    end
     local waited
     res, fail, waited = driver.send(client, {
       method = method, url = url, headers = lines, body = req.body, timeout_ms = attempt_timeout,

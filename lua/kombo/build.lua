@@ -150,8 +150,12 @@ local indexes = setmetatable({}, { __mode = "k" })
 local function _index(op)
   local idx = indexes[op]
   if not idx then
-    idx = { query = {}, path = {} }
-    for _, q in ipairs(op.query or {}) do idx.query[q.name] = q end
+    -- required: whether a call without parameters can be wrong.
+    idx = { query = {}, path = {}, required = op.body ~= nil and op.body.required ~= nil and #op.body.required > 0 }
+    for _, q in ipairs(op.query or {}) do
+      idx.query[q.name] = q
+      if q.required then idx.required = true end
+    end
     for _, p in ipairs(op.path_params or {}) do idx.path[p] = true end
     indexes[op] = idx
   end
@@ -243,6 +247,7 @@ end
 -- Every problem of the call's parameters and body, in a stable order: the
 -- first is the error, all of them are its `errors` list.
 local function _validate(op, params, idx)
+  if not idx.required and next(params) == nil then return nil end
   local problems = {}
   local function problem(field, expected) problems[#problems + 1] = { field = field, expected = expected } end
   local keys = {}
@@ -403,11 +408,14 @@ function _M.request(op, params, validate)
   end
 
   local missing
-  local path = op.path:gsub("{([^}]+)}", function(name)
-    local seg = _segment(params[name])
-    if not seg then missing = missing or name; return "" end
-    return _escape(seg)
-  end)
+  local path = op.path
+  if path:find("{", 1, true) then
+    path = path:gsub("{([^}]+)}", function(name)
+      local seg = _segment(params[name])
+      if not seg then missing = missing or name; return "" end
+      return _escape(seg)
+    end)
+  end
   if missing then
     local expected = params[missing] == nil and "required" or "a non-empty string"
     return nil, errors.invalid(missing, expected, op.name)
