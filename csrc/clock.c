@@ -12,10 +12,15 @@ static double ms_of(clockid_t id)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+double kombo_now_ms(void)
+{
+	return ms_of(CLOCK_MONOTONIC);
+}
+
 /* core.now_ms() -> monotonic milliseconds, for elapsed times */
 static int l_now_ms(lua_State *L)
 {
-	lua_pushnumber(L, ms_of(CLOCK_MONOTONIC));
+	lua_pushnumber(L, kombo_now_ms());
 	return 1;
 }
 

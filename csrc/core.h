@@ -38,6 +38,9 @@ void kombo_json_open(lua_State *L); /* json.cpp, C++ for simdjson */
 int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null);
 void kombo_hmac_open(lua_State *L);
 
+/* core.now_ms's clock: monotonic milliseconds (clock.c). */
+double kombo_now_ms(void);
+
 /* false for NaN and both infinities */
 static inline int kb_is_finite(double v)
 {

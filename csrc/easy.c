@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -393,13 +392,13 @@ static int decoded_envelope(lua_State *L, kb_easy *c, const char *body)
 {
 	int n = kombo_json_decode_buffer(L, body, c->body.len, c->decode == 2);
 	if (n == 1 && lua_type(L, -1) == LUA_TTABLE) {
+		int envelope;
 		lua_pushliteral(L, "status");
 		lua_rawget(L, -2);
-		n = lua_isnil(L, -1) ? 0 : 1;
+		envelope = !lua_isnil(L, -1);
 		lua_pop(L, 1);
-		if (n == 1)
+		if (envelope)
 			return 1;
-		n = 1;
 	}
 	lua_pop(L, n);
 	return 0;
@@ -485,13 +484,6 @@ static int l_perform(lua_State *L)
 	return kombo_easy_finish(L, c, rc);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* One non-blocking pump of start's transfer on the handle's own multi
  * handle: whatever can be sent or received now. Returns 1 once the
  * transfer has ended (c->result, c->ended_ms set). */
@@ -511,7 +503,7 @@ static int pump(kb_easy *c)
 		if (msg->msg == CURLMSG_DONE)
 			c->result = msg->data.result;
 	c->done = 1;
-	c->ended_ms = now_ms();
+	c->ended_ms = kombo_now_ms();
 	return 1;
 }
 
@@ -584,7 +576,7 @@ static int l_finish(lua_State *L)
 		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK) {
 			c->result = CURLE_OUT_OF_MEMORY;
 			c->done = 1;
-			c->ended_ms = now_ms();
+			c->ended_ms = kombo_now_ms();
 		}
 	}
 	stop_transfer(L, c);

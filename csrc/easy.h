@@ -25,7 +25,7 @@ typedef struct {
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	char errbuf[CURL_ERROR_SIZE];
-	/* easy:start/step/finish: a transfer on the handle's own multi handle
+	/* easy:start/pump/finish: a transfer on the handle's own multi handle
 	 * (which keeps its connection alive), moved on by the caller. */
 	CURLM *own;                   /* created by the first start */
 	int started;                  /* in `own` from start to finish/cancel */

@@ -486,18 +486,18 @@ int decode_protected(lua_State *L)
 			return luaL_error(L, "out of memory");
 	}
 	d->busy = true;
-	/* The second parser writes into a NUL-terminated copy; simdjson needs
-	 * one only when the source has no padding. */
-	bool copied = false;
-	if (!fast || !padded) {
+	/* simdjson reads a padded source where it is; a string, and the
+	 * second parser (which writes), need the padded NUL-terminated copy. */
+	const char *text = s;
+	if (!padded) {
 		copy_in(L, d, s, len);
-		copied = true;
+		text = d->buf;
 	}
 	element root;
-	if (fast && d->parser->parse(copied ? d->buf : s, len, false).get(root) == simdjson::SUCCESS) {
+	if (fast && d->parser->parse(text, len, false).get(root) == simdjson::SUCCESS) {
 		push(builder{L, drop_null, own ? nullptr : d->known, 5}, root);
 	} else {
-		if (!copied)
+		if (text != d->buf)
 			copy_in(L, d, s, len);
 		lenient_parse(L, d->buf, drop_null);
 	}
