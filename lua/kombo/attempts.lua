@@ -69,18 +69,16 @@ end
 -- (drivers only read them). Bounded: past FIXED_MAX integrations the
 -- cache starts again.
 local FIXED_MAX = 64
-local function _fixed_lines(client, integration_id, api_key, has_body)
+local function _fixed_lines(client, req, integration_id, api_key)
   local cache = client._fixed_lines
   if not cache or cache.n >= FIXED_MAX then
     cache = { n = 0, [true] = {}, [false] = {} }
     client._fixed_lines = cache
   end
-  local by, id = cache[has_body], integration_id or false
+  local by, id = cache[req.body ~= nil], integration_id or false
   local e = by[id]
   if e and e.key == api_key then return e.lines end
-  local h = { ["Accept"] = "application/json", ["X-Integration-Id"] = integration_id }
-  if has_body then h["Content-Type"] = "application/json" end
-  local lines = _header_lines(h, api_key, false)
+  local lines = _header_lines(_visible_headers(client, req, integration_id), api_key, false)
   if not e then cache.n = cache.n + 1 end
   by[id] = { key = api_key, lines = lines }
   return lines
@@ -115,16 +113,10 @@ end
 -- Redacts in place every string value of t (headers, error fields).
 local function _redact(client, t)
   if not t then return end
-  local keys = client._sent_keys
   for k, v in pairs(t) do
     if type(v) == "string" then
-      for j = 1, #keys do
-        local key = keys[j]
-        if #v >= #key and find(v, key, 1, true) then
-          t[k] = _redact_string(client, v)
-          break
-        end
-      end
+      local r = _redact_string(client, v)
+      if r ~= v then t[k] = r end
     end
   end
 end
@@ -221,7 +213,7 @@ function _M.run(client, op, req)
     attempt = attempt + 1
     local lines, field, expected
     if fixed then
-      lines = _fixed_lines(client, integration_id, api_key, req.body ~= nil)
+      lines = _fixed_lines(client, req, integration_id, api_key)
     else
       if hooks.before_request then hooks.before_request(exchange) end
       lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil)

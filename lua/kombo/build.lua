@@ -150,8 +150,10 @@ local indexes = setmetatable({}, { __mode = "k" })
 local function _index(op)
   local idx = indexes[op]
   if not idx then
-    -- required: whether a call without parameters can be wrong.
-    idx = { query = {}, path = {}, required = op.body ~= nil and op.body.required ~= nil and #op.body.required > 0 }
+    -- required: whether a call without parameters can be wrong;
+    -- templated: whether the path has parameters to fill in.
+    idx = { query = {}, path = {}, required = op.body ~= nil and op.body.required ~= nil and #op.body.required > 0,
+      templated = op.path:find("{", 1, true) ~= nil }
     for _, q in ipairs(op.query or {}) do
       idx.query[q.name] = q
       if q.required then idx.required = true end
@@ -160,6 +162,11 @@ local function _index(op)
     indexes[op] = idx
   end
   return idx
+end
+
+--- Does `op` take the query parameter `name`?
+function _M.takes(op, name)
+  return _index(op).query[name] ~= nil
 end
 
 -- The elements of a list parameter: an array as given, or a string split
@@ -409,7 +416,7 @@ function _M.request(op, params, validate)
 
   local missing
   local path = op.path
-  if path:find("{", 1, true) then
+  if idx.templated then
     path = path:gsub("{([^}]+)}", function(name)
       local seg = _segment(params[name])
       if not seg then missing = missing or name; return "" end

@@ -94,11 +94,13 @@ end
 -- answer, and any retry after it, is taken when the page is reached, so a
 -- failure raises there and the retries happen as they would have without
 -- prefetch.
+-- The last page has no cursor; _follow, which makes the next query once,
+-- ends a fetch for any other cursor it cannot use before it sends.
 local function _wanted(ctx, cursor)
   local opts = ctx.req.opts
   local on = opts and opts.prefetch
   if on == nil then on = ctx.client._prefetch end
-  return on and core.next_query(ctx.base_query, cursor) ~= nil
+  return on and type(cursor) == "string"
 end
 
 local function _prefetch(ctx, cursor, in_for)
@@ -124,10 +126,8 @@ local function _prefetch(ctx, cursor, in_for)
 end
 
 -- A wait of the fetch's coroutine, served as the caller's own would be.
-local function _serve(what, a, b)
-  local driver = drivers.current()
-  if what == "send" then return driver.send(a, b) end
-  return driver.sleep(a)
+local function _serve(...)
+  return drivers.serve(drivers.current(), ...)
 end
 
 -- The prefetched page: its answer, then the rest of its fetch.
@@ -234,7 +234,7 @@ local function _next_page(co)
     if compat.YIELD_IN_FOR then
       args = pack(co_yield(unpack(r, 2, r.n)))
     else
-      args = pack(drivers.serve_blocking(unpack(r, 3, r.n)))
+      args = pack(drivers.serve(blocking, unpack(r, 3, r.n)))
     end
   end
 end

@@ -82,13 +82,6 @@ local function _operation(name)
     .. " (docs/operations.md lists them all)")
 end
 
-local function _has_query(op, name)
-  for _, q in ipairs(op.query) do
-    if q.name == name then return true end
-  end
-  return false
-end
-
 local function _callable(store, method)
   local ok, fn = pcall(function() return store[method] end)
   return ok and (type(fn) == "function" or (type(fn) == "table" and getmetatable(fn) ~= nil))
@@ -140,7 +133,7 @@ function _M.new(client, name, params, opts, prepare, defaults)
   if not op.paginated then
     return nil, invalid("name", name .. " does not page; client:sync walks paginated reads", op.name)
   end
-  if not (_has_query(op, "updated_after") and _has_query(op, "include_deleted")) then
+  if not (build.takes(op, "updated_after") and build.takes(op, "include_deleted")) then
     return nil, invalid("name", name .. " takes no updated_after and include_deleted, so it cannot sync what changed",
       op.name)
   end

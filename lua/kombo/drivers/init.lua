@@ -60,13 +60,14 @@ function _M.run()
   return tasks.run()
 end
 
---- serve_blocking(what, ...): does what a task yielded WAIT for ("send",
--- client, req | "sleep", ms) right here, blocking. For code that holds a
--- WAIT but cannot yield it on: a for-in iterator in PUC Lua 5.1, where the
--- VM calls the iterator across a C boundary.
-function _M.serve_blocking(what, a, b)
-  if what == "send" then return blocking.send(a, b) end
-  if what == "sleep" then return blocking.sleep(a) end
+--- serve(driver, what, ...): does with `driver` what a task yielded WAIT
+-- for ("send", client, req | "sleep", ms). For code that holds a WAIT but
+-- cannot yield it on: a for-in iterator in PUC Lua 5.1, where the VM calls
+-- the iterator across a C boundary (served blocking), and a page fetched
+-- ahead of its walk (served in the walker's own driver).
+function _M.serve(driver, what, a, b)
+  if what == "send" then return driver.send(a, b) end
+  if what == "sleep" then return driver.sleep(a) end
   error("kombo: unknown wait " .. tostring(what), 2)
 end
 
