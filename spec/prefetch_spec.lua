@@ -74,6 +74,14 @@ local function ahead(reqs, n)
     ("page %d at %.1f ms, the marker at %.1f ms"):format(n, apps[n].at_ms, tags[1].at_ms))
 end
 
+-- At most one page ahead: page 3 asked for only once the caller moved on
+-- to page 2, after the marker was answered.
+local function one_ahead(reqs)
+  local apps, tags = logged(reqs, APPS), logged(reqs, TAGS)
+  assert.is_true(apps[3].at_ms >= tags[1].at_ms + HOLD_MS - 5,
+    ("page 3 at %.1f ms, the marker at %.1f ms"):format(apps[3].at_ms, tags[1].at_ms))
+end
+
 -- Page 2 asked for only once the marker was answered.
 local function not_ahead(reqs)
   local apps, tags = logged(reqs, APPS), logged(reqs, TAGS)
@@ -98,12 +106,13 @@ local WALK_RESUMING = [[
   return first, nil, found
 ]]
 
--- Walks left early: a loop left with break, and an iterator dropped after
--- one item; each had page 2 in flight (the sandbox delays it). Then a
+-- Walks left early: a loop left with break, an iterator dropped after one
+-- item, and a loop left by an error of the caller's; each had page 2 in
+-- flight (the sandbox delays it). Then a
 -- marker call, which lets a scheduler run. pending: is a prefetch still
 -- held (a busy handle of the blocking driver, anything left in the tasks
 -- scheduler)? open: under nginx, the connections open at the sandbox once
--- both page-2 requests are there and neither's connection is (or after 50
+-- every page-2 request is there and neither's connection is (or after 50
 -- looks), asked before the request ends, which would close every socket
 -- it has.
 local ABANDON = [[
@@ -114,6 +123,8 @@ local ABANDON = [[
   local f = again:items()
   f()
   f = nil -- luacheck: ignore 311
+  local third = assert(c.ats:get_applications({ page_size = env.page }))
+  pcall(function() for _ in third:items() do error("the caller's own error") end end)
   collectgarbage()
   collectgarbage()
   assert(c.ats:get_tags())
@@ -132,7 +143,7 @@ local ABANDON = [[
       end
       open = get(env.url, "/_sandbox/stats").open_ids
       for _, id in ipairs(open) do left = left or prefetched[id] ~= nil end
-      if n == 2 and not left then break end
+      if n == 3 and not left then break end
       ngx.sleep(0.02)
     end
   end
@@ -174,6 +185,7 @@ local CASES = {
     check = function(out, reqs)
       assert.equal(PAGES, out.extra.pages)
       ahead(reqs, 2)
+      one_ahead(reqs)
     end,
   },
   {
@@ -240,22 +252,22 @@ local CASES = {
     rules = { { path = APPS, delay_ms = 1000, times = -1 } },
     source = ABANDON,
     check = function(out, reqs, ctx, runner)
-      -- Two walks, each page 1 and, unless it was cancelled before going
+      -- Three walks, each page 1 and, unless it was cancelled before going
       -- out, the prefetched page 2.
       local apps = logged(reqs, APPS)
-      assert.is_true(#apps >= 2 and #apps <= 4, #apps .. " requests")
+      assert.is_true(#apps >= 3 and #apps <= 6, #apps .. " requests")
       local firsts = 0
       for _, r in ipairs(apps) do
         if not r.query:find("cursor=", 1, true) then firsts = firsts + 1 end
       end
-      assert.equal(2, firsts)
+      assert.equal(3, firsts)
       if runner.driver == "ngx" then
-        -- Both page 2s went out (nginx's start sends at once), and their
+        -- Every page 2 went out (nginx's start sends at once), and their
         -- connections were closed while the request ran; the pool's (the
         -- marker's) stays open.
         local open = {}
         for _, id in ipairs(out.extra.open) do open[id] = true end
-        assert.equal(4, #apps)
+        assert.equal(6, #apps)
         for _, r in ipairs(apps) do
           if r.query:find("cursor=", 1, true) then
             assert.is_nil(open[r.connection], ("page 2's connection %d left open"):format(r.connection))
