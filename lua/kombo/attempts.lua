@@ -11,6 +11,7 @@ local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 local drivers = require("kombo.drivers")
 local governor = require("kombo.governor")
+local compat = require("kombo.compat")
 
 local type, pcall, tostring, pairs = type, pcall, tostring, pairs
 local now_ms, time_ms, json_decode = core.now_ms, core.time_ms, core.json_decode
@@ -111,7 +112,7 @@ local function _redact_string(client, s)
 end
 
 -- Redacts in place every string value of t (headers, error fields).
-local function _redact(client, t)
+local _redact = compat.interpreted(function(client, t)
   if not t then return end
   for k, v in pairs(t) do
     if type(v) == "string" then
@@ -119,7 +120,7 @@ local function _redact(client, t)
       if r ~= v then t[k] = r end
     end
   end
-end
+end)
 
 local function _api_key(client)
   local key = client._api_key

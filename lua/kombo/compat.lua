@@ -36,4 +36,15 @@ else
   end
 end
 
+--- interpreted(fn) -> fn, kept out of LuaJIT's trace compiler. LuaJIT
+-- 2.1 builds still shipped by distributions can compile a pairs() loop
+-- into a trace that never exits (LuaJIT issues 744 and 1000): seen in the
+-- SDK as a call hanging at full CPU when a finalizer re-entered it mid-walk.
+-- Per-call loops over tables of the server's making go through here.
+local jit = rawget(_G, "jit")
+function _M.interpreted(fn)
+  if jit and jit.off then jit.off(fn) end
+  return fn
+end
+
 return _M
