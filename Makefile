@@ -46,6 +46,12 @@ CHDR   := $(wildcard csrc/*.h)
 # The JSON decoder is C++ (simdjson); everything else is C.
 CXXSRC := csrc/json.cpp
 CORE   := $(BUILD)/kombo/core.so
+# kombo.core stays mapped once loaded. Closing a state unloads the C modules
+# it loaded (the package library's own finalizer) and then may still run a
+# user's finalizer that calls into kombo (LuaJIT runs the finalizers that
+# finalizers create, after the unload): that call would jump into unmapped
+# code. GNU ld, gold and lld all know the flag; musl never unloads anyway.
+KEEP_LOADED := -Wl,-z,nodelete
 
 .PHONY: all test lint demo examples readme install clean operations sandbox sandbox-requests deps bench \
 	matrix check rock rock-install headers
@@ -60,7 +66,7 @@ $(BUILD)/json.o: $(CXXSRC)
 $(CORE): $(CSRC) $(CHDR) $(BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARNFLAGS) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(DEP_CPPFLAGS) $(CURL_CFLAGS) \
-		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(BUILD)/json.o $(DEP_LDFLAGS) $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
+		$(CRYPTO_CFLAGS) -shared $(KEEP_LOADED) -o $@ $(CSRC) $(BUILD)/json.o $(DEP_LDFLAGS) $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
 
 test: $(CORE)
 	KOMBO_LUA=$(LUA) tools/run-specs.sh $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS) spec
@@ -214,7 +220,7 @@ $(ASAN_BUILD)/json.o: $(CXXSRC)
 $(ASAN_CORE): $(CSRC) $(CHDR) $(ASAN_BUILD)/json.o
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ASAN_FLAGS) $(WARNFLAGS) -shared-libsan -fPIC -fvisibility=hidden -I$(LUA_INCDIR) $(CURL_CFLAGS) \
-		$(CRYPTO_CFLAGS) -shared -o $@ $(CSRC) $(ASAN_BUILD)/json.o $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
+		$(CRYPTO_CFLAGS) -shared $(KEEP_LOADED) -o $@ $(CSRC) $(ASAN_BUILD)/json.o $(CURL_LIBS) $(CRYPTO_LIBS) $(JSON_LIBS)
 
 asan: $(ASAN_CORE)
 	LD_PRELOAD="$$($(CLANG) -print-file-name=libclang_rt.asan-x86_64.so)" \

@@ -139,6 +139,45 @@ describe("hardening", function()
       assert.is_true(#jobs.data.results > 0)
       assert.same({ true, true, true, true }, nested)
     end)
+
+    -- Closing a state unloads the C modules it loaded; LuaJIT then still
+    -- runs the finalizers that finalizers made. A call into kombo.core from
+    -- one of them jumped into unmapped code (a segfault at exit).
+    it("a finalizer still armed when the process ends can call the SDK, and the process exits cleanly", function()
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+        local kombo = require("kombo")
+        local core = require("kombo.core")
+        local client = assert(kombo.new({ api_key = %q, integration_id = "i", server_url = %q }))
+        assert(client.ats:get_tags())
+        local runs = 0
+        local function arm()
+          local gc = function()
+            runs = runs + 1
+            if runs > 4 then return end
+            local decoded = core.json_decode('{"k":1}')
+            local ok, page = pcall(client.ats.get_tags, client.ats)
+            io.stdout:write("run ", runs, " ", decoded.k, " ", tostring(ok and page ~= nil), "\n")
+            io.stdout:flush()
+            arm()
+          end
+          if newproxy then getmetatable(newproxy(true)).__gc = gc -- luacheck: ignore 113
+          else setmetatable({}, { __gc = gc }) end
+        end
+        arm()
+      ]]):format(sb.api_key, sb.url))
+      f:close()
+      local lua = os.getenv("KOMBO_LUA") or "lua5.4"
+      local files = require("support.files")
+      local out, code = files.sh(("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=%s %s %s"):format(
+        files.quote((package.cpath:match("([^;]*kombo[^;]*)") or package.cpath:match("^[^;]*")) .. ";;"),
+        lua, script))
+      os.remove(script)
+      assert.equal(0, code, out)
+      -- the finalizer ran at least once at the close, and its calls answered
+      assert.matches("run 1 1 ", out, 1, true)
+    end)
   end)
 
   describe("retries have a floor and a ceiling", function()
