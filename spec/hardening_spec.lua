@@ -140,6 +140,41 @@ describe("hardening", function()
       assert.same({ true, true, true, true }, nested)
     end)
 
+    -- A finalizer the collector runs inside a task (or in the scheduler
+    -- between two tasks) cannot yield: its calls must block, not try to
+    -- wait the task's way.
+    it("a finalizer calling the SDK while kombo.run drives tasks is answered, and every task ends", function()
+      local client, other = new_client(), new_client()
+      local answered, failures = 0, {}
+      collectgarbage("collect")
+      local state = rearming_finalizer(function()
+        local page, err = client.ats:get_tags()
+        if page then answered = answered + 1 else failures[#failures + 1] = tostring(err) end
+        if other.ats:get_users() then answered = answered + 1 end
+      end)
+      local walked, rounds = 0, 0
+      repeat
+        for _ = 1, 10 do
+          kombo.spawn(function()
+            for _ in assert(client.ats:get_applications({ page_size = 50 })):items() do walked = walked + 1 end
+          end)
+        end
+        local ok, errs = kombo.run()
+        assert.is_true(ok, errs and tostring(errs[1]))
+        rounds = rounds + 1
+      until state.runs >= 3 or rounds == 20
+      state.armed = false
+      collectgarbage("collect")
+      assert.is_true(state.runs > 0, "the finalizer never ran")
+      assert.same({}, failures)
+      assert.equal(2 * state.runs, answered)
+      assert.equal(rounds * 10 * 600, walked)
+      -- the scheduler is left as it should be: the next run works
+      local t = kombo.spawn(function() return #assert(client.ats:get_tags()).data.results end)
+      assert.is_true(kombo.run())
+      assert.is_true(t:wait() > 0)
+    end)
+
     -- Closing a state unloads the C modules it loaded; LuaJIT then still
     -- runs the finalizers that finalizers made. A call into kombo.core from
     -- one of them jumped into unmapped code (a segfault at exit).

@@ -21,6 +21,38 @@ end
 -- VM calls the iterator across a C boundary)?
 _M.YIELD_IN_FOR = not (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil)
 
+--- yieldable() -> can the running code yield? Not in the main thread, and
+-- not in a finalizer, hook or callback the VM or a C function runs, even
+-- inside a coroutine. Where coroutine.isyieldable is missing: PUC 5.1 reads
+-- its stack (it cannot yield across any C call, metamethod or for-in
+-- iterator); LuaJIT inside nginx (whose Lua module replaces the coroutine
+-- library) says yes inside a coroutine.
+local running, getinfo = coroutine.running, debug.getinfo
+-- How a 5.1 frame was called when its caller was Lua code.
+local CALLED_FROM_LUA = { ["global"] = true, ["local"] = true, method = true, field = true, upvalue = true }
+if coroutine.isyieldable then
+  _M.yieldable = coroutine.isyieldable
+elseif rawget(_G, "jit") then
+  function _M.yieldable() return running() ~= nil end
+else
+  function _M.yieldable()
+    if running() == nil then return false end
+    local level = 2
+    while true do
+      local f = getinfo(level, "Sn")
+      if f == nil then return true end
+      if f.what == "C" then return false end
+      if not CALLED_FROM_LUA[f.namewhat] and f.what ~= "tail" then
+        -- called by the VM (a finalizer, a hook, a metamethod, a for-in
+        -- iterator), unless it is the coroutine's body or a tail call
+        local up = getinfo(level + 1, "S")
+        if up ~= nil and up.what ~= "tail" then return false end
+      end
+      level = level + 1
+    end
+  end
+end
+
 --- guard(fn) -> an object whose finalizer calls fn: a table with __gc on
 -- 5.2+, a newproxy userdata on 5.1 and LuaJIT (whose tables have none).
 local newproxy, getmetatable, setmetatable = rawget(_G, "newproxy"), getmetatable, setmetatable

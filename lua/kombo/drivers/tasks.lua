@@ -58,8 +58,15 @@ local RELEASE_BYTES = 64 * 1024 * 1024
 -- weak tables need).
 local per_client = setmetatable({}, { __mode = "k" })
 
---- The task being run, or nil outside tasks.
-function _M.current() return current end
+--- The task being run, or nil outside tasks. Code that cannot yield
+-- (a finalizer or a metamethod the collector or the VM runs mid-task, or
+-- the scheduler between two resumes) is outside: its calls block.
+local yieldable = compat.yieldable
+local function _current()
+  if current and yieldable() then return current end
+  return nil
+end
+_M.current = _current
 
 function _M.send(client, req)
   local r = pack(co_yield(WAIT, "send", client, req))
@@ -73,7 +80,9 @@ function _M.sleep(ms) co_yield(WAIT, "sleep", ms) end
 -- ...) is called for it. When every task left is parked and nothing can
 -- wake them, each is woken with nil and a message saying so.
 function _M.park()
-  parked_tasks[current] = true
+  local me = _current()
+  if not me then error("kombo: only a running task can wait for another task or a write slot", 2) end
+  parked_tasks[me] = true
   parked = parked + 1
   return co_yield(WAIT, "park")
 end
@@ -252,7 +261,7 @@ Task.__index = Task
 -- until the task ends.
 function Task:wait()
   if self.co then
-    local me = current
+    local me = _current()
     if me == self then
       return nil, "kombo: a task cannot wait for itself"
     elseif me then
@@ -402,6 +411,10 @@ function _M.step(wait_ms)
   stepping = true
   local ok, err = pcall(_step, wait_ms)
   stepping = false
+  -- An error out of the scheduler itself (LuaJIT passes on what a
+  -- finalizer raises, wherever the collector ran it) leaves no task marked
+  -- as running, or every later kombo.run would refuse to start.
+  current = nil
   if not ok then error(err, 0) end
 end
 
