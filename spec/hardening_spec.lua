@@ -175,6 +175,39 @@ describe("hardening", function()
       assert.is_true(t:wait() > 0)
     end)
 
+    -- LuaJIT 2.1 as distributions ship it can compile a loop of the SDK's
+    -- into a trace that never exits once a finalizer re-enters the SDK.
+    local jit = rawget(_G, "jit")
+    local it_jit = (jit and jit.attach) and it or pending
+    it_jit("under LuaJIT, the SDK's own Lua never becomes a trace, while the caller's code does", function()
+      local traced, funcinfo = {}, require("jit.util").funcinfo
+      local function on_trace(what, _, func)
+        if what == "start" and func then traced[#traced + 1] = funcinfo(func).source or "?" end
+      end
+      jit.attach(on_trace, "trace")
+      local ok, err = xpcall(function()
+        local client = new_client()
+        local schema = require("kombo.schema")
+        local n = 0
+        for i = 1, 300 do
+          assert(client.ats:get_tags())
+          if schema.is_array({ i, i + 1 }) then n = n + 1 end
+        end
+        for app in assert(client.ats:get_applications({ page_size = 250 })):items() do
+          if app.id then n = n + 1 end
+        end
+        assert.is_true(n > 300)
+      end, debug.traceback)
+      jit.attach(on_trace)
+      assert(ok, err)
+      local ours, theirs = {}, 0
+      for _, src in ipairs(traced) do
+        if src:find("lua/kombo/", 1, true) then ours[#ours + 1] = src else theirs = theirs + 1 end
+      end
+      assert.same({}, ours)
+      assert.is_true(theirs > 0, "no trace started at all: the check saw nothing")
+    end)
+
     -- Closing a state unloads the C modules it loaded; LuaJIT then still
     -- runs the finalizers that finalizers made. A call into kombo.core from
     -- one of them jumped into unmapped code (a segfault at exit).

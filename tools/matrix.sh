@@ -13,8 +13,8 @@
 # libnginx-mod-http-lua), plus nginx-light libnginx-mod-http-lua neovim for
 # the embedding specs.
 #
-# Prints one "<version>: N passed, N failed" line per version, then the
-# totals as "N passed, N failed" (the line CI reads), and exits non-zero when
+# Prints one "<version>: N passed, N failed[, N skipped]" line per version,
+# then the totals the same way (the line CI reads), and exits non-zero when
 # any version failed.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,7 @@ summary=""
 status=0
 passed=0
 failed=0
+skipped=0
 
 for v in "$@"; do
   case "$v" in
@@ -39,9 +40,10 @@ for v in "$@"; do
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   rm -f "$log"
   if [ -n "$line" ]; then
-    read -r np _ nf _ <<<"$line"
+    read -r np _ nf _ ns _ <<<"$line"
     passed=$((passed + np))
     failed=$((failed + ${nf%,}))
+    skipped=$((skipped + ${ns:-0}))
   else
     line="build or run failed"
     failed=$((failed + 1))
@@ -57,5 +59,9 @@ done
 
 echo "=== matrix"
 printf '%s' "$summary"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
 exit $status

@@ -12,6 +12,7 @@ local meta = require("kombo.meta")
 local drivers = require("kombo.drivers")
 local governor = require("kombo.governor")
 local compat = require("kombo.compat")
+compat.interpreted_module()
 
 local type, pcall, tostring, pairs = type, pcall, tostring, pairs
 local now_ms, time_ms, json_decode = core.now_ms, core.time_ms, core.json_decode
@@ -112,7 +113,7 @@ local function _redact_string(client, s)
 end
 
 -- Redacts in place every string value of t (headers, error fields).
-local _redact = compat.interpreted(function(client, t)
+local function _redact(client, t)
   if not t then return end
   for k, v in pairs(t) do
     if type(v) == "string" then
@@ -120,7 +121,7 @@ local _redact = compat.interpreted(function(client, t)
       if r ~= v then t[k] = r end
     end
   end
-end)
+end
 
 local function _api_key(client)
   local key = client._api_key

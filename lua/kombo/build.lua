@@ -3,6 +3,7 @@
 -- caller opted out with `validate = false`), then percent-encodes the path and
 -- query and writes the body as JSON. Nothing here performs I/O.
 
+require("kombo.compat").interpreted_module()
 local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostring, tonumber, next
 local setmetatable = setmetatable
 local floor = math.floor

@@ -2,6 +2,7 @@
 -- operations (client.ats, client.hris, ...) on first use, and picks a driver
 -- for each call.
 
+require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
 local errors = require("kombo.errors")
 local operations = require("kombo.operations")

@@ -68,15 +68,16 @@ else
   end
 end
 
---- interpreted(fn) -> fn, kept out of LuaJIT's trace compiler. LuaJIT
--- 2.1 builds still shipped by distributions can compile a pairs() loop
--- into a trace that never exits (LuaJIT issues 744 and 1000): seen in the
--- SDK as a call hanging at full CPU when a finalizer re-entered it mid-walk.
--- Per-call loops over tables of the server's making go through here.
+--- interpreted_module(): called from a module's main chunk, keeps every
+-- function the module defines out of LuaJIT's trace compiler. LuaJIT 2.1
+-- builds still shipped by distributions can compile a loop into a trace
+-- that never exits when a finalizer re-enters the SDK in the middle of it
+-- (LuaJIT issues 744 and 1000: a pairs() loop over a table the re-entrant
+-- call changed): seen as a call, or a task scheduler, hanging at full CPU.
+-- The SDK's own Lua is a thin layer over C, so the interpreter costs little.
 local jit = rawget(_G, "jit")
-function _M.interpreted(fn)
-  if jit and jit.off then jit.off(fn) end
-  return fn
+function _M.interpreted_module()
+  if jit and jit.off then jit.off(getinfo(2, "f").func, true) end
 end
 
 return _M

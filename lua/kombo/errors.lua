@@ -4,6 +4,7 @@
 -- message, log_url, operation, attempts, headers, body, plus `field` for
 -- invalid_request and `cursor` for a failed page. Built only here.
 
+require("kombo.compat").interpreted_module()
 local setmetatable, tostring, type = setmetatable, tostring, type
 local concat = table.concat
 

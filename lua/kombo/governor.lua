@@ -25,6 +25,7 @@
 -- was dropped mid-attempt (a coroutine abandoned by its caller, a killed
 -- light thread) is given back when the collector finalizes it.
 
+require("kombo.compat").interpreted_module()
 local tasks = require("kombo.drivers.tasks")
 
 local now_ms = require("kombo.core").now_ms

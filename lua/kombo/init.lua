@@ -8,6 +8,7 @@
 -- kombo.meta, the attachment helper, tasks, and the version; kombo.webhooks
 -- (lua/kombo/webhooks.lua) is loaded the first time it is read.
 
+require("kombo.compat").interpreted_module()
 local client = require("kombo.client")
 local meta = require("kombo.meta")
 local core = require("kombo.core")

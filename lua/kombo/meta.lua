@@ -1,6 +1,7 @@
 -- Response metadata kept beside results and errors, never inside them, so
 -- the JSON a caller gets stays exactly what the API sent (kombo.meta).
 
+require("kombo.compat").interpreted_module()
 local _M = {}
 
 -- Weak keys: metadata lives as long as the result or error it describes.

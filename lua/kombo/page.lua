@@ -18,6 +18,7 @@ local type, error, setmetatable, rawget, pcall = type, error, setmetatable, rawg
 local co_create, co_resume, co_yield, co_status =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local compat = require("kombo.compat")
+compat.interpreted_module()
 local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 local WAIT = drivers.WAIT
 

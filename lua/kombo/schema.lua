@@ -6,6 +6,7 @@
 -- null is cjson.null, an array is a table with keys 1..n only (or empty), and
 -- an integral float counts as an integer because cjson decodes 250 as 250.0.
 
+require("kombo.compat").interpreted_module()
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local floor, huge = math.floor, math.huge
 local concat, sort = table.concat, table.sort

@@ -9,6 +9,7 @@
 --   seen       the largest changed_at that walk's caller was given
 --   started    when that walk started, by the local clock
 
+require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
 local build = require("kombo.build")
 local errors = require("kombo.errors")

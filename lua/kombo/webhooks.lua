@@ -8,6 +8,7 @@
 -- Every problem is an invalid_request error with `field` and `reason`
 -- (README "Webhooks"); nothing here raises.
 
+require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
 local errors = require("kombo.errors")
 local schema = require("kombo.schema")

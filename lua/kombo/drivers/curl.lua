@@ -1,6 +1,7 @@
 -- The blocking driver: one kept-alive libcurl easy handle per client, and
 -- a plain sleep between attempts.
 
+require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
 
 local pairs, setmetatable, remove, now_ms = pairs, setmetatable, table.remove, core.now_ms

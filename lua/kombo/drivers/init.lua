@@ -6,6 +6,7 @@
 -- Inside Neovim the task scheduler is also hooked into the editor's libuv
 -- loop (drivers/uv.lua), so spawned tasks run without kombo.run().
 
+require("kombo.compat").interpreted_module()
 local _M = {}
 
 local blocking = require("kombo.drivers.curl")

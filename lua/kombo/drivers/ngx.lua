@@ -23,6 +23,7 @@ local lower, upper, find, sub, match, format = string.lower, string.upper, strin
   string.format
 local xpcall, traceback, rawget, setmetatable = xpcall, debug.traceback, rawget, setmetatable
 local compat = require("kombo.compat")
+compat.interpreted_module()
 local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 
 local _M = {}

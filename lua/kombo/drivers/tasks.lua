@@ -24,6 +24,7 @@ local traceback = debug.traceback
 local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, tostring, table.remove, math.huge, pairs
 local setmetatable, rawget = setmetatable, rawget
 local compat = require("kombo.compat")
+compat.interpreted_module()
 local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 local now_ms = core.now_ms
 

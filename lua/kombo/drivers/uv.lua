@@ -14,6 +14,7 @@
 -- An error raised inside a task is re-raised through vim.schedule, so it
 -- shows up like any other Lua error in the editor (with its traceback).
 
+require("kombo.compat").interpreted_module()
 local tasks = require("kombo.drivers.tasks")
 
 local type, error, tostring = type, error, tostring
