@@ -59,9 +59,7 @@ done
 
 echo "=== matrix"
 printf '%s' "$summary"
-if [ "$skipped" -gt 0 ]; then
-  echo "$passed passed, $failed failed, $skipped skipped"
-else
-  echo "$passed passed, $failed failed"
-fi
+totals="$passed passed, $failed failed"
+[ "$skipped" -eq 0 ] || totals="$totals, $skipped skipped"
+echo "$totals"
 exit $status
