@@ -4,6 +4,7 @@
 local kombo = require("kombo")
 local core = require("kombo.core")
 local sandbox = require("support.sandbox")
+local files = require("support.files")
 
 local SHORT = { backoff = { initial_interval = 20, max_interval = 40, exponent = 2, max_elapsed_time = 10000 },
   max_attempts = 5 }
@@ -28,6 +29,19 @@ local function rearming_finalizer(fn)
   end
   arm()
   return state
+end
+
+-- Runs `source` in a process of its own (the Lua under test, this
+-- checkout's modules and kombo.core), after the sh commands in `prefix`:
+-- its output (stdout and stderr) and exit status.
+local function run_lua(source, prefix)
+  local script = os.tmpname()
+  files.write(script, source)
+  local cpath = (package.cpath:match("([^;]*kombo[^;]*)") or package.cpath:match("^[^;]*")) .. ";;"
+  local out, code = files.sh(("%sLUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=%s %s %s"):format(
+    prefix or "", files.quote(cpath), os.getenv("KOMBO_LUA") or "lua5.4", script))
+  os.remove(script)
+  return out, code
 end
 
 describe("hardening", function()
@@ -212,9 +226,7 @@ describe("hardening", function()
     -- runs the finalizers that finalizers made. A call into kombo.core from
     -- one of them jumped into unmapped code (a segfault at exit).
     it("a finalizer still armed when the process ends can call the SDK, and the process exits cleanly", function()
-      local script = os.tmpname()
-      local f = assert(io.open(script, "w"))
-      f:write(([[
+      local out, code = run_lua(([[
         local kombo = require("kombo")
         local core = require("kombo.core")
         local client = assert(kombo.new({ api_key = %q, integration_id = "i", server_url = %q }))
@@ -235,13 +247,6 @@ describe("hardening", function()
         end
         arm()
       ]]):format(sb.api_key, sb.url))
-      f:close()
-      local lua = os.getenv("KOMBO_LUA") or "lua5.4"
-      local files = require("support.files")
-      local out, code = files.sh(("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=%s %s %s"):format(
-        files.quote((package.cpath:match("([^;]*kombo[^;]*)") or package.cpath:match("^[^;]*")) .. ";;"),
-        lua, script))
-      os.remove(script)
       assert.equal(0, code, out)
       -- the finalizer ran at least once at the close, and its calls answered
       assert.matches("run 1 1 ", out, 1, true)
@@ -333,9 +338,7 @@ describe("hardening", function()
     end)
 
     it("running out of file descriptors is its own reason, not refused, and is not retried", function()
-      local script = os.tmpname()
-      local f = assert(io.open(script, "w"))
-      f:write(([[
+      local out = run_lua(([[
         local kombo = require("kombo")
         local client = kombo.new({ api_key = %q, integration_id = "i", server_url = %q })
         local ats = client.ats -- a group's table is read from disk on first use
@@ -347,13 +350,7 @@ describe("hardening", function()
         end
         local _, err = ats:get_tags()
         io.stderr:write(err and (err.reason .. " " .. err.attempts) or "ok", "\n")
-      ]]):format(sb.api_key, sb.url))
-      f:close()
-      local lua = os.getenv("KOMBO_LUA") or "lua5.4"
-      local cmd = ("ulimit -n 64; LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s;;' %s %s 2>&1"):format(
-        package.cpath:match("([^;]*kombo[^;]*)") or package.cpath:match("^[^;]*"), lua, script)
-      local out = io.popen("sh -c \"" .. cmd:gsub('"', '\\"') .. "\""):read("*a")
-      os.remove(script)
+      ]]):format(sb.api_key, sb.url), "ulimit -n 64; ")
       assert.equal("fd_limit 1", out:match("^%s*(.-)%s*$"))
     end)
   end)
