@@ -192,7 +192,7 @@ LUA_LIB      ?= -llua$(LUA_VERSION)
 ASAN_BUILD   ?= build/asan
 ASAN_CORE    := $(ASAN_BUILD)/kombo/core.so
 ASAN_FLAGS   ?= -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 FUZZ_BUILD   ?= build/fuzz
 FUZZ_FLAGS   ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_HARNESSES := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
