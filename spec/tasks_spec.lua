@@ -49,7 +49,7 @@ describe("kombo.spawn / kombo.run", function()
     -- ran at once, however busy the machine.
     local reqs = sb:requests()
     assert.equal(20, #reqs)
-    assert.is_true(reqs[20].at_ms - reqs[1].at_ms < 500, "the 20 requests did not overlap")
+    assert.is_true(reqs[20].at_ms < reqs[1].done_ms, "the 20 requests did not overlap")
   end)
 
   it("passes arguments to the task function", function()
