@@ -6,7 +6,8 @@
 local sandbox = require("support.sandbox")
 
 describe("examples/integration_health.lua", function()
-  local sb = sandbox.fixture()
+  -- A forced sync outlasts both runs of the script, however slow they are.
+  local sb = sandbox.fixture({ args = { "--sync-ms", "600000" } })
 
   -- Runs the script; returns exit code, stdout, stderr.
   local function run(args, env)

@@ -280,3 +280,31 @@ describe("sandbox: general, connect, assessment and the rest of ATS", function()
     assert.equal(23 + 24, SERVED_OPS)
   end)
 end)
+
+describe("sandbox: forced syncs", function()
+  local SYNC_MS = 300
+  local sb = sandbox.fixture({ args = { "--sync-ms", tostring(SYNC_MS) } })
+
+  it("run one at a time for --sync-ms; once one has ended, asking again starts the next", function()
+    local _, first = sb:request("POST", "/force-sync", { type = "FULL" })
+    assert.is_false(first.data.already_queued)
+    local answers = {}
+    repeat
+      local _, r = sb:request("POST", "/force-sync", {})
+      answers[#answers + 1] = r.data
+      if r.data.already_queued then require("kombo.core").sleep_ms(20) end
+    until not r.data.already_queued or #answers == 500
+    local last = answers[#answers]
+    assert.is_false(last.already_queued)
+    assert.not_equal(first.data.sync_id, last.sync_id)
+    assert.equal("DELTA", last.type)
+    for i = 1, #answers - 1 do
+      assert.equal(first.data.sync_id, answers[i].sync_id)
+      assert.equal("FULL", answers[i].type)
+    end
+    -- the next sync began once the first had run its time
+    local asked = sb:requests(function(r) return r.path == "/v1/force-sync" end)
+    assert.is_true(asked[#asked].at_ms - asked[1].at_ms >= SYNC_MS - 20,
+      ("the second sync began %.0f ms after the first"):format(asked[#asked].at_ms - asked[1].at_ms))
+  end)
+end)

@@ -199,7 +199,9 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
   local sandbox = require("support.sandbox")
   local nginx = require("support.nginx")
   local socket = require("socket")
-  local sb = sandbox.fixture()
+  -- Forced syncs of a second: their sync-finished comes soon.
+  local SYNC_MS = 1000
+  local sb = sandbox.fixture({ args = { "--sync-ms", tostring(SYNC_MS) } })
   local server
 
   setup(function()
@@ -267,18 +269,23 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
     assert.is_true(d.answered_ms < fetch.at_ms, "answered before handling")
   end)
 
-  it("sends sync-finished after a forced sync starts one, and none for a sync already queued", function()
+  it("sends sync-finished when a forced sync ends, and none for a sync already queued", function()
     local _, first = sb:request("POST", "/force-sync", {})
+    local _, again = sb:request("POST", "/force-sync", {})
+    assert.is_true(again.data.already_queued)
     local list = delivered(1)
     local event = assert(webhooks.parse(list[1].body, list[1].signature, SECRET))
     assert.equal("sync-finished", event.type)
     assert.equal(first.data.sync_id, event.data.sync_id)
     assert.equal("SUCCEEDED", event.data.sync_state)
+    assert.equal(math.floor(SYNC_MS / 1000), event.data.sync_duration_seconds)
     assert.equal(200, list[1].status)
+    -- sent when the sync ended, not when it was asked for
+    local asked = sb:requests(function(r) return r.path == "/v1/force-sync" end)[1]
+    assert.is_true(list[1].answered_ms >= asked.at_ms + SYNC_MS - 50,
+      ("asked at %.0f ms, delivered at %.0f ms"):format(asked.at_ms, list[1].answered_ms))
     eventually(function() return server:log():find("kombo: event " .. event.id .. " (sync-finished)", 1, true) end,
       "the receiver logs the event")
-    local _, again = sb:request("POST", "/force-sync", {})
-    assert.is_true(again.data.already_queued)
     -- A write after it is delivered second: nothing came between.
     local _, cands = sb:request("GET", "/ats/candidates?page_size=1")
     sb:request("POST", "/ats/candidates/" .. cands.data.results[1].id .. "/tags", { tag = { name = "VIP" } })

@@ -189,6 +189,9 @@ end
 function Sandbox:reset(seed)
   self.seed = seed or self.seed
   self.db = data.seed(self.seed)
+  self.db.sync_ms = self.sync_ms
+  -- The old hooks' pending events (a sync still running) go nowhere.
+  if self.webhooks then self.webhooks:clear() end
   self.log, self.faults, self.webhooks = {}, faults.new(), webhooks.new(self.t0)
   self.concurrency = { limit = _M.CONCURRENCY_LIMIT, held = 0 }
 end
@@ -287,7 +290,7 @@ function _M.start(opts)
   local self = setmetatable({
     api_key = opts.api_key or _M.DEFAULT_API_KEY, seed = tonumber(opts.seed) or 1,
     log_limit = tonumber(opts.log_limit) or 10000, api_requests = 0, seq = 0, t0 = uv.hrtime(),
-    on_stop = opts.on_stop, log_line = opts.log, in_flight = {},
+    on_stop = opts.on_stop, log_line = opts.log, in_flight = {}, sync_ms = tonumber(opts.sync_ms),
   }, Sandbox)
   self:reset()
   local host = opts.host or "127.0.0.1"

@@ -178,10 +178,14 @@ function _M.integration(db, id)
   return _state({ db = db }).integrations[id]
 end
 
---- When the queued sync of this integration started (ms), or nil.
-function _M.sync_started_at(db, id)
-  local queued = _state({ db = db }).syncs[id]
-  return queued and queued.at
+-- How long a forced sync runs unless the sandbox was started with
+-- --sync-ms: long enough that asking again answers already_queued, short
+-- enough to wait for its sync-finished webhook.
+_M.SYNC_MS = 2000
+
+--- The integration's last forced sync ({ id, type, at, ends }, ms), or nil.
+function _M.sync(db, id)
+  return _state({ db = db }).syncs[id]
 end
 
 function HANDLERS.check_api_key(ctx)
@@ -245,9 +249,13 @@ function HANDLERS.trigger_sync(ctx)
     return ctx.err(400, "INTEGRATION.INACTIVE", format("The integration %s is %s and cannot sync.", i.id, i.status))
   end
   local kind = (ctx.body and ctx.body.type) or "DELTA"
+  -- One sync at a time per integration, as Kombo: a new one once the
+  -- last has ended.
   local queued = p.syncs[i.id]
-  if queued then return _ok({ already_queued = true, sync_id = queued.id, type = queued.type }) end
-  queued = { id = p.rng:id(), type = kind, at = ctx.now }
+  if queued and ctx.now < queued.ends then
+    return _ok({ already_queued = true, sync_id = queued.id, type = queued.type })
+  end
+  queued = { id = p.rng:id(), type = kind, at = ctx.now, ends = ctx.now + (ctx.db.sync_ms or _M.SYNC_MS) }
   p.syncs[i.id] = queued
   return _ok({ already_queued = false, sync_id = queued.id, type = kind })
 end

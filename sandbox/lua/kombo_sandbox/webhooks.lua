@@ -1,6 +1,6 @@
 -- Webhooks: once told a URL and a secret, the sandbox posts signed events
 -- there as Kombo does: `data-changed` after a write to ATS or HRIS data,
--- `sync-finished` after a forced sync starts one. Each body is signed in
+-- `sync-finished` when a forced sync ends. Each body is signed in
 -- X-Kombo-Signature: the HMAC-SHA256 of the body under the secret, base64url
 -- without padding, computed by the `openssl` command (Debian: openssl) in a
 -- child process, so the sandbox needs no crypto library of its own and
@@ -199,17 +199,25 @@ function Hooks:after(db, req, status, answer, log_url)
   if not i then return end
   local rel = sub(req.path, 5)
   if rel == "force-sync" then
-    local sync = payload.data
-    if type(sync) ~= "table" or sync.already_queued ~= false then return end
-    local now = util.now_ms()
-    local started = platform.sync_started_at(db, i.id) or now
-    data.sync_id, data.sync_state = sync.sync_id, "SUCCEEDED"
-    data.sync_started_at, data.sync_ended_at = util.iso(started), util.iso(now)
-    data.sync_duration_seconds = math.floor((now - started) / 1000)
+    local answered = payload.data
+    local sync = platform.sync(db, i.id)
+    if type(answered) ~= "table" or answered.already_queued ~= false or not sync then return end
+    data.sync_id, data.sync_state = sync.id, "SUCCEEDED"
+    data.sync_started_at, data.sync_ended_at = util.iso(sync.at), util.iso(sync.ends)
+    data.sync_duration_seconds = math.floor((sync.ends - sync.at) / 1000)
     data.end_user = { organization_name = i.organization, creator_email = i.creator_email or util.null,
       origin_id = i.origin_id or util.null }
     data.log_url = log_url
-    return self:_event("sync-finished", data)
+    -- Sent when the sync ends, if these hooks still have a target then
+    -- (not after a DELETE, nor a reset, which clears them); the timer does
+    -- not keep the sandbox running.
+    local timer = uv.new_timer()
+    timer:start(math.max(0, sync.ends - util.now_ms()), 0, function()
+      timer:close()
+      if self.target then self:_event("sync-finished", data) end
+    end)
+    timer:unref()
+    return
   end
   local models = MODELS[rel:match("/([^/]+)$") or ""] or MODELS[rel:match("^[^/]+/[^/]+") or ""]
   if not models then return end
