@@ -4,7 +4,7 @@
 local kombo = require("kombo")
 local core = require("kombo.core")
 local sandbox = require("support.sandbox")
-local files = require("support.files")
+local run_lua = require("support.files").run_lua
 
 local SHORT = { backoff = { initial_interval = 20, max_interval = 40, exponent = 2, max_elapsed_time = 10000 },
   max_attempts = 5 }
@@ -29,19 +29,6 @@ local function rearming_finalizer(fn)
   end
   arm()
   return state
-end
-
--- Runs `source` in a process of its own (the Lua under test, this
--- checkout's modules and kombo.core), after the sh commands in `prefix`:
--- its output (stdout and stderr) and exit status.
-local function run_lua(source, prefix)
-  local script = os.tmpname()
-  files.write(script, source)
-  local cpath = (package.cpath:match("([^;]*kombo[^;]*)") or package.cpath:match("^[^;]*")) .. ";;"
-  local out, code = files.sh(("%sLUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=%s %s %s"):format(
-    prefix or "", files.quote(cpath), os.getenv("KOMBO_LUA") or "lua5.4", script))
-  os.remove(script)
-  return out, code
 end
 
 describe("hardening", function()
@@ -350,7 +337,7 @@ describe("hardening", function()
         end
         local _, err = ats:get_tags()
         io.stderr:write(err and (err.reason .. " " .. err.attempts) or "ok", "\n")
-      ]]):format(sb.api_key, sb.url), "ulimit -n 64; ")
+      ]]):format(sb.api_key, sb.url), nil, "ulimit -n 64; ")
       assert.equal("fd_limit 1", out:match("^%s*(.-)%s*$"))
     end)
   end)

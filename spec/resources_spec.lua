@@ -3,34 +3,19 @@
 -- descriptors and memory; and kombo.attachment on paths that are not
 -- readable files.
 --
--- The burst specs run a child interpreter ($KOMBO_LUA, default lua5.4) under
--- `ulimit -n 1024`, with kombo.core from $KOMBO_BUILD, default
--- build/<version> as the Makefile names it.
+-- The burst specs run a child interpreter (support/files.lua's run_lua)
+-- under `ulimit -n 1024`.
 
 local kombo = require("kombo")
 local sandbox = require("support.sandbox")
 
 local files = require("support.files")
-local LUA, BUILD, quote = files.LUA, files.BUILD, files.quote
+local quote = files.quote
 
--- Runs `source` in a child interpreter with the sandbox's URL as arg[1] and
--- the given extra args; returns what it printed (stdout and stderr).
-local function run_child(sb, source, args)
-  local script = os.tmpname()
-  local f = assert(io.open(script, "wb"))
-  f:write(source)
-  f:close()
-  local words = { quote(sb.url) }
-  for i, a in ipairs(args or {}) do words[i + 1] = quote(a) end
-  local inner = table.concat({
-    "ulimit -n 1024 &&", "LUA_PATH='lua/?.lua;lua/?/init.lua;;'", "LUA_CPATH=" .. quote(BUILD .. "/?.so;;"),
-    "exec", LUA, quote(script), table.concat(words, " "),
-  }, " ")
-  local p = assert(io.popen("sh -c " .. quote(inner) .. " 2>&1", "r"))
-  local out = p:read("*a")
-  p:close()
-  os.remove(script)
-  return out
+-- Runs `source` in a child interpreter, with the sandbox's URL as arg[1];
+-- returns what it printed (stdout and stderr).
+local function run_child(sb, source)
+  return (files.run_lua(source, { sb.url }, "ulimit -n 1024 && "))
 end
 
 local function distinct_connections(requests)

@@ -39,10 +39,36 @@ function _M.tmp(suffix)
 end
 
 --- The interpreter under test ($KOMBO_LUA, default lua5.4) and the folder
---- of its kombo/core.so ($KOMBO_BUILD, default the Makefile's build/<v>).
+--- of its kombo/core.so: $KOMBO_BUILD, else the first folder on the path
+--- that has one (busted's --cpath: build/asan under make asan), else the
+--- Makefile's build/<v>.
 _M.LUA = os.getenv("KOMBO_LUA") or "lua5.4"
-_M.BUILD = os.getenv("KOMBO_BUILD")
+local function _loaded_build()
+  for dir in package.cpath:gmatch("([^;]*)/%?%.so") do
+    local f = io.open(dir .. "/kombo/core.so", "rb")
+    if f then
+      f:close()
+      return dir
+    end
+  end
+end
+_M.BUILD = os.getenv("KOMBO_BUILD") or _loaded_build()
   or (_M.LUA:match("luajit") and "build/luajit")
   or ("build/" .. (_M.LUA:match("(%d%.%d)") or "5.4"))
+
+--- Runs Lua `source` in a child interpreter (the Lua and kombo.core under
+--- test, this checkout's modules) with `args` as its arg[1..n], after the
+--- sh commands in `prefix` (e.g. "ulimit -n 64; "): its output (stdout and
+--- stderr) and exit status.
+function _M.run_lua(source, args, prefix)
+  local script = _M.tmp(".lua")
+  _M.write(script, source)
+  local words = {}
+  for i, a in ipairs(args or {}) do words[i] = _M.quote(a) end
+  local out, code = _M.sh(("%sLUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=%s %s %s %s"):format(
+    prefix or "", _M.quote(_M.BUILD .. "/?.so;;"), _M.LUA, _M.quote(script), table.concat(words, " ")))
+  os.remove(script)
+  return out, code
+end
 
 return _M
