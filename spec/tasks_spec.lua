@@ -5,25 +5,9 @@
 local kombo = require("kombo")
 local core = require("kombo.core")
 local sandbox = require("support.sandbox")
+local overlapped = sandbox.overlapped
 
 local NO_RETRIES = { strategy = "none" }
-
--- The requests in the sandbox's log that reached it while another was
--- still there: walks that ran at once overlap this way however busy the
--- machine, and one walk alone never does (a page is asked for after the
--- one before was answered).
-local function overlapped(reqs)
-  local n = 0
-  for i, r in ipairs(reqs) do
-    for j, o in ipairs(reqs) do
-      if i ~= j and o.at_ms <= r.at_ms and r.at_ms < o.done_ms then
-        n = n + 1
-        break
-      end
-    end
-  end
-  return n
-end
 
 describe("kombo.spawn / kombo.run", function()
   local sb = sandbox.fixture()

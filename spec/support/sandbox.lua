@@ -169,6 +169,23 @@ function _M.max_overlap(requests)
   return most
 end
 
+--- How many of `requests` reached the server while another of them was
+--- still there: walks that ran at once overlap this way however busy the
+--- machine, and one walk alone never does (a page is asked for after the
+--- one before was answered).
+function _M.overlapped(requests)
+  local n = 0
+  for i, r in ipairs(requests) do
+    for j, o in ipairs(requests) do
+      if i ~= j and o.at_ms <= r.at_ms and r.at_ms < (o.done_ms or math.huge) then
+        n = n + 1
+        break
+      end
+    end
+  end
+  return n
+end
+
 --- Seeded data again, no recorded requests, no faults, Kombo's cap.
 function Sandbox:reset()
   self:_control("POST", "/_sandbox/reset")
