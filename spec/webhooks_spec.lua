@@ -294,6 +294,27 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
     assert.equal(2, #list)
   end)
 
+  it("sends no sync-finished for a sync the sandbox was reset under", function()
+    local function finished()
+      local n = 0
+      for _ in server:log():gmatch("%(sync%-finished%)") do n = n + 1 end
+      return n
+    end
+    local before = finished()
+    sb:request("POST", "/force-sync", {})
+    sb:reset()
+    sb:webhook(server.url .. "/kombo/webhooks", SECRET)
+    socket.sleep((SYNC_MS + 300) / 1000) -- past the sync's end
+    local _, cands = sb:request("GET", "/ats/candidates?page_size=1")
+    sb:request("POST", "/ats/candidates/" .. cands.data.results[1].id .. "/tags", { tag = { name = "VIP" } })
+    local list = delivered(1)
+    assert.equal("data-changed", list[1].type)
+    assert.equal(1, #list)
+    eventually(function() return server:log():find("kombo: event " .. list[1].id .. " (data-changed)", 1, true) end,
+      "the receiver logs the write's event")
+    assert.equal(before, finished())
+  end)
+
   it("refuses what is not signed by the secret with 401, and reads a body nginx kept on disk", function()
     local body = '{"id":"evt_x","type":"data-changed","data":{"integration_id":"' .. sb.integration_id .. '",'
       .. '"integration_tool":"sandbox","integration_category":"ATS","changed_models":[{"name":"ats_users"}]}}'

@@ -18,6 +18,7 @@
 
 local uv = require("luv")
 local util = require("kombo_sandbox.util")
+local http = require("kombo_sandbox.http")
 local platform = require("kombo_sandbox.platform")
 
 local byte, concat, format, gsub, sub = string.byte, table.concat, string.format, string.gsub, string.sub
@@ -211,12 +212,9 @@ function Hooks:after(db, req, status, answer, log_url)
     -- Sent when the sync ends, if these hooks still have a target then
     -- (not after a DELETE, nor a reset, which clears them); the timer does
     -- not keep the sandbox running.
-    local timer = uv.new_timer()
-    timer:start(math.max(0, sync.ends - util.now_ms()), 0, function()
-      timer:close()
+    http.after(math.max(0, sync.ends - util.now_ms()), function()
       if self.target then self:_event("sync-finished", data) end
-    end)
-    timer:unref()
+    end):unref()
     return
   end
   local models = MODELS[rel:match("/([^/]+)$") or ""] or MODELS[rel:match("^[^/]+/[^/]+") or ""]
