@@ -35,19 +35,18 @@ skipped=0
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
-for v in "$@"; do
-  case "$v" in
-    luajit|5.[1-4]) ;;
-    *) echo "matrix: unknown version $v (want 5.1, 5.2, 5.3, 5.4 or luajit)" >&2; exit 2 ;;
-  esac
-done
-
+# The make variables of one version; fails for a version it does not know.
 args_for() {
   case "$1" in
     luajit) echo "LUA_VERSION=5.1 LUA=luajit LUA_INCDIR=/usr/include/luajit-2.1 BUILD=build/luajit" ;;
-    *) echo "LUA_VERSION=$1 LUA=lua$1 LUA_INCDIR=/usr/include/lua$1 BUILD=build/$1" ;;
+    5.[1-4]) echo "LUA_VERSION=$1 LUA=lua$1 LUA_INCDIR=/usr/include/lua$1 BUILD=build/$1" ;;
+    *) return 1 ;;
   esac
 }
+
+for v in "$@"; do
+  args_for "$v" >/dev/null || { echo "matrix: unknown version $v (want 5.1, 5.2, 5.3, 5.4 or luajit)" >&2; exit 2; }
+done
 
 # One version's suite into $logs/<version>.log, its exit status into .rc.
 run() {
