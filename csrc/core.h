@@ -27,12 +27,14 @@ void kombo_hints_open(lua_State *L);
 void kombo_failure_open(lua_State *L);
 void kombo_json_open(lua_State *L); /* json.cpp, C++ for simdjson */
 
-/* Readable bytes a buffer given to kombo_json_decode_buffer must have past
- * its end (simdjson reads ahead; json.cpp checks this is enough). */
+/* Bytes a buffer given to kombo_json_decode_buffer must have past its end,
+ * written with anything (simdjson reads ahead and masks off what it read,
+ * but memory nobody wrote makes valgrind see a branch on it; json.cpp
+ * checks this is enough). */
 #define KOMBO_JSON_PADDING 64
 
 /* json_decode(s, drop_null) of the state's kombo.core on the len bytes at
- * p, which are followed by KOMBO_JSON_PADDING readable bytes, without
+ * p, which are followed by KOMBO_JSON_PADDING written bytes, without
  * copying them into a Lua string first. Pushes the value and returns 1, or
  * pushes nil and a message and returns 2. */
 int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null);

@@ -390,7 +390,11 @@ static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
  * to Lua as it came, for the error to carry. */
 static int decoded_envelope(lua_State *L, kb_easy *c, const char *body)
 {
-	int n = kombo_json_decode_buffer(L, body, c->body.len, c->decode == 2);
+	int n;
+	/* The padding kombo_json_decode_buffer asks for is there, unwritten. */
+	if (c->body.p != NULL)
+		memset(c->body.p + c->body.len, 0, KOMBO_JSON_PADDING);
+	n = kombo_json_decode_buffer(L, body, c->body.len, c->decode == 2);
 	if (n == 1 && lua_type(L, -1) == LUA_TTABLE) {
 		int envelope;
 		lua_pushliteral(L, "status");

@@ -66,7 +66,7 @@ struct keys {
  * the padded copy of the input are reused from one response to the next. */
 struct decoder {
 	simdjson::dom::parser *parser;
-	char *buf; /* the input, a NUL, and SIMDJSON_PADDING readable bytes */
+	char *buf; /* the input, a NUL, and SIMDJSON_PADDING zero bytes */
 	size_t cap;
 	/* Set while a value is being built: a finalizer may decode again, and
 	 * must not reuse the tape and buffer the outer decode reads. */
@@ -447,12 +447,15 @@ void copy_in(lua_State *L, decoder *d, const char *s, size_t len)
 		d->cap = cap;
 	}
 	std::memcpy(d->buf, s, len);
-	d->buf[len] = '\0';
+	/* simdjson's wide loads reach into the padding and branch on what they
+	 * find past the end (masked off, but valgrind cannot tell): zeroed, the
+	 * decode never depends on bytes nobody wrote. */
+	std::memset(d->buf + len, 0, 1 + simdjson::SIMDJSON_PADDING);
 }
 
 /* (source, shared decoder or NULL, fast, drop_null, the shared decoder's
  * key strings or nil, length) -> value. The source is a string, or a light
- * userdata pointing at length bytes followed by KOMBO_JSON_PADDING readable
+ * userdata pointing at length bytes followed by KOMBO_JSON_PADDING written
  * bytes, which simdjson reads where they are. With fast false, the second
  * parser alone. */
 int decode_protected(lua_State *L)
