@@ -174,6 +174,89 @@ LOCATIONS["/phase"] = { raw = [[
         ngx.header["X-Kombo-Ok"] = tostring(ok)
         ngx.header["X-Kombo-Error"] = tostring(err):gsub("[\r\n]", " ")
       }]] }
+-- Where the code can yield, by compat.yieldable, in each kind of place a
+-- request handler reaches.
+LOCATIONS["/yieldable"] = [[
+  local yieldable = require("kombo.compat").yieldable
+  local out = { handler = yieldable(), in_pcall = select(2, pcall(yieldable)),
+    in_xpcall = select(2, xpcall(yieldable, debug.traceback)) }
+  local p = newproxy(true)
+  getmetatable(p).__gc = function() out.finalizer = yieldable() end
+  p = nil -- luacheck: ignore 311
+  collectgarbage()
+  table.sort({ 3, 1, 2 }, function(a, b)
+    if out.sort == nil then out.sort = yieldable() end
+    return a < b
+  end)
+  -- (count hooks do not fire in compiled code)
+  local function spin() for i = 1, 500 do out.n = i end end
+  jit.off(spin)
+  debug.sethook(function() if out.hook == nil then out.hook = yieldable() end end, "", 50)
+  spin()
+  debug.sethook()
+  ngx.thread.wait(ngx.thread.spawn(function() out.light_thread = yieldable() end))
+  local co = coroutine.create(function() out.coroutine = yieldable() end)
+  coroutine.resume(co)
+  out.after = yieldable()
+  KOMBO.reply(out)
+]]
+-- Finalizers calling the SDK while a walk of the same client has its next
+-- page in flight on a cosocket; one of them walks every page itself. A
+-- debug hook and table.sort's comparator call it too.
+LOCATIONS["/finalizer"] = [[
+  local kombo = require("kombo")
+  local c, other = KOMBO.client(), KOMBO.client()
+  local inner = {}
+  local function arm()
+    local p = newproxy(true)
+    getmetatable(p).__gc = function()
+      local tags, err = c.ats:get_tags()
+      local users = other.ats:get_users()
+      local walked, werr = 0, nil
+      local ok, e = pcall(function()
+        for _ in assert(other.ats:get_applications({ page_size = 250 })):items() do walked = walked + 1 end
+      end)
+      if not ok then werr = tostring(e) end
+      local spawned = select(2, pcall(kombo.spawn, function() end))
+      inner[#inner + 1] = { tags = tags and #tags.data.results, err = err and tostring(err),
+        users = users and #users.data.results, walked = walked, walk_err = werr, spawned = tostring(spawned) }
+    end
+  end
+  local walked, first = 0, assert(c.ats:get_applications({ page_size = 50 }))
+  for _ in first:items() do
+    walked = walked + 1
+    if walked % 200 == 0 then arm(); collectgarbage() end
+  end
+  -- A walk begun here, its next pages in flight on cosockets, finished by
+  -- a finalizer: by items(), and by page:next().
+  local begun = assert(other.ats:get_applications({ page_size = 250 }))
+  local rest, second = begun:items(), assert(begun:next())
+  local continued, third = 0, nil
+  rest()
+  local p = newproxy(true)
+  getmetatable(p).__gc = function()
+    for _ in rest do continued = continued + 1 end
+    third = second:next()
+  end
+  p = nil -- luacheck: ignore 311
+  collectgarbage()
+  local sorted
+  table.sort({ 3, 1, 2 }, function(a, b)
+    if sorted == nil then local t = c.ats:get_tags(); sorted = t and #t.data.results or false end
+    return a < b
+  end)
+  local hooked
+  debug.sethook(function()
+    if hooked == nil then hooked = false; local t = c.ats:get_jobs(); hooked = t and #t.data.results or false end
+  end, "", 50)
+  local function spin() for i = 1, 500 do walked = walked + 0 * i end end
+  jit.off(spin)
+  spin()
+  debug.sethook()
+  local after = assert(c.ats:get_tags())
+  KOMBO.reply({ walked = walked, inner = inner, sorted = sorted, hooked = hooked, after = #after.data.results,
+    continued = continued, third = third and #third.data.results })
+]]
 LOCATIONS["/timer"] = [[
   local result
   local ok, terr = ngx.timer.at(0, function(premature)
@@ -555,6 +638,50 @@ describe("inside nginx (cosockets)", function()
     assert.matches("header_filter", headers["x-kombo-error"], 1, true)
     assert.matches("ngx.timer.at", headers["x-kombo-error"], 1, true)
   end)
+
+  it("knows where the running code can yield: not in a finalizer, a hook or table.sort's comparator", function()
+    assert.same({ handler = true, in_pcall = true, in_xpcall = true, finalizer = false, sort = false, hook = false,
+      light_thread = true, coroutine = true, after = true, n = 500 }, get_json("/yieldable"))
+  end)
+
+  -- libcurl asks for compressed answers, the ngx driver does not: the
+  -- sandbox's log tells which driver sent each request.
+  it("answers a finalizer, a hook and a comparator calling the SDK mid-walk through libcurl, and the walk goes on",
+    function()
+      local r = get_json("/finalizer")
+      local _, tags = sb:request("GET", "/ats/tags")
+      local _, jobs = sb:request("GET", "/ats/jobs")
+      local n_tags = #tags.data.results
+      assert.equal(600, r.walked)
+      assert.equal(3, #r.inner)
+      for _, call in ipairs(r.inner) do
+        assert.same({ tags = n_tags, users = call.users, walked = 600, spawned = call.spawned }, call)
+        assert.is_true(call.users > 0)
+        assert.matches("tasks need code that can yield", call.spawned, 1, true)
+      end
+      assert.equal(n_tags, r.sorted)
+      assert.equal(#jobs.data.results, r.hooked)
+      assert.equal(n_tags, r.after)
+      assert.equal(599, r.continued)
+      assert.equal(100, r.third)
+      local function by_curl(q) return q.headers["accept-encoding"] ~= nil end
+      local function by_kombo(q) return (q.headers["user-agent"] or ""):match("^kombo%-lua/") ~= nil end
+      local curl, cosocket = {}, {}
+      for _, q in ipairs(sb:requests(by_kombo)) do
+        local list = by_curl(q) and curl or cosocket
+        list[q.path] = (list[q.path] or 0) + 1
+      end
+      -- Over cosockets: the walk's 12 pages, the begun walk's first two
+      -- (and the next ones the finalizer let go of, if they got there)
+      -- and the last get_tags. Over libcurl, every call the finalizers,
+      -- the comparator and the hook made: each walk of a finalizer 3 pages,
+      -- the begun walk's last 2, and its third page again for next().
+      assert.is_true(cosocket["/v1/ats/applications"] >= 12 + 2)
+      assert.same({ ["/v1/ats/applications"] = cosocket["/v1/ats/applications"], ["/v1/ats/tags"] = 1 }, cosocket)
+      assert.same({ ["/v1/ats/applications"] = 3 * 3 + 2 + 1, ["/v1/ats/tags"] = 3 + 1, ["/v1/ats/users"] = 3,
+        ["/v1/ats/jobs"] = 1 }, curl)
+      assert.is_nil(server:log():find("yield across", 1, true))
+    end)
 
   it("works from a timer", function()
     local r = get_json("/timer")

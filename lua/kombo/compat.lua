@@ -25,15 +25,43 @@ _M.YIELD_IN_FOR = not (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil)
 -- not in a finalizer, hook or callback the VM or a C function runs, even
 -- inside a coroutine. Where coroutine.isyieldable is missing: PUC 5.1 reads
 -- its stack (it cannot yield across any C call, metamethod or for-in
--- iterator); LuaJIT inside nginx (whose Lua module replaces the coroutine
--- library) says yes inside a coroutine.
+-- iterator); LuaJIT inside nginx (whose Lua module builds a coroutine
+-- library without it) reads its stack too, and sees a finalizer or a hook
+-- by a count hook that does not fire.
 local running, getinfo = coroutine.running, debug.getinfo
 -- How a 5.1 frame was called when its caller was Lua code.
 local CALLED_FROM_LUA = { ["global"] = true, ["local"] = true, method = true, field = true, upvalue = true }
 if coroutine.isyieldable then
   _M.yieldable = coroutine.isyieldable
 elseif rawget(_G, "jit") then
-  function _M.yieldable() return running() ~= nil end
+  -- LuaJIT yields across pcall, xpcall, metamethods and for-in iterators,
+  -- not across any other C function (table.sort's comparator, a chunk
+  -- require runs). It runs no hook while a finalizer or a hook runs, and
+  -- no stack frame shows that a finalizer was entered from the collector.
+  local sethook, gethook, pcall, xpcall = debug.sethook, debug.gethook, pcall, xpcall
+  local fired
+  local function count() fired = true end
+  function _M.yieldable()
+    if running() == nil then return false end
+    local hook, mask, n = gethook()
+    fired = false
+    sethook(count, "", 1)
+    if fired then fired = true end -- an instruction for the hook to fire on
+    sethook(hook, mask, n)
+    if not fired then return false end
+    local level = 2
+    while true do
+      local f = getinfo(level, "l") -- cheap; a C function (or stripped bytecode) has no line
+      if f == nil then return true end
+      if f.currentline < 0 then
+        f = getinfo(level, "Sf")
+        if f.what == "C" and f.func ~= pcall and f.func ~= xpcall then return false end
+      end
+      level = level + 1
+    end
+  end
+  -- Compiled code runs no count hook.
+  rawget(_G, "jit").off(_M.yieldable)
 else
   function _M.yieldable()
     if running() == nil then return false end

@@ -105,7 +105,7 @@ local function _wanted(ctx, cursor)
 end
 
 local function _prefetch(ctx, cursor, in_for)
-  if not _wanted(ctx, cursor) then return nil end
+  if not _wanted(ctx, cursor) or drivers.ngx_stuck() then return nil end
   local driver = drivers.current()
   -- A for-in iterator cannot yield on PUC Lua 5.1 (_next_page), so a
   -- task there waits for its prefetch blocking.
@@ -182,6 +182,9 @@ function Page:next()
   local ctx = context[self]
   local cursor = rawget(self, "data").next
   local job = _take(ctx, cursor)
+  -- Where nginx's code cannot yield, a cosocket's answer cannot be waited
+  -- for: the page is fetched again, blocking.
+  if job and not (job.outcome or job.raised) and drivers.ngx_stuck() then _cancel(job); job = nil end
   local p, err
   if job then p, err = _join(job, ctx, cursor) else p, err = _follow(ctx, cursor) end
   if p then
@@ -196,7 +199,9 @@ end
 -- index, not a resume. The producer lets go of a page before the next one
 -- is fetched and decoded: a page still reachable then would be marked by
 -- every GC cycle the decode triggers (bench/profile.sh shows the cost).
--- walk.job is the prefetch in flight, for the loop's closing value.
+-- walk.job is the prefetch in flight, for the loop's closing value;
+-- walk.first, or walk.ctx and walk.cursor, where the walk goes on, for a
+-- walk that has to go on without its coroutine (_next_page).
 local function _producer(first, walk)
   return co_create(function()
     local p = first
@@ -205,7 +210,7 @@ local function _producer(first, walk)
       local ctx, cursor = context[p], rawget(p, "data").next
       -- Held here, not by the page: dropping the iterator cancels it.
       local job = _take(ctx, cursor) or _prefetch(ctx, cursor, true)
-      walk.job = job
+      walk.job, walk.first, walk.ctx, walk.cursor = job, nil, ctx, cursor
       co_yield(p)
       p = nil -- luacheck: ignore 311 (dropped before the fetch, not after it)
       local err
@@ -225,7 +230,26 @@ local walk_mt = { __close = function(walk) _cancel(walk.job); walk.job = nil end
 -- A driver that waits by yielding WAIT (kombo tasks, Neovim) is passed on
 -- to whoever resumes the caller; where a for-in iterator cannot yield (PUC
 -- Lua 5.1) the wait is served right here, blocking.
-local function _next_page(co)
+local function _next_page(walk)
+  if walk.co and drivers.ngx_stuck() then
+    -- nginx's coroutine.resume cannot run where the code cannot yield:
+    -- the walk goes on without its coroutine or a prefetch, blocking.
+    _cancel(walk.job)
+    walk.job, walk.co = nil, nil
+  end
+  local co = walk.co
+  if not co then
+    local p = walk.first
+    if p then
+      walk.first = nil
+    elseif walk.ctx then
+      local err
+      p, err = _follow(walk.ctx, walk.cursor)
+      if err then error(err, 0) end
+    end
+    walk.ctx, walk.cursor = p and context[p], p and rawget(p, "data").next
+    return p
+  end
   local args = pack()
   while true do
     local r = pack(co_resume(co, unpacked(args)))
@@ -243,12 +267,18 @@ end
 --- for p in page:pages() -- this page and every following one; a failed
 -- fetch raises the error object (with err.cursor) out of the loop, and
 -- again on any later call.
+-- A walk begun where nginx's code cannot yield has no coroutine.
+local function _walk(first)
+  local walk = setmetatable({ first = first }, walk_mt)
+  if not drivers.ngx_stuck() then walk.co = _producer(first, walk) end
+  return walk
+end
+
 function Page:pages()
-  local walk = setmetatable({}, walk_mt)
-  local co, failure = _producer(self, walk), nil
+  local walk, failure = _walk(self), nil
   return function()
     if failure then error(failure, 0) end
-    local ok, p = pcall(_next_page, co)
+    local ok, p = pcall(_next_page, walk)
     if not ok then failure = p; error(p, 0) end
     return p
   end, nil, nil, walk
@@ -261,8 +291,7 @@ local PUMP_ITEMS = 16
 
 --- for item in page:items() -- every element of data.results, across pages.
 function Page:items()
-  local walk = setmetatable({}, walk_mt)
-  local co, failure = _producer(self, walk), nil
+  local walk, failure = _walk(self), nil
   local results, i, n, mark = nil, 0, 0, 0
   return function()
     while true do
@@ -278,7 +307,7 @@ function Page:items()
       end
       if failure then error(failure, 0) end
       results = nil
-      local ok, p = pcall(_next_page, co)
+      local ok, p = pcall(_next_page, walk)
       if not ok then failure = p; error(p, 0) end
       if not p then return nil end
       results = rawget(p, "data").results

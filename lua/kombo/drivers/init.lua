@@ -18,7 +18,11 @@ _M.WAIT = tasks.WAIT
 
 -- nginx's Lua module: every call goes through cosockets, whatever the
 -- phase; the ngx driver raises a clear error in phases that forbid them
--- rather than silently blocking the worker with libcurl.
+-- rather than silently blocking the worker with libcurl. Code that cannot
+-- yield (a finalizer, a debug hook, a C function's callback) cannot wait
+-- on a cosocket: nginx's Lua module would resume the request's coroutine
+-- for an answer it never waited for. Its calls block on libcurl.
+local yieldable = require("kombo.compat").yieldable
 local ngx_driver
 do
   local ngx = rawget(_G, "ngx")
@@ -35,29 +39,45 @@ do
   end
 end
 
+--- ngx_stuck() -> inside nginx, in a phase with cosockets, in code that
+-- cannot yield: calls block, and walks run on no coroutine (the Lua
+-- module's coroutine.resume yields to nginx).
+function _M.ngx_stuck()
+  return ngx_driver ~= nil and ngx_driver.phase_ok() and not yieldable()
+end
+
 function _M.current()
-  if ngx_driver then return ngx_driver end
+  if ngx_driver then return _M.ngx_stuck() and blocking or ngx_driver end
   if tasks.current() then return tasks end
   return blocking
 end
 
+-- Light threads start and are waited for by yielding to nginx.
+local function _ngx_tasks(what)
+  if _M.ngx_stuck() then
+    error("kombo." .. what .. ": inside nginx, tasks need code that can yield, not a finalizer, a debug hook"
+      .. " or a C function's callback (call the operation itself there: it blocks)", 3)
+  end
+  return ngx_driver
+end
+
 --- spawn(fn, ...): a task; inside nginx a light thread of the request.
 function _M.spawn(...)
-  if ngx_driver then return ngx_driver.spawn(...) end
+  if ngx_driver then return _ngx_tasks("spawn").spawn(...) end
   return tasks.spawn(...)
 end
 
 --- spawn_owned(fn, ...): a task whose failure its owner collects with
 -- task:wait, left out of run()'s list (kombo.map's).
 function _M.spawn_owned(...)
-  if ngx_driver then return ngx_driver.spawn_owned(...) end
+  if ngx_driver then return _ngx_tasks("map").spawn_owned(...) end
   return tasks.spawn_owned(...)
 end
 
 --- run() -> true | nil, errors: drives (plain Lua) or waits for (nginx)
 -- every spawned task; errors lists what failed tasks raised.
 function _M.run()
-  if ngx_driver then return ngx_driver.run() end
+  if ngx_driver then return _ngx_tasks("run").run() end
   return tasks.run()
 end
 
