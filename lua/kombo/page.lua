@@ -264,9 +264,6 @@ local function _next_page(walk)
   end
 end
 
---- for p in page:pages() -- this page and every following one; a failed
--- fetch raises the error object (with err.cursor) out of the loop, and
--- again on any later call.
 -- A walk begun where nginx's code cannot yield has no coroutine.
 local function _walk(first)
   local walk = setmetatable({ first = first }, walk_mt)
@@ -274,6 +271,9 @@ local function _walk(first)
   return walk
 end
 
+--- for p in page:pages() -- this page and every following one; a failed
+-- fetch raises the error object (with err.cursor) out of the loop, and
+-- again on any later call.
 function Page:pages()
   local walk, failure = _walk(self), nil
   return function()
