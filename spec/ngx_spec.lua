@@ -257,6 +257,29 @@ LOCATIONS["/finalizer"] = [[
   KOMBO.reply({ walked = walked, inner = inner, sorted = sorted, hooked = hooked, after = #after.data.results,
     continued = continued, third = third and #third.data.results })
 ]]
+-- A finalizer's write while every place in the shared dict is held (by a
+-- worker that crashed, say): it cannot wait for one without holding up the
+-- whole worker, so it goes over the cap at once.
+LOCATIONS["/dict_finalizer"] = [[
+  local dict = ngx.shared.kombo
+  local prefix = "kombo:" .. KOMBO.id .. ":"
+  for k = 1, 2 do dict:set(prefix .. k, "crashed worker", 30) end
+  local c = KOMBO.client({ shared_dict = "kombo", max_in_flight_writes = 2 })
+  local app = assert(c.ats:get_applications({ page_size = 1 })).data.results[1].id
+  local out = {}
+  local p = newproxy(true)
+  getmetatable(p).__gc = function()
+    local r, err = c.ats:add_application_note({ application_id = app,
+      body = { content = "from a finalizer", content_type = "PLAIN_TEXT" } })
+    out.status, out.err = r and r.status, err and tostring(err)
+  end
+  p = nil -- luacheck: ignore 311
+  collectgarbage()
+  out.held = { dict:get(prefix .. 1), dict:get(prefix .. 2) }
+  out.tickets = dict:get(prefix .. "tickets")
+  for k = 1, 2 do dict:delete(prefix .. k) end
+  KOMBO.reply(out)
+]]
 LOCATIONS["/timer"] = [[
   local result
   local ok, terr = ngx.timer.at(0, function(premature)
@@ -682,6 +705,14 @@ describe("inside nginx (cosockets)", function()
         ["/v1/ats/jobs"] = 1 }, curl)
       assert.is_nil(server:log():find("yield across", 1, true))
     end)
+
+  it("lets a finalizer's write go over the cap when every place in the shared dict is held", function()
+    local r = get_json("/dict_finalizer")
+    assert.same({ status = "success", held = { "crashed worker", "crashed worker" } }, r)
+    local notes = sb:requests(function(q) return q.method == "POST" end)
+    assert.equal(1, #notes)
+    assert.is_not_nil(notes[1].headers["accept-encoding"]) -- libcurl's
+  end)
 
   it("works from a timer", function()
     local r = get_json("/timer")

@@ -252,7 +252,10 @@ local function _ahead(dict, prefix, ticket)
   return n
 end
 
-local function _lease(dict, place, id, limit, lease_ms)
+-- can_wait false: code that cannot yield (a finalizer), whose pause would
+-- hold up the whole worker, its own writes' places too: with none free,
+-- it goes over the cap.
+local function _lease(dict, place, id, limit, lease_ms, can_wait)
   local ngx = rawget(_G, "ngx")
   leases = leases + 1
   local token = ngx.worker.pid() .. ":" .. leases
@@ -265,6 +268,7 @@ local function _lease(dict, place, id, limit, lease_ms)
       if mark then dict:delete(mark) end
       return waited
     end
+    if not can_wait then return waited end
     if not mark then
       ticket = dict:incr(prefix .. "tickets", 1, 0)
       if not ticket then return waited end
@@ -287,7 +291,7 @@ function _M.take(client, id, driver, lease_ms)
   local name = place and client._shared_dict
   if name then
     local leased = _lease(rawget(_G, "ngx").shared[name], place, id, _limit(place.group,
-      client._max_in_flight_writes), lease_ms)
+      client._max_in_flight_writes), lease_ms, driver.phase_ok ~= nil)
     waited = waited or leased
   end
   return place, waited
