@@ -218,10 +218,14 @@ LOCATIONS["/finalizer"] = [[
       end)
       if not ok then werr = tostring(e) end
       local spawned = select(2, pcall(kombo.spawn, function() end))
+      local waited = select(2, pcall(KOMBO.pending.wait, KOMBO.pending))
       inner[#inner + 1] = { tags = tags and #tags.data.results, err = err and tostring(err),
-        users = users and #users.data.results, walked = walked, walk_err = werr, spawned = tostring(spawned) }
+        users = users and #users.data.results, walked = walked, walk_err = werr, spawned = tostring(spawned),
+        waited = tostring(waited) }
     end
   end
+  -- a task the finalizers find running, and cannot wait for
+  KOMBO.pending = kombo.spawn(function() ngx.sleep(60) end)
   local walked, first = 0, assert(c.ats:get_applications({ page_size = 50 }))
   for _ in first:items() do
     walked = walked + 1
@@ -254,6 +258,7 @@ LOCATIONS["/finalizer"] = [[
   spin()
   debug.sethook()
   local after = assert(c.ats:get_tags())
+  ngx.thread.kill(KOMBO.pending.co)
   KOMBO.reply({ walked = walked, inner = inner, sorted = sorted, hooked = hooked, after = #after.data.results,
     continued = continued, third = third and #third.data.results })
 ]]
@@ -678,9 +683,11 @@ describe("inside nginx (cosockets)", function()
       assert.equal(600, r.walked)
       assert.equal(3, #r.inner)
       for _, call in ipairs(r.inner) do
-        assert.same({ tags = n_tags, users = call.users, walked = 600, spawned = call.spawned }, call)
+        assert.same({ tags = n_tags, users = call.users, walked = 600, spawned = call.spawned, waited = call.waited },
+          call)
         assert.is_true(call.users > 0)
         assert.matches("tasks need code that can yield", call.spawned, 1, true)
+        assert.matches("task:wait inside nginx needs code that can yield", call.waited, 1, true)
       end
       assert.equal(n_tags, r.sorted)
       assert.equal(#jobs.data.results, r.hooked)

@@ -433,6 +433,10 @@ function Task:wait()
   if not self.done then
     _check_phase()
     if coroutine.running() == self.co then return nil, "kombo: a task cannot wait for itself" end
+    if not compat.yieldable() then
+      error("kombo: task:wait inside nginx needs code that can yield, not a finalizer, a debug hook"
+        .. " or a C function's callback", 2)
+    end
     if self.parent == coroutine.running() then _join(self) end
     local pause = 0.001
     while not self.done do
