@@ -238,12 +238,17 @@ LOCATIONS["/finalizer"] = [[
   local continued, third = 0, nil
   rest()
   local p = newproxy(true)
+  local late
   getmetatable(p).__gc = function()
     for _ in rest do continued = continued + 1 end
     third = second:next()
+    late = assert(other.ats:get_applications({ page_size = 250 })):items()
   end
   p = nil -- luacheck: ignore 311
   collectgarbage()
+  -- and a walk a finalizer began, finished here
+  local finished = 0
+  for _ in late do finished = finished + 1 end
   local sorted
   table.sort({ 3, 1, 2 }, function(a, b)
     if sorted == nil then local t = c.ats:get_tags(); sorted = t and #t.data.results or false end
@@ -260,7 +265,7 @@ LOCATIONS["/finalizer"] = [[
   local after = assert(c.ats:get_tags())
   ngx.thread.kill(KOMBO.pending.co)
   KOMBO.reply({ walked = walked, inner = inner, sorted = sorted, hooked = hooked, after = #after.data.results,
-    continued = continued, third = third and #third.data.results })
+    continued = continued, third = third and #third.data.results, finished = finished })
 ]]
 -- A finalizer's write while every place in the shared dict is held (by a
 -- worker that crashed, say): it cannot wait for one without holding up the
@@ -694,6 +699,7 @@ describe("inside nginx (cosockets)", function()
       assert.equal(n_tags, r.after)
       assert.equal(599, r.continued)
       assert.equal(100, r.third)
+      assert.equal(600, r.finished)
       local function by_curl(q) return q.headers["accept-encoding"] ~= nil end
       local function by_kombo(q) return (q.headers["user-agent"] or ""):match("^kombo%-lua/") ~= nil end
       local curl, cosocket = {}, {}
@@ -702,13 +708,15 @@ describe("inside nginx (cosockets)", function()
         list[q.path] = (list[q.path] or 0) + 1
       end
       -- Over cosockets: the walk's 12 pages, the begun walk's first two
-      -- (and the next ones the finalizer let go of, if they got there)
-      -- and the last get_tags. Over libcurl, every call the finalizers,
-      -- the comparator and the hook made: each walk of a finalizer 3 pages,
-      -- the begun walk's last 2, and its third page again for next().
-      assert.is_true(cosocket["/v1/ats/applications"] >= 12 + 2)
+      -- (and the next ones the finalizer let go of, if they got there),
+      -- the last 2 of the walk a finalizer began, and the last get_tags.
+      -- Over libcurl, every call the finalizers, the comparator and the
+      -- hook made: each walk of a finalizer 3 pages, the begun walk's last
+      -- 2, its third page again for next(), and the first page of the walk
+      -- a finalizer began.
+      assert.is_true(cosocket["/v1/ats/applications"] >= 12 + 2 + 2)
       assert.same({ ["/v1/ats/applications"] = cosocket["/v1/ats/applications"], ["/v1/ats/tags"] = 1 }, cosocket)
-      assert.same({ ["/v1/ats/applications"] = 3 * 3 + 2 + 1, ["/v1/ats/tags"] = 3 + 1, ["/v1/ats/users"] = 3,
+      assert.same({ ["/v1/ats/applications"] = 3 * 3 + 2 + 1 + 1, ["/v1/ats/tags"] = 3 + 1, ["/v1/ats/users"] = 3,
         ["/v1/ats/jobs"] = 1 }, curl)
       assert.is_nil(server:log():find("yield across", 1, true))
     end)
