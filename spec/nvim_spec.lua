@@ -95,6 +95,17 @@ local ok, err = pcall(function()
   end)
   vim.wait(5000, function() return mapped ~= nil end, 10)
   out.mapped = mapped
+
+  -- task:wait from editor code, outside any task: the scheduler runs until
+  -- the task ends, the editor waiting with it (the 50 ms timer gets no turn).
+  local waited_ticks = 0
+  local waiter = uv.new_timer()
+  waiter:start(50, 50, function() waited_ticks = waited_ticks + 1 end)
+  local slow = kombo.spawn(function() return #assert(client.ats:get_tags()).data.results end)
+  out.editor_wait = slow:wait()
+  out.editor_wait_ticks = waited_ticks
+  waiter:stop()
+  waiter:close()
 end)
 if not ok then out.error = tostring(err) end
 finish()
@@ -184,6 +195,8 @@ describe("inside Neovim", function()
     assert.equal(6, #users)
     assert.is_true(n <= 2, n .. " connections for 6 requests under max_connections = 2")
     assert.same({ 2, 1, 2, 3 }, v.mapped)
+    assert.equal(r.n, v.editor_wait)
+    assert.equal(0, v.editor_wait_ticks)
   end)
 
   it("runs the example plugin's :KomboJobs into a scratch buffer", function()
