@@ -45,8 +45,7 @@ elseif rawget(_G, "jit") then
     if running() == nil then return false end
     local hook, mask, n = gethook()
     fired = false
-    sethook(count, "", 1)
-    if fired then fired = true end -- an instruction for the hook to fire on
+    sethook(count, "", 1) -- fires on the next instruction: getting sethook back
     sethook(hook, mask, n)
     if not fired then return false end
     local level = 2

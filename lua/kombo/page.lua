@@ -105,8 +105,11 @@ local function _wanted(ctx, cursor)
 end
 
 local function _prefetch(ctx, cursor, in_for)
-  if not _wanted(ctx, cursor) or drivers.ngx_stuck() then return nil end
+  if not _wanted(ctx, cursor) then return nil end
   local driver = drivers.current()
+  -- Inside nginx, code that cannot yield has the blocking driver, and no
+  -- coroutine of nginx's to fetch ahead on.
+  if driver == blocking and drivers.ngx then return nil end
   -- A for-in iterator cannot yield on PUC Lua 5.1 (_next_page), so a
   -- task there waits for its prefetch blocking.
   if in_for and driver == tasks and not compat.YIELD_IN_FOR then driver = blocking end
@@ -201,7 +204,8 @@ end
 -- every GC cycle the decode triggers (bench/profile.sh shows the cost).
 -- walk.job is the prefetch in flight, for the loop's closing value;
 -- walk.first, or walk.ctx and walk.cursor, where the walk goes on, for a
--- walk that has to go on without its coroutine (_next_page).
+-- walk that has to go on without its coroutine (_next_page: creating one
+-- never yields, resuming one may).
 local function _producer(first, walk)
   return co_create(function()
     local p = first
@@ -264,10 +268,9 @@ local function _next_page(walk)
   end
 end
 
--- A walk begun where nginx's code cannot yield has no coroutine.
 local function _walk(first)
   local walk = setmetatable({ first = first }, walk_mt)
-  if not drivers.ngx_stuck() then walk.co = _producer(first, walk) end
+  walk.co = _producer(first, walk)
   return walk
 end
 
