@@ -290,6 +290,29 @@ LOCATIONS["/dict_finalizer"] = [[
   for k = 1, 2 do dict:delete(prefix .. k) end
   KOMBO.reply(out)
 ]]
+-- A finalizer's write while a light thread's write holds the worker's one
+-- place: it goes over the cap rather than block the worker on it.
+LOCATIONS["/local_finalizer"] = [[
+  local kombo = require("kombo")
+  local c = KOMBO.client({ max_in_flight_writes = 1 })
+  local app = assert(c.ats:get_applications({ page_size = 1 })).data.results[1].id
+  local function note(text)
+    return c.ats:add_application_note({ application_id = app, body = { content = text, content_type = "PLAIN_TEXT" } })
+  end
+  local held = kombo.spawn(function() return note("held") end)
+  ngx.sleep(0.05)
+  local out = {}
+  local p = newproxy(true)
+  getmetatable(p).__gc = function()
+    local r, err = note("from a finalizer")
+    out.status, out.err = r and r.status, err and tostring(err)
+  end
+  p = nil -- luacheck: ignore 311
+  collectgarbage()
+  local r = held:wait()
+  out.held = r and r.status
+  KOMBO.reply(out)
+]]
 LOCATIONS["/timer"] = [[
   local result
   local ok, terr = ngx.timer.at(0, function(premature)
@@ -720,6 +743,16 @@ describe("inside nginx (cosockets)", function()
         ["/v1/ats/jobs"] = 1 }, curl)
       assert.is_nil(server:log():find("yield across", 1, true))
     end)
+
+  it("lets a finalizer's write go over the cap when a light thread's write holds the worker's place", function()
+    sb:fault({ method = "POST", delay_ms = 300, times = 1 })
+    assert.same({ status = "success", held = "success" }, get_json("/local_finalizer"))
+    local notes = sb:requests(function(q) return q.method == "POST" end)
+    assert.equal(2, #notes)
+    assert.is_nil(notes[1].headers["accept-encoding"])      -- the light thread's, over a cosocket
+    assert.is_not_nil(notes[2].headers["accept-encoding"])  -- the finalizer's, over libcurl
+    assert.is_true(notes[2].at_ms < notes[1].done_ms, "the finalizer's write waited for the other")
+  end)
 
   it("lets a finalizer's write go over the cap when every place in the shared dict is held", function()
     local r = get_json("/dict_finalizer")
