@@ -145,6 +145,8 @@ end
 
 -- Parameters ---------------------------------------------------------------
 
+local NO_PARAMS = {} -- a call without parameters; only ever read
+
 -- Per operation: name -> query entry, and the set of path parameters.
 local indexes = setmetatable({}, { __mode = "k" })
 
@@ -395,13 +397,17 @@ end
 --- Build the request for one call of `op` with `params` (nil is {}).
 --- With `validate` false the schema checks are skipped (unknown parameters
 --- then go out as query parameters) but encoding still happens.
---- Returns { method, path, query, cursor, body, filters } (filters: the
+--- Returns { op, method, path, query, cursor, body, filters } (filters: the
 --- params but cursor, for a paginated operation) or nil and an
 --- invalid_request error whose `field` names the offending parameter.
 function _M.request(op, params, validate)
-  if params == nil then params = {} end
+  if params == nil then params = NO_PARAMS end
   if type(params) ~= "table" then return nil, errors.invalid("params", "a table", op.name) end
   local idx = _index(op)
+  if next(params) == nil and not idx.required and not idx.templated then
+    -- Nothing to check or encode: the request of a call without parameters.
+    return { op = op, method = op.method, path = op.path, query = "", filters = idx.query.cursor and {} or nil }
+  end
   if params.resume ~= nil then
     if not idx.query.cursor then
       return nil, errors.invalid("resume", "not accepted: " .. op.name .. " does not page", op.name)
@@ -474,6 +480,7 @@ function _M.request(op, params, validate)
   end
 
   return {
+    op = op,
     method = op.method,
     path = path,
     query = concat(parts, "&"),
