@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -122,6 +123,51 @@ static int opt_bool(lua_State *L, int opts, const char *field, int dflt)
 	return v;
 }
 
+/* libcurl formats CURLOPT_USERAGENT and CURLOPT_ACCEPT_ENCODING into a
+ * header line of their own for every request, then copies that line into
+ * the request byte by byte again; a line of the request's header list is
+ * copied once. On a small request the two cost as much as a tenth of
+ * libcurl's work, so both go out as lines of the list (kombo_easy_prepare).
+ * CURLOPT_ACCEPT_ENCODING stays set: it is what has libcurl decode what
+ * the server compressed. */
+static void set_agent(lua_State *L, kb_easy *c, int opts)
+{
+	size_t len;
+	const char *ua;
+	lua_getfield(L, opts, "user_agent");
+	if (!lua_isnil(L, -1)) {
+		ua = luaL_checklstring(L, -1, &len);
+		if (!kombo_header_value_ok(ua, len))
+			luaL_error(L, "user_agent contains CR, LF or NUL");
+		c->agent = malloc(len + sizeof "User-Agent: ");
+		if (c->agent == NULL)
+			luaL_error(L, "out of memory");
+		memcpy(c->agent, "User-Agent: ", sizeof "User-Agent: " - 1);
+		memcpy(c->agent + sizeof "User-Agent: " - 1, ua, len + 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* The encodings this libcurl decodes, as CURLOPT_ACCEPT_ENCODING "" lists
+ * them. */
+static void set_accept(kb_easy *c)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+	char *start = c->accept + sprintf(c->accept, "Accept-Encoding: "), *p = start;
+	if (v->features & CURL_VERSION_LIBZ)
+		p += sprintf(p, "deflate, gzip, ");
+	if (v->features & CURL_VERSION_BROTLI)
+		p += sprintf(p, "br, ");
+#ifdef CURL_VERSION_ZSTD
+	if (v->features & CURL_VERSION_ZSTD)
+		p += sprintf(p, "zstd, ");
+#endif
+	if (p == start)
+		c->accept[0] = '\0'; /* none: libcurl sends no such line either */
+	else
+		p[-2] = '\0'; /* the last ", " */
+}
+
 /* core.easy{ user_agent=, verify_tls=true, ca_file=, max_response_bytes= } */
 static int l_easy_new(lua_State *L)
 {
@@ -166,7 +212,8 @@ static int l_easy_new(lua_State *L)
 	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
 	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	set_str(L, c, 1, "ca_file", CURLOPT_CAINFO);
-	set_str(L, c, 1, "user_agent", CURLOPT_USERAGENT);
+	set_agent(L, c, 1);
+	set_accept(c);
 	return 1;
 }
 
@@ -176,12 +223,23 @@ static void release_request(kb_easy *c)
 	c->headers = NULL;
 }
 
+static struct curl_slist *append_line(lua_State *L, struct curl_slist *h, const char *line)
+{
+	struct curl_slist *nh = curl_slist_append(h, line);
+	if (nh == NULL) {
+		curl_slist_free_all(h);
+		luaL_error(L, "out of memory");
+	}
+	return nh;
+}
+
 /* Sets the easy handle up for the request table at idx. Raises on misuse
  * (wrong types, CR/LF in a header) before anything is sent. The body string
  * is not copied: the caller keeps req alive until the transfer is done. */
 void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 {
 	const char *method, *url, *body = NULL;
+	const char *agent, *accept;
 	size_t body_len = 0, i, n;
 	double timeout;
 	struct curl_slist *h = NULL;
@@ -207,6 +265,8 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 		timeout = MAX_TIMEOUT_MS;
 
 	release_request(c);
+	agent = c->agent;
+	accept = c->accept;
 	lua_getfield(L, idx, "headers");
 	if (!lua_isnil(L, -1)) {
 		luaL_checktype(L, -1, LUA_TTABLE);
@@ -214,23 +274,25 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 		for (i = 1; i <= n; i++) {
 			size_t len;
 			const char *line;
-			struct curl_slist *nh;
 			lua_rawgeti(L, -1, (int)i);
 			line = luaL_checklstring(L, -1, &len);
 			if (!kombo_header_value_ok(line, len)) {
 				curl_slist_free_all(h);
 				luaL_error(L, "header %d contains CR, LF or NUL", (int)i);
 			}
-			nh = curl_slist_append(h, line);
+			if (agent != NULL && strncasecmp(line, "User-Agent:", 11) == 0)
+				agent = NULL;
+			if (accept != NULL && strncasecmp(line, "Accept-Encoding:", 16) == 0)
+				accept = NULL;
+			h = append_line(L, h, line);
 			lua_pop(L, 1);
-			if (nh == NULL) {
-				curl_slist_free_all(h);
-				luaL_error(L, "out of memory");
-			}
-			h = nh;
 		}
 	}
 	lua_pop(L, 1);
+	if (agent != NULL)
+		h = append_line(L, h, agent);
+	if (accept != NULL && accept[0] != '\0')
+		h = append_line(L, h, accept);
 	c->headers = h;
 
 	c->body.len = 0;
@@ -349,12 +411,18 @@ static void join_repeated(lua_State *L, int t)
 	}
 }
 
-/* Response headers of the final block as a table of lower-case names. */
-static void push_headers(lua_State *L, const char *p, size_t len)
+/* core.headers(block) -> a table of the block's headers by lower-case
+ * name. A response carries its header block as one string (`head`) and
+ * the table is made only when something reads the headers: most calls
+ * never do, and the table costs more than the rest of a small answer. */
+static int l_headers(lua_State *L)
 {
+	size_t len;
+	const char *p = luaL_checklstring(L, 1, &len);
 	lua_newtable(L);
 	kombo_parse_headers(p, len, set_header, L);
 	join_repeated(L, lua_gettop(L));
+	return 1;
 }
 
 /* A failed transfer as nil and a failure of the table in failure.c. */
@@ -426,8 +494,8 @@ static int build_response(lua_State *L)
 	lua_createtable(L, 0, 6);
 	lua_pushinteger(L, (lua_Integer)status);
 	lua_setfield(L, -2, "status");
-	push_headers(L, c->head.p ? c->head.p : "", c->head.len);
-	lua_setfield(L, -2, "headers");
+	lua_pushlstring(L, c->head.p ? c->head.p : "", c->head.len);
+	lua_setfield(L, -2, "head");
 	lua_pushinteger(L, (lua_Integer)c->body.len);
 	lua_setfield(L, -2, "bytes");
 	if (c->decode && status >= 200 && status < 300 && decoded_envelope(L, c, body)) {
@@ -639,6 +707,8 @@ static int l_close(lua_State *L)
 	}
 	free(c->body.p);
 	free(c->head.p);
+	free(c->agent);
+	c->agent = NULL;
 	memset(&c->body, 0, sizeof c->body);
 	memset(&c->head, 0, sizeof c->head);
 	return 0;
@@ -679,6 +749,7 @@ void kombo_easy_open(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "easy", l_easy_new },
 		{ "release_memory", l_release_memory },
+		{ "headers", l_headers },
 		{ NULL, NULL },
 	};
 	kb_newclass(L, KOMBO_EASY_MT, methods);

@@ -44,6 +44,11 @@ LOCATIONS["/tags"] = [[
   KOMBO.reply({ ok = true, n = #tags.data.results, n2 = #again.data.results,
     ngx_driver = drivers.current() == require("kombo.drivers.ngx") })
 ]]
+LOCATIONS["/agent"] = [[
+  local c = KOMBO.client({ headers = { ["user-agent"] = "recruiting-bot/2" } })
+  local tags, err = c.ats:get_tags()
+  KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
+]]
 LOCATIONS["/pages"] = [[
   local c = KOMBO.client()
   local first, err = c.ats:get_applications({ page_size = 100 })
@@ -486,6 +491,13 @@ describe("inside nginx (cosockets)", function()
     assert.matches("^127%.0%.0%.1:%d+$", h.host)
     assert.is_nil(h["accept-encoding"])
     assert.is_nil(h.expect)
+  end)
+
+  it("sends a User-Agent given in headers instead of its own, once", function()
+    local r = get_json("/agent")
+    assert.is_true(r.ok, r.message)
+    local reqs = sb:requests(function(q) return q.path == "/v1/ats/tags" end)
+    assert.equal("recruiting-bot/2", reqs[#reqs].headers["user-agent"])
   end)
 
   it("sends JSON bodies with POST and DELETE", function()

@@ -42,6 +42,20 @@ describe("transport", function()
     assert.is_nil(h["content-type"]) -- no body, no content type
   end)
 
+  it("sends a User-Agent or Accept-Encoding given in headers instead of its own, once", function()
+    local own = sb:client({ retries = { strategy = "none" },
+      headers = { ["user-agent"] = "recruiting-bot/2", ["Accept-Encoding"] = "identity" } })
+    assert(own.ats:get_tags({ page_size = 1 }))
+    assert(own.ats:get_tags({ page_size = 1 }, { headers = { ["User-Agent"] = "per-call/1" } }))
+    own:close()
+    local r = sb:requests()
+    assert.equal(2, #r)
+    assert.equal("recruiting-bot/2", r[1].headers["user-agent"])
+    assert.equal("identity", r[1].headers["accept-encoding"])
+    -- the call's header replaces the client's; names are case-insensitive
+    assert.equal("per-call/1", r[2].headers["user-agent"])
+  end)
+
   it("reuses one connection for consecutive requests", function()
     for _ = 1, 5 do assert(client.ats:get_tags({ page_size = 1 })) end
     assert(client.ats:get_jobs({ page_size = 1 }))

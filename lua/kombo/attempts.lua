@@ -15,8 +15,8 @@ local compat = require("kombo.compat")
 compat.interpreted_module()
 
 local type, pcall, tostring, pairs = type, pcall, tostring, pairs
-local now_ms, time_ms, json_decode = core.now_ms, core.time_ms, core.json_decode
-local random, find = math.random, string.find
+local now_ms, time_ms, json_decode, parse_headers = core.now_ms, core.time_ms, core.json_decode, core.headers
+local random, find, lower = math.random, string.find, string.lower
 
 local _M = {}
 
@@ -31,6 +31,18 @@ local function _log(client, level, message, fields)
   if logger then pcall(logger, level, message, fields) end
 end
 
+-- Sets extra's headers in h, each replacing the one of h with the same
+-- name in any case, so a name is sent once.
+local function _merge(h, extra)
+  for k, v in pairs(extra) do
+    local name = lower(k)
+    for old in pairs(h) do
+      if old ~= k and lower(old) == name then h[old] = nil end
+    end
+    h[k] = v
+  end
+end
+
 -- The headers a hook or a logger may see: everything but Authorization.
 local function _visible_headers(client, req, integration_id)
   local h = {
@@ -38,9 +50,9 @@ local function _visible_headers(client, req, integration_id)
     ["X-Integration-Id"] = integration_id,
   }
   if req.body then h["Content-Type"] = "application/json" end
-  if client._headers then for k, v in pairs(client._headers) do h[k] = v end end
+  if client._headers then _merge(h, client._headers) end
   local extra = req.opts and req.opts.headers
-  if extra then for k, v in pairs(extra) do h[k] = v end end
+  if extra then _merge(h, extra) end
   return h
 end
 
@@ -48,8 +60,11 @@ end
 -- were given; a before_request hook may have changed them since, so then
 -- each is checked again (core.header_ok, the one rule) before anything
 -- can smuggle in a header.
-local function _header_lines(headers, api_key, hooked)
-  local lines = { "Authorization: Bearer " .. api_key, "Expect:" }
+local function _header_lines(headers, api_key, hooked, body)
+  -- "Expect:" (empty) keeps libcurl from holding a large body back for a
+  -- 100 Continue that costs a round trip.
+  local lines = { "Authorization: Bearer " .. api_key }
+  if body then lines[2] = "Expect:" end
   for k, v in pairs(headers) do
     if hooked then
       local t = type(v)
@@ -80,7 +95,7 @@ local function _fixed_lines(client, req, integration_id, api_key)
   local by, id = cache[req.body ~= nil], integration_id or false
   local e = by[id]
   if e and e.key == api_key then return e.lines end
-  local lines = _header_lines(_visible_headers(client, req, integration_id), api_key, false)
+  local lines = _header_lines(_visible_headers(client, req, integration_id), api_key, false, req.body)
   if not e then cache.n = cache.n + 1 end
   by[id] = { key = api_key, lines = lines }
   return lines
@@ -137,6 +152,28 @@ local function _api_key(client)
   end
   _remember_key(client, key)
   return key
+end
+
+-- An answer's headers as a table. libcurl's drivers hand over the raw
+-- block (res.head), parsed the first time something reads it.
+local function _headers(res)
+  local h = res.headers
+  if h == nil and res.head then h = parse_headers(res.head); res.headers = h end
+  return h
+end
+
+-- The headers kombo.meta shows for a result. A block that holds none of
+-- the keys sent is parsed only if kombo.meta is asked (meta.lua); one
+-- that holds a key is parsed now, to be redacted.
+local function _meta_headers(client, m, res)
+  local head = res.headers == nil and res.head
+  if head then
+    local keys, held = client._sent_keys, false
+    for i = 1, #keys do held = held or find(head, keys[i], 1, true) ~= nil end
+    if not held then return meta.later(m, head) end
+  end
+  m.headers = _headers(res)
+  _redact(client, m.headers)
 end
 
 -- Turns the final HTTP answer into (result) or (nil, err fields). A driver
@@ -218,7 +255,7 @@ function _M.run(client, op, req)
       lines = _fixed_lines(client, req, integration_id, api_key)
     else
       if hooks.before_request then hooks.before_request(exchange) end
-      lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil)
+      lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil, req.body)
       if not lines then return nil, errors.invalid(field, expected, op.name) end
     end
     local place
@@ -249,7 +286,7 @@ function _M.run(client, op, req)
       method = method, url = url, headers = lines, body = req.body, timeout_ms = attempt_timeout,
       json = true, null_as_nil = client._null_as_nil,
     })
-    if place then governor.release(place, res and res.headers) end
+    if place then governor.release(place, res and _headers(res)) end
     -- A prefetched answer (page.lua) that sat unread while the caller
     -- worked: that time is not the call's.
     if waited then started, attempt_started = started + waited, attempt_started + waited end
@@ -258,7 +295,7 @@ function _M.run(client, op, req)
     local delay, reason = policy:decide({
       method = method, attempt = attempt, elapsed_ms = now - started, attempt_ms = now - attempt_started,
       status = res and res.status, failure = fail and fail.reason, sent = fail and fail.sent,
-      headers = res and res.headers, now_ms = time_ms(), random = random(),
+      headers = res and _headers(res), now_ms = time_ms(), random = random(),
     })
     if not delay then
       if attempt > 1 then
@@ -273,11 +310,7 @@ function _M.run(client, op, req)
     driver.sleep(delay)
   end
 
-  local m = {
-    status = res and res.status, headers = res and res.headers,
-    attempts = attempt, elapsed_ms = now_ms() - started,
-  }
-  _redact(client, m.headers)
+  local m = { status = res and res.status, attempts = attempt, elapsed_ms = now_ms() - started }
   local result, e
   if res then
     result, e = _decode(res, client._null_as_nil)
@@ -287,12 +320,17 @@ function _M.run(client, op, req)
     e = { kind = "timeout", reason = "timeout", message = "max_elapsed_time was used up before the attempt" }
   end
   if result then
+    _meta_headers(client, m, res)
     meta.set(result, m)
     if hooks.after_success then hooks.after_success(exchange, result) end
     return result
   end
   e.operation, e.attempts, e.status = op.name, attempt, m.status
-  if res then e.headers, e.body = m.headers, res.body end
+  if res then
+    m.headers = _headers(res)
+    _redact(client, m.headers)
+    e.headers, e.body = m.headers, res.body
+  end
   _redact(client, e)
   local err = meta.set(errors.new(e), m)
   _log(client, "info", "failed", { operation = op.name, kind = err.kind, status = err.status, attempts = attempt })

@@ -233,7 +233,7 @@ end
 -- The request head and body as one table for sock:send (no copy).
 local function _request_parts(req, target, host_header, user_agent)
   local parts = { req.method, " ", target, " HTTP/1.1\r\n" }
-  local has_host = false
+  local has_host, has_agent = false, false
   local lines = req.headers or {}
   for i = 1, #lines do
     local line = lines[i]
@@ -242,6 +242,7 @@ local function _request_parts(req, target, host_header, user_agent)
     if name and value ~= "" then
       local lname = lower(name)
       if lname == "host" then has_host = true end
+      if lname == "user-agent" then has_agent = true end
       if lname ~= "content-length" and lname ~= "connection" and lname ~= "transfer-encoding" then
         parts[#parts + 1] = line
         parts[#parts + 1] = "\r\n"
@@ -249,7 +250,7 @@ local function _request_parts(req, target, host_header, user_agent)
     end
   end
   if not has_host then parts[#parts + 1] = "Host: " .. host_header .. "\r\n" end
-  if user_agent then parts[#parts + 1] = "User-Agent: " .. user_agent .. "\r\n" end
+  if user_agent and not has_agent then parts[#parts + 1] = "User-Agent: " .. user_agent .. "\r\n" end
   local body = req.body
   local m = req.method
   if body then
