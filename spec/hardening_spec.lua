@@ -473,6 +473,8 @@ describe("hardening", function()
       { "a name with CR LF", "X-Trace\r\nX-Injected", "1" },
       { "a name with a colon", "X-Trace: 1\nX", "1" },
       { "a value with NUL", "X-Trace", "a\0b" },
+      { "an Authorization of its own", "authorization", "Bearer other-key" },
+      { "a Content-Length of its own", "Content-Length", "0" },
     }) do
       it("a hook that sets " .. bad[1] .. " makes the call fail with invalid_request, nothing sent", function()
         local client = new_client({ hooks = { before_request = function(ex) ex.headers[bad[2]] = bad[3] end } })

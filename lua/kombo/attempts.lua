@@ -60,6 +60,22 @@ end
 -- were given; a before_request hook may have changed them since, so then
 -- each is checked again (core.header_ok, the one rule) before anything
 -- can smuggle in a header.
+-- Headers the SDK makes from something else, which one given as a header
+-- would be sent beside: an Authorization there would also reach loggers
+-- and hooks, which never see the key, and a length of its own would
+-- disagree with the body's framing.
+local OWNED = {
+  authorization = "not a header here: the key goes in api_key (the SDK sends it and keeps it out of logs)",
+  ["content-length"] = "not a header here: the transport frames the body itself",
+  ["transfer-encoding"] = "not a header here: the transport frames the body itself",
+}
+
+--- owned(name) -> what is expected instead, when the SDK sends header
+-- `name` itself; nil for any other name.
+function _M.owned(name)
+  return OWNED[lower(name)]
+end
+
 local function _header_lines(headers, api_key, hooked, body)
   -- "Expect:" (empty) keeps libcurl from holding a large body back for a
   -- 100 Continue that costs a round trip.
@@ -74,6 +90,7 @@ local function _header_lines(headers, api_key, hooked, body)
       if (t ~= "string" and t ~= "number") or not core.header_ok(k, tostring(v)) then
         return nil, "headers." .. k, "a string without CR, LF or NUL"
       end
+      if OWNED[lower(k)] then return nil, "headers." .. k, OWNED[lower(k)] end
     end
     lines[#lines + 1] = k .. ": " .. tostring(v)
   end

@@ -93,6 +93,8 @@ local function _check_headers(field, headers)
     end
     local err = _check_header_value(field .. "." .. name, value, name)
     if err then return err end
+    local owned = attempts.owned(name)
+    if owned then return invalid(field .. "." .. name, owned) end
   end
 end
 
