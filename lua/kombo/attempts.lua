@@ -164,10 +164,13 @@ local function _api_key(client)
     end
     key = v
   end
+  -- The key of the call before was checked and remembered then.
+  if key == client._last_key then return key end
   if not core.header_ok("Authorization", key) then
     return nil, errors.invalid("api_key", "a key without CR, LF or NUL")
   end
   _remember_key(client, key)
+  client._last_key = key
   return key
 end
 
