@@ -126,8 +126,8 @@ static int opt_bool(lua_State *L, int opts, const char *field, int dflt)
 /* libcurl formats CURLOPT_USERAGENT and CURLOPT_ACCEPT_ENCODING into a
  * header line of their own for every request, then copies that line into
  * the request byte by byte again; a line of the request's header list is
- * copied once. On a small request the two cost as much as a tenth of
- * libcurl's work, so both go out as lines of the list (kombo_easy_prepare).
+ * copied once, so both go out as lines of the list (kombo_easy_prepare):
+ * on a small request the second copy is a good part of libcurl's work.
  * CURLOPT_ACCEPT_ENCODING stays set: it is what has libcurl decode what
  * the server compressed. */
 static void set_agent(lua_State *L, kb_easy *c, int opts)
@@ -414,7 +414,7 @@ static void join_repeated(lua_State *L, int t)
 /* core.headers(block) -> a table of the block's headers by lower-case
  * name. A response carries its header block as one string (`head`) and
  * the table is made only when something reads the headers: most calls
- * never do, and the table costs more than the rest of a small answer. */
+ * never do, and for a small answer the table is a good part of its cost. */
 static int l_headers(lua_State *L)
 {
 	size_t len;

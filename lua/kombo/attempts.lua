@@ -56,10 +56,6 @@ local function _visible_headers(client, req, integration_id)
   return h
 end
 
--- The request's header lines. The options' headers were checked when they
--- were given; a before_request hook may have changed them since, so then
--- each is checked again (core.header_ok, the one rule) before anything
--- can smuggle in a header.
 -- Headers the SDK makes from something else, which one given as a header
 -- would be sent beside: an Authorization there would also reach loggers
 -- and hooks, which never see the key, and a length of its own would
@@ -76,6 +72,10 @@ function _M.owned(name)
   return OWNED[lower(name)]
 end
 
+-- The request's header lines. The options' headers were checked when they
+-- were given; a before_request hook may have changed them since, so then
+-- each is checked again (core.header_ok, the one rule) before anything
+-- can smuggle in a header.
 local function _header_lines(headers, api_key, hooked, body)
   -- "Expect:" (empty) keeps libcurl from holding a large body back for a
   -- 100 Continue that costs a round trip.
