@@ -11,6 +11,8 @@ local store = setmetatable({}, { __mode = "k" })
 -- table when first asked for.
 local later = setmetatable({}, { __mode = "k" })
 
+--- later(m, head): m's headers are the raw block head, parsed when m is
+-- first read through get.
 function _M.later(m, head)
   later[m] = head
 end
