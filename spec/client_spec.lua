@@ -49,6 +49,8 @@ describe("kombo.new", function()
       with({ headers = { Authorization = "Bearer k2" } }), "headers.Authorization" },
     { "a Transfer-Encoding header", with({ headers = { ["transfer-encoding"] = "chunked" } }),
       "headers.transfer-encoding" },
+    { "an X-Integration-Id header (the integration goes in integration_id)",
+      with({ headers = { ["X-Integration-ID"] = "other" } }), "headers.X-Integration-ID" },
     { "logger not a function", with({ logger = "print" }), "logger" },
     { "unknown hook", with({ hooks = { before = function() end } }), "hooks.before" },
     { "hook not a function", with({ hooks = { after_error = true } }), "hooks.after_error" },

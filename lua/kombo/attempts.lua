@@ -56,12 +56,15 @@ local function _visible_headers(client, req, integration_id)
   return h
 end
 
--- Headers the SDK makes from something else, which one given as a header
--- would be sent beside: an Authorization there would also reach loggers
--- and hooks, which never see the key, and a length of its own would
+-- Headers the SDK makes from an option or the body: one given as a header
+-- would be sent beside or instead of it. An Authorization there would also
+-- reach loggers and hooks, which never see the key; an integration there
+-- would escape the count of its writes in flight; a length of its own would
 -- disagree with the body's framing.
 local OWNED = {
   authorization = "not a header here: the key goes in api_key (the SDK sends it and keeps it out of logs)",
+  ["x-integration-id"] = "not a header here: the integration goes in integration_id (kombo.new's or the call's),"
+    .. " which also counts its writes in flight",
   ["content-length"] = "not a header here: the transport frames the body itself",
   ["transfer-encoding"] = "not a header here: the transport frames the body itself",
 }
@@ -90,7 +93,10 @@ local function _header_lines(headers, api_key, hooked, body)
       if (t ~= "string" and t ~= "number") or not core.header_ok(k, tostring(v)) then
         return nil, "headers." .. k, "a string without CR, LF or NUL"
       end
-      if OWNED[lower(k)] then return nil, "headers." .. k, OWNED[lower(k)] end
+      -- The hook's table holds the SDK's own X-Integration-Id, which it
+      -- may change, as any header it sees.
+      local name = lower(k)
+      if OWNED[name] and name ~= "x-integration-id" then return nil, "headers." .. k, OWNED[name] end
     end
     lines[#lines + 1] = k .. ": " .. tostring(v)
   end
