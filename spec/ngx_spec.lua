@@ -47,6 +47,9 @@ LOCATIONS["/tags"] = [[
 LOCATIONS["/agent"] = [[
   local c = KOMBO.client({ headers = { ["user-agent"] = "recruiting-bot/2" } })
   local tags, err = c.ats:get_tags()
+  if not tags then return KOMBO.reply(KOMBO.failure(err)) end
+  -- an empty value: no User-Agent at all
+  tags, err = c.ats:get_tags(nil, { headers = { ["user-agent"] = "" } })
   KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
 ]]
 LOCATIONS["/pages"] = [[
@@ -493,11 +496,12 @@ describe("inside nginx (cosockets)", function()
     assert.is_nil(h.expect)
   end)
 
-  it("sends a User-Agent given in headers instead of its own, once", function()
+  it("sends a User-Agent given in headers instead of its own, once, and none for an empty one", function()
     local r = get_json("/agent")
     assert.is_true(r.ok, r.message)
     local reqs = sb:requests(function(q) return q.path == "/v1/ats/tags" end)
-    assert.equal("recruiting-bot/2", reqs[#reqs].headers["user-agent"])
+    assert.equal("recruiting-bot/2", reqs[#reqs - 1].headers["user-agent"])
+    assert.is_nil(reqs[#reqs].headers["user-agent"])
   end)
 
   it("sends JSON bodies with POST and DELETE", function()

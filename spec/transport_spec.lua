@@ -47,9 +47,11 @@ describe("transport", function()
       headers = { ["user-agent"] = "recruiting-bot/2", ["Accept-Encoding"] = "identity" } })
     assert(own.ats:get_tags({ page_size = 1 }))
     assert(own.ats:get_tags({ page_size = 1 }, { headers = { ["User-Agent"] = "per-call/1" } }))
+    assert(own.ats:get_tags({ page_size = 1 }, { headers = { ["User-Agent"] = "" } }))
     own:close()
     local r = sb:requests()
-    assert.equal(2, #r)
+    assert.equal(3, #r)
+    assert.is_nil(r[3].headers["user-agent"]) -- an empty value: none at all
     assert.equal("recruiting-bot/2", r[1].headers["user-agent"])
     assert.equal("identity", r[1].headers["accept-encoding"])
     -- the call's header replaces the client's; names are case-insensitive

@@ -238,11 +238,13 @@ local function _request_parts(req, target, host_header, user_agent)
   for i = 1, #lines do
     local line = lines[i]
     local name, value = match(line, "^([^:]+):%s*(.-)%s*$")
+    -- The caller's User-Agent, even "User-Agent:" to send none, replaces
+    -- the driver's (as with libcurl).
+    if name and lower(name) == "user-agent" then has_agent = true end
     -- "Name:" with nothing after it means "don't send Name" (curl's rule).
     if name and value ~= "" then
       local lname = lower(name)
       if lname == "host" then has_host = true end
-      if lname == "user-agent" then has_agent = true end
       if lname ~= "content-length" and lname ~= "connection" and lname ~= "transfer-encoding" then
         parts[#parts + 1] = line
         parts[#parts + 1] = "\r\n"
