@@ -58,9 +58,10 @@ end
 
 -- Headers the SDK makes from an option or the body: one given as a header
 -- would be sent beside or instead of it. An Authorization there would also
--- reach loggers and hooks, which never see the key; an integration there
--- would escape the count of its writes in flight; a length of its own would
--- disagree with the body's framing.
+-- reach hooks, which never see the key, and escape the redaction of keys a
+-- server reflects; an integration there would escape the count of its
+-- writes in flight; a length of its own would disagree with the body's
+-- framing.
 local OWNED = {
   authorization = "not a header here: the key goes in api_key (the SDK sends it and keeps it out of logs)",
   ["x-integration-id"] = "not a header here: the integration goes in integration_id (kombo.new's or the call's),"
