@@ -123,33 +123,15 @@ static int opt_bool(lua_State *L, int opts, const char *field, int dflt)
 	return v;
 }
 
-/* libcurl formats CURLOPT_USERAGENT and CURLOPT_ACCEPT_ENCODING into a
- * header line of their own for every request, then copies that line into
- * the request byte by byte again; a line of the request's header list is
- * copied once, so both go out as lines of the list (kombo_easy_prepare):
- * on a small request the second copy is a good part of libcurl's work.
- * CURLOPT_ACCEPT_ENCODING stays set: it is what has libcurl decode what
- * the server compressed. */
-static void set_agent(lua_State *L, kb_easy *c, int opts)
-{
-	size_t len;
-	const char *ua;
-	lua_getfield(L, opts, "user_agent");
-	if (!lua_isnil(L, -1)) {
-		ua = luaL_checklstring(L, -1, &len);
-		if (!kombo_header_value_ok(ua, len))
-			luaL_error(L, "user_agent contains CR, LF or NUL");
-		c->agent = malloc(len + sizeof "User-Agent: ");
-		if (c->agent == NULL)
-			luaL_error(L, "out of memory");
-		memcpy(c->agent, "User-Agent: ", sizeof "User-Agent: " - 1);
-		memcpy(c->agent + sizeof "User-Agent: " - 1, ua, len + 1);
-	}
-	lua_pop(L, 1);
-}
-
-/* The encodings this libcurl decodes, as CURLOPT_ACCEPT_ENCODING "" lists
- * them. */
+/* libcurl formats CURLOPT_ACCEPT_ENCODING into a header line of its own
+ * for every request, then copies that line into the request byte by byte
+ * again; a line of the request's header list is copied once, so the line
+ * goes out in the list (kombo_easy_prepare): on a small request the second
+ * copy is a good part of libcurl's work. The option stays set: it is what
+ * has libcurl decode what the server compressed. (The User-Agent is one of
+ * the request's lines, attempts.lua's, as in every driver.) */
+/* The Accept-Encoding line: the encodings this libcurl decodes, as
+ * CURLOPT_ACCEPT_ENCODING "" lists them. */
 static void set_accept(kb_easy *c)
 {
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
@@ -168,7 +150,7 @@ static void set_accept(kb_easy *c)
 		p[-2] = '\0'; /* the last ", " */
 }
 
-/* core.easy{ user_agent=, verify_tls=true, ca_file=, max_response_bytes= } */
+/* core.easy{ verify_tls=true, ca_file=, max_response_bytes= } */
 static int l_easy_new(lua_State *L)
 {
 	kb_easy *c;
@@ -212,7 +194,6 @@ static int l_easy_new(lua_State *L)
 	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
 	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	set_str(L, c, 1, "ca_file", CURLOPT_CAINFO);
-	set_agent(L, c, 1);
 	set_accept(c);
 	return 1;
 }
@@ -239,7 +220,7 @@ static struct curl_slist *append_line(lua_State *L, struct curl_slist *h, const 
 void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 {
 	const char *method, *url, *body = NULL;
-	const char *agent, *accept;
+	const char *accept;
 	size_t body_len = 0, i, n;
 	double timeout;
 	struct curl_slist *h = NULL;
@@ -265,7 +246,6 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 		timeout = MAX_TIMEOUT_MS;
 
 	release_request(c);
-	agent = c->agent;
 	accept = c->accept;
 	lua_getfield(L, idx, "headers");
 	if (!lua_isnil(L, -1)) {
@@ -280,8 +260,6 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 				curl_slist_free_all(h);
 				luaL_error(L, "header %d contains CR, LF or NUL", (int)i);
 			}
-			if (agent != NULL && strncasecmp(line, "User-Agent:", 11) == 0)
-				agent = NULL;
 			if (accept != NULL && strncasecmp(line, "Accept-Encoding:", 16) == 0)
 				accept = NULL;
 			h = append_line(L, h, line);
@@ -289,8 +267,6 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 		}
 	}
 	lua_pop(L, 1);
-	if (agent != NULL)
-		h = append_line(L, h, agent);
 	if (accept != NULL && accept[0] != '\0')
 		h = append_line(L, h, accept);
 	c->headers = h;
@@ -707,8 +683,6 @@ static int l_close(lua_State *L)
 	}
 	free(c->body.p);
 	free(c->head.p);
-	free(c->agent);
-	c->agent = NULL;
 	memset(&c->body, 0, sizeof c->body);
 	memset(&c->head, 0, sizeof c->head);
 	return 0;

@@ -18,9 +18,8 @@ typedef struct {
 typedef struct {
 	CURL *easy;                   /* NULL once closed */
 	struct curl_slist *headers;   /* of the request in flight */
-	/* The User-Agent line (NULL: none) and the Accept-Encoding line sent
-	 * with every request the caller's lines do not give them for. */
-	char *agent;
+	/* The Accept-Encoding line, sent with every request whose lines do not
+	 * give one. */
 	char accept[64];
 	kb_buf body, head;            /* reused across requests */
 	size_t max_body;              /* 0: no limit */

@@ -44,8 +44,11 @@ local function _merge(h, extra)
 end
 
 -- The headers a hook or a logger may see: everything but Authorization.
+-- Every driver sends these lines as they are; a header of the options
+-- replaces one of these by its name.
 local function _visible_headers(client, req, integration_id)
   local h = {
+    ["User-Agent"] = client._user_agent,
     ["Accept"] = "application/json",
     ["X-Integration-Id"] = integration_id,
   }

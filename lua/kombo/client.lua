@@ -286,9 +286,9 @@ function _M.new(opts)
     _shared_dict = opts.shared_dict,
     _null_as_nil = opts.null_as_nil == true,
     _prefetch = opts.prefetch ~= false,
+    _user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION
+      .. "; libcurl/" .. core.curl_version .. ")"),
     _handle_opts = {
-      user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION
-        .. "; libcurl/" .. core.curl_version .. ")"),
       verify_tls = opts.verify_tls ~= false,
       ca_file = opts.ca_file,
       max_response_bytes = opts.max_response_bytes or _M.DEFAULTS.max_response_bytes,

@@ -231,16 +231,13 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
 end
 
 -- The request head and body as one table for sock:send (no copy).
-local function _request_parts(req, target, host_header, user_agent)
+local function _request_parts(req, target, host_header)
   local parts = { req.method, " ", target, " HTTP/1.1\r\n" }
-  local has_host, has_agent = false, false
+  local has_host = false
   local lines = req.headers or {}
   for i = 1, #lines do
     local line = lines[i]
     local name, value = match(line, "^([^:]+):%s*(.-)%s*$")
-    -- The caller's User-Agent, even "User-Agent:" to send none, replaces
-    -- the driver's (as with libcurl).
-    if name and lower(name) == "user-agent" then has_agent = true end
     -- "Name:" with nothing after it means "don't send Name" (curl's rule).
     if name and value ~= "" then
       local lname = lower(name)
@@ -252,7 +249,6 @@ local function _request_parts(req, target, host_header, user_agent)
     end
   end
   if not has_host then parts[#parts + 1] = "Host: " .. host_header .. "\r\n" end
-  if user_agent and not has_agent then parts[#parts + 1] = "User-Agent: " .. user_agent .. "\r\n" end
   local body = req.body
   local m = req.method
   if body then
@@ -280,7 +276,7 @@ local function _plan(client, req)
   return {
     scheme = scheme, host = host, port = port, verify = verify, max_bytes = max_bytes,
     started = started, deadline = started + req.timeout_ms,
-    parts = _request_parts(req, target, host_header, hopts.user_agent),
+    parts = _request_parts(req, target, host_header),
     -- Nothing is ever kept alive under this name, so connecting with it
     -- always opens a new connection. Writes go out on one: on a reused
     -- connection a server that acted and then closed looks like a stale
