@@ -197,11 +197,7 @@ end
 -- that holds a key is parsed now, to be redacted.
 local function _meta_headers(client, m, res)
   local head = res.headers == nil and res.head
-  if head then
-    local keys, held = client._sent_keys, false
-    for i = 1, #keys do held = held or find(head, keys[i], 1, true) ~= nil end
-    if not held then return meta.later(m, head) end
-  end
+  if head and _redact_string(client, head) == head then return meta.later(m, head) end
   m.headers = _headers(res)
   _redact(client, m.headers)
 end
