@@ -75,6 +75,15 @@ describe("the write governor", function()
     assert_burst({ client({ max_in_flight_writes = 5 }) }, 40, 5)
   end)
 
+  it("counts a write a before_request hook sends for another integration under the one it is sent for", function()
+    slow_writes()
+    local moved = client({ integration_id = "int_elsewhere", max_in_flight_writes = 5, hooks = {
+      before_request = function(exchange) exchange.headers["X-Integration-Id"] = sb.integration_id end,
+    } })
+    assert_burst({ client({ max_in_flight_writes = 5 }), moved }, 40, 5)
+    assert.equal(0, governor.state("int_elsewhere").active)
+  end)
+
   it("leaves reads alone: they are not counted", function()
     sb:fault({ path = "/v1/ats/tags", delay_ms = 50, times = -1 })
     local c = client({ max_in_flight_writes = 1 })

@@ -128,6 +128,14 @@ local function _fixed_lines(client, req, integration_id, api_key)
   return lines
 end
 
+-- The integration a before_request hook left in the headers: a write it
+-- sends for another integration counts among that one's writes in flight.
+local function _sent_integration(headers)
+  for k, v in pairs(headers) do
+    if lower(k) == "x-integration-id" then return tostring(v) end
+  end
+end
+
 -- Every API key this client has sent, the string or what its function
 -- returned, so a server that reflects one finds it redacted.
 -- The most recent few are kept: a key function that rotates keys must not
@@ -287,7 +295,8 @@ function _M.run(client, op, req)
     local place
     if governed then
       local waited
-      place, waited = governor.take(client, integration_id, driver, attempt_timeout)
+      place, waited = governor.take(client, hooks.before_request and _sent_integration(exchange.headers)
+        or integration_id, driver, attempt_timeout)
       if not place then return nil, errors.invalid("tasks", waited, op.name) end
       -- A write's budget starts when it first has a place (a bulk job's
       -- last write may wait long for one); waiting for a place again
