@@ -171,10 +171,9 @@ local targets = {
   _at_least("latency: TypeScript SDK >= 1.5 x kombo-lua", latency.ts_over_kombo, latency.ts_over_kombo_paired, 1.5),
   _at_most(format("many: %d integrations <= 1.2 x one", machine.integrations), latency.many_over_one,
     latency.many_over_one_paired, 1.2),
-  -- kept-alive connections: the walk's, and with prefetch the one its
-  -- fetches ahead use
-  _requests("kombo_pages", prefetch and "page walk: two TCP connections, kept alive"
-    or "page walk: one TCP connection, kept alive", machine.pages, prefetch and 2 or 1),
+  -- one kept-alive connection: a page fetched ahead takes the handle the
+  -- page before it gave back
+  _requests("kombo_pages", "page walk: one TCP connection, kept alive", machine.pages, 1),
   _requests(walk, "latency walk: one request per page", machine.lat_pages),
   _requests("many", "many: one request per page", machine.integrations * machine.many_pages),
 }

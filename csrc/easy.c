@@ -519,19 +519,6 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 	return n;
 }
 
-/* easy:perform(req) -> response | nil, failure */
-static int l_perform(lua_State *L)
-{
-	kb_easy *c = kombo_easy_check(L, 1);
-	CURLcode rc;
-	if (c->busy)
-		return luaL_error(L, "kombo easy handle is busy with another transfer");
-	kombo_easy_prepare(L, c, 2);
-	c->busy = 1;
-	rc = curl_easy_perform(c->easy);
-	return kombo_easy_finish(L, c, rc);
-}
-
 /* One non-blocking pump of start's transfer on the handle's own multi
  * handle: whatever can be sent or received now. Returns 1 once the
  * transfer has ended (c->result, c->ended_ms set). */
@@ -574,6 +561,52 @@ static void stop_transfer(lua_State *L, kb_easy *c)
 	c->req_ref = LUA_NOREF;
 }
 
+/* Puts the request at index idx on the handle's own multi handle. Every
+ * transfer of a handle runs there, blocking or not, so the handle has one
+ * connection cache: a connection kept alive by one way of sending serves
+ * the other. A transfer that outlives the call (start) holds on to req,
+ * whose body libcurl reads. */
+static void begin(lua_State *L, kb_easy *c, int idx, int outlives)
+{
+	if (c->busy)
+		luaL_error(L, "kombo easy handle is busy with another transfer");
+	kombo_easy_prepare(L, c, idx);
+	if (c->own == NULL && (c->own = curl_multi_init()) == NULL)
+		luaL_error(L, "curl_multi_init failed");
+	if (curl_multi_add_handle(c->own, c->easy) != CURLM_OK)
+		luaL_error(L, "curl_multi_add_handle failed");
+	if (outlives) {
+		lua_pushvalue(L, idx);
+		c->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	c->started = 1;
+	c->busy = 1;
+	c->done = 0;
+	c->result = CURLE_OK;
+}
+
+/* Waits for begin's transfer to end, then takes it off the multi handle. */
+static void wait_done(lua_State *L, kb_easy *c)
+{
+	while (!pump(c)) {
+		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK) {
+			c->result = CURLE_OUT_OF_MEMORY;
+			c->done = 1;
+			c->ended_ms = kombo_now_ms();
+		}
+	}
+	stop_transfer(L, c);
+}
+
+/* easy:perform(req) -> response | nil, failure */
+static int l_perform(lua_State *L)
+{
+	kb_easy *c = kombo_easy_check(L, 1);
+	begin(L, c, 2, 0);
+	wait_done(L, c);
+	return kombo_easy_finish(L, c, c->result);
+}
+
 /* easy:start(req): sends req and returns at once, without waiting for the
  * answer. The transfer moves on whenever easy:pump() runs (the page walk
  * calls it as the caller iterates) and the kernel buffers what arrives in
@@ -582,19 +615,7 @@ static void stop_transfer(lua_State *L, kb_easy *c)
 static int l_start(lua_State *L)
 {
 	kb_easy *c = kombo_easy_check(L, 1);
-	if (c->busy)
-		return luaL_error(L, "kombo easy handle is busy with another transfer");
-	kombo_easy_prepare(L, c, 2);
-	if (c->own == NULL && (c->own = curl_multi_init()) == NULL)
-		return luaL_error(L, "curl_multi_init failed");
-	if (curl_multi_add_handle(c->own, c->easy) != CURLM_OK)
-		return luaL_error(L, "curl_multi_add_handle failed");
-	lua_pushvalue(L, 2);
-	c->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	c->started = 1;
-	c->busy = 1;
-	c->done = 0;
-	c->result = CURLE_OK;
+	begin(L, c, 2, 1);
 	/* Out before start returns, whoever pumps it later: on a connection
 	 * not yet open that means its connect (and TLS handshake) first,
 	 * bounded like any transfer by the request's timeout. */
@@ -620,14 +641,7 @@ static int l_finish(lua_State *L)
 	kb_easy *c = kombo_easy_check(L, 1);
 	if (!c->started)
 		return luaL_error(L, "kombo easy handle has no started transfer");
-	while (!pump(c)) {
-		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK) {
-			c->result = CURLE_OUT_OF_MEMORY;
-			c->done = 1;
-			c->ended_ms = kombo_now_ms();
-		}
-	}
-	stop_transfer(L, c);
+	wait_done(L, c);
 	if (kombo_easy_finish(L, c, c->result) == 1)
 		lua_pushnil(L);
 	lua_pushnumber(L, c->ended_ms);

@@ -133,7 +133,7 @@ local ABANDON = [[
   if d == loaded["kombo.drivers.tasks"] then
     pending = d.busy()
   elseif d == loaded["kombo.drivers.curl"] then
-    pending = next(c._prefetching or {}) ~= nil
+    pending = c._pool ~= nil and next(c._pool.ahead) ~= nil
   elseif d == loaded["kombo.drivers.ngx"] then
     local get = require("support.drivers").sandbox_get
     for _ = 1, 50 do

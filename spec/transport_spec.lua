@@ -66,6 +66,40 @@ describe("transport", function()
     for i = 2, #r do assert.equal(r[1].connection, r[i].connection) end
   end)
 
+  it("keeps a walk and its pages fetched ahead on the connection of the calls before it", function()
+    assert(client.ats:get_tags({ page_size = 1 }))
+    local n = 0
+    for _ in assert(client.ats:get_applications({ page_size = 5 })):items() do
+      n = n + 1
+      if n == 20 then break end
+    end
+    local r = sb:requests()
+    assert.equal(6, #r) -- the call, pages 1 to 4, and page 5 asked for ahead
+    for i = 2, #r do assert.equal(r[1].connection, r[i].connection) end
+  end)
+
+  it("opens one more connection for calls made while the next page is on its way, and keeps it", function()
+    local pages = 0
+    for _ in assert(client.ats:get_applications({ page_size = 5 })):pages() do
+      pages = pages + 1
+      assert(client.ats:get_tags({ page_size = 1 }))
+      if pages == 4 then break end
+    end
+    local walk, calls = {}, {}
+    for _, r in ipairs(sb:requests()) do
+      local set = r.path == "/v1/ats/tags" and calls or walk
+      set[r.connection] = true
+    end
+    local function count(set)
+      local k = 0
+      for _ in pairs(set) do k = k + 1 end
+      return k
+    end
+    assert.equal(1, count(walk))
+    assert.equal(1, count(calls))
+    assert.is_nil(walk[next(calls)])
+  end)
+
   it("reports a slow server as kind timeout", function()
     sb:fault({ path = "/v1/ats/tags", delay_ms = 1500 })
     local t0 = os.time()

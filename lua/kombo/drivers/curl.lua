@@ -1,5 +1,5 @@
--- The blocking driver: one kept-alive libcurl easy handle per client, and
--- a plain sleep between attempts.
+-- The blocking driver: each client's pool of kept-alive libcurl easy
+-- handles, one connection each, and a plain sleep between attempts.
 
 require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
@@ -8,57 +8,88 @@ local pairs, setmetatable, remove, now_ms = pairs, setmetatable, table.remove, c
 
 local _M = {}
 
-function _M.send(client, req)
-  local handle = client._handle
+-- A request takes the handle freed last, whose connection is the likeliest
+-- to be open still: a walk's pages, fetched ahead or not, and the calls
+-- between them share one connection while they do not overlap, and a
+-- second opens only when they do. A client keeps at most max_connections
+-- + 1 handles (its prefetches and the call beside them); one taken beyond
+-- that, by a call re-entered from a finalizer, hook or logger while the
+-- others are busy, is closed when it comes back. `n` counts the handles
+-- the pool made and has not closed; `out` (weak) those taken: one never
+-- given back (a prefetch dropped with its walk, an answer a finalizer's
+-- error cut short) is collected and closed by its own __gc, and the next
+-- count drops it.
+local function _pool(client)
+  local pool = client._pool
+  if not pool then
+    pool = { free = {}, n = 0, out = setmetatable({}, { __mode = "k" }), ahead = setmetatable({}, { __mode = "k" }) }
+    client._pool = pool
+  end
+  return pool
+end
+
+local function _count(set)
+  local n = 0
+  for _ in pairs(set) do n = n + 1 end
+  return n
+end
+
+local function _take(client, pool)
+  local free = pool.free
+  local handle = remove(free)
   if not handle then
     handle = core.easy(client._handle_opts)
-    client._handle = handle
-  elseif handle:busy() then
-    -- Re-entered from a finalizer, hook or logger while this client's
-    -- handle still holds a response: a handle of its own for this call.
-    local spare = core.easy(client._handle_opts)
-    local res, fail = spare:perform(req)
-    spare:close()
-    return res, fail
+    pool.n = _count(pool.out) + #free + 1
   end
-  return handle:perform(req)
+  pool.out[handle] = true
+  return handle
+end
+
+local function _give_back(client, pool, handle)
+  pool.out[handle] = nil
+  if client._pool ~= pool or pool.n > client._max_connections + 1 then
+    pool.n = pool.n - 1
+    handle:close()
+  else
+    local free = pool.free
+    free[#free + 1] = handle
+  end
+end
+
+function _M.send(client, req)
+  local pool = _pool(client)
+  local handle = _take(client, pool)
+  local res, fail = handle:perform(req)
+  _give_back(client, pool, handle)
+  return res, fail
 end
 
 _M.sleep = core.sleep_ms
 
 -- Prefetch (page.lua): a page's request is sent at once (easy:start) on a
--- handle of its own; its answer is taken in whenever the walk pumps it
--- and the kernel holds what arrives in between, so it comes in
--- while the caller works, on the caller's thread. A client has at most
--- max_connections such handles busy, each on its own kept-alive
--- connection; past that start returns nil and the page is fetched when
--- reached.
+-- handle of the pool; its answer is taken in whenever the walk pumps it
+-- and the kernel holds what arrives in between, so it comes in while the
+-- caller works, on the caller's thread. At most max_connections pages are
+-- fetched ahead at once; past that start returns nil and the page is
+-- fetched when reached.
 
 --- start(client, req) -> prefetch | nil
 function _M.start(client, req)
-  local busy = client._prefetching
-  if not busy then
-    busy = setmetatable({}, { __mode = "k" })
-    client._prefetching, client._prefetch_spare = busy, {}
+  local pool = _pool(client)
+  if _count(pool.ahead) >= client._max_connections then return nil end
+  local handle = _take(client, pool)
+  local ok, err = pcall(handle.start, handle, req)
+  if not ok then
+    _give_back(client, pool, handle)
+    error(err, 0)
   end
-  local handle = remove(client._prefetch_spare)
-  if not handle then
-    local n = 0
-    for _ in pairs(busy) do n = n + 1 end
-    if n >= client._max_connections then return nil end
-    handle = core.easy(client._handle_opts)
-  end
-  handle:start(req)
-  busy[handle] = true
-  return { client = client, handle = handle }
+  pool.ahead[handle] = true
+  return { client = client, pool = pool, handle = handle }
 end
 
 local function _release(p)
-  local client, handle = p.client, p.handle
-  local busy, spare = client._prefetching, client._prefetch_spare
-  if client._closed or not busy then return handle:close() end
-  busy[handle] = nil
-  spare[#spare + 1] = handle
+  p.pool.ahead[p.handle] = nil
+  _give_back(p.client, p.pool, p.handle)
 end
 
 --- pump(prefetch): moves the transfer on without waiting.
@@ -80,17 +111,14 @@ function _M.cancel(p)
   _release(p)
 end
 
+--- close(client): closes every handle of the client's pool, busy or not
+-- (a busy one's answer is already in hand: see easy.c's l_close).
 function _M.close(client)
-  if client._handle then
-    client._handle:close()
-    client._handle = nil
-  end
-  local busy, spare = client._prefetching, client._prefetch_spare
-  if busy then
-    for handle in pairs(busy) do handle:close() end
-    for i = 1, #spare do spare[i]:close() end
-    client._prefetching, client._prefetch_spare = nil, nil
-  end
+  local pool = client._pool
+  if not pool then return end
+  client._pool = nil
+  for i = 1, #pool.free do pool.free[i]:close() end
+  for handle in pairs(pool.out) do handle:close() end
 end
 
 return _M
