@@ -503,9 +503,11 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 		return n;
 	}
 	c->busy = 1;
+	c->building = 1;
 	lua_pushcfunction(L, build_response);
 	lua_pushlightuserdata(L, c);
 	status = lua_pcall(L, 1, 1, 0);
+	c->building = 0;
 	c->busy = 0;
 	buf_trim(&c->body);
 	buf_trim(&c->head);
@@ -695,6 +697,11 @@ static int l_close(lua_State *L)
 		c->easy = NULL;
 		c->busy = 0;
 	}
+	/* A finalizer run by the allocations of a build, closing the client:
+	 * the build still reads the buffers, which go at the next close (the
+	 * handle's __gc at the latest). */
+	if (c->building)
+		return 0;
 	free(c->body.p);
 	free(c->head.p);
 	memset(&c->body, 0, sizeof c->body);

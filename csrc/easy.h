@@ -27,6 +27,7 @@ typedef struct {
 	int decode;                   /* req.json: 0 no, 1 yes, 2 with null_as_nil */
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
+	int building;                 /* its answer is being made into Lua values */
 	char errbuf[CURL_ERROR_SIZE];
 	/* easy:start/pump/finish: a transfer on the handle's own multi handle
 	 * (which keeps its connection alive), moved on by the caller. */

@@ -117,6 +117,47 @@ describe("hardening", function()
       assert.equal(0, bad)
     end)
 
+    it("a finalizer closing the client while an answer is built leaves that answer whole", function()
+      -- Two large response headers: the block's Lua string, made before the
+      -- body is decoded, is most of each answer's allocation, so that is
+      -- where the collector's cycles (and the finalizer) fall.
+      local items = {}
+      for i = 1, 5 do items[i] = '{"id":"app' .. i .. '"}' end
+      local pad = string.rep("p", 90 * 1024)
+      sb:fault({ path = "/v1/ats/applications", times = -1, status = 200,
+        headers = { ["X-Pad-A"] = pad, ["X-Pad-B"] = pad },
+        body = '{"status":"success","data":{"next":null,"results":[' .. table.concat(items, ",") .. "]}}" })
+      local client
+      local closed = 0
+      -- The blocking driver's handle is out of the pool from the request
+      -- to the last Lua value of its answer; only the build runs Lua
+      -- (finalizers) in between.
+      local state = rearming_finalizer(function()
+        local pool = client and client._pool
+        if pool and next(pool.out) then closed = closed + 1; client:close() end
+      end)
+      local fetches = 0
+      repeat
+        client = new_client()
+        local page, err = client.ats:get_applications({ page_size = 5 })
+        assert(page, err and tostring(err))
+        assert.equal(5, #page.data.results)
+        for i = 1, 5 do assert.equal("app" .. i, page.data.results[i].id) end
+        fetches = fetches + 1
+        if state.runs == 0 then collectgarbage("step", 64) end
+      until closed >= 5 or fetches == 100
+      state.armed = false
+      sb:clear_faults()
+      -- LuaJIT checks its collector before an allocation, not after it, so
+      -- a cycle the header block's string starts falls later, and its
+      -- finalizers seldom while a handle is out: there only the answers
+      -- are checked.
+      if not rawget(_G, "jit") then
+        assert.is_true(closed > 0, ("the finalizer never ran while an answer was built (%d runs in %d fetches)")
+          :format(state.runs, fetches))
+      end
+    end)
+
     it("hooks and loggers that call back into the same client get answers, and the call still succeeds", function()
       local nested = {}
       local client
