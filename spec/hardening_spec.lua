@@ -145,7 +145,7 @@ describe("hardening", function()
         for i = 1, 5 do assert.equal("app" .. i, page.data.results[i].id) end
         fetches = fetches + 1
         if state.runs == 0 then collectgarbage("step", 64) end
-      until closed >= 5 or fetches == 100
+      until closed >= 5 or fetches == 200
       state.armed = false
       sb:clear_faults()
       -- Lua 5.1 and LuaJIT check the collector before an allocation, not
