@@ -573,8 +573,14 @@ static void begin(lua_State *L, kb_easy *c, int idx, int outlives)
 	if (c->busy)
 		luaL_error(L, "kombo easy handle is busy with another transfer");
 	kombo_easy_prepare(L, c, idx);
-	if (c->own == NULL && (c->own = curl_multi_init()) == NULL)
-		luaL_error(L, "curl_multi_init failed");
+	if (c->own == NULL) {
+		if ((c->own = curl_multi_init()) == NULL)
+			luaL_error(L, "curl_multi_init failed");
+		/* One idle connection per handle: a write goes out on a fresh
+		 * connection, and the one it replaces is closed rather than kept
+		 * beside it. */
+		curl_multi_setopt(c->own, CURLMOPT_MAXCONNECTS, 1L);
+	}
 	if (curl_multi_add_handle(c->own, c->easy) != CURLM_OK)
 		luaL_error(L, "curl_multi_add_handle failed");
 	if (outlives) {

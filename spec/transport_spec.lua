@@ -100,6 +100,26 @@ describe("transport", function()
     assert.is_nil(walk[next(calls)])
   end)
 
+  it("keeps one idle connection per handle: writes, each on a fresh connection, leave no others open", function()
+    local app = assert(client.ats:get_applications({ page_size = 1 })).data.results[1].id
+    for i = 1, 3 do
+      assert(client.ats:add_application_note({ application_id = app,
+        body = { content = "note " .. i, content_type = "PLAIN_TEXT" } }))
+    end
+    assert(client.ats:get_tags({ page_size = 1 }))
+    local r = sb:requests()
+    assert.equal(5, #r)
+    -- the writes each opened one; the read after the last reused it
+    assert.equal(r[4].connection, r[5].connection)
+    local open
+    for _ = 1, 50 do
+      open = sb:stats().open_connections
+      if open == 2 then break end
+      require("socket").sleep(0.02)
+    end
+    assert.equal(2, open) -- the client's, and the one asking
+  end)
+
   it("reports a slow server as kind timeout", function()
     sb:fault({ path = "/v1/ats/tags", delay_ms = 1500 })
     local t0 = os.time()
