@@ -567,22 +567,23 @@ static void stop_transfer(lua_State *L, kb_easy *c)
  * transfer of a handle runs there, blocking or not, so the handle has one
  * connection cache: a connection kept alive by one way of sending serves
  * the other. A transfer that outlives the call (start) holds on to req,
- * whose body libcurl reads. */
-static void begin(lua_State *L, kb_easy *c, int idx, int outlives)
+ * whose body libcurl reads. Returns 0 when libcurl could not take it (out
+ * of memory), with nothing started. */
+static int begin(lua_State *L, kb_easy *c, int idx, int outlives)
 {
 	if (c->busy)
 		luaL_error(L, "kombo easy handle is busy with another transfer");
 	kombo_easy_prepare(L, c, idx);
 	if (c->own == NULL) {
 		if ((c->own = curl_multi_init()) == NULL)
-			luaL_error(L, "curl_multi_init failed");
+			return 0;
 		/* One idle connection per handle: a write goes out on a fresh
 		 * connection, and the one it replaces is closed rather than kept
 		 * beside it. */
 		curl_multi_setopt(c->own, CURLMOPT_MAXCONNECTS, 1L);
 	}
 	if (curl_multi_add_handle(c->own, c->easy) != CURLM_OK)
-		luaL_error(L, "curl_multi_add_handle failed");
+		return 0;
 	if (outlives) {
 		lua_pushvalue(L, idx);
 		c->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -591,6 +592,7 @@ static void begin(lua_State *L, kb_easy *c, int idx, int outlives)
 	c->busy = 1;
 	c->done = 0;
 	c->result = CURLE_OK;
+	return 1;
 }
 
 /* Waits for begin's transfer to end, then takes it off the multi handle. */
@@ -610,7 +612,8 @@ static void wait_done(lua_State *L, kb_easy *c)
 static int l_perform(lua_State *L)
 {
 	kb_easy *c = kombo_easy_check(L, 1);
-	begin(L, c, 2, 0);
+	if (!begin(L, c, 2, 0))
+		return kombo_easy_finish(L, c, CURLE_OUT_OF_MEMORY);
 	wait_done(L, c);
 	return kombo_easy_finish(L, c, c->result);
 }
@@ -623,7 +626,8 @@ static int l_perform(lua_State *L)
 static int l_start(lua_State *L)
 {
 	kb_easy *c = kombo_easy_check(L, 1);
-	begin(L, c, 2, 1);
+	if (!begin(L, c, 2, 1))
+		return luaL_error(L, "libcurl could not start the transfer (out of memory)");
 	/* Out before start returns, whoever pumps it later: on a connection
 	 * not yet open that means its connect (and TLS handshake) first,
 	 * bounded like any transfer by the request's timeout. */
