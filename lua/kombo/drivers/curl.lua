@@ -4,7 +4,7 @@
 require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
 
-local pairs, setmetatable, remove, now_ms = pairs, setmetatable, table.remove, core.now_ms
+local pairs, pcall, error, setmetatable, remove, now_ms = pairs, pcall, error, setmetatable, table.remove, core.now_ms
 
 local _M = {}
 
@@ -112,7 +112,8 @@ function _M.cancel(p)
 end
 
 --- close(client): closes every handle of the client's pool, busy or not
--- (a busy one's answer is already in hand: see easy.c's l_close).
+-- (one whose answer is being built keeps its buffers until the build
+-- ends: easy.c's l_close).
 function _M.close(client)
   local pool = client._pool
   if not pool then return end
