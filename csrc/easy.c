@@ -462,11 +462,7 @@ static int build_response(lua_State *L)
 	static const char empty[KOMBO_JSON_PADDING + 1];
 	kb_easy *c = lua_touserdata(L, 1);
 	const char *body = c->body.p ? c->body.p : empty;
-	long status = 0, connects = 0;
-	double total = 0;
-	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
-	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &total);
+	long status = c->answer.status;
 	lua_createtable(L, 0, 6);
 	lua_pushinteger(L, (lua_Integer)status);
 	lua_setfield(L, -2, "status");
@@ -480,9 +476,9 @@ static int build_response(lua_State *L)
 		lua_pushlstring(L, body, c->body.len);
 		lua_setfield(L, -2, "body");
 	}
-	lua_pushboolean(L, connects == 0);
+	lua_pushboolean(L, c->answer.connects == 0);
 	lua_setfield(L, -2, "reused");
-	lua_pushnumber(L, total * 1000.0);
+	lua_pushnumber(L, c->answer.total * 1000.0);
 	lua_setfield(L, -2, "elapsed_ms");
 	return 1;
 }
@@ -504,6 +500,14 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 	}
 	c->busy = 1;
 	c->building = 1;
+	/* Read before anything is allocated: an allocation can run a finalizer
+	 * that closes the client, and the easy handle with it (LuaJIT's
+	 * lua_pushcfunction allocates). */
+	c->answer.status = c->answer.connects = 0;
+	c->answer.total = 0;
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->answer.status);
+	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &c->answer.connects);
+	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &c->answer.total);
 	lua_pushcfunction(L, build_response);
 	lua_pushlightuserdata(L, c);
 	status = lua_pcall(L, 1, 1, 0);
