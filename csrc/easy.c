@@ -123,15 +123,15 @@ static int opt_bool(lua_State *L, int opts, const char *field, int dflt)
 	return v;
 }
 
-/* libcurl formats CURLOPT_ACCEPT_ENCODING into a header line of its own
- * for every request, then copies that line into the request byte by byte
- * again; a line of the request's header list is copied once, so the line
- * goes out in the list (kombo_easy_prepare): on a small request the second
- * copy is a good part of libcurl's work. The option stays set: it is what
- * has libcurl decode what the server compressed. (The User-Agent is one of
- * the request's lines, attempts.lua's, as in every driver.) */
 /* The Accept-Encoding line: the encodings this libcurl decodes, as
- * CURLOPT_ACCEPT_ENCODING "" lists them. */
+ * CURLOPT_ACCEPT_ENCODING "" lists them. libcurl formats that option into a
+ * line of its own for every request, then copies the line into the request
+ * byte by byte again; a line of the request's header list is copied once,
+ * so the line goes out in the list (kombo_easy_prepare): on a small request
+ * the second copy is a good part of libcurl's work. The option stays set:
+ * it is what has libcurl decode what the server compressed. (The
+ * User-Agent is one of the request's lines, attempts.lua's, as in every
+ * driver.) */
 static void set_accept(kb_easy *c)
 {
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
@@ -525,7 +525,7 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 	return n;
 }
 
-/* One non-blocking pump of start's transfer on the handle's own multi
+/* One non-blocking pump of begin's transfer on the handle's own multi
  * handle: whatever can be sent or received now. Returns 1 once the
  * transfer has ended (c->result, c->ended_ms set). */
 static int pump(kb_easy *c)
@@ -557,7 +557,7 @@ static int request_sent(kb_easy *c)
 	return sent > 0;
 }
 
-/* Takes start's transfer out of the multi handle: after it ended, or
+/* Takes begin's transfer out of the multi handle: after it ended, or
  * cancelled (libcurl closes the connection of an unfinished transfer). */
 static void stop_transfer(lua_State *L, kb_easy *c)
 {

@@ -33,14 +33,15 @@ typedef struct {
 		double total;
 	} answer;
 	char errbuf[CURL_ERROR_SIZE];
-	/* easy:start/pump/finish: a transfer on the handle's own multi handle
-	 * (which keeps its connection alive), moved on by the caller. */
-	CURLM *own;                   /* created by the first start */
-	int started;                  /* in `own` from start to finish/cancel */
+	/* Every transfer runs on the handle's own multi handle (which keeps
+	 * its connection alive): perform waits for it, start/pump/finish let
+	 * the caller move it on. */
+	CURLM *own;                   /* created by the first transfer */
+	int started;                  /* in `own` until it ends or is cancelled */
 	int done;                     /* the transfer has ended */
 	CURLcode result;              /* its outcome, once done */
 	double ended_ms;              /* when it ended, on core.now_ms's clock */
-	int req_ref;                  /* registry ref: req, whose body libcurl reads */
+	int req_ref;                  /* start's req, whose body libcurl reads */
 } kb_easy;
 
 kb_easy *kombo_easy_check(lua_State *L, int idx);
