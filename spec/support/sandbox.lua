@@ -115,6 +115,19 @@ function Sandbox:stats()
   return self:_control("GET", "/_sandbox/stats")
 end
 
+--- How many connections are open at the sandbox (the asking one among
+-- them) once that is `want`, or after a second: a client's closes reach
+-- the server a moment after they are made.
+function Sandbox:open_connections(want)
+  local open
+  for _ = 1, 50 do
+    open = self:stats().open_connections
+    if open == want then break end
+    socket.sleep(0.02)
+  end
+  return open
+end
+
 --- Records per collection: { applications = 612, candidates = 400, ... }
 function Sandbox:counts()
   return self:_control("GET", "/_sandbox/counts")
