@@ -12,7 +12,7 @@ local tags = assert(client.ats:get_tags({ page_size = 10 }))
 print(("%d tags on the first page, e.g. %q"):format(#tags.data.results,
   tags.data.results[1] and tags.data.results[1].name or "-"))
 
-local page = assert(client.ats:get_jobs({ status = "OPEN", page_size = 20 }))
+local page = assert(client.ats:get_jobs({ statuses = { "OPEN" }, page_size = 20 }))
 local count = 0
 for job in page:items() do
   count = count + 1

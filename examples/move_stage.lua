@@ -67,7 +67,7 @@ if not to then usage(("%q is the last stage of %q; there is no next stage"):form
 -- matches, and a listing should not shift under its own cursor.
 local pending = {}
 local page = assert(client.ats:get_applications({
-  job_ids = { job.id }, current_stage_ids = { from.id }, outcome = "PENDING", page_size = 250,
+  job_ids = { job.id }, current_stage_ids = { from.id }, outcomes = { "PENDING" }, page_size = 250,
 }))
 for app in page:items() do pending[#pending + 1] = app end
 

@@ -4,7 +4,7 @@
 --
 -- LuaLS (LuaCATS) annotations for kombo-lua: add this folder (library/) to
 -- `workspace.library` in .luarc.json and lua-language-server completes and
--- type-checks calls such as client.ats:get_jobs({ status = "OPEN" }).
+-- type-checks calls such as client.ats:get_jobs({ statuses = { "OPEN" } }).
 -- It is never loaded: its functions are empty declarations.
 -- luacheck: ignore
 -- luacheck: no max line length

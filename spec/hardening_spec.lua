@@ -420,6 +420,42 @@ describe("hardening", function()
       assert.equal(3, #requests_to("/v1/ats/tags"))
     end)
 
+    -- A page that is not what the API documents ends the walk with an error
+    -- at the page, never with fewer items and no word of it.
+    local TAG = '{"id":"%s","remote_id":"1","name":"x","remote_created_at":null,"remote_updated_at":null,'
+      .. '"changed_at":"2026-01-01T00:00:00.000Z","remote_deleted_at":null}'
+    for _, c in ipairs({
+      { "a null among the results (null_as_nil)", '[' .. TAG:format("t1") .. ',null,' .. TAG:format("t3") .. ']',
+        '"p2"', "data.results[2] is null", { null_as_nil = true } },
+      { "a null among the results", '[' .. TAG:format("t1") .. ',null]', '"p2"', "data.results[2] is null" },
+      { "results as a JSON object", '{"a":' .. TAG:format("t1") .. '}', '"p2"', "data.results is not an array" },
+      { "a string among the results", '["t1"]', "null", "data.results[1] is string" },
+      { "a number as the next cursor", '[' .. TAG:format("t1") .. ']', "12345", "data.next is number" },
+      { "an object as the next cursor", '[' .. TAG:format("t1") .. ']', '{"c":"p2"}', "data.next is table" },
+    }) do
+      it(c[1] .. " is a decode error at that page, not a shorter walk", function()
+        sb:fault({
+          { path = "/v1/ats/tags", status = 200, times = 1,
+            body = '{"status":"success","data":{"next":"p1","results":[' .. TAG:format("t0") .. ']}}' },
+          { path = "/v1/ats/tags", status = 200, times = 2,
+            body = '{"status":"success","data":{"next":' .. c[3] .. ',"results":' .. c[2] .. '}}' },
+        })
+        local page = assert(new_client(c[5]).ats:get_tags())
+        local seen = {}
+        local ok, err = pcall(function() for tag in page:items() do seen[#seen + 1] = tag.id end end)
+        assert.is_false(ok)
+        assert.same({ "t0" }, seen)
+        assert.equal("decode", err.kind)
+        assert.equal("p1", err.cursor)
+        assert.matches(c[4], err.message, 1, true)
+        assert.equal(2, #requests_to("/v1/ats/tags"))
+        local first, ferr = new_client(c[5]).ats:get_tags({ cursor = "p1" })
+        assert.is_nil(first)
+        assert.equal("decode", ferr.kind)
+        assert.equal(3, #requests_to("/v1/ats/tags"))
+      end)
+    end
+
     it("a server cursor that makes the URL too long is a pagination error, not retried", function()
       local cursor = ("c"):rep(8000001)
       sb:fault({ path = "/v1/ats/tags", status = 200, times = 1,

@@ -47,7 +47,7 @@ end
 function _M.open_jobs()
   local c, cerr = _client()
   if not c then return _fail(cerr) end
-  local first, err = c.ats:get_jobs({ status = "OPEN", page_size = 100 })
+  local first, err = c.ats:get_jobs({ statuses = { "OPEN" }, page_size = 100 })
   if not first then return _fail(err) end
   local jobs = {}
   -- items() raises the error object if a later page fails.

@@ -2,7 +2,7 @@
 --
 --   local kombo = require("kombo")
 --   local client = assert(kombo.new({ api_key = ..., integration_id = ... }))
---   local page = assert(client.ats:get_jobs({ status = "OPEN" }))
+--   local page = assert(client.ats:get_jobs({ statuses = { "OPEN" } }))
 --
 -- This file is the public entry point: construction, kombo.null,
 -- kombo.meta, the attachment helper, tasks, and the version; kombo.webhooks

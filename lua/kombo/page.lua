@@ -9,12 +9,13 @@ local attempts = require("kombo.attempts")
 local build = require("kombo.build")
 local errors = require("kombo.errors")
 local meta = require("kombo.meta")
+local null = require("cjson").null
 
 local drivers = require("kombo.drivers")
 local blocking = require("kombo.drivers.curl")
 local tasks = require("kombo.drivers.tasks")
 
-local type, error, setmetatable, rawget, pcall = type, error, setmetatable, rawget, pcall
+local type, error, setmetatable, rawget, pcall, pairs = type, error, setmetatable, rawget, pcall, pairs
 local co_create, co_resume, co_yield, co_status =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local compat = require("kombo.compat")
@@ -33,11 +34,40 @@ local context = setmetatable({}, { __mode = "k" })
 
 -- ctx.seen is shared by every page of one walk: cursor -> the index of the
 -- page whose `next` it was (0 for a cursor the caller passed in).
+-- What makes a page one the walk cannot follow, or nil. A page that is not
+-- what the API documents ends the walk with an error instead of quietly
+-- short: a null among the results would end items() there, results sent as
+-- a JSON object would yield nothing, and a `next` that is not a string would
+-- read as the last page.
+local function _malformed(data)
+  local results = type(data) == "table" and data.results
+  if type(results) ~= "table" then return "page without data.results" end
+  local n, last = 0, 0
+  for k, v in pairs(results) do
+    if type(k) ~= "number" then return "data.results is not an array" end
+    if type(v) ~= "table" then
+      return ("data.results[%d] is %s, not an object"):format(k, v == null and "null" or type(v))
+    end
+    n = n + 1
+    if k > last then last = k end
+  end
+  if n ~= last then
+    for i = 1, last do
+      if results[i] == nil then return ("data.results[%d] is null, not an object"):format(i) end
+    end
+  end
+  local nxt = data.next
+  if nxt ~= nil and nxt ~= null and type(nxt) ~= "string" then
+    return ("data.next is %s, not a cursor (a string) or null"):format(type(nxt))
+  end
+end
+
 local function _fetch(client, op, req, base_query, cursor, seen, index)
   local res, err = attempts.run(client, op, req)
-  if res and (type(res.data) ~= "table" or type(res.data.results) ~= "table") then
+  local malformed = res and _malformed(res.data)
+  if malformed then
     err = meta.set(errors.new({
-      kind = "decode", operation = op.name, message = "page without data.results",
+      kind = "decode", operation = op.name, message = malformed,
       attempts = (meta.get(res) or {}).attempts,
     }), meta.get(res))
     res = nil
