@@ -171,6 +171,8 @@ describe("build.encode_json", function()
     { "integral floats as integers", { 250.0, -3.0, 0 }, nil, "[250,-3,0]" },
     { "fractions round-trip", { 0.1, 2.5, 1 / 3 }, nil, "[0.1,2.5,0.3333333333333333]" },
     { "huge numbers", { 1e300 }, nil, "[1e+300]" },
+    { "integral floats beyond 2^53 as the integer they are", { 2 ^ 60, -2 ^ 62 }, nil,
+      "[1152921504606846976,-4611686018427387904]" },
     { "sorted keys", { b = 1, a = 2, c = { z = true, y = false } }, nil, '{"a":2,"b":1,"c":{"y":false,"z":true}}' },
     { "string escapes, slash plain", { 'q"\\/\n\1' }, nil, '["q\\"\\\\/\\n\\u0001"]' },
     { "UTF-8 bytes unchanged", { "Zoë ✓ 日本" }, nil, '["Zoë ✓ 日本"]' },
@@ -181,6 +183,17 @@ describe("build.encode_json", function()
   for _, c in ipairs(CASES) do
     it(c[1], function()
       assert.are.equal(c[4], (build.encode_json(c[2], c[3])))
+    end)
+  end
+
+  -- An id above 2^53 must go out as itself, not as its neighbour double.
+  if math.type then
+    it("integers beyond 2^53 exactly, in a body and in a path", function()
+      local big = math.tointeger("9007199254740993")
+      assert.are.equal('{"m":-9223372036854775807,"n":9007199254740993}',
+        (build.encode_json({ n = big, m = -math.maxinteger })))
+      local req = assert(build.request(OPS.get_application_attachments, { application_id = big }, false))
+      assert.are.equal("/ats/applications/9007199254740993/attachments", req.path)
     end)
   end
 

@@ -24,10 +24,13 @@ local _M = {}
 -- harmless) is the C core's, so there is one implementation to fuzz.
 local _escape = require("kombo.core").escape
 
--- Numbers as JSON/query text: integral values without ".0", others with
--- the fewest digits that read back as the same double.
+-- Numbers as JSON/query text: integers exactly (an id above 2^53 must not
+-- come out as another id), integral floats without ".0", others with the
+-- fewest digits that read back as the same double.
+local mtype = math.type -- nil before 5.3, where every number is a double
 local function _number(n)
-  if n == floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then return format("%d", n) end
+  if mtype and mtype(n) == "integer" then return format("%d", n) end
+  if n == floor(n) and n > -2 ^ 63 and n < 2 ^ 63 then return format("%d", n) end
   for p = 14, 16 do
     local s = format("%." .. p .. "g", n)
     if tonumber(s) == n then return s end
