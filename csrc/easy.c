@@ -5,6 +5,7 @@
  * easy:perform(req) does one HTTP exchange and nothing else: no retries,
  * no waiting (that is policy.c's and the drivers' business). It returns a
  * response table, or nil and a classified failure table. */
+#define _GNU_SOURCE /* memmem */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -470,7 +471,7 @@ static int build_response(lua_State *L)
 	lua_setfield(L, -2, "head");
 	lua_pushinteger(L, (lua_Integer)c->body.len);
 	lua_setfield(L, -2, "bytes");
-	if (c->decode && status >= 200 && status < 300 && decoded_envelope(L, c, body)) {
+	if (c->decode && !c->reflects_key && status >= 200 && status < 300 && decoded_envelope(L, c, body)) {
 		lua_setfield(L, -2, "json");
 	} else {
 		lua_pushlstring(L, body, c->body.len);
@@ -483,6 +484,29 @@ static int build_response(lua_State *L)
 	return 1;
 }
 
+/* Whether the body holds the API key the request sent (its Authorization
+ * line's credentials): a server may reflect it, and a 2xx body that does is
+ * not decoded here, but handed to Lua as a string, which redacts the key
+ * before decoding it. A memmem over bytes just received costs little next
+ * to the decode. */
+static int body_reflects_key(const kb_easy *c)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	const size_t plen = sizeof prefix - 1;
+	const struct curl_slist *l;
+	if (c->body.len == 0)
+		return 0;
+	for (l = c->headers; l != NULL; l = l->next) {
+		size_t klen;
+		if (strncasecmp(l->data, prefix, plen) != 0)
+			continue;
+		klen = strlen(l->data + plen);
+		return klen > 0 && klen <= c->body.len &&
+		       memmem(c->body.p, c->body.len, l->data + plen, klen) != NULL;
+	}
+	return 0;
+}
+
 /* Ends a transfer: pushes the response, or nil and a failure. The handle
  * stays busy until its buffers have been read: building the Lua values
  * can run a finalizer that calls back into the SDK, which must then take
@@ -490,6 +514,7 @@ static int build_response(lua_State *L)
 int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 {
 	int status, n = 1;
+	c->reflects_key = rc == CURLE_OK && c->decode && body_reflects_key(c);
 	release_request(c);
 	if (rc != CURLE_OK) {
 		n = push_failure(L, c, rc);

@@ -25,6 +25,7 @@ typedef struct {
 	size_t max_body;              /* 0: no limit */
 	int too_large;                /* 1: the body, 2: the headers */
 	int decode;                   /* req.json: 0 no, 1 yes, 2 with null_as_nil */
+	int reflects_key;             /* the body holds the key sent: Lua decodes it */
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	int building;                 /* its answer is being made into Lua values */

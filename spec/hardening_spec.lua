@@ -513,6 +513,49 @@ describe("hardening", function()
       end)
     end
 
+    for _, how in ipairs({ "a plain walk", "a walk in a task" }) do
+      it("is redacted from a successful page that reflects it, its cursor and what follows (" .. how .. ")", function()
+        local item = '{"id":"t-%s","remote_id":"1","name":"key %s","remote_created_at":null,"remote_updated_at":null,'
+          .. '"changed_at":"2026-01-01T00:00:00.000Z","remote_deleted_at":null}'
+        keyed:fault({
+          { path = "/v1/ats/tags", status = 200, times = 1,
+            body = ('{"status":"success","data":{"next":"%s","results":[' .. item .. ']}}'):format(KEY, KEY, KEY) },
+          { path = "/v1/ats/tags", status = 200, times = 1,
+            body = ('{"status":"success","data":{"next":null,"results":[' .. item .. ']}}'):format("2", KEY) },
+        })
+        local seen = {}
+        local client = assert(kombo.new({
+          api_key = KEY, integration_id = "i", server_url = keyed.url,
+          logger = function(level, message, fields) seen[#seen + 1] = { level, message, fields } end,
+          hooks = {
+            before_request = function(ex) seen[#seen + 1] = { ex.url, ex.method } end,
+            after_success = function(ex, r) seen[#seen + 1] = { ex.url, r } end,
+          },
+        }))
+        local items = {}
+        local function walk()
+          for tag in assert(client.ats:get_tags()):items() do items[#items + 1] = tag end
+        end
+        if how == "a plain walk" then
+          walk()
+        else
+          kombo.spawn(walk)
+          assert.is_true(kombo.run())
+        end
+        assert.equal(2, #items)
+        assert.equal("t-[REDACTED]", items[1].id)
+        assert.equal("key [REDACTED]", items[2].name)
+        assert.is_false(contains_key(items))
+        assert.is_false(contains_key(seen))
+        local asked = {}
+        for _, r in ipairs(keyed:requests()) do
+          if r.path == "/v1/ats/tags" then asked[#asked + 1] = r.path .. "?" .. (r.query or "") end
+        end
+        assert.equal(2, #asked)
+        assert.is_false(contains_key(asked))
+      end)
+    end
+
     it("is redacted from a successful result's metadata headers", function()
       local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = keyed.url }))
       local rule = reflecting_rule(200)

@@ -211,10 +211,16 @@ local function _meta_headers(client, m, res)
 end
 
 -- Turns the final HTTP answer into (result) or (nil, err fields). A driver
--- may have decoded a 2xx body already (res.json, asked for by req.json).
-local function _decode(res, null_as_nil)
+-- may have decoded a 2xx body already (res.json, asked for by req.json);
+-- libcurl's leaves a body holding the key it sent to this, which redacts
+-- the key before decoding, so no value of a result holds it.
+local function _decode(client, res, null_as_nil)
   local status, value = res.status, res.json
-  if value == nil then value = json_decode(res.body, null_as_nil) end
+  if value == nil then
+    local body = res.body
+    if body then body = _redact_string(client, body); res.body = body end
+    value = json_decode(body, null_as_nil)
+  end
   if status >= 200 and status < 300 then
     if type(value) ~= "table" or value.status == nil then
       local what = value == nil and "not valid JSON" or "JSON without a status field"
@@ -348,7 +354,7 @@ function _M.run(client, op, req)
   local m = { status = res and res.status, attempts = attempt, elapsed_ms = now_ms() - started }
   local result, e
   if res then
-    result, e = _decode(res, client._null_as_nil)
+    result, e = _decode(client, res, client._null_as_nil)
   elseif fail then
     e = { kind = fail.kind, reason = fail.reason, message = fail.message }
   else
