@@ -596,11 +596,15 @@ describe("inside nginx (cosockets)", function()
     { action = "json_not_object" }, { action = "invalid_utf8" }, { action = "redirect", location = "/elsewhere" },
     { action = "huge_body", size_bytes = 200000, max = 100000 }, { action = "huge_body", size_bytes = 50000 },
     { action = "trickle", chunk_bytes = 200, interval_ms = 10 }, { action = "no_headers" },
+    -- a byte every 100 ms: each read sees one, the whole takes minutes;
+    -- timeout_ms bounds the attempt, not the gap between two bytes
+    { action = "trickle", chunk_bytes = 1, interval_ms = 100 },
     { status = 429, headers = { ["Retry-After"] = "1" } }, { status = 500 },
   }
   for _, case in ipairs(PARITY) do
     local name = case.action or ("status " .. case.status)
     if case.size_bytes then name = name .. " " .. case.size_bytes .. (case.max and " over the limit" or "") end
+    if case.chunk_bytes then name = name .. " " .. case.chunk_bytes .. " bytes a time" end
     it("sees " .. name .. " as the libcurl driver does", function()
       local rule = { path = "/v1/ats/tags" }
       for k, v in pairs(case) do if k ~= "max" then rule[k] = v end end

@@ -104,40 +104,112 @@ local function _send_request(sock, parts, deadline, may_resend)
   end
 end
 
-local function _receive(sock, req, deadline, max_bytes, may_resend)
-  local function remaining()
+-- An answer read through receiveany, a piece at a time, with the time left
+-- to the deadline set before each piece: a cosocket's read timeout starts
+-- again whenever a byte arrives, so reading a line or a length at once
+-- would let a server sending a byte now and then hold the call far past
+-- timeout_ms. Returns line(max) and bytes(n, into); each fails with
+-- nil, err ("timeout" once the deadline has passed) and what came of it.
+local function _reader(sock, deadline)
+  local buf, pos = "", 1 -- received, not yet taken: buf from pos on
+  local r = {}
+  local function more()
     local left = deadline - _now_ms()
-    if left < 1 then return nil end
+    if left < 1 then return nil, "timeout" end
     sock:settimeout(left)
+    local data, err = sock:receiveany(CHUNK)
+    if not data then return nil, err end
+    buf, pos = data, 1
     return true
+  end
+  -- A line without its LF and the CR before it; at most max bytes.
+  function r.line(max)
+    local parts, got = nil, 0
+    while true do
+      local i = find(buf, "\n", pos, true)
+      if i then
+        local line = sub(buf, pos, i - 1)
+        pos = i + 1
+        if parts then parts[#parts + 1] = line; line = concat(parts) end
+        if sub(line, -1) == "\r" then line = sub(line, 1, -2) end
+        return line
+      end
+      if pos <= #buf then
+        parts = parts or {}
+        parts[#parts + 1] = sub(buf, pos)
+        got = got + #buf - pos + 1
+      end
+      buf, pos = "", 1
+      if got > max then return nil, "too_large" end
+      local ok, err = more()
+      if not ok then return nil, err, parts and concat(parts) or "" end
+    end
+  end
+  -- n bytes, appended to the list `into`.
+  function r.bytes(n, into)
+    while n > 0 do
+      if pos > #buf then
+        local ok, err = more()
+        if not ok then return nil, err end
+      end
+      local take = #buf - pos + 1
+      if take > n then take = n end
+      into[#into + 1] = (pos == 1 and take == #buf) and buf or sub(buf, pos, pos + take - 1)
+      pos, n = pos + take, n - take
+    end
+    return true
+  end
+  -- Everything until the server closes, appended to `into`; at most max.
+  function r.rest(into, max)
+    local total = 0
+    while true do
+      if pos <= #buf then
+        into[#into + 1] = pos == 1 and buf or sub(buf, pos)
+        total = total + #buf - pos + 1
+        buf, pos = "", 1
+        if max and total > max then return nil, "too_large" end
+      end
+      local ok, err = more()
+      if not ok then
+        if err == "closed" then return true end
+        return nil, err
+      end
+    end
+  end
+  function r.pending() return pos <= #buf end
+  return r
+end
+
+local function _receive(sock, req, deadline, max_bytes, may_resend)
+  local r = _reader(sock, deadline)
+  local function lost(what, err, got_bytes)
+    if err == "timeout" then return _fail("timeout", "timed out " .. what, true) end
+    if err == "too_large" then return _fail("too_large", HEAD_TOO_LARGE, true) end
+    return _classify("receive", err, true, got_bytes)
   end
   local status, headers, keep, http10
   local head_bytes = 0
-  local function head_too_large(line)
-    head_bytes = head_bytes + #line + 2
-    return head_bytes > MAX_HEAD_BYTES
-  end
   while true do
-    if not remaining() then return _fail("timeout", "timed out waiting for the status line", true) end
-    local line, lerr, partial = sock:receive("*l")
+    local line, lerr, partial = r.line(MAX_HEAD_BYTES - head_bytes)
     if not line then
-      if may_resend and status == nil and (partial or "") == "" and not find(tostring(lerr), "timeout", 1, true) then
+      if may_resend and status == nil and partial == "" and lerr ~= "timeout" and lerr ~= "too_large" then
         return nil, nil, true
       end
-      return _classify("receive", lerr, true, status ~= nil)
+      return lost("waiting for the status line", lerr, status ~= nil)
     end
     local version, code = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
     if not code then return _fail("partial", "malformed status line", true) end
-    if head_too_large(line) then return _fail("too_large", HEAD_TOO_LARGE, true) end
+    head_bytes = head_bytes + #line + 2
+    if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
     status, http10 = tonumber(code), version == "1.0"
     headers = {}
     local repeated -- name -> every value of a header that came more than once
     while true do
-      if not remaining() then return _fail("timeout", "timed out reading headers", true) end
-      local h, herr = sock:receive("*l")
-      if not h then return _classify("receive", herr, true, true) end
+      local h, herr = r.line(MAX_HEAD_BYTES - head_bytes)
+      if not h then return lost("reading headers", herr, true) end
       if h == "" then break end
-      if head_too_large(h) then return _fail("too_large", HEAD_TOO_LARGE, true) end
+      head_bytes = head_bytes + #h + 2
+      if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
       local name, value = match(h, "^([^:]+):[ \t]*(.-)[ \t]*$")
       if name then
         name = lower(name)
@@ -166,67 +238,52 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
   local body
   local te = lower(headers["transfer-encoding"] or "")
   local length = tonumber(headers["content-length"])
+  local function too_large()
+    return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
+  end
   if upper(req.method) == "HEAD" or status == 204 or status == 304 then
     body = ""
   elseif find(te, "chunked", 1, true) then
     local chunks, total = {}, 0
     while true do
-      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
-      local size_line, cerr = sock:receive("*l")
-      if not size_line then return _classify("receive", cerr, true, true) end
+      local size_line, cerr = r.line(MAX_HEAD_BYTES)
+      if not size_line then return lost("reading the body", cerr, true) end
       local size = tonumber(match(size_line, "^%s*(%x+)"), 16)
       if not size then return _fail("partial", "malformed chunk size", true) end
       if size == 0 then
         repeat -- trailers, up to the empty line
-          if not remaining() then return _fail("timeout", "timed out reading trailers", true) end
-          local t, terr = sock:receive("*l")
-          if not t then return _classify("receive", terr, true, true) end
+          local t, terr = r.line(MAX_HEAD_BYTES)
+          if not t then return lost("reading trailers", terr, true) end
         until t == ""
         break
       end
       total = total + size
-      if max_bytes and total > max_bytes then
-        return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
-      end
-      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
-      local data, derr = sock:receive(size)
-      if not data then return _classify("receive", derr, true, true) end
-      chunks[#chunks + 1] = data
-      local crlf, crerr = sock:receive(2)
-      if not crlf then return _classify("receive", crerr, true, true) end
+      if max_bytes and total > max_bytes then return too_large() end
+      local ok, derr = r.bytes(size, chunks)
+      if not ok then return lost("reading the body", derr, true) end
+      ok, derr = r.bytes(2, {})
+      if not ok then return lost("reading the body", derr, true) end
     end
     body = concat(chunks)
   elseif length then
-    if max_bytes and length > max_bytes then
-      return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
-    end
-    if length > 0 then
-      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
-      local data, derr = sock:receive(length)
-      if not data then return _classify("receive", derr, true, true) end
-      body = data
-    else
-      body = ""
-    end
+    if max_bytes and length > max_bytes then return too_large() end
+    local pieces = {}
+    local ok, derr = r.bytes(length, pieces)
+    if not ok then return lost("reading the body", derr, true) end
+    body = pieces[2] == nil and (pieces[1] or "") or concat(pieces)
   else
     -- No length: the body ends when the server closes the connection.
     keep = false
-    local chunks, total = {}, 0
-    while true do
-      if not remaining() then return _fail("timeout", "timed out reading the body", true) end
-      local data, derr = sock:receiveany(CHUNK)
-      if not data then
-        if derr == "closed" then break end
-        return _classify("receive", derr, true, true)
-      end
-      total = total + #data
-      if max_bytes and total > max_bytes then
-        return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
-      end
-      chunks[#chunks + 1] = data
+    local pieces = {}
+    local ok, derr = r.rest(pieces, max_bytes)
+    if not ok then
+      if derr == "too_large" then return too_large() end
+      return lost("reading the body", derr, true)
     end
-    body = concat(chunks)
+    body = concat(pieces)
   end
+  -- Bytes past the answer are no answer to anything this driver sent.
+  if r.pending() then keep = false end
   return { status = status, headers = headers, body = body, keep = keep }
 end
 
