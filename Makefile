@@ -128,7 +128,7 @@ examples: $(CORE)
 	rm -f $(BUILD)/nightly_export.jsonl $(BUILD)/nightly_export.state.json
 	$(WITH_SANDBOX) examples/nightly_export.lua $(BUILD)/nightly_export.jsonl $(BUILD)/nightly_export.state.json
 	$(WITH_SANDBOX) examples/integration_health.lua
-	$(WITH_SANDBOX) bin/kombo ats get-jobs --status OPEN --all
+	$(WITH_SANDBOX) bin/kombo ats get-jobs --statuses OPEN --all
 
 # The operation reference is docs/operations.md, which `make operations` writes.
 readme: operations

@@ -1,6 +1,6 @@
 -- An inbound candidate: their application to a job, with their CV from disk.
 --
---   lua examples/create_application.lua JOB CV_FILE FIRST_NAME LAST_NAME EMAIL [--phone NUMBER]
+--   lua5.4 examples/create_application.lua JOB CV_FILE FIRST_NAME LAST_NAME EMAIL [--phone NUMBER]
 --
 -- JOB is a job id or a job's exact name (any case). Reads KOMBO_API_KEY,
 -- KOMBO_INTEGRATION_ID and KOMBO_SERVER_URL. Exits 1 when Kombo refuses the

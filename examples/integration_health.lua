@@ -5,7 +5,7 @@
 -- against forcing syncs routinely, so one is only asked for when the data
 -- looks stale, and not again while it is queued.
 --
---   lua examples/integration_health.lua [--stale-hours N] [--dry-run] [INTEGRATION_ID ...]
+--   lua5.4 examples/integration_health.lua [--stale-hours N] [--dry-run] [INTEGRATION_ID ...]
 --
 -- With no ids it checks KOMBO_INTEGRATION_ID. Reads KOMBO_API_KEY and
 -- KOMBO_SERVER_URL (optional). Exits 0 when every integration is healthy

@@ -1,7 +1,7 @@
 -- Moves every pending application of a job that sits in one stage to the
 -- job's next stage, and leaves a note on each saying so.
 --
---   lua examples/move_stage.lua JOB STAGE [--note TEXT] [--dry-run]
+--   lua5.4 examples/move_stage.lua JOB STAGE [--note TEXT] [--dry-run]
 --
 -- JOB is a job id or a job's exact name ("Backend Engineer"); STAGE is a
 -- stage id or a stage name of that job ("Initial Screening"). Case does not

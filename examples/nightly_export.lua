@@ -3,7 +3,7 @@
 --   {"type":"candidates","deleted":false,"item":{...}}
 -- The first run exports everything, each later run what changed since.
 --
---   lua examples/nightly_export.lua OUTPUT STATE_FILE
+--   lua5.4 examples/nightly_export.lua OUTPUT STATE_FILE
 --
 -- STATE_FILE keeps each model's watermark, and where a run that stopped
 -- resumes: the next run continues there, so nothing is lost (the page that

@@ -240,6 +240,36 @@ describe("examples", function()
       assert.is_true(#all("/ats/applications", "outcome=PENDING") > 0)
     end)
 
+    it("lists what it would reject with --dry-run and changes nothing", function()
+      local before = #all("/ats/applications", "outcome=PENDING")
+      local code, out = run("reject_stale.lua", { "0", "No response", "--dry-run" })
+      assert.equal(0, code)
+      assert.matches(before .. " would be rejected as \"No response\" (--dry-run: nothing changed)", out, 1, true)
+      assert.same({}, writes())
+      assert.equal(before, #all("/ats/applications", "outcome=PENDING"))
+    end)
+
+    for _, words in ipairs({ { "--dry-rn" }, { "--jbo", "x" }, { "--note" }, { "extra" } }) do
+      it("refuses " .. table.concat(words, " ") .. " before anything is read or written", function()
+        local argv = { "0", "No response" }
+        for _, w in ipairs(words) do argv[#argv + 1] = w end
+        local code, _, err = run("reject_stale.lua", argv)
+        assert.equal(2, code)
+        assert.matches("usage: reject_stale.lua", err, 1, true)
+        assert.same({}, sb:requests())
+      end)
+    end
+
+    it("runs from a checkout as the README's Examples section shows", function()
+      local readme = read_file("README.md")
+      local line = readme:match("One example against a fresh sandbox.-```sh\n([^\n]+)\n```")
+      assert.matches("^sh tools/with%-sandbox%.sh lua5%.4 examples/reject_stale%.lua", line)
+      local p = io.popen("env -u LUA -u BUILD -u LUA_PATH -u LUA_CPATH " .. line .. " 2>&1; echo \"exit $?\"")
+      local out = p:read("*a")
+      p:close()
+      assert.matches("would be rejected as \"No response\" (--dry-run: nothing changed)\nexit 0\n", out, 1, true)
+    end)
+
     it("lists the reasons and changes nothing for an unknown reason", function()
       local code, _, err = run("reject_stale.lua", { "30", "Bad vibes" })
       assert.equal(2, code)
