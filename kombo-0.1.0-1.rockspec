@@ -37,8 +37,12 @@ external_dependencies = {
 -- none can be forgotten. LuaRocks puts a wrapper naming the interpreter and
 -- the tree's module paths in front of what lands in BINDIR.
 -- The sandbox server is a rock of its own: sandbox/kombo-sandbox-*.rockspec.
+-- docs/ (the operation reference the command's help points to) and
+-- library/ (the LuaLS annotations) go to the rock's own folder in the tree,
+-- lib/luarocks/rocks-<version>/kombo/<version>/.
 build = {
   type = "make",
+  copy_directories = { "docs", "library" },
   build_target = "rock",
   install_target = "rock-install",
   variables = { -- for both passes

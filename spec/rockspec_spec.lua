@@ -219,11 +219,16 @@ describe("rockspecs", function()
         local want = { "bin/kombo", "lib/lua/" .. v.abi .. "/kombo/core.so" }
         for _, f in ipairs(files_under("lua")) do want[#want + 1] = "share/lua/" .. v.abi .. "/" .. f end
         table.sort(want)
-        local got = {}
+        local got, beside = {}, {}
         for _, f in ipairs(files_under(tree)) do
           if not f:match("^lib/luarocks/") then got[#got + 1] = f end
+          local kept = f:match("^lib/luarocks/rocks%-[^/]+/kombo/[^/]+/(.*)$")
+          if kept then beside[kept] = true end
         end
         assert.same(want, got)
+        -- The reference the help points to, and the editor's annotations.
+        assert.is_true(beside["docs/operations.md"])
+        assert.is_true(beside["library/kombo.lua"])
         for _, f in ipairs(got) do assert.is_nil(f:match("sandbox"), f) end
 
         local sb = sandbox.start()
