@@ -71,6 +71,16 @@ describe("kombo.new", function()
     end)
   end
 
+  for _, typo in ipairs({ { "timout_ms", "timeout_ms" }, { "timeout", "timeout_ms" }, { "retires", "retries" },
+    { "nul_as_nil", "null_as_nil" } }) do
+    it("suggests " .. typo[2] .. " for " .. typo[1], function()
+      local client, err = kombo.new(with({ [typo[1]] = 5 }))
+      assert.is_nil(client)
+      assert.equal(typo[1], err.field)
+      assert.matches("not a known option (did you mean " .. typo[2] .. "?)", err.message, 1, true)
+    end)
+  end
+
   it("never shows the API key in an option error", function()
     local _, err = kombo.new(with({ api_key = "secret-key\n" }))
     assert.not_matches("secret%-key", tostring(err))

@@ -61,6 +61,22 @@ local CALL_OPTION_TYPES = {
 }
 local HOOKS = { before_request = true, after_success = true, after_error = true }
 
+-- " (did you mean timeout_ms?)" for a typo of a known name, or for the
+-- start of one (timeout); "" when nothing is close.
+local function _suggestion(name, known)
+  if type(name) ~= "string" then return "" end
+  local names = {}
+  for n in pairs(known) do names[#names + 1] = n end
+  table.sort(names)
+  local best = build.closest(name, names)
+  if not best and #name >= 4 then
+    for _, n in ipairs(names) do
+      if n:sub(1, #name) == name then best = n; break end
+    end
+  end
+  return best and (" (did you mean " .. best .. "?)") or ""
+end
+
 local function _check_types(opts, known, prefix)
   if type(opts) ~= "table" then
     return invalid(prefix ~= "" and prefix or "opts", "a table")
@@ -68,7 +84,7 @@ local function _check_types(opts, known, prefix)
   for k, v in pairs(opts) do
     local want = known[k]
     if not want then
-      return invalid(prefix .. tostring(k), "not a known option")
+      return invalid(prefix .. tostring(k), "not a known option" .. _suggestion(k, known))
     end
     local t = type(v)
     if not (want == t or want:find(t, 1, true)) then
