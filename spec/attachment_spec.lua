@@ -105,6 +105,17 @@ describe("kombo.attachment with restrictions", function()
     assert.matches("at most 2000 bytes (this integration's limit for all attachments together)", err.message, 1, true)
   end)
 
+  it("refuses fields or restrictions of the wrong type, naming them", function()
+    for _, c in ipairs({ { 5, nil, "fields" }, { { name = 3 }, nil, "fields.name" },
+      { { type = "" }, nil, "fields.type" }, { nil, "CV", "restrictions" } }) do
+      local ok, att, err = pcall(kombo.attachment, file(10), c[1], c[2])
+      assert.is_true(ok, tostring(att))
+      assert.is_nil(att)
+      assert.equal("invalid_request", err.kind)
+      assert.equal(c[3], err.field)
+    end
+  end)
+
   it("still reports a directory or a missing file first", function()
     local _, err = kombo.attachment("/tmp", nil, CREATE_CANDIDATE)
     assert.equal("path", err.field)

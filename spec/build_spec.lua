@@ -260,11 +260,20 @@ describe("build.request tells where a misplaced field belongs", function()
 end)
 
 describe("date-times as os.time() numbers", function()
+  local kombo_iso8601 = require("kombo").iso8601
   it("kombo.iso8601 writes UTC with milliseconds", function()
     local kombo = require("kombo")
     assert.equal("1970-01-01T00:00:00.000Z", kombo.iso8601(0))
     assert.equal("2026-12-01T15:04:05.250Z", kombo.iso8601(1796137445.25))
     assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", kombo.iso8601())
+  end)
+
+  it("kombo.iso8601 raises for what is not a time, rather than return a date no one asked for", function()
+    for _, bad in ipairs({ "2026-01-01", 0 / 0, math.huge, {} }) do
+      local ok, err = pcall(kombo_iso8601, bad)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'kombo.iso8601' (seconds since the epoch expected", err, 1, true)
+    end
   end)
 
   it("a date-time query parameter takes a number", function()

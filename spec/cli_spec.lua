@@ -488,6 +488,18 @@ describe("the kombo command", function()
       assert.same({}, cli.args({}, OPTIONS))
     end)
 
+    it("takes every word after -- as a word, dashes or not", function()
+      assert.same({ "30", "--note", "-x", job = "J" }, cli.args({ "--job", "J", "--", "30", "--note", "-x" }, OPTIONS))
+    end)
+
+    it("says what it takes when argv or options is not a table", function()
+      for _, bad in ipairs({ { nil, OPTIONS }, { { "x" }, nil }, { "30", OPTIONS } }) do
+        local args, problem = cli.args(bad[1], bad[2])
+        assert.is_nil(args)
+        assert.matches("two tables", problem, 1, true)
+      end
+    end)
+
     it("refuses an unknown, repeated or valueless option, naming it", function()
       local cases = {
         { { "--jbo", "x" }, "no option --jbo (did you mean --job?)" },

@@ -114,6 +114,13 @@ describe("kombo.from_env", function()
       io.write(tostring(c), " ", err.field, " ", err.message)]])
     assert.matches("^nil api_key .*set KOMBO_API_KEY", out)
   end)
+
+  it("with opts that are not a table says so instead of raising", function()
+    local ok, c, err = pcall(kombo.from_env, "x")
+    assert.is_true(ok, tostring(c))
+    assert.is_nil(c)
+    assert.equal("opts", err.field)
+  end)
 end)
 
 describe("calling an operation", function()

@@ -45,6 +45,9 @@ local _finite = schema.finite
 --- Kombo's API takes. t defaults to now.
 function _M.iso8601(t)
   t = t or os.time()
+  if type(t) ~= "number" or not _finite(t) then
+    error("bad argument #1 to 'kombo.iso8601' (seconds since the epoch expected, got " .. tostring(t) .. ")", 2)
+  end
   local whole = floor(t)
   local ms = floor((t - whole) * 1000 + 0.5)
   if ms == 1000 then whole, ms = whole + 1, 0 end

@@ -617,13 +617,20 @@ end
 --- or to the word its help shows for the value. The result holds the other
 --- words at 1..n and each option given under its name (true for a switch);
 --- an unknown option, a missing value or an option given twice is nil and
---- a message naming it (and the closest option).
+--- a message naming it (and the closest option). After "--" every word is
+--- one of the others, dashes or not.
 function _M.args(argv, options)
+  if type(argv) ~= "table" or type(options) ~= "table" then
+    return nil, "kombo.cli.args(argv, options): two tables, the words (arg) and the options"
+  end
   local ok, result = pcall(function()
     local out, i = {}, 1
     while argv[i] ~= nil do
       local name, inline = flag(argv[i])
-      if name == nil then
+      if argv[i] == "--" then
+        for j = i + 1, #argv do out[#out + 1] = argv[j] end
+        break
+      elseif name == nil then
         out[#out + 1] = argv[i]
         i = i + 1
       elseif options[name] == nil then

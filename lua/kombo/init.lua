@@ -36,6 +36,9 @@ local ENV = {
 -- where set (empty counts as unset); `opts` adds options and wins over the
 -- environment.
 function _M.from_env(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, require("kombo.errors").invalid("opts", "a table of options for kombo.new, or nil")
+  end
   local o = {}
   for _, e in ipairs(ENV) do
     local v = os.getenv(e[1])
@@ -199,6 +202,17 @@ function _M.attachment(path, fields, restrictions)
   local invalid = require("kombo.errors").invalid
   if type(path) ~= "string" or path == "" then
     return nil, invalid("path", "the path of a file to attach, a non-empty string")
+  end
+  if fields ~= nil and type(fields) ~= "table" then
+    return nil, invalid("fields", "a table of name, content_type and type, or nil")
+  end
+  for _, k in ipairs({ "name", "content_type", "type" }) do
+    if fields and fields[k] ~= nil and (type(fields[k]) ~= "string" or fields[k] == "") then
+      return nil, invalid("fields." .. k, "a non-empty string")
+    end
+  end
+  if restrictions ~= nil and type(restrictions) ~= "table" then
+    return nil, invalid("restrictions", "what an /ats/actions/* read returned (a table), or nil")
   end
   fields = fields or {}
   local f, ferr = io.open(path, "rb")
