@@ -49,9 +49,13 @@ function _M.verify(raw_body, signature, secret)
         or ("a " .. type(secret))) .. ")")
   end
   if type(signature) == "table" then
-    -- ngx.req.get_headers() gives a list for a header sent more than once.
-    return nil, _fail("signature", "signature_malformed", "one X-Kombo-Signature header; the request has "
-      .. #signature)
+    -- ngx.req.get_headers() gives a list for a header sent more than once;
+    -- a list of one is that one value.
+    if #signature ~= 1 or next(signature, 1) ~= nil then
+      return nil, _fail("signature", "signature_malformed", "one X-Kombo-Signature header; the request has "
+        .. #signature .. " (a list of them)")
+    end
+    signature = signature[1]
   end
   if signature == nil or signature == "" then
     return nil, _fail("signature", "signature_missing", "the X-Kombo-Signature header's value; the request has"
