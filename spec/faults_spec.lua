@@ -38,7 +38,7 @@ end
 
 local function retry_reason(logs)
   for _, l in ipairs(logs) do
-    if l.message == "retrying" then return l.fields.reason, l.fields.delay_ms end
+    if l.message == "retrying" then return l.fields.detail, l.fields.delay_ms end
   end
 end
 

@@ -48,7 +48,28 @@ describe("retries", function()
     for _, l in ipairs(logs) do if l.message == "retrying" then retry = l end end
     assert.equal("warn", retry.level)
     assert.equal(1000, retry.f.delay_ms)
-    assert.matches("Retry%-After", retry.f.reason)
+    assert.matches("Retry%-After", retry.f.detail)
+  end)
+
+  it("logs a retry's and a give-up's reason as err.reason names it, and the policy's sentence as detail", function()
+    local dead = assert(kombo.new({ api_key = "k", integration_id = "i", server_url = "http://127.0.0.1:9/v1",
+      retries = { strategy = "backoff", retry_connection_errors = true,
+        backoff = { initial_interval = 1, max_interval = 2, exponent = 1.5, max_elapsed_time = 60000 }, max_attempts = 2 },
+      logger = function(level, message, fields) logs[#logs + 1] = { level = level, message = message, f = fields } end,
+    }))
+    local _, err = dead.ats:get_tags()
+    local seen = {}
+    for _, l in ipairs(logs) do seen[l.message] = l.f end
+    assert.equal(err.reason, seen.retrying.reason)
+    assert.equal(err.reason, seen["giving up"].reason)
+    assert.is_string(seen.retrying.detail)
+    assert.matches("max_attempts 2", seen["giving up"].detail, 1, true)
+    sb:fault({ path = "/v1/ats/tags", status = 503, times = 1 })
+    logs = {}
+    assert(client.ats:get_tags())
+    for _, l in ipairs(logs) do seen[l.message] = l.f end
+    assert.equal(503, seen.retrying.status)
+    assert.is_nil(seen.retrying.reason)
   end)
 
   it("takes four attempts for three 503s then a 200", function()

@@ -333,20 +333,25 @@ function _M.run(client, op, req)
     if waited then started, attempt_started = started + waited, attempt_started + waited end
     if res and res.status < 300 then break end
     local now = now_ms()
-    local delay, reason = policy:decide({
+    -- The policy's answer is a sentence (detail); `reason` in what is
+    -- logged is the one word err.reason would have, as everywhere else.
+    local delay, detail = policy:decide({
       method = method, attempt = attempt, elapsed_ms = now - started, attempt_ms = now - attempt_started,
       status = res and res.status, failure = fail and fail.reason, sent = fail and fail.sent,
       headers = res and _headers(res), now_ms = time_ms(), random = random(),
     })
     if not delay then
       if attempt > 1 then
-        _log(client, "warn", "giving up", { operation = op.name, attempt = attempt, reason = reason })
+        _log(client, "warn", "giving up", {
+          operation = op.name, attempt = attempt, detail = detail,
+          status = res and res.status, reason = fail and fail.reason,
+        })
       end
       break
     end
     _log(client, "warn", "retrying", {
-      operation = op.name, attempt = attempt, reason = reason, delay_ms = delay,
-      status = res and res.status, failure = fail and fail.reason,
+      operation = op.name, attempt = attempt, detail = detail, delay_ms = delay,
+      status = res and res.status, reason = fail and fail.reason,
     })
     driver.sleep(delay)
   end
