@@ -53,8 +53,8 @@ describe("retries", function()
 
   it("logs a retry's and a give-up's reason as err.reason names it, and the policy's sentence as detail", function()
     local dead = assert(kombo.new({ api_key = "k", integration_id = "i", server_url = "http://127.0.0.1:9/v1",
-      retries = { strategy = "backoff", retry_connection_errors = true,
-        backoff = { initial_interval = 1, max_interval = 2, exponent = 1.5, max_elapsed_time = 60000 }, max_attempts = 2 },
+      retries = { strategy = "backoff", retry_connection_errors = true, max_attempts = 2,
+        backoff = { initial_interval = 1, max_interval = 2, exponent = 1.5, max_elapsed_time = 60000 } },
       logger = function(level, message, fields) logs[#logs + 1] = { level = level, message = message, f = fields } end,
     }))
     local _, err = dead.ats:get_tags()
