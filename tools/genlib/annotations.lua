@@ -210,6 +210,32 @@ function kombo.map(list, fn, opts) end
 ---@return kombo.Attachment|nil
 ---@return kombo.Error|nil
 function kombo.attachment(path, fields, restrictions) end
+
+---os.time() seconds (now when nil) as the UTC date-time the API takes,
+---"2026-12-01T15:04:05.000Z". Raises for anything but a finite number.
+---@param t? number
+---@return string
+function kombo.iso8601(t) end
+
+---The `kombo` command's pieces, for scripts (README "Command line").
+---@class kombo.cli
+local cli = {}
+
+---A script's own command line: words at 1..n, each option under its name
+---(true for a switch); nil and a message for an unknown, repeated or
+---valueless option. Every word after "--" is a word.
+---@param argv string[] the words, `arg`
+---@param options table<string, string|false> each option's name: the word its value shows as, or false for a switch
+---@return table|nil
+---@return string|nil message
+function cli.args(argv, options) end
+
+---The `kombo` command itself: runs it on `argv` (the words after its name)
+---and returns its exit status (0, 1 when the call failed, 2 for a usage error).
+---@param argv string[]
+---@param streams? { stdout?: file*, stderr?: file*, stdin?: file*, terminal?: boolean }
+---@return integer
+function cli.main(argv, streams) end
 ]]
 
 -- Class names -----------------------------------------------------------------
