@@ -257,6 +257,23 @@ describe("build.request tells where a misplaced field belongs", function()
     assert.matches("(and 2 more: see err.errors)", err.message, 1, true)
     assert.equal("invalid_request", err.errors[2].kind)
   end)
+
+  it("reports every problem inside the body too, fields in order, items by index", function()
+    local _, err = build.request(OPS.create_candidate, { body = {
+      candidate = { first_name = 1, email_address = {} }, application = 5,
+      screening_question_answers = { { question_id = "q", answer = 0 / 0 }, { answer = "a" } },
+    } }, true)
+    local fields = {}
+    for i, e in ipairs(err.errors) do fields[i] = e.field end
+    assert.same({ "body.application", "body.candidate.last_name", "body.candidate.email_address",
+      "body.candidate.first_name", "body.screening_question_answers[1].answer",
+      "body.screening_question_answers[2].question_id" }, fields)
+    assert.equal("body.application", err.field)
+    -- one problem is still the error itself, as check reports it
+    local _, one = build.request(OPS.create_candidate, { body = candidate_body({ application = 5 }) }, true)
+    assert.equal("body.application", one.field)
+    assert.equal(1, #one.errors)
+  end)
 end)
 
 describe("date-times as os.time() numbers", function()

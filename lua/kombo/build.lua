@@ -302,8 +302,7 @@ local function _validate(op, params, idx)
   elseif body == nil then
     if op.body.required and #op.body.required > 0 then problem("body", "required") end
   else
-    local ok, f, e = schema.check(op.body, body, "body")
-    if not ok then problem(f, e) end
+    for _, p in ipairs(schema.check_all(op.body, body, "body")) do problem(p.field, p.expected) end
   end
   if #problems == 0 then return nil end
   local list = {}

@@ -329,33 +329,56 @@ local function _sorted_string_keys(t)
   return keys
 end
 
-local function _check_object(s, v, field)
+-- `sink`, passed down by check_all: the list its problems go to. A field
+-- of an object or an item of an array that fails is noted there and the
+-- check goes on to the next, so one call reports them all. Without it (check,
+-- and every trial of an any_of branch) the first failure ends the check.
+-- A child's failure: noted, and the walk goes on, or returned.
+local function _failed(sink, f, e)
+  if sink then
+    sink[#sink + 1] = { field = f, expected = e }
+    return true
+  end
+  return nil, f, e
+end
+
+local function _check_object(s, v, field, sink)
   local props = s.properties or {}
   for _, name in ipairs(s.required or {}) do
-    if v[name] == nil then return nil, _child(field, name), "required" end
+    if v[name] == nil then
+      local ok, f, e = _failed(sink, _child(field, name), "required")
+      if not ok then return nil, f, e end
+    end
   end
   local keys = _sorted_string_keys(v)
   for _, k in ipairs(keys) do
     local ps = props[k]
     if ps then
-      local ok, f, e = _check(ps, v[k], _child(field, k))
-      if not ok then return nil, f, e end
+      local ok, f, e = _check(ps, v[k], _child(field, k), sink)
+      if not ok then
+        ok, f, e = _failed(sink, f, e)
+        if not ok then return nil, f, e end
+      end
     elseif s.additional == false then
-      return nil, _child(field, k), "not an allowed field"
+      local ok, f, e = _failed(sink, _child(field, k), "not an allowed field")
+      if not ok then return nil, f, e end
     end
   end
   return true
 end
 
-local function _check_array(s, v, field)
+local function _check_array(s, v, field, sink)
   local n = #v
   local sized, sf, se = _check_size(n, s.min_items, s.max_items, field, "an array", "item")
   if not sized then return nil, sf, se end
   if s.items then
     local prefix = field or ""
     for i = 1, n do
-      local ok, f, e = _check(s.items, v[i], prefix .. "[" .. i .. "]")
-      if not ok then return nil, f, e end
+      local ok, f, e = _check(s.items, v[i], prefix .. "[" .. i .. "]", sink)
+      if not ok then
+        ok, f, e = _failed(sink, f, e)
+        if not ok then return nil, f, e end
+      end
     end
   end
   return true
@@ -379,8 +402,9 @@ local function _discriminated(s, v)
   return true
 end
 
-local function _check_any_of(s, v, field, kind)
+local function _check_any_of(s, v, field, kind, sink)
   local fitting = {}
+  -- Trying a branch is a question, not a report: no sink.
   for _, b in ipairs(s.any_of) do
     if _check(b, v, field) then return true end
     if _fits(b, kind) then fitting[#fitting + 1] = b end
@@ -393,11 +417,11 @@ local function _check_any_of(s, v, field, kind)
     fitting = picked
   end
   -- Exactly one plausible branch: its own complaint is the useful one.
-  if #fitting == 1 then return _check(fitting[1], v, field) end
+  if #fitting == 1 then return _check(fitting[1], v, field, sink) end
   return nil, field, _expected(s)
 end
 
-_check = function(s, v, field)
+_check = function(s, v, field, sink)
   if v == nil then return nil, field, "required" end
   local kind = _M.kind(v)
   if kind == nil then
@@ -417,7 +441,7 @@ _check = function(s, v, field)
     return nil, field, _expected(s)
   end
   if s.any_of then
-    local ok, f, e = _check_any_of(s, v, field, kind)
+    local ok, f, e = _check_any_of(s, v, field, kind, sink)
     if not ok then return nil, f, e end
   end
   local t = s.type
@@ -438,10 +462,10 @@ _check = function(s, v, field)
     return true
   elseif t == "object" then
     if kind ~= "object" and kind ~= "empty" then return nil, field, _expected(s) end
-    return _check_object(s, v, field)
+    return _check_object(s, v, field, sink)
   elseif t == "array" then
     if kind ~= "array" and kind ~= "empty" then return nil, field, _expected(s) end
-    return _check_array(s, v, field)
+    return _check_array(s, v, field, sink)
   elseif t == "null" then
     return nil, field, "null"
   end
@@ -457,6 +481,16 @@ function _M.check(s, value, field)
   local ok, f, e = _check(s, value, field)
   if ok then return true end
   return nil, f or "value", e
+end
+
+--- Every problem of `value` against `s`, as { field, expected } in the
+--- order `check` meets them (the first is the one `check` returns); an
+--- empty list when it fits.
+function _M.check_all(s, value, field)
+  local problems = {}
+  local fits, f, e = _check(s, value, field, problems)
+  if not fits then problems[#problems + 1] = { field = f or "value", expected = e } end
+  return problems
 end
 
 --- The phrase `check` uses for what schema `s` expects ("an integer from 1 to 250").
