@@ -139,6 +139,14 @@ describe("the kombo command", function()
       assert.matches("kombo: API error in get_tags (HTTP 500", err, 1, true)
       assert.matches("--cursor " .. cursors[2], err, 1, true)
     end)
+
+    it("names no cursor to go on from when nothing was printed (a cursor of its own refused)", function()
+      local code, out, err = run({ "ats", "get-tags", "--cursor", "not-a-cursor", "--all" })
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.matches("HTTP 400", err, 1, true)
+      assert.is_nil(err:find("to go on from there", 1, true))
+    end)
   end)
 
   describe("prints", function()
@@ -305,7 +313,9 @@ describe("the kombo command", function()
     it("nothing when a value does not convert or fails the SDK's checks: exit 2", function()
       local cases = {
         { { "ats", "get-jobs", "--page-size", "ten" }, "--page-size: an integer from 1 to 250, got ten" },
-        { { "ats", "get-jobs", "--page-size", "0" }, "page_size: an integer from 1 to 250" },
+        { { "ats", "get-jobs", "--page-size", "500" }, "kombo: --page-size: an integer from 1 to 250, got 500" },
+        { { "ats", "move-application-to-stage", "--application-id", "a", "--stage-id", "s" },
+          "stage_id is a field of the request body; give the body as JSON with --body, e.g. --body '{\"stage_id\": ...}'" },
         { { "ats", "get-jobs", "--include-deleted=yes" }, "--include-deleted: true or false, got yes" },
         { { "ats", "get-jobs", "--status", "OPEN", "--status", "CLOSED" }, "--status given twice" },
         { { "ats", "get-jobs", "--status" }, "--status needs a value" },

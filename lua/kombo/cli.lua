@@ -370,6 +370,9 @@ local function parse(argv)
       i = i + take_parameter(params, p, inline, argv, i)
     elseif OPTIONS[name] ~= nil then
       i = i + take_option(o, name, inline, argv, i)
+    elseif op.body and op.body.properties and op.body.properties[snake(name)] ~= nil then
+      usage(("%s has no option --%s: %s is a field of the request body; give the body as JSON with --body, "
+        .. "e.g. --body '{\"%s\": ...}'"):format(kebab(op.name), name, snake(name), snake(name)))
     else
       unknown_flag(name, by_flag, kebab(op.name))
     end
@@ -540,14 +543,26 @@ local function check_output(o, op)
 end
 
 -- An SDK error on stderr: one line per problem. The SDK redacts the key.
-local function report(stderr, err)
+-- A parameter's problem as the flag that gave it, with what was given.
+local function as_flag(e, params)
+  if not (params and e.kind == "invalid_request" and e.field and e.field ~= "body") then return tostring(e) end
+  local given = params[e.field]
+  if given == nil then return tostring(e) end
+  local expected = e.message:sub(#e.field + 3)
+  if type(given) == "table" then given = concat(given, ",") end
+  return ("kombo: --%s: %s, got %s"):format(kebab(e.field), expected, tostring(given))
+end
+
+-- `walked`: pages were printed before the failure, so the cursor it stopped
+-- at is where another run goes on.
+local function report(stderr, err, params, walked)
   if type(err) ~= "table" then
     stderr:write("kombo: ", tostring(err), "\n")
     return FAILED
   end
   local list = err.errors and #err.errors > 1 and err.errors or { err }
-  for _, e in ipairs(list) do stderr:write(tostring(e), "\n") end
-  if err.cursor ~= nil and err.kind ~= "invalid_request" then
+  for _, e in ipairs(list) do stderr:write(as_flag(e, params), "\n") end
+  if walked and err.cursor ~= nil and err.kind ~= "invalid_request" then
     stderr:write("kombo: the walk stopped at cursor ", tostring(err.cursor),
       "; run the same command with --cursor ", tostring(err.cursor), " to go on from there\n")
   end
@@ -576,7 +591,7 @@ local function run(cmd, streams)
   res, err = client[cmd.group][op.name](client[cmd.group], cmd.params)
   if not res then
     client:close()
-    return report(streams.stderr, err)
+    return report(streams.stderr, err, cmd.params)
   end
   local out, shape = streams.stdout, (prose(cmd.group)[op.name] or {}).result
   if format == "json" and not o.all then
@@ -607,7 +622,7 @@ local function run(cmd, streams)
   end
   if w.finish and ok then w.finish() end
   client:close()
-  if not ok then return report(streams.stderr, err) end
+  if not ok then return report(streams.stderr, err, nil, true) end
   return OK
 end
 
