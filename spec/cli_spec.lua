@@ -315,7 +315,8 @@ describe("the kombo command", function()
         { { "ats", "get-jobs", "--page-size", "ten" }, "--page-size: an integer from 1 to 250, got ten" },
         { { "ats", "get-jobs", "--page-size", "500" }, "kombo: --page-size: an integer from 1 to 250, got 500" },
         { { "ats", "move-application-to-stage", "--application-id", "a", "--stage-id", "s" },
-          "stage_id is a field of the request body; give the body as JSON with --body, e.g. --body '{\"stage_id\": ...}'" },
+          "stage_id is a field of the request body; give the body as JSON with --body, "
+            .. "e.g. --body '{\"stage_id\": ...}'" },
         { { "ats", "get-jobs", "--include-deleted=yes" }, "--include-deleted: true or false, got yes" },
         { { "ats", "get-jobs", "--status", "OPEN", "--status", "CLOSED" }, "--status given twice" },
         { { "ats", "get-jobs", "--status" }, "--status needs a value" },
