@@ -338,6 +338,18 @@ describe("client:sync", function()
     assert.equal(612 - 100, #again)
   end)
 
+  it("finds a state file it could not save before it asks for anything", function()
+    local sync = assert(client:sync("ats.get_applications", { page_size = 100 },
+      { state_file = "/nonexistent-dir/kombo-state.json" }))
+    sb:clear_requests()
+    local ids, err = run(sync)
+    assert.equal("state", err.kind)
+    assert.equal("write", err.reason)
+    assert.matches("/nonexistent-dir/kombo-state.json.tmp", err.message, 1, true)
+    assert.equal(0, #ids)
+    assert.same({}, queries())
+  end)
+
   it("writes the state file whole or not at all", function()
     local sync = applications()
     local open, writes = io.open, 0

@@ -202,6 +202,13 @@ function Sync:_load()
     where = self.state_file
     local all, err = _read_file(self)
     if not all then return nil, err end
+    -- A state that could not be saved at the end (a missing folder, no
+    -- permission) is found out now, before the walk asks for any page.
+    local tmp = self.state_file .. ".tmp"
+    local f, msg = io.open(tmp, "ab")
+    if not f then return nil, _state_error(self, "write", tostring(msg)) end
+    f:close()
+    os.remove(tmp)
     st = all[self.key] or {}
   end
   if type(st) ~= "table" or (st.watermark ~= nil and not _ms(st.watermark))
