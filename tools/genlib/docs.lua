@@ -98,12 +98,12 @@ end
 
 local _describe
 
--- "`a`*, `b`, `c`" for an object's fields; long lists are cut short.
+-- "`a`*, `b`, `c`" for an object's fields, every one: a field left out of
+-- the reference is one a user cannot find.
 local function _field_list(s)
   local names, required = _sorted_props(s)
   local out = {}
-  for i = 1, math.min(#names, 8) do out[i] = "`" .. names[i] .. "`" .. (required[names[i]] and "*" or "") end
-  if #names > 8 then out[9] = format("and %d more", #names - 8) end
+  for i = 1, #names do out[i] = "`" .. names[i] .. "`" .. (required[names[i]] and "*" or "") end
   return concat(out, ", ")
 end
 
