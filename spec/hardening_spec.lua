@@ -556,6 +556,18 @@ describe("hardening", function()
       end)
     end
 
+    it("is kept out of an error's body when the server sent it JSON-escaped", function()
+      local escaped = KEY:gsub(".", function(c) return ("\\u%04x"):format(c:byte()) end)
+      keyed:fault({ path = "/v1/ats/tags", status = 401, times = 1,
+        body = '{"status":"error","error":{"code":"PLATFORM.AUTH","message":"your key ' .. escaped .. '"}}' })
+      local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = keyed.url }))
+      local _, err = client.ats:get_tags()
+      assert.equal("your key [REDACTED]", err.message)
+      assert.is_nil(err.body:find(escaped, 1, true))
+      assert.is_false(contains_key(err))
+      assert.matches("[REDACTED]", err.body, 1, true)
+    end)
+
     it("is redacted from a successful result's metadata headers", function()
       local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = keyed.url }))
       local rule = reflecting_rule(200)

@@ -229,13 +229,22 @@ local function _decode(client, res, null_as_nil)
     return value
   end
   local e = type(value) == "table" and type(value.error) == "table" and value.error or {}
-  local function str(v) return type(v) == "string" and v or nil end
-  return nil, {
+  local escaped = false
+  local function str(v)
+    if type(v) ~= "string" then return nil end
+    -- The body's text no longer holds a key; a decoded string that does
+    -- had it escaped (\u0053...), which no match on the text can find.
+    if not escaped and _redact_string(client, v) ~= v then escaped = true end
+    return v
+  end
+  local err = {
     kind = "api",
     code = str(e.code), title = str(e.title),
     message = str(e.message) or ("HTTP " .. status),
     log_url = str(e.log_url),
   }
+  if escaped then res.body = REDACTED .. " (the body held the API key, escaped)" end
+  return nil, err
 end
 
 --- Runs req (from build.request, with op/opts/policy attached) to the end.
