@@ -220,6 +220,20 @@ describe("build.encode_json", function()
     local json, err = build.encode_json(t)
     assert.is_nil(json)
     assert.are.equal("invalid_request", err.kind)
+    assert.are.equal("body.self", err.field)
+    assert.matches("contains itself", err.message, 1, true)
+    -- the same table twice side by side is no cycle
+    local shared = { a = 1 }
+    assert.are.equal('{"x":{"a":1},"y":[{"a":1}]}', (build.encode_json({ x = shared, y = { shared } })))
+  end)
+
+  it("still bounds a deep value that is no cycle", function()
+    local deep = {}
+    local t = deep
+    for _ = 1, 1100 do t.n = {}; t = t.n end
+    local json, err = build.encode_json(deep)
+    assert.is_nil(json)
+    assert.matches("nested at most 1000 deep", err.message, 1, true)
   end)
 
   it("uses the given field prefix", function()

@@ -81,7 +81,7 @@ end
 
 local _encode
 
-local function _encode_table(v, s, field, out, depth)
+local function _encode_table(v, s, field, out, depth, open)
   local kind = schema.kind(v)
   if s and s.any_of then s = _branch(s, v) end
   local t = s and s.type
@@ -90,7 +90,7 @@ local function _encode_table(v, s, field, out, depth)
     out[#out + 1] = "["
     for i = 1, #v do
       if i > 1 then out[#out + 1] = "," end
-      local ok, err = _encode(v[i], items, field .. "[" .. i .. "]", out, depth + 1)
+      local ok, err = _encode(v[i], items, field .. "[" .. i .. "]", out, depth + 1, open)
       if not ok then return nil, err end
     end
     out[#out + 1] = "]"
@@ -105,14 +105,15 @@ local function _encode_table(v, s, field, out, depth)
     if i > 1 then out[#out + 1] = "," end
     out[#out + 1] = _json_string(k)
     out[#out + 1] = ":"
-    local ok, err = _encode(v[k], props and props[k], field .. "." .. k, out, depth + 1)
+    local ok, err = _encode(v[k], props and props[k], field .. "." .. k, out, depth + 1, open)
     if not ok then return nil, err end
   end
   out[#out + 1] = "}"
   return true
 end
 
-_encode = function(v, s, field, out, depth)
+-- `open`: the tables being written, from the value down to this one.
+_encode = function(v, s, field, out, depth, open)
   local t = type(v)
   if t == "string" then
     out[#out + 1] = _json_string(v)
@@ -124,12 +125,16 @@ _encode = function(v, s, field, out, depth)
   elseif v == NULL then
     out[#out + 1] = "null"
   elseif t == "table" then
+    if open[v] then return nil, errors.invalid(field, "a value, not a table that contains itself") end
     if depth > MAX_DEPTH then return nil, errors.invalid(field, "nested at most " .. MAX_DEPTH .. " deep") end
     if schema.kind(v) == nil then
       local wants_array = s and s.type == "array"
       return nil, errors.invalid(field, wants_array and "an array (keys 1..n only)" or "an object with string keys")
     end
-    return _encode_table(v, s, field, out, depth)
+    open[v] = true
+    local ok, err = _encode_table(v, s, field, out, depth, open)
+    open[v] = nil
+    return ok, err
   else
     return nil, errors.invalid(field, "a JSON value")
   end
@@ -144,7 +149,7 @@ end
 function _M.encode_json(value, s, field)
   field = field or "body"
   local out = {}
-  local ok, err = _encode(value, s, field, out, 0)
+  local ok, err = _encode(value, s, field, out, 0, {})
   if not ok then return nil, err end
   return concat(out)
 end
