@@ -59,6 +59,8 @@ describe("kombo.new", function()
     { "bad backoff exponent", with({ retries = { backoff = { exponent = 0.5 } } }), "retries.backoff.exponent" },
     { "verify_tls as a string", with({ verify_tls = "no" }), "verify_tls" },
     { "negative max_response_bytes", with({ max_response_bytes = -5 }), "max_response_bytes" },
+    { "a ca_file with NUL (libcurl would read another path)", with({ ca_file = "/etc/ssl/x.pem\0.evil" }), "ca_file" },
+    { "an empty ca_file", with({ ca_file = "" }), "ca_file" },
   }
   for _, case in ipairs(cases) do
     it("rejects " .. case[1], function()
