@@ -266,6 +266,10 @@ describe("rockspecs", function()
         out, code = sh(("cd %s && %s %s %s/bin/kombo --version"):format(quote(dir), CLEAN_ENV, tree_paths, quote(tree)))
         assert.equal(0, code, out)
         assert.matches("^kombo%-lua %d+%.%d+%.%d+ %(" .. (v.lua == "luajit" and "LuaJIT" or "Lua " .. v.abi), out)
+        -- and finds the tree's modules by itself, without those paths
+        out, code = sh(("cd %s && %s %s/bin/kombo --version"):format(quote(dir), CLEAN_ENV, quote(tree)))
+        assert.equal(0, code, out)
+        assert.matches("^kombo%-lua %d+%.%d+%.%d+", out)
         out, code = sh(("cd %s && %s %s KOMBO_API_KEY=%s KOMBO_INTEGRATION_ID=%s KOMBO_SERVER_URL=%s "
           .. "%s/bin/kombo ats get-tags --page-size 3 --output jsonl"):format(quote(dir), CLEAN_ENV, tree_paths,
           quote(sb.api_key), quote(sb.integration_id), quote(sb.url), quote(tree)))
