@@ -156,8 +156,16 @@ describe("the write governor", function()
     assert.equal(3, kombo.meta(r).attempts)
   end)
 
-  it("gives back the place of a call whose coroutine was dropped mid-call", function()
-    local c = client({ max_in_flight_writes = 1 })
+  -- The caller's logger yields the caller's own coroutine while its write
+  -- holds the only place (the SDK's calls never yield a coroutine that is
+  -- not a task's: there they block). PUC Lua 5.1 cannot yield out of a
+  -- logger (it runs under pcall), so there no call is left mid-way.
+  local it_yields = require("kombo.compat").YIELD_IN_FOR and it or pending
+  it_yields("gives back the place of a call whose coroutine was dropped mid-call", function()
+    local yieldable = require("kombo.compat").yieldable
+    local c = client({ max_in_flight_writes = 1, logger = function(_, message)
+      if message == "request" and yieldable() then coroutine.yield() end
+    end })
     local after
     kombo.spawn(function()
       -- A coroutine of the caller's own starts a write and is dropped

@@ -328,6 +328,63 @@ describe("kombo.spawn / kombo.run", function()
     for i = 1, 3 do assert.equal(#want.data.results, got[i]) end
   end)
 
+  -- A coroutine of the caller's own inside a task (a generator over a
+  -- walk) is not the task: the SDK's waits must not be yielded to it.
+  describe("a coroutine of the caller's own inside a task", function()
+    local function all_ids()
+      local ids = {}
+      for tag in assert(client.ats:get_tags({ page_size = 2 })):items() do ids[#ids + 1] = tag.id end
+      return ids
+    end
+
+    it("gets a call's answer, not the SDK's wait", function()
+      local _, want = sb:request("GET", "/ats/tags")
+      local got
+      kombo.spawn(function()
+        local get = coroutine.wrap(function() return client.ats:get_tags() end)
+        local tags, err = get()
+        got = tags and #tags.data.results or tostring(err)
+      end)
+      assert.is_true(kombo.run())
+      assert.equal(#want.data.results, got)
+    end)
+
+    it("yields every item of a walk, as a generator, and kombo.run ends cleanly", function()
+      local want = all_ids()
+      local got = {}
+      local task = kombo.spawn(function()
+        local gen = coroutine.wrap(function()
+          for tag in assert(client.ats:get_tags({ page_size = 2 })):items() do coroutine.yield(tag) end
+        end)
+        for tag in gen do got[#got + 1] = tag.id end
+        return #got
+      end)
+      assert.is_true(kombo.run())
+      assert.equal(#want, task:wait())
+      assert.same(want, got)
+    end)
+  end)
+
+  -- The SDK runs a walk's fetches on coroutines of its own; a yield of the
+  -- caller's code running there (a logger, a hook) is passed on to whoever
+  -- resumed the walk, or returns nothing where nothing can take it.
+  it("walks to the end when the logger or a hook yields, in a script and in a task", function()
+    local yieldable = require("kombo.compat").yieldable
+    local function yields() if yieldable() then coroutine.yield() end end
+    local yielding = sb:client({ retries = NO_RETRIES, logger = yields, hooks = { before_request = yields } })
+    local function walk()
+      local n = 0
+      for _ in assert(yielding.ats:get_tags({ page_size = 2 })):items() do n = n + 1 end
+      return n
+    end
+    local _, want = sb:request("GET", "/ats/tags?page_size=250")
+    assert.equal(#want.data.results, walk())
+    local task = kombo.spawn(walk)
+    assert.is_true(kombo.run())
+    assert.equal(#want.data.results, task:wait())
+    yielding:close()
+  end)
+
   it("blocks as before outside a task", function()
     local tags = assert(client.ats:get_tags())
     assert.equal("success", tags.status)

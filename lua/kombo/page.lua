@@ -16,12 +16,29 @@ local blocking = require("kombo.drivers.curl")
 local tasks = require("kombo.drivers.tasks")
 
 local type, error, setmetatable, rawget, pcall, pairs = type, error, setmetatable, rawget, pcall, pairs
-local co_create, co_resume, co_yield, co_status =
-  coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
+local co_create, co_yield, co_status =
+  coroutine.create, coroutine.yield, coroutine.status
 local compat = require("kombo.compat")
 compat.interpreted_module()
 local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 local WAIT = drivers.WAIT
+-- What a walk's producer yields a page with, told apart from a yield of the
+-- caller's own code running on it.
+local PAGE = setmetatable({}, { __tostring = function() return "kombo.PAGE" end })
+
+-- Resumes one of the walk's coroutines until it yields a wait (WAIT), a
+-- page (PAGE) or ends. The caller's own code runs on them too (a logger, a
+-- hook, an api_key function): a yield of its is passed on to whoever
+-- resumed this code, as it would be with no coroutine of the SDK's between
+-- them, and where nothing can take it the yield returns nothing.
+local function _resume(co, ...)
+  local r = pack(tasks.resume(co, ...))
+  while r[1] and r[2] ~= WAIT and r[2] ~= PAGE and co_status(co) ~= "dead" do
+    local args = compat.yieldable() and pack(co_yield(unpack(r, 2, r.n))) or pack()
+    r = pack(tasks.resume(co, unpacked(args)))
+  end
+  return r
+end
 
 local _M = {}
 
@@ -146,7 +163,7 @@ local function _prefetch(ctx, cursor, in_for)
   if not driver.start then return nil end
   local co = co_create(_follow)
   local job = { co = co, driver = driver, cursor = cursor }
-  local r = pack(co_resume(co, ctx, cursor, tasks))
+  local r = _resume(co, ctx, cursor, tasks)
   if not r[1] then
     job.raised = r[2]
   elseif co_status(co) == "dead" then
@@ -183,7 +200,7 @@ local function _join(job, ctx, cursor)
   end
   local co = job.co
   while true do
-    r = pack(co_resume(co, unpacked(args)))
+    r = _resume(co, unpacked(args))
     if not r[1] then error(r[2], 0) end
     if co_status(co) == "dead" then return unpack(r, 2, r.n) end
     args = pack(_serve(unpack(r, 3, r.n)))
@@ -245,7 +262,7 @@ local function _producer(first, walk)
       -- Held here, not by the page: dropping the iterator cancels it.
       local job = _take(ctx, cursor) or _prefetch(ctx, cursor, true)
       walk.job, walk.first, walk.ctx, walk.cursor = job, nil, ctx, cursor
-      co_yield(p)
+      co_yield(PAGE, p)
       p = nil -- luacheck: ignore 311 (dropped before the fetch, not after it)
       local err
       if job then p, err = _join(job, ctx, cursor) else p, err = _follow(ctx, cursor) end
@@ -286,10 +303,10 @@ local function _next_page(walk)
   end
   local args = pack()
   while true do
-    local r = pack(co_resume(co, unpacked(args)))
+    local r = _resume(co, unpacked(args))
     if not r[1] then error(r[2], 0) end
     if co_status(co) == "dead" then return nil end
-    if r[2] ~= WAIT then return r[2] end
+    if r[2] == PAGE then return r[3] end
     if compat.YIELD_IN_FOR then
       args = pack(co_yield(unpack(r, 2, r.n)))
     else

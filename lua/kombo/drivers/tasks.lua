@@ -20,6 +20,7 @@
 local core = require("kombo.core")
 
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
+local co_running = coroutine.running
 local traceback = debug.traceback
 local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, tostring, table.remove, math.huge, pairs
 local setmetatable, rawget = setmetatable, rawget
@@ -62,12 +63,39 @@ local per_client = setmetatable({}, { __mode = "k" })
 --- The task being run, or nil outside tasks. Code that cannot yield
 -- (a finalizer or a metamethod the collector or the VM runs mid-task, or
 -- the scheduler between two resumes) is outside: its calls block.
+-- The SDK runs parts of a call on coroutines of its own (a walk's
+-- producer, a page fetched ahead), which pass a task's waits on to whoever
+-- resumed them; a coroutine of the caller's (coroutine.wrap around a walk,
+-- inside a task) does not, and the task's driver would yield its waits to
+-- that caller's code. parent[co]: what last resumed the SDK's coroutine co
+-- (resume below), so the running code counts as the task's only when every
+-- coroutine between it and the task's own is the SDK's.
 local yieldable = compat.yieldable
+local parent = setmetatable({}, { __mode = "k" })
 local function _current()
-  if current and yieldable() then return current end
-  return nil
+  if not (current and yieldable()) then return nil end
+  local co, own = co_running(), current.co
+  while co ~= own do
+    co = parent[co]
+    if co == nil then return nil end
+  end
+  return current
 end
 _M.current = _current
+
+--- resume(co, ...) -> what coroutine.resume returns: resumes one of the
+-- SDK's own coroutines, which passes the waits of a task it runs in on.
+-- The link lasts while co runs: kept after it, it would hold what co's
+-- stack holds (5.1 and LuaJIT have no ephemerons), a walk's cancelling
+-- guard among it.
+local function _unlink(co, ...)
+  parent[co] = nil
+  return ...
+end
+function _M.resume(co, ...)
+  parent[co] = co_running()
+  return _unlink(co, co_resume(co, ...))
+end
 
 function _M.send(client, req)
   local r = pack(co_yield(WAIT, "send", client, req))
@@ -213,6 +241,12 @@ end
 -- A task ended: keep its outcome for task:wait and wake those waiting.
 local function _ended(task, ok, r)
   task.co = nil
+  -- Ended while listed as waiting (its own code finished while a wait it
+  -- started was pending): nothing may wake it again.
+  if parked_tasks[task] then
+    parked_tasks[task] = nil
+    parked = parked - 1
+  end
   -- A walk's prefetch never outlives the task that walked.
   local mine = task.prefetches
   if mine then for p in pairs(mine) do _cancel(p) end end
@@ -230,8 +264,9 @@ local function _ended(task, ok, r)
 end
 
 local function _resume(task, args)
-  current = task
   local co = task.co
+  if co == nil then return end -- ended already (a wake that came late)
+  current = task
   local r = pack(co_resume(co, unpacked(args)))
   current = nil
   if not r[1] then
