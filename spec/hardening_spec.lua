@@ -618,6 +618,45 @@ describe("hardening", function()
       end)
     end
 
+    it("a hook that replaces the headers table with something else fails the call, nothing sent", function()
+      for _, v in ipairs({ false, "X-A: 1" }) do
+        local client = new_client({ hooks = { before_request = function(ex) ex.headers = v end } })
+        local ok, res, err = pcall(client.ats.get_tags, client.ats)
+        assert.is_true(ok, tostring(res))
+        assert.is_nil(res)
+        assert.equal("headers", err.field)
+      end
+      assert.equal(0, #sb:requests())
+    end)
+
+    for _, where in ipairs({ "hook", "logger" }) do
+      it("a " .. where .. " that closes the client mid-call: nothing more is sent, nothing kept open", function()
+        local client, attempts = nil, 0
+        local function close_on_second(message)
+          if message ~= nil and message ~= "request" then return end
+          attempts = attempts + 1
+          if attempts == 2 then client:close() end
+        end
+        local opts = { retries = { strategy = "backoff", max_attempts = 3,
+          backoff = { initial_interval = 1, max_interval = 2, max_elapsed_time = 5000 } } }
+        if where == "hook" then
+          opts.hooks = { before_request = function() close_on_second() end }
+        else
+          opts.logger = function(_, message) close_on_second(message) end
+        end
+        client = new_client(opts)
+        sb:fault({ path = "/v1/ats/tags", status = 503, times = -1 })
+        local _, err = client.ats:get_tags()
+        assert.equal("invalid_request", err.kind)
+        assert.equal("client", err.field)
+        assert.equal(1, #requests_to("/v1/ats/tags"))
+        assert.is_nil(client._pool)
+        collectgarbage()
+        collectgarbage()
+        assert.equal(1, sb:open_connections(1)) -- only the sandbox's own look
+      end)
+    end
+
     it("inside tasks, such a hook fails its own call and every other task still runs", function()
       local bad = new_client({ hooks = { before_request = function(ex) ex.headers["X-A"] = "1\r\n2" end } })
       local good = new_client()

@@ -304,6 +304,10 @@ function _M.run(client, op, req)
       lines = _fixed_lines(client, req, integration_id, api_key)
     else
       if hooks.before_request then hooks.before_request(exchange) end
+      if type(exchange.headers) ~= "table" then
+        return nil, errors.invalid("headers", "a table of header names and values (the before_request hook left "
+          .. type(exchange.headers) .. ")", op.name)
+      end
       lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil, req.body)
       if not lines then return nil, errors.invalid(field, expected, op.name) end
     end
@@ -330,6 +334,13 @@ function _M.run(client, op, req)
     local attempt_started = now_ms()
     if client._logger then
       _log(client, "debug", "request", { operation = op.name, method = method, url = url, attempt = attempt })
+    end
+    -- A hook, the logger or the api_key function may have closed the
+    -- client: close is final, so nothing more goes out.
+    if client._closed then
+      if place then governor.release(place) end
+      return nil, errors.invalid("client", "an open client: client:close() was called during this call"
+        .. " (by a hook, the logger or the api_key function); nothing more was sent", op.name)
     end
     local waited
     res, fail, waited = driver.send(client, {

@@ -23,7 +23,9 @@ local function _pool(client)
   local pool = client._pool
   if not pool then
     pool = { free = {}, n = 0, out = setmetatable({}, { __mode = "k" }), ahead = setmetatable({}, { __mode = "k" }) }
-    client._pool = pool
+    -- A closed client keeps nothing: a pool not its own closes each handle
+    -- as it comes back.
+    if not client._closed then client._pool = pool end
   end
   return pool
 end
