@@ -414,9 +414,14 @@ describe("client:sync", function()
     end
     local store = table_store()
     local sync = applications({ store = store })
-    store.values[sync.key] = '{"resume":{"operation":"get_tags"}}'
-    local _, err = run(sync)
-    assert.equal("corrupt", err.reason)
+    -- an array, as a state file's is; a date no calendar has, which read
+    -- as one would put the watermark past every record
+    for _, text in ipairs({ '{"resume":{"operation":"get_tags"}}', "[1,2]",
+      '{"watermark":"9999-99-99T99:99:99Z"}', '{"watermark":"2026-02-30T25:00:00Z"}' }) do
+      store.values[sync.key] = text
+      local _, err = run(sync)
+      assert.equal("corrupt", err.reason, text)
+    end
     assert.equal(0, #sb:requests())
   end)
 

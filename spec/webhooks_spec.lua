@@ -114,6 +114,12 @@ describe("kombo.webhooks.verify", function()
     ok, err = webhooks.verify(DATA_CHANGED, { ("A"):rep(43) }, SECRET)
     assert.is_nil(ok)
     assert.is_not_nil(err.reason:match("^signature_"))
+    -- a list whose __len is someone's code that raises is still a list, counted
+    local odd = setmetatable({ sig }, { __len = function() error("no length here") end })
+    assert.is_true(webhooks.verify(DATA_CHANGED, odd, SECRET))
+    ok, err = webhooks.verify(DATA_CHANGED, setmetatable({}, { __len = function() return {} end }), SECRET)
+    assert.is_nil(ok)
+    assert.equal("signature_malformed", err.reason)
   end)
 
   it("answers bad argument types with nil, err and never raises", function()

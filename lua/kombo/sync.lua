@@ -47,6 +47,12 @@ local function _ms(s)
     offset = (tonumber(zh) * 60 + tonumber(zm)) * 60000 * (sign == "-" and -1 or 1)
   end
   y, mo = tonumber(y), tonumber(mo)
+  -- A date no calendar has ("9999-99-99T99:99:99Z") is no time: read as
+  -- one, a watermark past every record would sync nothing, silently.
+  if mo < 1 or mo > 12 or tonumber(d) < 1 or tonumber(d) > 31 or tonumber(h) > 23 or tonumber(mi) > 59
+    or tonumber(se) > 60 then
+    return nil
+  end
   -- Days since 1970-01-01 in the proleptic Gregorian calendar, counting
   -- years from March so the leap day ends a year.
   if mo <= 2 then y = y - 1 end
@@ -198,6 +204,8 @@ function Sync:_load()
     -- nil, false and ngx.null (lua-resty-redis) are all "never set"
     if type(text) ~= "string" then return {} end
     st = core.json_decode(text)
+    -- a JSON array is no state, as in a state file
+    if type(st) == "table" and st[1] ~= nil then st = nil end
   else
     where = self.state_file
     local all, err = _read_file(self)

@@ -51,11 +51,14 @@ function _M.verify(raw_body, signature, secret)
   if type(signature) == "table" then
     -- ngx.req.get_headers() gives a list for a header sent more than once;
     -- a list of one is that one value.
-    if #signature ~= 1 or next(signature, 1) ~= nil then
+    -- Counted raw: a table's __len is the caller's code, and may raise.
+    local n = 0
+    for _ in next, signature do n = n + 1 end
+    if n ~= 1 or rawget(signature, 1) == nil then
       return nil, _fail("signature", "signature_malformed", "one X-Kombo-Signature header; the request has "
-        .. #signature .. " (a list of them)")
+        .. n .. " (a list of them)")
     end
-    signature = signature[1]
+    signature = rawget(signature, 1)
   end
   if signature == nil or signature == "" then
     return nil, _fail("signature", "signature_missing", "the X-Kombo-Signature header's value; the request has"
