@@ -15,7 +15,7 @@ local drivers = require("kombo.drivers")
 local blocking = require("kombo.drivers.curl")
 local tasks = require("kombo.drivers.tasks")
 
-local type, error, setmetatable, rawget, pcall, pairs = type, error, setmetatable, rawget, pcall, pairs
+local type, error, setmetatable, rawget, pcall, next = type, error, setmetatable, rawget, pcall, next
 local co_create, co_yield, co_status =
   coroutine.create, coroutine.yield, coroutine.status
 local compat = require("kombo.compat")
@@ -59,17 +59,23 @@ local context = setmetatable({}, { __mode = "k" })
 local function _malformed(data)
   local results = type(data) == "table" and data.results
   if type(results) ~= "table" then return "page without data.results" end
-  local n, last = 0, 0
-  for k, v in pairs(results) do
-    if type(k) ~= "number" then return "data.results is not an array" end
-    if type(v) ~= "table" then
-      return ("data.results[%d] is %s, not an object"):format(k, v == null and "null" or type(v))
-    end
-    n = n + 1
-    if k > last then last = k end
+  -- This runs for every page of every walk, so by index, not pairs, and a
+  -- C call (type) for the first item only: a server that sends results of
+  -- another kind sends them all so, but a null may be anywhere.
+  local n = #results
+  for i = 1, n do
+    local v = results[i]
+    if v == null or v == nil then return ("data.results[%d] is null, not an object"):format(i) end
   end
-  if n ~= last then
-    for i = 1, last do
+  if n > 0 and type(results[1]) ~= "table" then
+    return ("data.results[1] is %s, not an object"):format(type(results[1]))
+  end
+  -- Past the sequence there is nothing: a key there is a hole (a null the
+  -- decoder left out, with null_as_nil) or a key of an object.
+  local k = next(results, n > 0 and n or nil)
+  if k ~= nil then
+    if type(k) ~= "number" then return "data.results is not an array" end
+    for i = n + 1, k do
       if results[i] == nil then return ("data.results[%d] is null, not an object"):format(i) end
     end
   end
