@@ -149,6 +149,23 @@ describe("the write governor", function()
     assert.equal(1, most)
   end)
 
+  -- A place handed to a waiter belongs to the waiter's call: the call that
+  -- gave it back ending must not free it while the waiter's write runs.
+  it("keeps a handed-over place held after the call that gave it back has ended", function()
+    slow_writes(300)
+    local c = client({ max_in_flight_writes = 1 })
+    kombo.spawn(function() assert(note(c, 1)) end) -- holds the place, then ends
+    kombo.spawn(function() assert(note(c, 2)) end) -- waits, and gets it
+    kombo.spawn(function()
+      require("kombo.drivers.tasks").sleep(450) -- while the second write runs
+      assert(note(c, 3))
+    end)
+    assert.is_true(kombo.run())
+    local w, most = sandbox.writes(sb:requests())
+    assert.equal(3, #w)
+    assert.equal(1, most)
+  end)
+
   it("retries a write refused with 429 CONCURRENCY_LIMIT_EXCEEDED, in a new place", function()
     local c = client({ retries = { backoff = { initial_interval = 10, max_interval = 20 } } })
     sb:fault({ method = "POST", status = 429, code = "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED", times = 2 })

@@ -435,6 +435,30 @@ LOCATIONS["/killed_write"] = [[
   KOMBO.reply({ ok = r ~= nil, err = err and tostring(err), status = r and r.status,
     active = require("kombo.governor").state(KOMBO.id).active })
 ]]
+-- A light thread killed while it waits for the only place, whose holder
+-- lives on after its write: the place goes to the next waiter, not to the
+-- dead one (which would keep it until the holder's thread ended).
+LOCATIONS["/killed_waiter"] = [[
+  local c = KOMBO.client({ max_in_flight_writes = 1, retries = { strategy = "none" } })
+  local app = assert(c.ats:get_applications({ page_size = 1 })).data.results[1].id
+  local function note(text)
+    return c.ats:add_application_note({ application_id = app, body = { content = text, content_type = "PLAIN_TEXT" } })
+  end
+  local holder = ngx.thread.spawn(function()
+    local r = note("holder")
+    ngx.sleep(1.5)
+    c.ats:get_tags({ page_size = 1 }) -- the marker: the holder's thread ends after it
+    return r ~= nil
+  end)
+  ngx.sleep(0.05)
+  local waiter = ngx.thread.spawn(function() return note("killed") end)
+  ngx.sleep(0.05)
+  assert(ngx.thread.kill(waiter))
+  local next_one = ngx.thread.spawn(function() return note("next") ~= nil end)
+  local _, held = ngx.thread.wait(holder)
+  local _, wrote = ngx.thread.wait(next_one)
+  KOMBO.reply({ held = held, wrote = wrote })
+]]
 -- Two requests of the worker at once (subrequests), each mapping writes.
 LOCATIONS["/map_writes_twice"] = [[
   local twelve = { "/map_writes", { args = "n=12" } }
@@ -815,6 +839,21 @@ describe("inside nginx (cosockets)", function()
     assert.equal(0, r.active)
     local writes = sandbox.writes(sb:requests())
     assert.equal(2, #writes)
+  end)
+
+  it("skips a waiter killed while it waited: the next write goes when the place comes back", function()
+    sb:fault({ method = "POST", delay_ms = 300, times = -1 })
+    local r = get_json("/killed_waiter")
+    assert.is_true(r.held)
+    assert.is_true(r.wrote)
+    local order = {}
+    for _, q in ipairs(sb:requests()) do
+      if q.method == "POST" then order[#order + 1] = q.body:match('"content":"(%a+)"')
+      elseif q.path == "/v1/ats/tags" then order[#order + 1] = "marker" end
+    end
+    -- the killed waiter sent nothing; the next write went before the
+    -- holder's thread (which lives on) ended
+    assert.same({ "holder", "next", "marker" }, order)
   end)
 
   it("counts writes across workers in a lua_shared_dict, whose places expire when their worker is gone", function()

@@ -69,11 +69,14 @@ local _release
 -- A place: released at most once, by release() or, when its holder
 -- dropped it, by the collector. Lua 5.1 finalizes only userdata, hence
 -- newproxy there.
-local function _place(g)
+-- `co`: the coroutine of the call the place is for (the waiter's, when
+-- _pump hands it over while another call's coroutine runs), so _reap gives
+-- it back only once that call's coroutine is dead.
+local function _place(g, co)
   -- Counted before anything is allocated: a collection that finalizes
   -- another place meanwhile must see this one taken.
   g.active = g.active + 1
-  local place = { group = g, co = co_running() }
+  local place = { group = g, co = co }
   g.held[place] = true
   local function finalize() _release(place) end
   if newproxy then
@@ -95,7 +98,7 @@ local function _pump(g)
     q[q.first] = nil
     q.first = q.first + 1
     if not w.gone then
-      w.place = _place(g)
+      w.place = _place(g, w.co)
       if not w.wake() then
         -- Nobody waits for it any more.
         local place = w.place
@@ -143,6 +146,10 @@ do
     ngx_wait = function(w, g)
       local sema = semaphore.new(0)
       w.wake = function()
+        -- A light thread killed, or a request ended, while it waited
+        -- takes no place: the next waiter does.
+        local status = w.co and co_status(w.co)
+        if status == "dead" or status == "zombie" then return false end
         sema:post(1)
         return true
       end
@@ -163,9 +170,9 @@ local function _take_local(client, id, driver)
   local max = client._max_in_flight_writes
   local q = g.queue
   if q.first > q.last and (g.active < _limit(g, max) or (_reap(g) and g.active < _limit(g, max))) then
-    return _place(g), false
+    return _place(g, co_running()), false
   end
-  local w = { max = max }
+  local w = { max = max, co = co_running() }
   q.last = q.last + 1
   q[q.last] = w
   if ngx_wait and driver.phase_ok then
@@ -174,7 +181,7 @@ local function _take_local(client, id, driver)
     -- This context cannot wait (nginx refused the semaphore): go over
     -- the cap rather than spin.
     w.gone = true
-    return _place(g), true
+    return _place(g, w.co), true
   end
   local task = tasks.current()
   if task then
@@ -193,7 +200,7 @@ local function _take_local(client, id, driver)
   -- the scheduler runs, or places held by dropped coroutines not yet
   -- collected): this call goes over the cap rather than wait forever.
   w.gone = true
-  return _place(g), true
+  return _place(g, w.co), true
 end
 
 -- Across nginx workers (the shared_dict option): place number k of
