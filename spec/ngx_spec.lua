@@ -116,6 +116,30 @@ local function split_tags(extra)
         ngx.print(body:sub(21))
       }]], extra, TAGS_JSON) }
 end
+-- An answer written raw on the connection (`how` picks which), then
+-- closed: what no well-behaved server sends.
+local BROKEN_ANSWERS = {
+  chunk_size = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+  chunk_ext = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n;ext\r\nabc\r\n0\r\n\r\n",
+  negative_length = "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n{}",
+}
+LOCATIONS["/broken/v1/ats/tags"] = { raw = ([[
+      content_by_lua_block {
+        local answers = %s
+        local sock = assert(ngx.req.socket(true))
+        sock:send(answers[ngx.var.http_x_how] or "")
+        ngx.sleep(0.05)
+        ngx.exit(444)
+      }]]):format((function()
+  local parts = {}
+  for k, v in pairs(BROKEN_ANSWERS) do parts[#parts + 1] = ("%s = %q"):format(k, v) end
+  return "{ " .. table.concat(parts, ", ") .. " }"
+end)()) }
+LOCATIONS["/broken"] = [[
+  local c = KOMBO.client({ server_url = KOMBO.self_url("/broken/v1"), retries = { strategy = "none" } })
+  local ok, tags, err = pcall(c.ats.get_tags, c.ats, nil, { headers = { ["X-How"] = ngx.var.arg_how } })
+  KOMBO.reply(ok and (tags and { ok = true } or KOMBO.failure(err)) or { raised = tostring(tags) })
+]]
 LOCATIONS["/chunked/v1/ats/tags"] = split_tags("")
 LOCATIONS["/close/v1/ats/tags"] = split_tags("\n      chunked_transfer_encoding off;")
 LOCATIONS["/tls"] = [[
@@ -458,6 +482,25 @@ LOCATIONS["/killed_waiter"] = [[
   local _, held = ngx.thread.wait(holder)
   local _, wrote = ngx.thread.wait(next_one)
   KOMBO.reply({ held = held, wrote = wrote })
+]]
+-- A request that ends while its walk waits for a page (ngx.exit): nothing
+-- of the walk may stay reachable once it is gone, its client included.
+LOCATIONS["/walk_exit"] = [[
+  WALKED = WALKED or setmetatable({}, { __mode = "k" })
+  local c = KOMBO.client({ prefetch = ngx.var.arg_prefetch == "1" })
+  WALKED[c] = true
+  ngx.thread.spawn(function()
+    for _ in assert(c.ats:get_tags({ page_size = 1 })):items() do end
+  end)
+  ngx.sleep(0.45) -- page 1 came at 0.3 s; the walk waits for page 2
+  ngx.exit(200)
+]]
+LOCATIONS["/walked_left"] = [[
+  collectgarbage()
+  collectgarbage()
+  local n = 0
+  for _ in pairs(WALKED or {}) do n = n + 1 end
+  KOMBO.reply({ left = n })
 ]]
 -- Two requests of the worker at once (subrequests), each mapping writes.
 LOCATIONS["/map_writes_twice"] = [[
@@ -839,6 +882,22 @@ describe("inside nginx (cosockets)", function()
     assert.equal(0, r.active)
     local writes = sandbox.writes(sb:requests())
     assert.equal(2, #writes)
+  end)
+
+  it("fails an answer with a malformed chunk size or Content-Length as partial, never raising", function()
+    for _, how in ipairs({ "chunk_size", "chunk_ext", "negative_length" }) do
+      local r = get_json("/broken?how=" .. how)
+      assert.is_nil(r.raised, how)
+      assert.is_false(r.ok, how)
+      assert.equal("partial", r.reason, how)
+    end
+  end)
+
+  it("leaves nothing of a walk whose request ended while it waited for a page", function()
+    sb:fault({ path = "/v1/ats/tags", delay_ms = 300, times = -1 })
+    for _, prefetch in ipairs({ "0", "1", "0" }) do server:get("/walk_exit?prefetch=" .. prefetch) end
+    sb:clear_faults()
+    assert.same({ left = 0 }, get_json("/walked_left"))
   end)
 
   it("skips a waiter killed while it waited: the next write goes when the place comes back", function()

@@ -194,7 +194,11 @@ local function _join(job, ctx, cursor)
   if r then return unpack(r, 2, r.n) end
   local pending = job.pending
   job.pending = nil
-  if ctx.client._closed then
+  -- A closed client fetches nothing more; a page fetched ahead by a task,
+  -- reached from code that is not the task's (a coroutine of the caller's,
+  -- or where PUC 5.1 cannot yield), is fetched again, blocking, as every
+  -- call there is.
+  if ctx.client._closed or (job.driver == tasks and not tasks.current()) then
     if pending then job.driver.cancel(pending) end
     return _follow(ctx, cursor)
   end
@@ -266,7 +270,14 @@ local function _producer(first, walk)
     while p do
       local ctx, cursor = context[p], rawget(p, "data").next
       -- Held here, not by the page: dropping the iterator cancels it.
-      local job = _take(ctx, cursor) or _prefetch(ctx, cursor, true)
+      local job = _take(ctx, cursor)
+      -- A task's prefetch from next() is waited for by yielding, which a
+      -- for-in iterator cannot do on PUC 5.1: fetched ahead again, there.
+      if job and job.driver == tasks and not compat.YIELD_IN_FOR then
+        _cancel(job)
+        job = nil
+      end
+      job = job or _prefetch(ctx, cursor, true)
       walk.job, walk.first, walk.ctx, walk.cursor = job, nil, ctx, cursor
       co_yield(PAGE, p)
       p = nil -- luacheck: ignore 311 (dropped before the fetch, not after it)

@@ -237,7 +237,9 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
 
   local body
   local te = lower(headers["transfer-encoding"] or "")
-  local length = tonumber(headers["content-length"])
+  local cl = headers["content-length"]
+  local length = cl and match(cl, "^%d+$") and tonumber(cl)
+  if cl and not length then return _fail("partial", "malformed Content-Length", true) end
   local function too_large()
     return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
   end
@@ -248,7 +250,8 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
     while true do
       local size_line, cerr = r.line(MAX_HEAD_BYTES)
       if not size_line then return lost("reading the body", cerr, true) end
-      local size = tonumber(match(size_line, "^%s*(%x+)"), 16)
+      local hex = match(size_line, "^%s*(%x+)%s*$") or match(size_line, "^%s*(%x+)%s*;")
+      local size = hex and #hex <= 15 and tonumber(hex, 16)
       if not size then return _fail("partial", "malformed chunk size", true) end
       if size == 0 then
         repeat -- trailers, up to the empty line

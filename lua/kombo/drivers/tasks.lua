@@ -71,7 +71,10 @@ local per_client = setmetatable({}, { __mode = "k" })
 -- (resume below), so the running code counts as the task's only when every
 -- coroutine between it and the task's own is the SDK's.
 local yieldable = compat.yieldable
-local parent = setmetatable({}, { __mode = "k" })
+-- Weak values too: in nginx a cosocket wait inside co yields to nginx, and
+-- a request that ends there never returns to resume's unlink; the resumer
+-- of a live chain is always reachable, so only such leftovers go.
+local parent = setmetatable({}, { __mode = "kv" })
 local function _current()
   if not (current and yieldable()) then return nil end
   local co, own = co_running(), current.co
