@@ -556,6 +556,25 @@ describe("hardening", function()
       end)
     end
 
+    it("is redacted from the values of a result, never from the JSON text around them", function()
+      -- A key that is part of ids, dates and numbers: the text holds it
+      -- everywhere, and only a value that is the key holds it as such.
+      local short = "1"
+      local body = '{"status":"success","data":{"next":null,"results":[{"id":"t1","remote_id":"1",'
+        .. '"name":"1","remote_created_at":null,"remote_updated_at":null,'
+        .. '"changed_at":"2026-01-01T10:11:12.000Z","remote_deleted_at":null,"remote_data":{"n":123}}]}}'
+      keyed:fault({ path = "/v1/ats/tags", status = 200, times = 2, body = body })
+      for _, prefetch in ipairs({ true, false }) do
+        local client = assert(kombo.new({ api_key = short, integration_id = "i", server_url = keyed.url,
+          prefetch = prefetch }))
+        local tag = assert(client.ats:get_tags()).data.results[1]
+        assert.equal("t[REDACTED]", tag.id)
+        assert.equal("[REDACTED]", tag.remote_id)
+        assert.equal("2026-0[REDACTED]-0[REDACTED]T[REDACTED]0:[REDACTED][REDACTED]:[REDACTED]2.000Z", tag.changed_at)
+        assert.equal(123, tag.remote_data.n) -- a number is no text: the JSON stays valid
+      end
+    end)
+
     it("is kept out of an error's body when the server sent it JSON-escaped", function()
       local escaped = KEY:gsub(".", function(c) return ("\\u%04x"):format(c:byte()) end)
       keyed:fault({ path = "/v1/ats/tags", status = 401, times = 1,

@@ -210,16 +210,44 @@ local function _meta_headers(client, m, res)
   _redact(client, m.headers)
 end
 
+-- Every string of a decoded value, keys too, with the keys sent redacted.
+-- The text is decoded first: replacing a key in the raw JSON would also
+-- change every id, date or number a short key happens to be part of.
+local function _redact_value(client, t, depth)
+  if depth > 1100 then return end -- deeper than the decoder goes
+  local renamed
+  for k, v in pairs(t) do
+    if type(v) == "string" then
+      local r = _redact_string(client, v)
+      if r ~= v then t[k] = r end
+    elseif type(v) == "table" then
+      _redact_value(client, v, depth + 1)
+    end
+    if type(k) == "string" and _redact_string(client, k) ~= k then
+      renamed = renamed or {}
+      renamed[#renamed + 1] = k
+    end
+  end
+  for i = 1, renamed and #renamed or 0 do
+    local k = renamed[i]
+    t[_redact_string(client, k)], t[k] = t[k], nil
+  end
+end
+
 -- Turns the final HTTP answer into (result) or (nil, err fields). A driver
 -- may have decoded a 2xx body already (res.json, asked for by req.json);
--- libcurl's leaves a body holding the key it sent to this, which redacts
--- the key before decoding, so no value of a result holds it.
+-- libcurl's leaves a body holding the key it sent to this, whose decoded
+-- value is then redacted, so no value of a result holds the key.
 local function _decode(client, res, null_as_nil)
   local status, value = res.status, res.json
   if value == nil then
     local body = res.body
-    if body then body = _redact_string(client, body); res.body = body end
     value = json_decode(body, null_as_nil)
+    local redacted = body and _redact_string(client, body)
+    if redacted ~= body then
+      res.body = redacted
+      if type(value) == "table" then _redact_value(client, value, 0) end
+    end
   end
   if status >= 200 and status < 300 then
     if type(value) ~= "table" or value.status == nil then
