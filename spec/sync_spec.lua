@@ -417,7 +417,8 @@ describe("client:sync", function()
     -- an array, as a state file's is; a date no calendar has, which read
     -- as one would put the watermark past every record
     for _, text in ipairs({ '{"resume":{"operation":"get_tags"}}', "[1,2]",
-      '{"watermark":"9999-99-99T99:99:99Z"}', '{"watermark":"2026-02-30T25:00:00Z"}' }) do
+      '{"watermark":"9999-99-99T99:99:99Z"}', '{"watermark":"2026-02-30T10:00:00Z"}',
+      '{"watermark":"2025-02-29T10:00:00Z"}', '{"watermark":"2026-01-01T10:00:00+99:99"}' }) do
       store.values[sync.key] = text
       local _, err = run(sync)
       assert.equal("corrupt", err.reason, text)

@@ -43,13 +43,15 @@ local function _ms(s)
   local offset = 0
   if zone ~= "Z" then
     local sign, zh, zm = zone:match("^([+-])(%d%d):?(%d%d)$")
-    if not sign then return nil end
+    if not sign or tonumber(zh) > 23 or tonumber(zm) > 59 then return nil end
     offset = (tonumber(zh) * 60 + tonumber(zm)) * 60000 * (sign == "-" and -1 or 1)
   end
   y, mo = tonumber(y), tonumber(mo)
   -- A date no calendar has ("9999-99-99T99:99:99Z") is no time: read as
   -- one, a watermark past every record would sync nothing, silently.
-  if mo < 1 or mo > 12 or tonumber(d) < 1 or tonumber(d) > 31 or tonumber(h) > 23 or tonumber(mi) > 59
+  local leap = y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
+  local month_days = mo == 2 and (leap and 29 or 28) or ((mo == 4 or mo == 6 or mo == 9 or mo == 11) and 30 or 31)
+  if mo < 1 or mo > 12 or tonumber(d) < 1 or tonumber(d) > month_days or tonumber(h) > 23 or tonumber(mi) > 59
     or tonumber(se) > 60 then
     return nil
   end
