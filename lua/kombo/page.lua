@@ -168,7 +168,7 @@ local function _prefetch(ctx, cursor, in_for)
   if in_for and driver == tasks and not compat.YIELD_IN_FOR then driver = blocking end
   if not driver.start then return nil end
   local co = co_create(_follow)
-  local job = { co = co, driver = driver, cursor = cursor }
+  local job = { co = co, driver = driver, cursor = cursor, request = drivers.request() }
   local r = _resume(co, ctx, cursor, tasks)
   if not r[1] then
     job.raised = r[2]
@@ -198,8 +198,12 @@ local function _join(job, ctx, cursor)
   -- reached from code that is not the task's (a coroutine of the caller's,
   -- or where PUC 5.1 cannot yield), is fetched again, blocking, as every
   -- call there is.
-  if ctx.client._closed or (job.driver == tasks and not tasks.current()) then
-    if pending then job.driver.cancel(pending) end
+  -- Reached from another nginx request (a page kept in a global), neither
+  -- the fetch's coroutine nor its socket is this request's to touch: the
+  -- page is fetched again, the socket left for nginx to close.
+  local here = job.request == drivers.request()
+  if ctx.client._closed or (job.driver == tasks and not tasks.current()) or not here then
+    if pending and here then job.driver.cancel(pending) end
     return _follow(ctx, cursor)
   end
   local args
@@ -220,7 +224,7 @@ end
 -- A walk stopped before reaching the prefetched page.
 local function _cancel(job)
   local pending = job and job.pending
-  if pending then
+  if pending and job.request == drivers.request() then
     job.pending = nil
     job.driver.cancel(pending)
   end
@@ -299,7 +303,7 @@ local walk_mt = { __close = function(walk) _cancel(walk.job); walk.job = nil end
 -- to whoever resumes the caller; where a for-in iterator cannot yield (PUC
 -- Lua 5.1) the wait is served right here, blocking.
 local function _next_page(walk)
-  if walk.co and drivers.ngx_stuck() then
+  if walk.co and (drivers.ngx_stuck() or walk.request ~= drivers.request()) then
     -- nginx's coroutine.resume cannot run where the code cannot yield:
     -- the walk goes on without its coroutine or a prefetch, blocking.
     _cancel(walk.job)
@@ -333,8 +337,10 @@ local function _next_page(walk)
 end
 
 local function _walk(first)
-  local walk = setmetatable({ first = first }, walk_mt)
-  walk.co = _producer(first, walk)
+  local walk = setmetatable({ first = first, request = drivers.request() }, walk_mt)
+  -- nginx refuses coroutine.create where it refuses cosockets (the log
+  -- phase): there the walk has none, and its first fetch says why it fails.
+  if drivers.ngx_usable() then walk.co = _producer(first, walk) end
   return walk
 end
 

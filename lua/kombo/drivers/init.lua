@@ -39,6 +39,19 @@ do
   end
 end
 
+--- request() -> inside nginx, what tells the request (or timer) running
+-- apart, its ngx.ctx; nil elsewhere. A coroutine or a socket belongs to
+-- the request that made it: another may neither resume nor close it.
+function _M.request()
+  return ngx_driver and rawget(_G, "ngx").ctx or nil
+end
+
+--- ngx_usable() -> false inside nginx in a phase without cosockets (log,
+-- header filter, ...), where nginx also refuses coroutine.create.
+function _M.ngx_usable()
+  return ngx_driver == nil or (ngx_driver.phase_ok())
+end
+
 --- ngx_stuck() -> inside nginx, in a phase with cosockets, in code that
 -- cannot yield: calls block, and walks run on no coroutine (the Lua
 -- module's coroutine.resume yields to nginx).
