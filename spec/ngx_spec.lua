@@ -515,7 +515,8 @@ LOCATIONS["/keep"] = [[
 LOCATIONS["/cont"] = [[
   local ok, p, err = pcall(KEPT.next, KEPT)
   local iok, item = pcall(KEPT_ITEMS)
-  KOMBO.reply({ ok = ok and p ~= nil, n = ok and p and #p.data.results, err = not ok and tostring(p) or err and tostring(err),
+  KOMBO.reply({ ok = ok and p ~= nil, n = ok and p and #p.data.results,
+    err = not ok and tostring(p) or err and tostring(err),
     item = iok and type(item) == "table", item_err = not iok and tostring(item) or nil })
 ]]
 -- A walk in the log phase, where nginx refuses cosockets and coroutines.
