@@ -5,7 +5,6 @@
  * easy:perform(req) does one HTTP exchange and nothing else: no retries,
  * no waiting (that is policy.c's and the drivers' business). It returns a
  * response table, or nil and a classified failure table. */
-#define _GNU_SOURCE /* memmem */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -486,10 +485,12 @@ static int build_response(lua_State *L)
 
 /* Whether the body holds the API key the request sent (its Authorization
  * line's credentials): a server may reflect it, and a 2xx body that does is
- * not decoded here, but handed to Lua as a string, which redacts the key
- * before decoding it. A memmem over bytes just received costs little next
- * to the decode. */
-static int body_reflects_key(const kb_easy *c)
+ * not decoded here, but handed to Lua, which redacts the decoded values.
+ * strstr, not memmem: glibc's is vectorised, several times faster on a
+ * page. It stops at a NUL, and so may a search for the key: no decoded
+ * value holds a byte after one (JSON has no raw NUL; the lenient parser
+ * ends the text at one outside strings and refuses one inside). */
+static int body_reflects_key(kb_easy *c)
 {
 	static const char prefix[] = "Authorization: Bearer ";
 	const size_t plen = sizeof prefix - 1;
@@ -497,12 +498,12 @@ static int body_reflects_key(const kb_easy *c)
 	if (c->body.len == 0)
 		return 0;
 	for (l = c->headers; l != NULL; l = l->next) {
-		size_t klen;
 		if (strncasecmp(l->data, prefix, plen) != 0)
 			continue;
-		klen = strlen(l->data + plen);
-		return klen > 0 && klen <= c->body.len &&
-		       memmem(c->body.p, c->body.len, l->data + plen, klen) != NULL;
+		if (l->data[plen] == '\0')
+			return 0;
+		c->body.p[c->body.len] = '\0'; /* in the padding buf_append keeps */
+		return strstr(c->body.p, l->data + plen) != NULL;
 	}
 	return 0;
 }
