@@ -33,6 +33,9 @@ local function _report(e)
   local vim = _vim()
   if type(e) == "table" and e.traceback then
     e = tostring(e) .. "\n" .. tostring(e.traceback)
+  elseif type(e) ~= "string" then
+    -- Neovim shows a table without __tostring as [NULL]: say what it was.
+    e = "kombo: a task raised " .. tostring(e) .. " (a " .. type(e) .. ", not a message)"
   end
   vim.schedule(function() error(e, 0) end)
 end
