@@ -124,11 +124,20 @@ end
 -- killed mid-call (ngx.thread.kill) is still referenced by its request, so
 -- the collector cannot give its place back before the request ends.
 -- Returns whether one was.
+-- nginx's coroutine.status raises in the phases without cosockets (log,
+-- init_worker, ...), where a finalizer may run this: a holder whose status
+-- cannot be read counts as alive. (It tells another request's coroutine
+-- apart only in a Lua module built with exdata2, as OpenResty's LuaJIT is.)
+local function _dead(co)
+  local ok, status = pcall(co_status, co)
+  return ok and status == "dead"
+end
+
 local function _reap(g)
   local any = false
   for place in pairs(g.held) do
     local co = place.co
-    if co and co_status(co) == "dead" and place.group then
+    if co and place.group and _dead(co) then
       _release(place)
       any = true
     end
@@ -141,15 +150,12 @@ do
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and type(ngx.get_phase) == "function" then
     local semaphore = require("ngx.semaphore")
-    -- Waits on a semaphore the releasing request posts; a light thread
-    -- killed meanwhile leaves its waiter to be collected with its place.
+    -- Waits on a semaphore the releasing request posts. A light thread
+    -- killed meanwhile is still handed its place, under its own (dead)
+    -- coroutine: the next write that finds every place taken reaps it.
     ngx_wait = function(w, g)
       local sema = semaphore.new(0)
       w.wake = function()
-        -- A light thread killed, or a request ended, while it waited
-        -- takes no place: the next waiter does.
-        local status = w.co and co_status(w.co)
-        if status == "dead" or status == "zombie" then return false end
         sema:post(1)
         return true
       end

@@ -71,7 +71,10 @@ local function _malformed(data)
     return ("data.results[1] is %s, not an object"):format(type(results[1]))
   end
   -- Past the sequence there is nothing: a key there is a hole (a null the
-  -- decoder left out, with null_as_nil) or a key of an object.
+  -- decoder left out, with null_as_nil) or a key of an object. next() from
+  -- the border finds them because the decoder's arrays live in the array
+  -- part (lua_createtable at the JSON length, then rawseti): for a table
+  -- built otherwise it might not.
   local k = next(results, n > 0 and n or nil)
   if k ~= nil then
     if type(k) ~= "number" then return "data.results is not an array" end
@@ -277,7 +280,7 @@ local function _producer(first, walk)
       local job = _take(ctx, cursor)
       -- A task's prefetch from next() is waited for by yielding, which a
       -- for-in iterator cannot do on PUC 5.1: fetched ahead again, there.
-      if job and job.driver == tasks and not compat.YIELD_IN_FOR then
+      if job and job.driver == tasks and not compat.YIELD_IN_FOR and not (job.outcome or job.raised) then
         _cancel(job)
         job = nil
       end

@@ -40,10 +40,21 @@ do
 end
 
 --- request() -> inside nginx, what tells the request (or timer) running
--- apart, its ngx.ctx; nil elsewhere. A coroutine or a socket belongs to
--- the request that made it: another may neither resume nor close it.
+-- apart; nil elsewhere. A coroutine or a socket belongs to the request
+-- that made it: another may neither resume nor close it. The request's
+-- address (lua-resty-core) and its ngx.ctx together: a subrequest may
+-- share its parent's ctx (ngx.location.capture's ctx option), and an ended
+-- request's memory may be the next one's.
+local get_request
+if ngx_driver then
+  local ok, base = pcall(require, "resty.core.base")
+  get_request = ok and type(base) == "table" and base.get_request or nil
+end
 function _M.request()
-  return ngx_driver and rawget(_G, "ngx").ctx or nil
+  if not ngx_driver then return nil end
+  local ctx = rawget(_G, "ngx").ctx
+  if not get_request then return ctx end
+  return tostring(get_request()) .. " " .. tostring(ctx)
 end
 
 --- ngx_usable() -> false inside nginx in a phase without cosockets (log,

@@ -237,9 +237,20 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
 
   local body
   local te = lower(headers["transfer-encoding"] or "")
+  -- A length repeated (the same number listed twice, as HTTP allows) is
+  -- that length; anything else that is not a number is no answer.
   local cl = headers["content-length"]
-  local length = cl and match(cl, "^%d+$") and tonumber(cl)
-  if cl and not length then return _fail("partial", "malformed Content-Length", true) end
+  local length
+  if cl then
+    for n in string.gmatch(cl, "[^,]+") do
+      local v = match(n, "^%s*(%d+)%s*$")
+      if not v or (length and tonumber(v) ~= length) then
+        return _fail("partial", "malformed Content-Length", true)
+      end
+      length = tonumber(v)
+    end
+    if not length then return _fail("partial", "malformed Content-Length", true) end
+  end
   local function too_large()
     return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
   end

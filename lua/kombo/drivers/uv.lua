@@ -33,6 +33,8 @@ local function _report(e)
   local vim = _vim()
   if type(e) == "table" and e.traceback then
     e = tostring(e) .. "\n" .. tostring(e.traceback)
+  elseif type(e) == "table" and (getmetatable(e) or {}).__tostring then
+    e = tostring(e)
   elseif type(e) ~= "string" then
     -- Neovim shows a table without __tostring as [NULL]: say what it was.
     e = "kombo: a task raised " .. tostring(e) .. " (a " .. type(e) .. ", not a message)"
