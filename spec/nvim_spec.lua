@@ -62,8 +62,12 @@ local ok, err = pcall(function()
     kombo.spawn(function() error("task " .. i .. " failed on purpose") end)
     kombo.spawn(function() others = others + 1 end)
   end
+  -- a value that is not a message: said what it was, not [NULL]
+  kombo.spawn(function() error({ code = 5 }) end)
+  kombo.spawn(function() error(setmetatable({}, { __tostring = function() return "an object's own words" end })) end)
   vim.wait(2000, function()
-    return vim.api.nvim_exec("messages", true):find("task 3 failed on purpose", 1, true) ~= nil
+    local m = vim.api.nvim_exec("messages", true)
+    return m:find("task 3 failed on purpose", 1, true) ~= nil and m:find("an object's own words", 1, true) ~= nil
   end, 10)
   out.messages = vim.api.nvim_exec("messages", true)
   out.others = others
@@ -183,6 +187,9 @@ describe("inside Neovim", function()
     assert.equal(("tags: %d"):format(r.n), r.line)
     assert.is_false(v.active_after)
     for i = 1, 3 do assert.matches("task " .. i .. " failed on purpose", v.messages, 1, true) end
+    assert.matches("kombo: a task raised table: 0x%x+ %(a table, not a message%)", v.messages)
+    assert.matches("an object's own words", v.messages, 1, true)
+    assert.is_nil(v.messages:find("[NULL]", 1, true))
     assert.equal(3, v.others)
     assert.same({ 1, 2, 3, 4, 5, 6 }, v.burst)
     local users, conns, n = {}, {}, 0
