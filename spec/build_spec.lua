@@ -19,6 +19,7 @@ describe("build.request rejects", function()
       "not a parameter of get_applications (did you mean page_size?)" },
     { "a misspelt path parameter", "get_application_attachments", { applicationid = "A" }, "applicationid",
       "(did you mean application_id?)" },
+    { "the start of a parameter's name", "get_applications", { page = 10 }, "page", "(did you mean page_size?)" },
     { "a parameter of another operation", "get_tags", { job_ids = "x" }, "job_ids", "not a parameter of get_tags" },
     { "a non-string key", "get_tags", { [1] = "x" }, "1", "not a parameter of get_tags" },
     { "a missing path parameter", "move_application_to_stage", { body = { stage_id = "S" } }, "application_id",

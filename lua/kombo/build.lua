@@ -231,14 +231,24 @@ local function _distance(a, b)
   return prev[#b]
 end
 
---- The candidate closest to `name` (a typo of it), or nil when none is.
+--- The candidate closest to `name` (a typo of it), or else the first one
+--- `name` begins (timeout, for timeout_ms), or nil when none is.
 function _M.closest(name, candidates)
   local best, best_d
   for _, c in ipairs(candidates) do
     local d = _distance(name, c)
     if d <= 2 and d < #c and (not best_d or d < best_d) then best, best_d = c, d end
   end
-  return best
+  if best or #name < 4 then return best end
+  for _, c in ipairs(candidates) do
+    if c:sub(1, #name) == name then return c end
+  end
+end
+
+--- " (did you mean X?)" for the candidate closest to `name`, or "".
+function _M.did_you_mean(name, candidates)
+  local best = _M.closest(name, candidates)
+  return best and (" (did you mean " .. best .. "?)") or ""
 end
 
 -- Options people put among the parameters, and where they belong.
@@ -259,10 +269,7 @@ local function _unknown(op, name)
   local candidates = { "body" }
   for _, p in ipairs(op.path_params or {}) do candidates[#candidates + 1] = p end
   for _, q in ipairs(op.query or {}) do candidates[#candidates + 1] = q.name end
-  local best = _M.closest(name, candidates)
-  local expected = "not a parameter of " .. op.name
-  if best then expected = expected .. " (did you mean " .. best .. "?)" end
-  return expected
+  return "not a parameter of " .. op.name .. _M.did_you_mean(name, candidates)
 end
 
 -- Every problem of the call's parameters and body, in a stable order: the

@@ -78,10 +78,7 @@ local function checked(stream)
   }
 end
 
-local function closest_note(name, candidates)
-  local best = build.closest(name, candidates)
-  return best and (" (did you mean " .. best .. "?)") or ""
-end
+local closest_note = build.did_you_mean
 
 -- Operations -----------------------------------------------------------
 

@@ -61,20 +61,13 @@ local CALL_OPTION_TYPES = {
 }
 local HOOKS = { before_request = true, after_success = true, after_error = true }
 
--- " (did you mean timeout_ms?)" for a typo of a known name, or for the
--- start of one (timeout); "" when nothing is close.
+-- " (did you mean timeout_ms?)" for a name close to a known one.
 local function _suggestion(name, known)
   if type(name) ~= "string" then return "" end
   local names = {}
   for n in pairs(known) do names[#names + 1] = n end
   table.sort(names)
-  local best = build.closest(name, names)
-  if not best and #name >= 4 then
-    for _, n in ipairs(names) do
-      if n:sub(1, #name) == name then best = n; break end
-    end
-  end
-  return best and (" (did you mean " .. best .. "?)") or ""
+  return build.did_you_mean(name, names)
 end
 
 local function _check_types(opts, known, prefix)
