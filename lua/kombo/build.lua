@@ -15,7 +15,8 @@ local errors = require("kombo.errors")
 local schema = require("kombo.schema")
 
 local NULL = cjson.null
--- Deeper than any Kombo body; stops a cyclic table before the C stack does.
+-- Deeper than any Kombo body: a value nested this deep is refused before
+-- the C stack runs out (a table that contains itself is caught as such).
 local MAX_DEPTH = 1000
 
 local _M = {}

@@ -332,8 +332,8 @@ end
 -- `sink`, passed down by check_all: the list its problems go to. A field
 -- of an object or an item of an array that fails is noted there and the
 -- check goes on to the next, so one call reports them all. Without it (check,
--- and every trial of an any_of branch) the first failure ends the check.
--- A child's failure: noted, and the walk goes on, or returned.
+-- and every trial of an any_of branch) the first failure ends the check:
+-- _failed answers true once it noted one, or nil, field, expected to return.
 local function _failed(sink, f, e)
   if sink then
     sink[#sink + 1] = { field = f, expected = e }
@@ -352,17 +352,14 @@ local function _check_object(s, v, field, sink)
   end
   local keys = _sorted_string_keys(v)
   for _, k in ipairs(keys) do
-    local ps = props[k]
+    local ps, ok, f, e = props[k], true, nil, nil
     if ps then
-      local ok, f, e = _check(ps, v[k], _child(field, k), sink)
-      if not ok then
-        ok, f, e = _failed(sink, f, e)
-        if not ok then return nil, f, e end
-      end
+      ok, f, e = _check(ps, v[k], _child(field, k), sink)
+      if not ok then ok, f, e = _failed(sink, f, e) end
     elseif s.additional == false then
-      local ok, f, e = _failed(sink, _child(field, k), "not an allowed field")
-      if not ok then return nil, f, e end
+      ok, f, e = _failed(sink, _child(field, k), "not an allowed field")
     end
+    if not ok then return nil, f, e end
   end
   return true
 end
@@ -375,10 +372,8 @@ local function _check_array(s, v, field, sink)
     local prefix = field or ""
     for i = 1, n do
       local ok, f, e = _check(s.items, v[i], prefix .. "[" .. i .. "]", sink)
-      if not ok then
-        ok, f, e = _failed(sink, f, e)
-        if not ok then return nil, f, e end
-      end
+      if not ok then ok, f, e = _failed(sink, f, e) end
+      if not ok then return nil, f, e end
     end
   end
   return true

@@ -268,7 +268,6 @@ end
 
 local function _resume(task, args)
   local co = task.co
-  if co == nil then return end -- ended already (a wake that came late)
   current = task
   local r = pack(co_resume(co, unpacked(args)))
   current = nil
