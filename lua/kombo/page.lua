@@ -190,25 +190,33 @@ local function _serve(...)
   return drivers.serve(drivers.current(), ...)
 end
 
+-- A walk stopped before reaching the prefetched page.
+local function _cancel(job)
+  local pending = job and job.pending
+  if pending and job.request == drivers.request() then
+    job.pending = nil
+    job.driver.cancel(pending)
+  end
+end
+
 -- The prefetched page: its answer, then the rest of its fetch.
 local function _join(job, ctx, cursor)
   if job.raised then error(job.raised, 0) end
   local r = job.outcome
   if r then return unpack(r, 2, r.n) end
-  local pending = job.pending
-  job.pending = nil
-  -- A closed client fetches nothing more; a page fetched ahead by a task,
-  -- reached from code that is not the task's (a coroutine of the caller's,
-  -- or where PUC 5.1 cannot yield), is fetched again, blocking, as every
-  -- call there is.
-  -- Reached from another nginx request (a page kept in a global), neither
-  -- the fetch's coroutine nor its socket is this request's to touch: the
-  -- page is fetched again, the socket left for nginx to close.
-  local here = job.request == drivers.request()
-  if ctx.client._closed or (job.driver == tasks and not tasks.current()) or not here then
-    if pending and here then job.driver.cancel(pending) end
+  -- Fetched again instead: for a closed client (which sends nothing
+  -- more); for code that is not the task that fetched it ahead (a
+  -- coroutine of the caller's, or where PUC 5.1 cannot yield: blocking, as
+  -- every call there is); from another nginx request (a page kept in a
+  -- global), whose coroutine and socket are not this request's to touch
+  -- (_cancel leaves the socket for nginx to close).
+  if ctx.client._closed or (job.driver == tasks and not tasks.current())
+    or job.request ~= drivers.request() then
+    _cancel(job)
     return _follow(ctx, cursor)
   end
+  local pending = job.pending
+  job.pending = nil
   local args
   if pending then
     args = pack(job.driver.finish(pending))
@@ -221,15 +229,6 @@ local function _join(job, ctx, cursor)
     if not r[1] then error(r[2], 0) end
     if co_status(co) == "dead" then return unpack(r, 2, r.n) end
     args = pack(_serve(unpack(r, 3, r.n)))
-  end
-end
-
--- A walk stopped before reaching the prefetched page.
-local function _cancel(job)
-  local pending = job and job.pending
-  if pending and job.request == drivers.request() then
-    job.pending = nil
-    job.driver.cancel(pending)
   end
 end
 
