@@ -143,6 +143,28 @@ describe("kombo.spawn / kombo.run", function()
     assert.is_true(again)
   end)
 
+  it("lists an error object that refuses new fields as raised, and one whose __tostring raises by its type", function()
+    local frozen = setmetatable({ kind = "mine" }, { __newindex = function() error("read-only error object") end })
+    -- A userdata error value whose text cannot be had (its own metatable).
+    local odd = io.tmpfile()
+    odd:close()
+    debug.setmetatable(odd, { __tostring = function() error("no text") end })
+    local ok_task = kombo.spawn(function() return assert(client.ats:get_tags({ page_size = 1 })) and "done" end)
+    kombo.spawn(function() error(frozen) end)
+    kombo.spawn(function() error(odd) end)
+    local ok, res, errs = pcall(kombo.run)
+    assert.is_true(ok, tostring(res))
+    assert.is_nil(res)
+    assert.equal(2, #errs)
+    assert.equal(frozen, errs[1])
+    assert.is_nil(rawget(frozen, "traceback"))
+    assert.matches("a userdata whose __tostring raised", errs[2], 1, true)
+    assert.matches("stack traceback", errs[2], 1, true)
+    assert.equal("done", ok_task:wait())
+    -- Nothing of that run is left for the next.
+    assert.is_true(kombo.run())
+  end)
+
   it("returns true when no task fails, and when there was nothing to run", function()
     assert.is_true(kombo.run())
     local n = 0

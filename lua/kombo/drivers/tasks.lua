@@ -266,6 +266,8 @@ local function _ended(task, ok, r)
   end
 end
 
+local function _note_traceback(e, text) e.traceback = text end
+
 local function _resume(task, args)
   local co = task.co
   current = task
@@ -274,9 +276,12 @@ local function _resume(task, args)
   if not r[1] then
     local e = r[2]
     if type(e) == "table" then
-      if type(rawget(e, "kind")) == "string" then e.traceback = traceback(co) end
+      -- An error object that refuses a new field (read-only, a proxy)
+      -- goes to kombo.run as it was raised.
+      if type(rawget(e, "kind")) == "string" then pcall(_note_traceback, e, traceback(co)) end
     else
-      e = traceback(co, tostring(e))
+      local ok, text = pcall(tostring, e)
+      e = traceback(co, ok and text or ("a " .. type(e) .. " whose __tostring raised"))
     end
     return _ended(task, false, e)
   end
