@@ -220,7 +220,7 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
     server = nginx.start({
       init = ("package.path = %q .. package.path"):format(nginx.root() .. "/examples/nginx/?.lua;"),
       -- Bodies over 1 KiB go to a file, which the receiver reads too.
-      http = "client_body_buffer_size 1k;",
+      http = "client_body_buffer_size 1k; lua_shared_dict kombo_sync 1m;",
       locations = { ["/kombo/webhooks"] = 'require("webhook").receive()' },
       env = { KOMBO_WEBHOOK_SECRET = SECRET, KOMBO_API_KEY = sb.api_key, KOMBO_SERVER_URL = sb.url },
     })
@@ -270,15 +270,32 @@ describe("the sandbox's webhooks and the OpenResty receiver (examples/nginx/webh
     assert.same({ { name = "ats_applications" }, { name = "ats_candidates" } }, event.data.changed_models)
     assert.equal(sb.integration_id, event.data.integration_id)
     assert.equal(200, d.status)
-    -- The timer's fetch, with the SDK inside nginx, after the 200 went out.
+    -- The timer's walk, with the SDK inside nginx, after the 200 went out:
+    -- the first event's walks every application, deletions included.
     local line = "kombo: application " .. created.data.id .. " (Zoë) changed"
     eventually(function() return server:log():find(line, 1, true) end, line)
-    local fetch = sb:requests(function(r)
-      return r.method == "GET" and r.path == "/v1/ats/applications" and r.query:find("updated_after=", 1, true)
-    end)[1]
-    assert.truthy(fetch, "the receiver fetched the applications")
-    assert.equal(sb.integration_id, fetch.headers["x-integration-id"])
-    assert.is_true(d.answered_ms < fetch.at_ms, "answered before handling")
+    local function walks()
+      return sb:requests(function(r)
+        return r.method == "GET" and r.path == "/v1/ats/applications" and r.query:find("include_deleted=true", 1, true)
+      end)
+    end
+    local fetch = walks()
+    assert.truthy(fetch[1], "the receiver fetched the applications")
+    assert.equal(sb.integration_id, fetch[1].headers["x-integration-id"])
+    assert.is_true(d.answered_ms < fetch[1].at_ms, "answered before handling")
+    assert.is_true(#fetch > 1, "every page of the first walk")
+    local before = #fetch
+    -- The next event's walk goes on from the shared dict's watermark: the
+    -- second application, not every one again.
+    status, created = sb:request("POST", "/ats/jobs/" .. jobs.data.results[1].id .. "/applications",
+      { candidate = { first_name = "Ada", last_name = "Byron", email_address = "ada@example.com" } })
+    assert.equal(200, status)
+    delivered(2)
+    line = "kombo: application " .. created.data.id .. " (Ada) changed"
+    eventually(function() return server:log():find(line, 1, true) end, line)
+    fetch = walks()
+    assert.equal(before + 1, #fetch)
+    assert.truthy(fetch[#fetch].query:find("updated_after=", 1, true), fetch[#fetch].query)
   end)
 
   it("sends sync-finished when a forced sync ends, and none for a sync already queued", function()
