@@ -83,13 +83,17 @@ for _, app in ipairs(pending) do
     print(("  would move %s (%s)"):format(app.id, who))
   else
     local _, err = client.ats:move_application_to_stage({ application_id = app.id, body = { stage_id = to.id } })
+    local what = "not moved"
     if not err then
+      -- Moved, it has left the stage: a second run would not find it to
+      -- add the note, so the message says which of the two is missing.
+      what = "moved, but no note added"
       _, err = client.ats:add_application_note({ application_id = app.id,
         body = { content = text, content_type = "PLAIN_TEXT" } })
     end
     if err then
       failed = failed + 1
-      io.stderr:write(("  %s (%s): %s\n"):format(app.id, who, tostring(err)))
+      io.stderr:write(("  %s (%s) %s: %s\n"):format(app.id, who, what, tostring(err)))
     else
       moved = moved + 1
       print(("  moved %s (%s)"):format(app.id, who))

@@ -124,6 +124,18 @@ describe("examples", function()
       assert.is_true(seen >= 1)
     end)
 
+    it("says which applications were moved without their note, and exits 1", function()
+      local job = job_named("Backend Engineer")
+      local from = job.stages[1]
+      local before = all("/ats/applications", "outcome=PENDING&job_ids=" .. job.id .. "&current_stage_ids=" .. from.id)
+      assert.is_true(#before >= 1)
+      sb:fault({ method = "POST", path = "/v1/ats/applications/" .. before[1].id .. "/notes", status = 400 })
+      local code, out, err = run("move_stage.lua", { job.id, from.id })
+      assert.equal(1, code)
+      assert.matches(before[1].id .. " (.-) moved, but no note added: ", err)
+      assert.matches((#before - 1) .. " moved, 1 failed", out, 1, true)
+    end)
+
     it("changes nothing with --dry-run, for the last stage, or for an unknown stage", function()
       local job = job_named("Backend Engineer")
       local code, out = run("move_stage.lua", { job.id, job.stages[2].name, "--dry-run" })
