@@ -11,8 +11,10 @@
  * goes to a small second parser with lua-cjson 2.1.0's grammar, so every
  * body lua-cjson accepts decodes, to the same values and in the same shape
  * whichever parser ran: invalid UTF-8 in strings passed through byte for
- * byte, integers past 64 bits as floats. A refused document is returned as
- * nil and a message, never raised. */
+ * byte, integers past 64 bits as floats. Beyond lua-cjson, a \u escape of
+ * a lone UTF-16 surrogate decodes to U+FFFD; simdjson refuses it, so such a
+ * document takes the second parser. A refused document is returned as nil
+ * and a message, never raised. */
 #include <simdjson.h>
 #include <clocale>
 #include <cstdint>
@@ -192,7 +194,8 @@ void push(const builder &b, element e)
  * building the values push() would. Beyond JSON, as lua-cjson: any byte
  * but NUL in strings (no UTF-8 check, control characters too); numbers as
  * strtod reads them (NaN, Infinity, hex, a leading + or 0, "1.", 1e400 as
- * inf); a NUL outside strings ends the text. It reads the decoder's
+ * inf); a NUL outside strings ends the text. Beyond lua-cjson: a lone
+ * surrogate escape as U+FFFD. It reads the decoder's
  * NUL-terminated copy and decodes strings in place (an escape never gets
  * longer). Errors are Lua errors: the caller's lua_pcall returns them. */
 
@@ -283,12 +286,17 @@ void lenient_string(lenient *x)
 		case 't': c = '\t'; break;
 		case 'u': {
 			long u = hex4(x->p + 2), lo;
+			if (u < 0)
+				fail(x, "invalid \\u escape");
 			if (u >= 0xD800 && u < 0xDC00 && x->p[6] == '\\' && x->p[7] == 'u' &&
 			    (lo = hex4(x->p + 8)) >= 0xDC00 && lo < 0xE000) {
 				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
 				x->p += 6;
-			} else if (u < 0 || (u >= 0xD800 && u < 0xE000)) {
-				fail(x, "invalid \\u escape");
+			} else if (u >= 0xD800 && u < 0xE000) {
+				/* A lone surrogate (JSON.stringify writes one for a
+				 * string cut inside an emoji): refusing it would fail
+				 * the whole response on every retry. */
+				u = 0xFFFD;
 			}
 			w = put_utf8(w, u);
 			x->p += 6;

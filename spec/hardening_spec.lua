@@ -456,6 +456,26 @@ describe("hardening", function()
       end)
     end
 
+    -- JSON.stringify writes such an escape for a string cut inside an emoji;
+    -- refused, the page would fail the same way on every try.
+    it("a lone surrogate escape in a page is U+FFFD, and the walk goes on", function()
+      local cut = (TAG:format("t1"):gsub('"name":"x"', '"name":"Ren\\u00e9 \\ud83d"'))
+      sb:fault({
+        { path = "/v1/ats/tags", status = 200, times = 1,
+          body = '{"status":"success","data":{"next":"p1","results":[' .. TAG:format("t0") .. ']}}' },
+        { path = "/v1/ats/tags", status = 200, times = 1,
+          body = '{"status":"success","data":{"next":"p2","results":[' .. cut .. ']}}' },
+        { path = "/v1/ats/tags", status = 200, times = 1,
+          body = '{"status":"success","data":{"next":null,"results":[' .. TAG:format("t2") .. ']}}' },
+      })
+      local names = {}
+      for tag in assert(new_client().ats:get_tags()):items() do names[#names + 1] = tag.id .. " " .. tag.name end
+      assert.same({ "t0 x", "t1 Ren\195\169 \239\191\189", "t2 x" }, names)
+      local queries = {}
+      for i, r in ipairs(requests_to("/v1/ats/tags")) do queries[i] = r.query or "" end
+      assert.same({ "", "cursor=p1", "cursor=p2" }, queries)
+    end)
+
     it("a server cursor that makes the URL too long is a pagination error, not retried", function()
       local cursor = ("c"):rep(8000001)
       sb:fault({ path = "/v1/ats/tags", status = 200, times = 1,

@@ -45,10 +45,21 @@ local REFUSED = {
   { "an empty body", "" }, { "an unfinished object", "{" }, { "a trailing comma", "[1,]" },
   { "text after the document", [[{"a":1} x]] }, { "an HTML error page", "<html>502</html>" },
   { "nesting 5000 deep", string.rep("[", 5000) .. string.rep("]", 5000) },
-  { "a lone surrogate", [["\ud800"]] }, { "an unknown escape", [["\x41"]] },
+  { "a surrogate before a broken escape", [["\ud83d\u00"]] }, { "an unknown escape", [["\x41"]] },
   { "a NUL inside a string", '["a\0b"]' }, { "a fraction without digits", "[.5]" },
   { "an exponent without digits", "1e" }, { "an unfinished string", '"abc' },
   { "an unfinished invalid string", '{"a":"\255' }, { "a word", "[nul]" },
+}
+
+-- JSON.stringify writes a lone UTF-16 surrogate for a string cut inside an
+-- emoji. simdjson and lua-cjson refuse it; the decoder gives U+FFFD.
+local FFFD, GRIN = "\239\191\189", "\240\159\152\128"
+local LONE_SURROGATES = {
+  { "a high surrogate at the end", [["abc\ud83d"]], "abc" .. FFFD },
+  { "a low surrogate", [["\udc00x"]], FFFD .. "x" },
+  { "a high surrogate before an escape that is not a low one", [["\uD83D\u0041\n"]], FFFD .. "A\n" },
+  { "a high surrogate before a pair", [["\ud83d\ud83d\ude00"]], FFFD .. GRIN },
+  { "a low surrogate before a high one", [["\ude00\ud83d"]], FFFD .. FFFD },
 }
 
 describe("core.json_decode", function()
@@ -117,6 +128,15 @@ describe("core.json_decode", function()
       assert.equal(-9223372036854775809.0, v.below)
     end
   end)
+
+  for _, case in ipairs(LONE_SURROGATES) do
+    it("decodes " .. case[1] .. " as U+FFFD", function()
+      assert.equal(case[3], decode(case[2]))
+      assert.equal(case[3], decode(case[2] .. "\0"))
+      local v = assert(decode('{"id":"a","k' .. case[2]:sub(2) .. ':[' .. case[2] .. ',"\\ud83d\\ude00",7]}'))
+      assert.same({ id = "a", ["k" .. case[3]] = { case[3], GRIN, 7 } }, v)
+    end)
+  end
 
   for _, case in ipairs(REFUSED) do
     it("returns nil and a message for " .. case[1], function()
