@@ -432,6 +432,7 @@ describe("hardening", function()
       { "a string among the results", '["t1"]', "null", "data.results[1] is string" },
       { "a number as the next cursor", '[' .. TAG:format("t1") .. ']', "12345", "data.next is number" },
       { "an object as the next cursor", '[' .. TAG:format("t1") .. ']', '{"c":"p2"}', "data.next is table" },
+      { "an empty next cursor", '[' .. TAG:format("t1") .. ']', '""', "data.next is an empty string" },
     }) do
       it(c[1] .. " is a decode error at that page, not a shorter walk", function()
         sb:fault({

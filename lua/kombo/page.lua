@@ -54,8 +54,8 @@ local context = setmetatable({}, { __mode = "k" })
 -- What makes a page one the walk cannot follow, or nil. A page that is not
 -- what the API documents ends the walk with an error instead of quietly
 -- short: a null among the results would end items() there, results sent as
--- a JSON object would yield nothing, and a `next` that is not a string would
--- read as the last page.
+-- a JSON object would yield nothing, and a `next` that is not a string, or
+-- is an empty one, would read as the last page.
 local function _malformed(data)
   local results = type(data) == "table" and data.results
   if type(results) ~= "table" then return "page without data.results" end
@@ -83,6 +83,7 @@ local function _malformed(data)
     end
   end
   local nxt = data.next
+  if nxt == "" then return "data.next is an empty string, not a cursor or null" end
   if nxt ~= nil and nxt ~= null and type(nxt) ~= "string" then
     return ("data.next is %s, not a cursor (a string) or null"):format(type(nxt))
   end
