@@ -847,10 +847,10 @@ function hris:get_teams(params, opts) end
 hris.getTeams = hris.get_teams
 
 ---Get skills.
----`GET /hris/skills`
+---`GET /hris/skills`; returns the first page
 ---@param params? kombo.hris.GetSkillsParams
 ---@param opts? kombo.CallOptions
----@return kombo.hris.GetSkillsResult|nil
+---@return kombo.hris.GetSkillsPage|nil
 ---@return kombo.Error|nil
 function hris:get_skills(params, opts) end
 hris.getSkills = hris.get_skills
@@ -883,10 +883,10 @@ function hris:delete_skill(params, opts) end
 hris.deleteSkill = hris.delete_skill
 
 ---Get employee skill assignments.
----`GET /hris/employee-skill-assignments`
+---`GET /hris/employee-skill-assignments`; returns the first page
 ---@param params? kombo.hris.GetEmployeeSkillAssignmentsParams
 ---@param opts? kombo.CallOptions
----@return kombo.hris.GetEmployeeSkillAssignmentsResult|nil
+---@return kombo.hris.GetEmployeeSkillAssignmentsPage|nil
 ---@return kombo.Error|nil
 function hris:get_employee_skill_assignments(params, opts) end
 hris.getEmployeeSkillAssignments = hris.get_employee_skill_assignments
@@ -919,10 +919,10 @@ function hris:delete_employee_skill_assignment(params, opts) end
 hris.deleteEmployeeSkillAssignment = hris.delete_employee_skill_assignment
 
 ---Get job positions.
----`GET /hris/job-positions`
+---`GET /hris/job-positions`; returns the first page
 ---@param params? kombo.hris.GetJobPositionsParams
 ---@param opts? kombo.CallOptions
----@return kombo.hris.GetJobPositionsResult|nil
+---@return kombo.hris.GetJobPositionsPage|nil
 ---@return kombo.Error|nil
 function hris:get_job_positions(params, opts) end
 hris.getJobPositions = hris.get_job_positions
@@ -1009,19 +1009,19 @@ connect.activateIntegration = connect.activate_integration
 local lms = {}
 
 ---Get users.
----`GET /lms/users`
+---`GET /lms/users`; returns the first page
 ---@param params? kombo.lms.GetUsersParams
 ---@param opts? kombo.CallOptions
----@return kombo.lms.GetUsersResult|nil
+---@return kombo.lms.GetUsersPage|nil
 ---@return kombo.Error|nil
 function lms:get_users(params, opts) end
 lms.getUsers = lms.get_users
 
 ---Get courses.
----`GET /lms/courses`
+---`GET /lms/courses`; returns the first page
 ---@param params? kombo.lms.GetCoursesParams
 ---@param opts? kombo.CallOptions
----@return kombo.lms.GetCoursesResult|nil
+---@return kombo.lms.GetCoursesPage|nil
 ---@return kombo.Error|nil
 function lms:get_courses(params, opts) end
 lms.getCourses = lms.get_courses
@@ -4119,10 +4119,17 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field data kombo.hris.GetSkillsResult.Data
 ---@field status "success"
 
+---@class kombo.hris.GetSkillsPage: kombo.hris.GetSkillsResult
+---@field next fun(self: kombo.hris.GetSkillsPage): kombo.hris.GetSkillsPage|nil, kombo.Error|nil
+---@field pages fun(self: kombo.hris.GetSkillsPage): fun(): kombo.hris.GetSkillsPage
+---@field items fun(self: kombo.hris.GetSkillsPage): fun(): kombo.hris.GetSkillsResult.Data.ResultsItem
+
 ---@class kombo.hris.GetSkillsParams
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field name_contains? string
+---@field cursor? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.CreateSkillBody
 ---@field levels? string[]
@@ -4165,11 +4172,18 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field data kombo.hris.GetEmployeeSkillAssignmentsResult.Data
 ---@field status "success"
 
+---@class kombo.hris.GetEmployeeSkillAssignmentsPage: kombo.hris.GetEmployeeSkillAssignmentsResult
+---@field next fun(self: kombo.hris.GetEmployeeSkillAssignmentsPage): kombo.hris.GetEmployeeSkillAssignmentsPage|nil, kombo.Error|nil
+---@field pages fun(self: kombo.hris.GetEmployeeSkillAssignmentsPage): fun(): kombo.hris.GetEmployeeSkillAssignmentsPage
+---@field items fun(self: kombo.hris.GetEmployeeSkillAssignmentsPage): fun(): kombo.hris.GetEmployeeSkillAssignmentsResult.Data.ResultsItem
+
 ---@class kombo.hris.GetEmployeeSkillAssignmentsParams
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field employee_ids? string|string[]
 ---@field skill_ids? string|string[]
+---@field cursor? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.CreateEmployeeSkillAssignmentBody
 ---@field current_level? string
@@ -4228,9 +4242,16 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field data kombo.hris.GetJobPositionsResult.Data
 ---@field status "success"
 
+---@class kombo.hris.GetJobPositionsPage: kombo.hris.GetJobPositionsResult
+---@field next fun(self: kombo.hris.GetJobPositionsPage): kombo.hris.GetJobPositionsPage|nil, kombo.Error|nil
+---@field pages fun(self: kombo.hris.GetJobPositionsPage): fun(): kombo.hris.GetJobPositionsPage
+---@field items fun(self: kombo.hris.GetJobPositionsPage): fun(): kombo.hris.GetJobPositionsResult.Data.ResultsItem
+
 ---@class kombo.hris.GetJobPositionsParams
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
+---@field cursor? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.assessment.GetPackagesResult.Data.PackagesItem
 ---@field description string
@@ -4473,11 +4494,18 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field data kombo.lms.GetUsersResult.Data
 ---@field status "success"
 
+---@class kombo.lms.GetUsersPage: kombo.lms.GetUsersResult
+---@field next fun(self: kombo.lms.GetUsersPage): kombo.lms.GetUsersPage|nil, kombo.Error|nil
+---@field pages fun(self: kombo.lms.GetUsersPage): fun(): kombo.lms.GetUsersPage
+---@field items fun(self: kombo.lms.GetUsersPage): fun(): kombo.lms.GetUsersResult.Data.ResultsItem
+
 ---@class kombo.lms.GetUsersParams
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field email? string
 ---@field status? "ACTIVE"|"INACTIVE"
+---@field cursor? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.lms.GetCoursesResult.Data.ResultsItem.OrderedContentItem
 ---@field description string|kombo.Null
@@ -4513,10 +4541,17 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field data kombo.lms.GetCoursesResult.Data
 ---@field status "success"
 
+---@class kombo.lms.GetCoursesPage: kombo.lms.GetCoursesResult
+---@field next fun(self: kombo.lms.GetCoursesPage): kombo.lms.GetCoursesPage|nil, kombo.Error|nil
+---@field pages fun(self: kombo.lms.GetCoursesPage): fun(): kombo.lms.GetCoursesPage
+---@field items fun(self: kombo.lms.GetCoursesPage): fun(): kombo.lms.GetCoursesResult.Data.ResultsItem
+
 ---@class kombo.lms.GetCoursesParams
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field title_contains? string
+---@field cursor? string
+---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.lms.CreateCourseBody.SkillsItem
 ---@field name string

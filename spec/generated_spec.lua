@@ -147,6 +147,10 @@ describe("the set of operations", function()
       "names GET /ats/labels, which no document has" },
     { "'s pages column contradicts the document", "(`ats%.get_tags` | GetAtsTags | )yes", "%1no",
       "GET /ats/tags: pages says no but the document has a cursor" },
+    -- The SDK pages /hris/skills by its answer's shape, but the column tells
+    -- the official SDKs' reading of the document's parameters, which list no cursor.
+    { "'s pages column claims a cursor the document omits", "(`hris%.get_skills` | )no", "%1yes",
+      "GET /hris/skills: pages says yes but the document has no cursor" },
   }) do
     it("stops when the markdown" .. case[1], function()
       local md = read_file(ref .. "/kombo-sdk-operations.md")

@@ -21,7 +21,7 @@ local function load_responses()
   local m = model.load("reference")
   local served = {}
   for _, e in ipairs(dofile("sandbox/lua/kombo_sandbox/endpoints.lua")) do served[e[1] .. " " .. e[2]] = true end
-  for _, g in ipairs({ "general", "connect", "assessment", "ats" }) do
+  for _, g in ipairs({ "general", "connect", "assessment", "ats", "hris" }) do
     for _, op in ipairs(m.groups[g]) do
       if served[op.method .. " " .. op.path] then
         SERVED_OPS = SERVED_OPS + 1
@@ -276,8 +276,35 @@ describe("sandbox: general, connect, assessment and the rest of ATS", function()
     end)
   end)
 
-  it("serves the 23 ATS operations and 24 more", function()
-    assert.equal(23 + 24, SERVED_OPS)
+  describe("HRIS", function()
+    -- The document lists no cursor for GET /hris/skills, yet its answer
+    -- pages and says to send data.next back as one.
+    it("skills page without a documented cursor: a walk sends data.next back and reaches page 2", function()
+      sb:clear_requests()
+      local page = ok("hris", "get_skills")
+      assert.equal(100, #page.data.results)
+      assert.is_string(page.data.next)
+      local ids, pages = {}, 0
+      for p in page:pages() do
+        pages = pages + 1
+        for _, s in ipairs(p.data.results) do ids[#ids + 1] = s.id end
+      end
+      assert.equal(2, pages)
+      assert.equal(129, #ids)
+      local asked = sb:requests(function(r) return r.path == "/v1/hris/skills" end)
+      assert.equal(2, #asked)
+      assert.equal("", asked[1].query or "")
+      local escaped = page.data.next:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)
+      assert.equal("cursor=" .. escaped, asked[2].query)
+      -- Given by hand, as the document's prose says.
+      local second = ok("hris", "get_skills", { cursor = page.data.next })
+      assert.equal(29, #second.data.results)
+      assert.equal(NULL, second.data.next)
+    end)
+  end)
+
+  it("serves the 23 ATS operations and 25 more", function()
+    assert.equal(23 + 25, SERVED_OPS)
   end)
 end)
 

@@ -110,6 +110,22 @@ copy = function(s, where)
   return out
 end
 
+local function resolve(s)
+  while s and s["$ref"] do s = doc.components.schemas[s["$ref"]:match("([^/]+)$")] end
+  return s or {}
+end
+
+-- Does the 200 answer's data require `next` and `results`? The document says
+-- to send data.next back as `cursor`, also where it lists no such parameter.
+local function pages(op)
+  local media = op.responses and op.responses["200"] and op.responses["200"].content
+  local body = resolve(media and media["application/json"] and media["application/json"].schema)
+  local data = resolve((body.properties or {}).data)
+  local required = {}
+  for _, name in ipairs(data.required or {}) do required[name] = true end
+  return required.next and required.results
+end
+
 local operations = {}
 for _, e in ipairs(endpoints) do
   local method, p, name = e[1], e[2], e[3]
@@ -126,6 +142,11 @@ for _, e in ipairs(endpoints) do
         integration = true
       end
     end
+  end
+  local listed = false
+  for _, q in ipairs(query) do listed = listed or q.name == "cursor" end
+  if not listed and pages(op) then
+    query[#query + 1] = { name = "cursor", required = false, schema = { type = "string" } }
   end
   -- `integration`: the endpoint takes X-Integration-Id (account-level ones,
   -- such as /check-api-key, do not).

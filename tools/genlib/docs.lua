@@ -132,8 +132,11 @@ _describe = function(s)
   return _expected(s)
 end
 
-local function _query_phrase(q)
-  if q.name == "cursor" then return "a string: `data.next` of a previous page (`page:next()` sends it for you)" end
+local function _query_phrase(op, q)
+  if q.name == "cursor" then
+    return "a string: `data.next` of a previous page (`page:next()` sends it for you)"
+      .. (op.cursor_omitted and "; Kombo's document omits this parameter here, its response asks for it" or "")
+  end
   if q.boolean then return "`true` or `false` (or the strings)" end
   if q.list then
     local items = q.schema and q.schema.enum and (": each one of " .. concat(q.schema.enum, ", ")) or ""
@@ -267,11 +270,12 @@ local function _example(op)
     if q.required then fields[#fields + 1] = { q.name, _example_value(q.name, q.schema) } end
   end
   if op.paginated then
-    local size = 50
     for _, q in ipairs(op.query) do
-      if q.name == "page_size" and q.schema.maximum and q.schema.maximum < size then size = q.schema.maximum end
+      if q.name == "page_size" then
+        local size = math.min(50, q.schema.maximum or 50)
+        fields[#fields + 1] = { "page_size", _code(format("%d", size)) }
+      end
     end
-    fields[#fields + 1] = { "page_size", _code(format("%d", size)) }
     local name, value = _specific_filter(op)
     if name then fields[#fields + 1] = { name, value } end
   end
@@ -332,7 +336,7 @@ local function _operation(m, op, out)
         s and _cell(_expected(s) .. " (percent-encoded)") or "a non-empty string (percent-encoded)"))
     end
     for _, q in ipairs(op.query) do
-      add(format("| `%s`%s | query | %s |", q.name, q.required and "*" or "", _cell(_query_phrase(q))))
+      add(format("| `%s`%s | query | %s |", q.name, q.required and "*" or "", _cell(_query_phrase(op, q))))
     end
     add("")
   end

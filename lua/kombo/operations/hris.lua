@@ -866,7 +866,7 @@ local operations = {
     alias = "getSkills",
     method = "GET",
     path = "/hris/skills",
-    paginated = false,
+    paginated = true,
     integration = true,
     define = function()
       return {
@@ -875,6 +875,7 @@ local operations = {
           { name = "ids", schema = { type = "string" }, list = true },
           { name = "remote_ids", schema = { type = "string" }, list = true },
           { name = "name_contains", schema = { type = "string" } },
+          { name = "cursor", schema = { type = "string" } },
         },
       }
     end,
@@ -944,7 +945,7 @@ local operations = {
     alias = "getEmployeeSkillAssignments",
     method = "GET",
     path = "/hris/employee-skill-assignments",
-    paginated = false,
+    paginated = true,
     integration = true,
     define = function()
       return {
@@ -954,6 +955,7 @@ local operations = {
           { name = "remote_ids", schema = { type = "string" }, list = true },
           { name = "employee_ids", schema = { type = "string" }, list = true },
           { name = "skill_ids", schema = { type = "string" }, list = true },
+          { name = "cursor", schema = { type = "string" } },
         },
       }
     end,
@@ -1022,7 +1024,7 @@ local operations = {
     alias = "getJobPositions",
     method = "GET",
     path = "/hris/job-positions",
-    paginated = false,
+    paginated = true,
     integration = true,
     define = function()
       return {
@@ -1030,6 +1032,7 @@ local operations = {
         query = {
           { name = "ids", schema = { type = "string" }, list = true },
           { name = "remote_ids", schema = { type = "string" }, list = true },
+          { name = "cursor", schema = { type = "string" } },
         },
       }
     end,

@@ -24,7 +24,7 @@ local operations = {
     alias = "getUsers",
     method = "GET",
     path = "/lms/users",
-    paginated = false,
+    paginated = true,
     integration = false,
     define = function()
       return {
@@ -34,6 +34,7 @@ local operations = {
           { name = "remote_ids", schema = { type = "string" }, list = true },
           { name = "email", schema = { type = "string" } },
           { name = "status", schema = { type = "string", enum = { "ACTIVE", "INACTIVE" } } },
+          { name = "cursor", schema = { type = "string" } },
         },
       }
     end,
@@ -43,7 +44,7 @@ local operations = {
     alias = "getCourses",
     method = "GET",
     path = "/lms/courses",
-    paginated = false,
+    paginated = true,
     integration = false,
     define = function()
       return {
@@ -52,6 +53,7 @@ local operations = {
           { name = "ids", schema = { type = "string" }, list = true },
           { name = "remote_ids", schema = { type = "string" }, list = true },
           { name = "title_contains", schema = { type = "string" } },
+          { name = "cursor", schema = { type = "string" } },
         },
       }
     end,

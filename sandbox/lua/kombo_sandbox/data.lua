@@ -1,6 +1,6 @@
 -- The sandbox's seeded data: a recruiting company with jobs and their stages,
 -- users, tags, rejection reasons, candidates, applications, interviews, offers
--- and attachments. Same seed, same data, byte for byte.
+-- and attachments, and the skills of its HR system. Same seed, same data, byte for byte.
 --
 -- Records are kept in collections ({ items = {...}, by_id = {...} }) in
 -- creation order, which is the order list endpoints return them in. Times
@@ -16,10 +16,12 @@ local _M = {}
 _M.COLLECTIONS = {
   "applications", "candidates", "jobs", "application_stages", "tags", "users", "offers",
   "interviews", "rejection_reasons", "attachments", "notes", "result_links", "tracked_applications",
+  "skills",
 }
 
 -- 612 applications of which 12 are deleted: 600 visible ones, 60 pages of 10.
-local SIZES = { candidates = 400, applications = 612, jobs = 30, tags = 20, users = 25 }
+-- More skills than one page of a list without page_size holds.
+local SIZES = { candidates = 400, applications = 612, jobs = 30, tags = 20, users = 25, skills = 130 }
 _M.SIZES = SIZES
 
 local DAY = 86400000
@@ -276,6 +278,17 @@ local function _seed_activity(db, rng)
   end
 end
 
+local LEVELS = { "Beginner", "Intermediate", "Advanced" }
+
+local function _seed_skills(db, rng)
+  for i = 1, SIZES.skills do
+    local t = _spread(rng, i, SIZES.skills, 90)
+    add(db.skills, { id = rng:id(), remote_id = tostring(3000 + i), name = ROLES[(i - 1) % #ROLES + 1]
+      .. " skill " .. i, ordered_levels = (i % 4 ~= 0) and LEVELS or nil, changed_at = t,
+      remote_deleted_at = (i == SIZES.skills) and t + DAY or nil })
+  end
+end
+
 --- A fresh database for `seed` (an integer).
 function _M.seed(seed)
   local rng = util.rng(seed or 1)
@@ -289,6 +302,7 @@ function _M.seed(seed)
   _seed_people(db, rng)
   _seed_applications(db, rng)
   _seed_activity(db, rng)
+  _seed_skills(db, rng)
   return db
 end
 

@@ -52,4 +52,6 @@ return {
   { "GET", "/assessment/orders/open", "get_open_orders" },
   { "GET", "/assessment/orders", "get_assessment_orders" },
   { "PUT", "/assessment/orders/{assessment_order_id}/result", "update_order_result" },
+  -- A list whose document names no cursor, though its answer pages (routes.lua).
+  { "GET", "/hris/skills", "get_skills" },
 }

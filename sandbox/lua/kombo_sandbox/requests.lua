@@ -426,6 +426,17 @@ return {
         { name = "scopes", required = false, schema = { ref = "GetAtsRolesParameterScopes" } },
       },
     },
+    get_skills = {
+      integration = true,
+      method = "GET",
+      path = "/hris/skills",
+      query = {
+        { name = "ids", required = false, schema = { ref = "GetHrisSkillsParameterIds" } },
+        { name = "remote_ids", required = false, schema = { ref = "GetHrisSkillsParameterRemoteIds" } },
+        { name = "name_contains", required = false, schema = { ref = "GetHrisSkillsParameterNameContains" } },
+        { name = "cursor", required = false, schema = { type = "string" } },
+      },
+    },
     get_tags = {
       integration = true,
       method = "GET",
@@ -731,6 +742,9 @@ return {
       pattern = "^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?)?Z?$",
       type = "string",
     },
+    GetHrisSkillsParameterIds = { type = "string" },
+    GetHrisSkillsParameterNameContains = { type = "string" },
+    GetHrisSkillsParameterRemoteIds = { type = "string" },
     GetIntegrationsIntegrationIdCustomFieldsParameterCursor = { type = "string" },
     GetIntegrationsIntegrationIdCustomFieldsParameterPageSize = {
       format = "int64",

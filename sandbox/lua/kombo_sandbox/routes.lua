@@ -88,6 +88,13 @@ local function _after(field)
   end
 end
 
+local function _contains(field)
+  return function(v)
+    v = lower(v)
+    return function(r) return lower(r[field]):find(v, 1, true) ~= nil end
+  end
+end
+
 local COMMON = { ids = _in("id"), remote_ids = _in("remote_id"), updated_after = _after("changed_at") }
 
 local FILTERS = {
@@ -128,11 +135,9 @@ local FILTERS = {
     visibilities = _in("visibility"), remote_created_after = _after("remote_created_at"),
     post_url = function(v) return function(j) return j.post_url == v end end,
     status = function(v) return function(j) return j.status == v end end,
-    name_contains = function(v)
-      v = lower(v)
-      return function(j) return lower(j.name):find(v, 1, true) ~= nil end
-    end,
+    name_contains = _contains("name"),
   },
+  get_skills = { name_contains = _contains("name") },
   get_users = {
     emails = function(v)
       local set = split(lower(v))
@@ -234,6 +239,7 @@ local HANDLERS = {
   get_rejection_reasons = _list("rejection_reasons", views.named),
   get_interviews = _list("interviews", views.interview),
   import_tracked_application = writes.import_tracked_application,
+  get_skills = _list("skills", views.skill),
 }
 -- The general, connect and assessment endpoints and the rest of ATS.
 for name, handler in pairs(require("kombo_sandbox.platform").HANDLERS) do HANDLERS[name] = handler end

@@ -178,6 +178,12 @@ function _M.named(_, r)
     changed_at = _t(r.changed_at), remote_deleted_at = _t(r.remote_deleted_at) }
 end
 
+function _M.skill(_, s)
+  return { id = s.id, remote_id = s.remote_id, name = s.name, description = null,
+    ordered_levels = s.ordered_levels and array(s.ordered_levels) or null, remote_data = null,
+    changed_at = _t(s.changed_at), remote_deleted_at = _t(s.remote_deleted_at) }
+end
+
 function _M.user(_, u)
   return { id = u.id, remote_id = u.remote_id, first_name = u.first_name, last_name = u.last_name,
     email = u.email, status = u.status, remote_data = null, changed_at = _t(u.changed_at),

@@ -499,6 +499,7 @@ return {
   },
   get_skills = {
     params = {
+      cursor = "An optional cursor string used for pagination: the next property of the...",
       ids = "Filter by a comma-separated list of IDs such as...",
       name_contains = "Filter by the name field.",
       remote_ids = "Filter by a comma-separated list of remote IDs.",
@@ -559,6 +560,7 @@ return {
   },
   get_employee_skill_assignments = {
     params = {
+      cursor = "An optional cursor string used for pagination: the next property of the...",
       employee_ids = "Filter by a comma-separated list of employee IDs.",
       ids = "Filter by a comma-separated list of IDs such as...",
       remote_ids = "Filter by a comma-separated list of remote IDs.",
@@ -590,6 +592,7 @@ return {
   },
   get_job_positions = {
     params = {
+      cursor = "An optional cursor string used for pagination: the next property of the...",
       ids = "Filter by a comma-separated list of IDs such as...",
       remote_ids = "Filter by a comma-separated list of remote IDs.",
     },

@@ -7,6 +7,7 @@
 return {
   get_users = {
     params = {
+      cursor = "An optional cursor string used for pagination: the next property of the...",
       email = "Filter users by their work email address.",
       ids = "Filter by a comma-separated list of IDs such as...",
       remote_ids = "Filter by a comma-separated list of remote IDs.",
@@ -30,6 +31,7 @@ return {
   },
   get_courses = {
     params = {
+      cursor = "An optional cursor string used for pagination: the next property of the...",
       ids = "Filter by a comma-separated list of IDs such as...",
       remote_ids = "Filter by a comma-separated list of remote IDs.",
       title_contains = "Filter by the title field.",
