@@ -2,6 +2,8 @@
 -- reference/kombo-openapi.json; do not edit.
 -- The events Kombo sends to a webhook: each type's payload schema (see
 -- lua/kombo/schema.lua), built the first time an event of that type is parsed.
+-- Open: fields and enum values the document does not list yet are taken;
+-- required fields and types are checked.
 
 -- Parts several events share, each built on first use.
 local define = {}
@@ -23,17 +25,17 @@ define.assessment_order_received_data = function()
       "application",
       "job",
     },
-    additional = false,
+    additional = true,
     properties = {
       application = {
         type = "object",
-        additional = false,
+        additional = true,
         properties = { remote_id = { type = "string", nullable = true } },
       },
       candidate = {
         type = "object",
         required = { "email" },
-        additional = false,
+        additional = true,
         properties = {
           email = { type = "string", format = "email" },
           first_name = { type = "string", nullable = true },
@@ -47,21 +49,18 @@ define.assessment_order_received_data = function()
       job = {
         type = "object",
         required = { "hiring_team" },
-        additional = false,
+        additional = true,
         properties = {
           hiring_team = {
             type = "array",
             items = {
               type = "object",
               required = { "remote_id", "email", "first_name", "last_name", "hiring_team_roles" },
-              additional = false,
+              additional = true,
               properties = {
                 email = { type = "string", nullable = true },
                 first_name = { type = "string", nullable = true },
-                hiring_team_roles = {
-                  type = "array",
-                  items = { type = "string", enum = { "RECRUITER", "HIRING_MANAGER" } },
-                },
+                hiring_team_roles = { type = "array", items = { type = "string" } },
                 last_name = { type = "string", nullable = true },
                 remote_id = { type = "string" },
               },
@@ -69,7 +68,7 @@ define.assessment_order_received_data = function()
           },
           location = {
             type = "object",
-            additional = false,
+            additional = true,
             nullable = true,
             properties = {
               city = { type = "string", nullable = true },
@@ -86,7 +85,7 @@ define.assessment_order_received_data = function()
         },
       },
       package_id = { type = "string" },
-      status = { type = "string", enum = { "OPEN", "COMPLETED", "CANCELLED", "REJECTED" } },
+      status = { type = "string" },
     },
   }
 end
@@ -95,7 +94,7 @@ define.end_user = function()
   return {
     type = "object",
     required = { "organization_name", "creator_email", "origin_id" },
-    additional = false,
+    additional = true,
     properties = {
       creator_email = { type = "string", format = "email", nullable = true },
       organization_name = { type = "string" },
@@ -110,17 +109,17 @@ build["ai-apply-application-status-updated"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
         required = { "id", "job_posting_id", "status", "created_at", "updated_at" },
-        additional = false,
+        additional = true,
         properties = {
           created_at = { type = "string", format = "date-time" },
           id = { type = "string" },
           job_posting_id = { type = "string" },
-          status = { type = "string", enum = { "PENDING", "SUBMITTED", "FAILED" } },
+          status = { type = "string" },
           updated_at = { type = "string", format = "date-time" },
         },
       },
@@ -134,7 +133,7 @@ build["ai-apply-job-posting-status-updated"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
@@ -149,22 +148,15 @@ build["ai-apply-job-posting-status-updated"] = function()
           "archived_reason",
           "availability",
         },
-        additional = false,
+        additional = true,
         properties = {
           archived_at = { type = "string", format = "date-time", nullable = true },
-          archived_reason = {
-            type = "string",
-            enum = { "JOB_POSTING_TAKEN_OFFLINE", "MANUAL_ARCHIVE" },
-            nullable = true,
-          },
-          availability = {
-            type = "string",
-            enum = { "APPLYABLE", "PENDING", "ARCHIVED", "UNAVAILABLE" },
-          },
+          archived_reason = { type = "string", nullable = true },
+          availability = { type = "string" },
           career_site = {
             type = "object",
             required = { "id", "label" },
-            additional = false,
+            additional = true,
             properties = { id = { type = "string" }, label = { type = "string" } },
           },
           created_at = { type = "string", format = "date-time" },
@@ -184,7 +176,7 @@ build["assessment:order-received"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = S.assessment_order_received_data,
       id = { type = "string" },
@@ -197,15 +189,15 @@ build["connection-flow-failed"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
         required = { "integration_tool", "integration_category", "end_user", "log_url" },
-        additional = false,
+        additional = true,
         properties = {
           end_user = S.end_user,
-          integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
+          integration_category = { type = "string" },
           integration_tool = { type = "string" },
           log_url = { type = "string", format = "uri" },
         },
@@ -220,7 +212,7 @@ build["data-changed"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
@@ -230,53 +222,18 @@ build["data-changed"] = function()
           "integration_category",
           "changed_models",
         },
-        additional = false,
+        additional = true,
         properties = {
           changed_models = {
             type = "array",
             items = {
               type = "object",
               required = { "name" },
-              additional = false,
-              properties = {
-                name = {
-                  type = "string",
-                  enum = {
-                    "hris_legal_entities",
-                    "hris_locations",
-                    "hris_employees",
-                    "hris_absence_types",
-                    "hris_absences",
-                    "hris_employments",
-                    "hris_teams",
-                    "hris_time_off_balances",
-                    "hris_timesheets",
-                    "hris_employee_document_categories",
-                    "hris_performance_reviews",
-                    "hris_performance_review_cycles",
-                    "ats_users",
-                    "ats_jobs",
-                    "ats_job_postings",
-                    "ats_candidates",
-                    "ats_application_stages",
-                    "ats_applications",
-                    "ats_screening_questions",
-                    "ats_tags",
-                    "ats_interviews",
-                    "ats_offers",
-                    "ats_rejection_reasons",
-                    "hris_join_employees_teams",
-                    "ats_join_candidates_tags",
-                    "ats_join_jobs_application_stages",
-                    "ats_join_jobs_screening_questions",
-                    "ats_join_jobs_users",
-                    "ats_join_interviews_users",
-                  },
-                },
-              },
+              additional = true,
+              properties = { name = { type = "string" } },
             },
           },
-          integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
+          integration_category = { type = "string" },
           integration_id = { type = "string" },
           integration_tool = { type = "string" },
         },
@@ -291,7 +248,7 @@ build["inline-assessment:order-received"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = S.assessment_order_received_data,
       id = { type = "string" },
@@ -304,14 +261,14 @@ build["integration-created"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
         required = { "id", "tool", "category", "end_user" },
-        additional = false,
+        additional = true,
         properties = {
-          category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
+          category = { type = "string" },
           end_user = S.end_user,
           id = { type = "string" },
           tool = { type = "string" },
@@ -327,14 +284,14 @@ build["integration-deleted"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
         required = { "id", "tool", "category", "end_user", "deleted_at" },
-        additional = false,
+        additional = true,
         properties = {
-          category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
+          category = { type = "string" },
           deleted_at = { type = "string", format = "date-time" },
           end_user = S.end_user,
           id = { type = "string" },
@@ -351,7 +308,7 @@ build["integration-state-changed"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
@@ -364,14 +321,14 @@ build["integration-state-changed"] = function()
           "state",
           "updated_at",
         },
-        additional = false,
+        additional = true,
         properties = {
           end_user = S.end_user,
-          integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
+          integration_category = { type = "string" },
           integration_id = { type = "string" },
           integration_tool = { type = "string" },
-          qa_status = { type = "string", enum = { "PENDING", "FAILED", "PASSED" } },
-          state = { type = "string", enum = { "ACTIVE", "INVALID", "INACTIVE" } },
+          qa_status = { type = "string" },
+          state = { type = "string" },
           updated_at = { type = "string", format = "date-time" },
         },
       },
@@ -385,15 +342,15 @@ build["remote-event-received"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
         required = { "integration_id", "integration_tool", "integration_category", "end_user" },
-        additional = false,
+        additional = true,
         properties = {
           end_user = S.end_user,
-          integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
+          integration_category = { type = "string" },
           integration_id = { type = "string" },
           integration_tool = { type = "string" },
         },
@@ -408,7 +365,7 @@ build["sync-finished"] = function()
   return {
     type = "object",
     required = { "id", "type", "data" },
-    additional = false,
+    additional = true,
     properties = {
       data = {
         type = "object",
@@ -424,10 +381,10 @@ build["sync-finished"] = function()
           "end_user",
           "log_url",
         },
-        additional = false,
+        additional = true,
         properties = {
           end_user = S.end_user,
-          integration_category = { type = "string", enum = { "HRIS", "ATS", "ASSESSMENT" } },
+          integration_category = { type = "string" },
           integration_id = { type = "string" },
           integration_tool = { type = "string" },
           log_url = { type = "string", format = "uri" },
