@@ -1821,7 +1821,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
----@field outcome? "PENDING"|"HIRED"|"DECLINED"
+---@field outcome? "PENDING"|"HIRED"|"DECLINED" Deprecated: use outcomes
 ---@field outcomes? string|string[]
 ---@field job_ids? string|string[]
 ---@field job_remote_ids? string|string[]
@@ -2577,7 +2577,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field remote_ids? string|string[]
 ---@field job_codes? string|string[]
 ---@field post_url? string
----@field status? "OPEN"|"CLOSED"|"DRAFT"|"ARCHIVED"
+---@field status? "OPEN"|"CLOSED"|"DRAFT"|"ARCHIVED" Deprecated: use statuses
 ---@field statuses? string|string[]
 ---@field employment_types? string|string[]
 ---@field visibilities? string|string[]
@@ -3183,7 +3183,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
----@field employment_status? "ACTIVE"|"PENDING"|"INACTIVE"|"LEAVE"
+---@field employment_status? "ACTIVE"|"PENDING"|"INACTIVE"|"LEAVE" Deprecated: use employment_statuses
 ---@field employment_statuses? string|string[]
 ---@field group_ids? string|string[]
 ---@field legal_entity_ids? string|string[]
@@ -3457,8 +3457,8 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field date_until? string
 ---@field type_ids? string|string[]
 ---@field employee_id? string
----@field time_from? string
----@field time_until? string
+---@field time_from? string Deprecated: use date_from
+---@field time_until? string Deprecated: use date_until
 ---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.CreateAbsenceBody.RemoteFields.Adpworkforcenow

@@ -117,6 +117,29 @@ describe("library/kombo.lua", function()
     assert.truthy(classes[item].stages)
   end)
 
+  -- The document says so in a parameter's prose only ("⚠️ Deprecated - Use the `outcomes` filter instead.").
+  it("marks the deprecated query parameters, here and in docs/operations.md, with what replaces them", function()
+    local ops = read_file("docs/operations.md")
+    for _, c in ipairs({
+      { "kombo.ats.GetApplicationsParams", "outcome", "outcomes" },
+      { "kombo.ats.GetJobsParams", "status", "statuses" },
+      { "kombo.hris.GetEmployeesParams", "employment_status", "employment_statuses" },
+      { "kombo.hris.GetAbsencesParams", "time_from", "date_from" },
+      { "kombo.hris.GetAbsencesParams", "time_until", "date_until" },
+    }) do
+      local class, field, instead = c[1], c[2], c[3]
+      local block = text:match("\n%-%-%-@class " .. class:gsub("%.", "%%.") .. "\n(.-)\n\n")
+      local line = block and ("\n" .. block .. "\n"):match("\n(%-%-%-@field " .. field .. "%?[^\n]*)")
+      assert.truthy(line, class .. "." .. field)
+      assert.truthy(line:find(" Deprecated: use " .. instead .. "$"), line)
+      local row = "\n| `" .. field .. "` | query | [^\n]-%*%*Deprecated%*%*: use `" .. instead .. "`%. |\n"
+      assert.truthy(ops:find(row), field)
+    end
+    -- and nothing else is
+    local _, n = text:gsub(" Deprecated: use ", "")
+    assert.equal(5, n)
+  end)
+
   it("gives the client's options as the README's table and kombo.new take them", function()
     local options = classes["kombo.Options"]
     local readme = read_file("README.md")

@@ -430,7 +430,9 @@ function _M.text(m)
           t = w.type_of(q.schema, prefix .. "Params." .. _pascal(q.name))
         end
         if q.required then any_required = true end
-        params[#params + 1] = format("---@field %s%s %s", _lua_field(q.name), q.required and "" or "?", t)
+        local note = ""
+        if q.deprecated then note = " Deprecated" .. (q.deprecated ~= true and (": use " .. q.deprecated) or "") end
+        params[#params + 1] = format("---@field %s%s %s%s", _lua_field(q.name), q.required and "" or "?", t, note)
       end
       if op.paginated then
         params[#params + 1] = "---@field resume? kombo.Resume err.resume of a failed walk, alone"

@@ -137,12 +137,17 @@ local function _query_phrase(op, q)
     return "a string: `data.next` of a previous page (`page:next()` sends it for you)"
       .. (op.cursor_omitted and "; Kombo's document omits this parameter here, its response asks for it" or "")
   end
-  if q.boolean then return "`true` or `false` (or the strings)" end
-  if q.list then
+  local phrase
+  if q.boolean then
+    phrase = "`true` or `false` (or the strings)"
+  elseif q.list then
     local items = q.schema and q.schema.enum and (": each one of " .. concat(q.schema.enum, ", ")) or ""
-    return "list: a string or an array of strings, sent comma-joined" .. items
+    phrase = "list: a string or an array of strings, sent comma-joined" .. items
+  else
+    phrase = _expected(q.schema or {})
   end
-  return _expected(q.schema or {})
+  if not q.deprecated then return phrase end
+  return phrase .. ". **Deprecated**" .. (q.deprecated ~= true and (": use `" .. q.deprecated .. "`") or "") .. "."
 end
 
 -- Example calls ----------------------------------------------------------------
@@ -223,7 +228,8 @@ _example_value = function(name, s)
 end
 
 -- The first filter of a list endpoint beyond the shared ones, if any.
--- Enum filters first: they show the values the API knows.
+-- Enum filters first: they show the values the API knows. A deprecated
+-- one is not shown off.
 local function _specific_filter(op)
   local candidates = {}
   for _, q in ipairs(op.query) do
@@ -231,12 +237,18 @@ local function _specific_filter(op)
       candidates[#candidates + 1] = q
     end
   end
-  for _, q in ipairs(op.query) do candidates[#candidates + 1] = q end
+  -- A list that replaces a deprecated filter takes the values that one enumerates.
+  local replaced = {}
+  for _, q in ipairs(op.query) do
+    candidates[#candidates + 1] = q
+    if type(q.deprecated) == "string" then replaced[q.deprecated] = q.schema end
+  end
   for _, q in ipairs(candidates) do
-    if not COMMON_QUERY[q.name] then
+    if not COMMON_QUERY[q.name] and not q.deprecated then
       if SAMPLES[q.name] then return q.name, _code(SAMPLES[q.name]) end
       if q.list then
-        local item = q.schema and q.schema.enum and q.schema.enum[1] or (q.name:gsub("s$", "") .. "_1")
+        local enum = q.schema and q.schema.enum or replaced[q.name] and replaced[q.name].enum
+        local item = enum and enum[1] or (q.name:gsub("s$", "") .. "_1")
         return q.name, _code('{ "' .. item .. '" }')
       end
       return q.name, _example_value(q.name, q.schema)

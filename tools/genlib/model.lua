@@ -377,6 +377,11 @@ local function _query_param(doc, p, where)
     q.schema = items
   end
   q.description = p.description or raw.description
+  -- The document marks a deprecated parameter in its prose only:
+  -- "**(⚠️ Deprecated - Use the `outcomes` filter instead.)**".
+  if p.deprecated or raw.deprecated or desc:find("Deprecated", 1, true) then
+    q.deprecated = desc:match("Deprecated %- Use the `([%w_]+)`") or true
+  end
   return q
 end
 
