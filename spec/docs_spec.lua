@@ -109,6 +109,22 @@ describe("documented Lua code", function()
     assert.matches('server_url = "http://127.0.0.1:' .. port .. '/v1"', read_file("README.md"), 1, true)
   end)
 
+  it("gives page_size the bounds the operations check", function()
+    local readme = read_file("README.md"):gsub("\n", " ")
+    local operations = require("kombo.operations")
+    for _, g in ipairs(operations.groups) do
+      for _, op in ipairs(operations.load(g)) do
+        for _, q in ipairs(op.query) do
+          if q.name == "page_size" then
+            local range = "1.." .. ("%d"):format(q.schema.maximum)
+            assert.matches(range .. (q.schema.maximum == 250 and " for most lists" or (" for `" .. g .. "." .. op.name
+              .. "`")), readme, 1, true)
+          end
+        end
+      end
+    end
+  end)
+
   it("found the README's blocks", function()
     assert.is_true(total >= 10, total .. " blocks")
   end)
