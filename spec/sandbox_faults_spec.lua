@@ -94,6 +94,17 @@ describe("kombo-sandbox faults", function()
       assert.equal("down", res.body)
     end)
 
+    it("headers alone: the real answer with them added", function()
+      local date = "Sun, 06 Nov 1994 08:49:37 GMT"
+      sb:fault({ path = "/v1/ats/tags", headers = { Date = date } })
+      local res = exchange(sb, "GET", "/ats/tags")
+      assert.equal(200, res.status)
+      assert.equal(date, res.headers["date"])
+      assert.is_table(cjson.decode(res.body).data.results)
+      assert.equal("headers", sb:requests()[1].fault)
+      assert.is_nil(exchange(sb, "GET", "/ats/tags").headers["date"])
+    end)
+
     it("a delay without blocking the answer", function()
       sb:fault({ path = "/v1/ats/tags", delay_ms = 300 })
       local t0 = socket.gettime()

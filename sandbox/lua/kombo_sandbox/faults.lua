@@ -4,7 +4,8 @@
 -- A rule: { method?, path? | path_prefix?, times?, once_per_query?, every?,
 --   probability? + seed?, delay_ms?, status? + headers? + body? + code?,
 --   action?, after_handler? } with action one of ACTIONS below
---   (repeated_header also takes header, count and value).
+--   (repeated_header also takes header, count and value). Headers without
+--   a status or an action are added to the real answer.
 -- `times` counts hits (-1 = forever). It defaults to 1, or to forever when
 -- the rule says which requests to hit (once_per_query, every, probability).
 -- Rules are tried in order; the first that hits answers the request.
@@ -62,10 +63,10 @@ local function _rule(r)
       return nil, "value must be letters, digits and dashes"
     end
   end
-  if r.status == nil and r.action == nil and r.delay_ms == nil then
-    return nil, "a rule needs a status, an action or a delay_ms"
-  end
   if r.headers ~= nil and type(r.headers) ~= "table" then return nil, "headers must be an object" end
+  if r.status == nil and r.action == nil and r.delay_ms == nil and r.headers == nil then
+    return nil, "a rule needs a status, an action, a delay_ms or headers"
+  end
   local selective = r.once_per_query or r.every or r.probability
   local rule = {}
   for k, v in pairs(r) do
@@ -153,10 +154,16 @@ end
 local JSON = "application/json; charset=utf-8"
 local HTML = "text/html; charset=utf-8"
 
-local function _headers(rule, content_type)
-  local h = { ["Content-Type"] = content_type }
+--- A copy of the headers `base` with the rule's added.
+function _M.with_headers(rule, base)
+  local h = {}
+  for k, v in pairs(base) do h[k] = v end
   for k, v in pairs(rule.headers or {}) do h[k] = tostring(v) end
   return h
+end
+
+local function _headers(rule, content_type)
+  return _M.with_headers(rule, { ["Content-Type"] = content_type })
 end
 
 -- Headers with an explicit Content-Length that need not match the body.

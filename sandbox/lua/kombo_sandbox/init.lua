@@ -131,7 +131,9 @@ function Sandbox:_serve_api(req, conn)
   self.api_requests = self.api_requests + 1
   local entry = self:_record(req, conn)
   local rule = self.faults:pick(req.method, req.path, req.query)
-  if rule then entry.fault = rule.action or (rule.status and tostring(rule.status)) or "delay" end
+  if rule then
+    entry.fault = rule.action or (rule.status and tostring(rule.status)) or (rule.delay_ms and "delay") or "headers"
+  end
   if self.log_line then
     self.log_line(format("#%d conn=%d %s %s%s%s", entry.seq, conn.id, req.method, req.path,
       req.query ~= "" and ("?" .. req.query) or "", entry.fault and (" fault=" .. entry.fault) or ""))
@@ -150,6 +152,7 @@ function Sandbox:_serve_api(req, conn)
     if not rule or not faults.alters(rule) then
       local status, headers, body = self:_api(req, entry)
       if id then headers = self:_concurrency_headers(id, headers) end
+      if rule then headers = faults.with_headers(rule, headers) end
       entry.status = status
       conn:respond(status, headers, body)
       return self.webhooks:after(self.db, req, status, body,
