@@ -22,6 +22,7 @@ __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 	kombo_failure_open(L);
 	kombo_json_open(L);
 	kombo_hmac_open(L);
+	kombo_lock_open(L);
 	lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);
 	lua_setfield(L, -2, "max_header_bytes");
 	lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);

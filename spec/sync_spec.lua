@@ -108,6 +108,7 @@ describe("client:sync", function()
   after_each(function()
     client:close()
     os.remove(path)
+    os.remove(path .. ".lock")
   end)
 
   local read_file = require("support.files").read
@@ -345,7 +346,7 @@ describe("client:sync", function()
     local ids, err = run(sync)
     assert.equal("state", err.kind)
     assert.equal("write", err.reason)
-    assert.matches("/nonexistent-dir/kombo-state.json.tmp", err.message, 1, true)
+    assert.matches("/nonexistent-dir/kombo-state.json", err.message, 1, true)
     assert.equal(0, #ids)
     assert.same({}, queries())
   end)
@@ -381,6 +382,62 @@ describe("client:sync", function()
     assert.equal(saved, read_file(path))
     assert.is_nil(io.open(path .. ".tmp"))
     assert.is_table(state_of(sync).resume)
+  end)
+
+  it("waits for another process's save of the same file, and keeps the keys that process wrote", function()
+    local files = require("support.files")
+    files.write(path, '{"other":{"watermark":"2026-01-01T00:00:00.000Z"}}')
+    -- Another process in the middle of its read-modify-write: it has read
+    -- the file and writes it back (its own key added) a moment later.
+    local child = assert(io.popen(("LUA_CPATH=%s %s -e %s"):format(files.quote(files.BUILD .. "/?.so;;"), files.LUA,
+      files.quote(([[
+        local core = require("kombo.core")
+        local path = %q
+        local lock = assert(core.lock_file(path .. ".lock"))
+        io.write("locked\n")
+        io.stdout:flush()
+        local f = assert(io.open(path, "rb"))
+        local text = f:read("*a")
+        f:close()
+        core.sleep_ms(500)
+        f = assert(io.open(path .. ".tmp", "wb"))
+        assert(f:write((text:gsub("}%%s*$", ',"child":{"watermark":"2026-02-01T00:00:00.000Z"}}'))))
+        assert(f:close())
+        assert(os.rename(path .. ".tmp", path))
+        lock:unlock()
+      ]]):format(path)))))
+    assert.equal("locked", child:read("*l"))
+    local all, newest = all_applications()
+    local ids, err = run(applications())
+    child:close()
+    assert.is_nil(err)
+    assert.same(all, ids)
+    assert.same({
+      other = { watermark = "2026-01-01T00:00:00.000Z" },
+      child = { watermark = "2026-02-01T00:00:00.000Z" },
+      [applications().key] = { watermark = newest },
+    }, core.json_decode(read_file(path)))
+    assert.is_nil(io.open(path .. ".tmp"))
+  end)
+
+  it("stops with reason locked when another holds the state file's lock too long, the last save kept", function()
+    local sync = applications()
+    local ids, lock = {}, nil
+    local ok, err = pcall(function()
+      for item in sync:items() do
+        ids[#ids + 1] = item.id
+        -- page 1 is saved: page 2's save finds the file locked
+        if #ids == 101 then lock = assert(core.lock_file(path .. ".lock")) end
+      end
+    end)
+    lock:unlock()
+    assert.is_false(ok)
+    assert.equal("state", err.kind)
+    assert.equal("locked", err.reason)
+    assert.matches(path .. ".lock is held by another process", err.message, 1, true)
+    assert.equal(200, #ids)
+    local st = state_of(sync)
+    assert.equal(queries()[2], "page_size=100&include_deleted=true&cursor=" .. st.resume.cursor)
   end)
 
   it("ends at INTEGRATION.SETUP_SYNC_PENDING saying so, and saves nothing", function()

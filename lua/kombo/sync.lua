@@ -12,6 +12,8 @@
 require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
 local build = require("kombo.build")
+local compat = require("kombo.compat")
+local drivers = require("kombo.drivers")
 local errors = require("kombo.errors")
 local operations = require("kombo.operations")
 local page = require("kombo.page")
@@ -25,6 +27,11 @@ local _M = {}
 
 -- What io.open's third result is for a file that does not exist.
 local ENOENT = 2
+
+-- How long a save waits for another process's hold on the state file's
+-- lock (a read-modify-write takes milliseconds: a longer hold is a process
+-- stopped or hung), and the pause between tries.
+local LOCK_WAIT_MS, LOCK_PAUSE_MS = 3000, 20
 
 -- The parameters the sync sets itself.
 local OWN = {
@@ -196,6 +203,48 @@ local function _read_file(self)
   return all
 end
 
+-- Waits between tries for the lock: in the driver's way where the caller
+-- can yield (a task, nginx), so the rest runs meanwhile.
+local function _pause(ms)
+  if compat.yieldable() then drivers.current().sleep(ms) else core.sleep_ms(ms) end
+end
+
+-- fn(self, ...) holding <state_file>.lock, left beside the file: each
+-- read-modify-write of the file holds it, so processes that share the
+-- file (overlapping runs) keep each other's keys and never write the same
+-- temporary file at once.
+local function _locked(self, fn, ...)
+  local path = self.state_file .. ".lock"
+  local deadline = core.now_ms() + LOCK_WAIT_MS
+  local lock, msg = core.lock_file(path)
+  while lock == false do
+    if core.now_ms() >= deadline then
+      return nil, _state_error(self, "locked", ("%s is held by another process (another run with this state file?) "
+        .. "for more than %d ms; run again when it has finished"):format(path, LOCK_WAIT_MS))
+    end
+    _pause(LOCK_PAUSE_MS)
+    lock, msg = core.lock_file(path)
+  end
+  if not lock then return nil, _state_error(self, "write", tostring(msg)) end
+  local res, err = fn(self, ...)
+  lock:unlock()
+  return res, err
+end
+
+-- The state file, once a state could be saved (a missing folder or no
+-- permission is found out before the walk asks for any page). The lock
+-- keeps the temporary file this process's own.
+local function _read_probed(self)
+  local all, err = _read_file(self)
+  if not all then return nil, err end
+  local tmp = self.state_file .. ".tmp"
+  local f, msg = io.open(tmp, "ab")
+  if not f then return nil, _state_error(self, "write", tostring(msg)) end
+  f:close()
+  os.remove(tmp)
+  return all
+end
+
 -- This key's state: a table, {} when there is none.
 function Sync:_load()
   local st, where
@@ -210,15 +259,8 @@ function Sync:_load()
     if type(st) == "table" and st[1] ~= nil then st = nil end
   else
     where = self.state_file
-    local all, err = _read_file(self)
+    local all, err = _locked(self, _read_probed)
     if not all then return nil, err end
-    -- A state that could not be saved at the end (a missing folder, no
-    -- permission) is found out now, before the walk asks for any page.
-    local tmp = self.state_file .. ".tmp"
-    local f, msg = io.open(tmp, "ab")
-    if not f then return nil, _state_error(self, "write", tostring(msg)) end
-    f:close()
-    os.remove(tmp)
     st = all[self.key] or {}
   end
   if type(st) ~= "table" or (st.watermark ~= nil and not _ms(st.watermark))
@@ -231,7 +273,7 @@ end
 
 -- The state file written whole to a temporary file beside it, then renamed
 -- over it: a reader (or the next run, after a crash) finds the old text or
--- the new one, never part of either.
+-- the new one, never part of either. Called holding the lock.
 local function _write_file(self, st)
   local all, err = _read_file(self)
   if not all then return nil, err end
@@ -254,7 +296,7 @@ local function _write_file(self, st)
 end
 
 function Sync:_save(st)
-  if not self.store then return _write_file(self, st) end
+  if not self.store then return _locked(self, _write_file, st) end
   local text, eerr = build.encode_json(st, nil, "state")
   if not text then return nil, _state_error(self, "write", eerr.message) end
   -- ngx.shared answers false, err and lua-resty-redis nil, err on failure.

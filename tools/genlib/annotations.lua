@@ -106,7 +106,7 @@ local PREAMBLE = [[
 ---The options of client:sync: exactly one of state_file and store, and any
 ---call option.
 ---@class kombo.SyncOptions: kombo.CallOptions
----@field state_file? string a JSON file, written whole through <state_file>.tmp and a rename
+---@field state_file? string a JSON file, saved whole through <state_file>.tmp holding <state_file>.lock
 ---@field store? kombo.SyncStore
 ---@field overlap_ms? integer how far before the watermark a run asks again (default 300000)
 
