@@ -494,6 +494,7 @@ describe("client:sync", function()
       { "ats.get_applications", nil, nil, "opts", "state_file" },
       { "ats.get_applications", nil, {}, "opts.state_file", "required" },
       { "ats.get_applications", nil, { state_file = "" }, "opts.state_file", "non-empty" },
+      { "ats.get_applications", nil, { state_file = path .. "\0.json" }, "opts.state_file", "without NUL bytes" },
       { "ats.get_applications", nil, { state_file = path, store = store }, "opts.store", "not with opts.state_file" },
       { "ats.get_applications", nil, { store = { get = function() end } }, "opts.store", "get and set" },
       { "ats.get_applications", nil, { store = store, overlap_ms = -1 }, "opts.overlap_ms", "whole number" },

@@ -126,6 +126,10 @@ local function _options(opts)
   if own.state_file ~= nil and (type(own.state_file) ~= "string" or own.state_file == "") then
     return nil, invalid("opts.state_file", "a non-empty file path")
   end
+  -- The system reads a path up to its first NUL: another file.
+  if own.state_file ~= nil and own.state_file:find("\0", 1, true) then
+    return nil, invalid("opts.state_file", "a file path without NUL bytes")
+  end
   if own.store ~= nil and not (_callable(own.store, "get") and _callable(own.store, "set")) then
     return nil, invalid("opts.store", "an object with get and set methods (store:get(key), store:set(key, value))")
   end
