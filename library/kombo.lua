@@ -59,6 +59,7 @@
 ---@field state_file? string a JSON file, saved whole through <state_file>.tmp holding <state_file>.lock
 ---@field store? kombo.SyncStore
 ---@field overlap_ms? integer how far before the watermark a run asks again (default 300000)
+---@field before_save? fun(): any before each save: make the loop's work durable (flush); failing, saves nothing
 
 ---Where a sync keeps its state: called as methods, values are strings
 ---(an ngx.shared dict, a lua-resty-redis connection).

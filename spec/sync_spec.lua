@@ -440,6 +440,40 @@ describe("client:sync", function()
     assert.equal(queries()[2], "page_size=100&include_deleted=true&cursor=" .. st.resume.cursor)
   end)
 
+  it("calls before_save right before each save; one that fails stops the run and saves nothing", function()
+    local all = all_applications()
+    local store = table_store()
+    local events = {}
+    local set = store.set
+    function store:set(...)
+      events[#events + 1] = "set"
+      return set(self, ...)
+    end
+    local ids = run(applications({ store = store, before_save = function() events[#events + 1] = "before" end }))
+    assert.same(all, ids)
+    assert.same({ "before", "set", "before", "set", "before", "set", "before", "set", "before", "set", "before",
+      "set", "before", "set" }, events)
+
+    for _, failing in ipairs({
+      function(n) if n == 2 then return nil, "No space left on device" end return true end,
+      function(n) if n == 2 then error("No space left on device") end end,
+      function(n) if n == 2 then return false, "No space left on device" end end,
+    }) do
+      local fresh, calls = table_store(), 0
+      local sync = applications({ store = fresh, before_save = function()
+        calls = calls + 1
+        return failing(calls)
+      end })
+      local got, err = run(sync)
+      assert.equal("state", err.kind)
+      assert.equal("before_save", err.reason)
+      assert.matches("before_save failed, so nothing was saved: .*No space left on device", err.message)
+      assert.equal(200, #got)
+      assert.equal(1, fresh.sets)
+      assert.is_table(core.json_decode(fresh.values[sync.key]).resume)
+    end
+  end)
+
   it("ends at INTEGRATION.SETUP_SYNC_PENDING saying so, and saves nothing", function()
     sb:fault({ path = "/v1/ats/applications", status = 409, code = "INTEGRATION.SETUP_SYNC_PENDING" })
     local store = table_store()
@@ -495,6 +529,7 @@ describe("client:sync", function()
       { "ats.get_applications", nil, {}, "opts.state_file", "required" },
       { "ats.get_applications", nil, { state_file = "" }, "opts.state_file", "non-empty" },
       { "ats.get_applications", nil, { state_file = path .. "\0.json" }, "opts.state_file", "without NUL bytes" },
+      { "ats.get_applications", nil, { store = store, before_save = "flush" }, "opts.before_save", "a function" },
       { "ats.get_applications", nil, { state_file = path, store = store }, "opts.store", "not with opts.state_file" },
       { "ats.get_applications", nil, { store = { get = function() end } }, "opts.store", "get and set" },
       { "ats.get_applications", nil, { store = store, overlap_ms = -1 }, "opts.overlap_ms", "whole number" },

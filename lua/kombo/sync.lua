@@ -110,7 +110,7 @@ local function _options(opts)
   end
   local own, call = {}, nil
   for k, v in pairs(opts) do
-    if k == "state_file" or k == "store" or k == "overlap_ms" then
+    if k == "state_file" or k == "store" or k == "overlap_ms" or k == "before_save" then
       own[k] = v
     else
       call = call or {}
@@ -137,6 +137,9 @@ local function _options(opts)
   if overlap ~= nil and (type(overlap) ~= "number" or overlap ~= overlap or overlap < 0 or overlap > 2 ^ 53
     or overlap % 1 ~= 0) then
     return nil, invalid("opts.overlap_ms", "a whole number of milliseconds >= 0")
+  end
+  if own.before_save ~= nil and type(own.before_save) ~= "function" then
+    return nil, invalid("opts.before_save", "a function, called before each save (e.g. to flush your output)")
   end
   return own, call
 end
@@ -177,6 +180,7 @@ function _M.new(client, name, params, opts, prepare, defaults)
   return setmetatable({
     client = client, op = op, name = name, params = own_params, call = call, prepare = prepare,
     state_file = own.state_file, store = own.store, overlap_ms = own.overlap_ms or defaults.overlap_ms,
+    before_save = own.before_save,
     key = ("kombo.sync|%s|%s|%s%s"):format(integration, name, req.path, req.query ~= "" and ("?" .. req.query) or ""),
   }, Sync)
 end
@@ -300,6 +304,16 @@ local function _write_file(self, st)
 end
 
 function Sync:_save(st)
+  if self.before_save then
+    -- What fn did must last before a save says it was done: a failure
+    -- here (raised, or nil/false and a message, as file:flush() answers)
+    -- saves nothing.
+    local ok, res, msg = pcall(self.before_save)
+    if not ok or (not res and msg ~= nil) then
+      return nil, _state_error(self, "before_save", "before_save failed, so nothing was saved: "
+        .. tostring(ok and msg or res))
+    end
+  end
   if not self.store then return _locked(self, _write_file, st) end
   local text, eerr = build.encode_json(st, nil, "state")
   if not text then return nil, _state_error(self, "write", eerr.message) end
