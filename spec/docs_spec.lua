@@ -125,6 +125,25 @@ describe("documented Lua code", function()
     end
   end)
 
+  it("README's sync block counts the same deletions with null_as_nil, which README recommends, as without", function()
+    local code
+    for _, block in ipairs(lua_blocks("README.md")) do
+      if block.code:find("client:sync(", 1, true) then code = block.code end
+    end
+    local counts = {}
+    for i, null_as_nil in ipairs({ false, true }) do
+      sb:reset()
+      local env = environment({})
+      env.client:close()
+      env.client = assert(kombo.new(sandboxed({ null_as_nil = null_as_nil })))
+      env.print = function(changed, deleted) counts[i] = { changed = changed, deleted = deleted } end
+      assert(load_in(code, "=README sync", env))()
+      env.client:close()
+    end
+    assert.same(counts[1], counts[2])
+    assert.same({ changed = 600, deleted = 12 }, counts[1])
+  end)
+
   it("found the README's blocks", function()
     assert.is_true(total >= 10, total .. " blocks")
   end)
