@@ -4,6 +4,7 @@
  * calls them directly; policy.c reads them when it decides a wait.
  *
  *   core.parse_retry_after(v, now)   -> delay_ms | nil
+ *   core.parse_http_date(v)          -> epoch_ms | nil
  */
 #include <string.h>
 #include "core.h"
@@ -251,10 +252,24 @@ static int l_parse_retry_after(lua_State *L)
 	return 1;
 }
 
+/* core.parse_http_date(value) -> epoch_ms | nil */
+static int l_parse_http_date(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	double v;
+	if (kombo_parse_http_date(s, len, &v))
+		lua_pushnumber(L, v * 1000.0);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
 void kombo_hints_open(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "parse_retry_after", l_parse_retry_after },
+		{ "parse_http_date", l_parse_http_date },
 		{ NULL, NULL },
 	};
 	kb_setfuncs(L, fns, 0);

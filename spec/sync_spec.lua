@@ -474,6 +474,31 @@ describe("client:sync", function()
     end
   end)
 
+  it("caps the watermark by Kombo's clock, the first page's Date, when the local clock is ahead", function()
+    local all = all_applications()
+    -- Kombo's clock (the sandbox's) an hour behind the local one.
+    local now = os.time()
+    sb:fault({ path = "/v1/ats/applications", headers = { Date = os.date("!%a, %d %b %Y %H:%M:%S GMT", now) } })
+    local time_ms = core.time_ms
+    core.time_ms = function() return time_ms() + 3600000 end
+    local ok, err = pcall(function()
+      local sync = applications({ overlap_ms = 0 })
+      local n = 0
+      for _ in sync:items() do
+        n = n + 1
+        if n == 150 then
+          sb:delete("applications", all[5])   -- behind the cursor: this walk has passed it
+          sb:delete("applications", all[500]) -- ahead, changed later: this walk sees it
+        end
+      end
+      assert.equal(now, epoch(state_of(sync).watermark))
+      sb:clear_requests()
+      assert.same({ all[5], all[500] }, (run(sync)))
+    end)
+    core.time_ms = time_ms
+    assert(ok, err)
+  end)
+
   it("ends at INTEGRATION.SETUP_SYNC_PENDING saying so, and saves nothing", function()
     sb:fault({ path = "/v1/ats/applications", status = 409, code = "INTEGRATION.SETUP_SYNC_PENDING" })
     local store = table_store()

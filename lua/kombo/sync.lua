@@ -7,7 +7,7 @@
 --              run asks for updated_after = watermark - overlap
 --   resume     a walk in progress: the resume token of its next page
 --   seen       the largest changed_at that walk's caller was given
---   started    when that walk started, by the local clock
+--   started    when that walk started (_started)
 
 require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
@@ -15,6 +15,7 @@ local build = require("kombo.build")
 local compat = require("kombo.compat")
 local drivers = require("kombo.drivers")
 local errors = require("kombo.errors")
+local meta = require("kombo.meta")
 local operations = require("kombo.operations")
 local page = require("kombo.page")
 
@@ -350,27 +351,49 @@ local function _failed(err)
   return err
 end
 
+-- When a walk that asked at local_ms got its first page, for the cap on
+-- its watermark: changed_at is Kombo's time, so a local clock ahead of
+-- Kombo's would put the cap past changes the walk never delivered. The
+-- earlier of the local clock and the answer's Date, whose whole second
+-- is the earliest the answer may have been made.
+local function _started(local_ms, first)
+  local headers = (meta.get(first) or {}).headers
+  local date = type(headers) == "table" and headers.date
+  local server_ms = type(date) == "string" and core.parse_http_date(date)
+  return _iso(server_ms and server_ms < local_ms and server_ms or local_ms)
+end
+
+-- A walk from the watermark (the first run's: of everything) -> its first
+-- page, request and state | nil, err.
+function Sync:_walk_from(watermark)
+  local params = {}
+  for k, v in pairs(self.params) do params[k] = v end
+  params.include_deleted = true
+  if watermark then params.updated_after = _iso(_ms(watermark) - self.overlap_ms) end
+  local req, err = self.prepare(self.op, params, self.call)
+  if not req then return nil, err end
+  local asked = core.time_ms()
+  local first, ferr = page.first(self.client, self.op, req)
+  if not first then return nil, _failed(ferr) end
+  return first, req, { watermark = watermark, started = _started(asked, first) }
+end
+
 --- for item in sync:items() -- every item changed since the last completed
 --- run (deleted ones with remote_deleted_at set); a failure raises the
 --- error object out of the loop, as page:items() does.
 function Sync:items()
   local st, err = self:_load()
   if not st then error(err, 0) end
-  local req
+  local first, req
   if st.resume then
     req = self.prepare(self.op, { resume = st.resume }, self.call)
     if not req then error(_corrupt(self, self.state_file or ("the store's value for " .. self.key)), 0) end
+    first, err = page.first(self.client, self.op, req)
+    if not first then error(_failed(err), 0) end
   else
-    local params = {}
-    for k, v in pairs(self.params) do params[k] = v end
-    params.include_deleted = true
-    if st.watermark then params.updated_after = _iso(_ms(st.watermark) - self.overlap_ms) end
-    req, err = self.prepare(self.op, params, self.call)
-    if not req then error(err, 0) end
-    st = { watermark = st.watermark, started = _iso(core.time_ms()) }
+    first, req, st = self:_walk_from(st.watermark)
+    if not first then error(req, 0) end
   end
-  local first, ferr = page.first(self.client, self.op, req)
-  if not first then error(_failed(ferr), 0) end
   local pages = first:pages()
   local results = pages().data.results
   local i, n, done = 0, #results, false
