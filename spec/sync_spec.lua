@@ -499,6 +499,49 @@ describe("client:sync", function()
     assert(ok, err)
   end)
 
+  it("walks again from the watermark when Kombo refuses the saved resume point, with a warning", function()
+    local all, newest = all_applications()
+    local warnings = {}
+    client:close()
+    client = sb:client({ logger = function(level, message, fields)
+      if level == "warn" then warnings[#warnings + 1] = { message = message, fields = fields } end
+    end })
+    local sync = applications({ overlap_ms = 0 })
+    local watermark = "2020-01-01T00:00:00.000Z" -- before every record
+    require("support.files").write(path, require("cjson").encode({ [sync.key] = { watermark = watermark } }))
+    -- a walk stopped on page 4, whose cursor Kombo no longer takes
+    sb:fault({ path = "/v1/ats/applications", every = 4, times = 1, status = 400 })
+    local first = run(sync)
+    assert.equal(300, #first)
+    local resumed = queries()[4]
+    local fresh = "page_size=100&updated_after=" .. watermark:gsub(":", "%%3A") .. "&include_deleted=true"
+
+    -- the fresh walk's own failure ends the run as any other, saving nothing
+    sb:clear_requests()
+    sb:fault({ path = "/v1/ats/applications", status = 400, times = 2 })
+    local state = read_file(path)
+    local _, err = run(sync)
+    assert.equal("api", err.kind)
+    assert.equal(400, err.status)
+    assert.same({ resumed, fresh }, queries())
+    assert.equal(state, read_file(path))
+
+    sb:clear_requests()
+    sb:fault({ path = "/v1/ats/applications", status = 400, code = "INTEGRATION.INVALID_CURSOR" })
+    local ids, err2 = run(sync)
+    assert.is_nil(err2)
+    local sent = queries()
+    assert.equal(resumed, sent[1])
+    assert.equal(fresh, sent[2])
+    assert.same({ watermark = newest }, state_of(sync))
+    assert.same(all, ids)
+    assert.equal(2, #warnings)
+    assert.equal("sync resume refused, walking again from the watermark", warnings[2].message)
+    assert.equal("get_applications", warnings[2].fields.operation)
+    assert.equal(400, warnings[2].fields.status)
+    assert.equal("INTEGRATION.INVALID_CURSOR", warnings[2].fields.code)
+  end)
+
   it("ends at INTEGRATION.SETUP_SYNC_PENDING saying so, and saves nothing", function()
     sb:fault({ path = "/v1/ats/applications", status = 409, code = "INTEGRATION.SETUP_SYNC_PENDING" })
     local store = table_store()

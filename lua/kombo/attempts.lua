@@ -30,6 +30,7 @@ local function _log(client, level, message, fields)
   local logger = client._logger
   if logger then pcall(logger, level, message, fields) end
 end
+_M.log = _log
 
 -- Sets extra's headers in h, each replacing the one of h with the same
 -- name in any case, so a name is sent once.

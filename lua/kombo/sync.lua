@@ -11,6 +11,7 @@
 
 require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
+local attempts = require("kombo.attempts")
 local build = require("kombo.build")
 local compat = require("kombo.compat")
 local drivers = require("kombo.drivers")
@@ -389,8 +390,19 @@ function Sync:items()
     req = self.prepare(self.op, { resume = st.resume }, self.call)
     if not req then error(_corrupt(self, self.state_file or ("the store's value for " .. self.key)), 0) end
     first, err = page.first(self.client, self.op, req)
-    if not first then error(_failed(err), 0) end
-  else
+    -- A resume point Kombo refuses (its cursor expired, say) would fail
+    -- every run alike: the walk starts again from the watermark, where
+    -- items may come twice but none is lost.
+    if not first and type(err) == "table" and err.status == 400 then
+      attempts.log(self.client, "warn", "sync resume refused, walking again from the watermark", {
+        operation = self.op.name, status = err.status, code = err.code, watermark = st.watermark,
+      })
+      st = { watermark = st.watermark }
+    elseif not first then
+      error(_failed(err), 0)
+    end
+  end
+  if not st.resume then
     first, req, st = self:_walk_from(st.watermark)
     if not first then error(req, 0) end
   end
