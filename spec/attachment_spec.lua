@@ -116,6 +116,39 @@ describe("kombo.attachment with restrictions", function()
     end
   end)
 
+  it("takes a limit that is not a whole number, and skips accepted types that are not strings", function()
+    -- Restrictions come straight from a decoded response: whatever it holds
+    -- is a clear answer, never a raw error.
+    local function cv(limits) return { types = { CV = limits } } end
+    local _, err = kombo.attachment(file(2), nil, cv({ max_file_size_bytes = 1.5 }))
+    assert.equal("too_large", err.reason)
+    assert.equal("path: a file of at most 1.5 bytes for a CV (this integration's limit): "
+      .. err.message:match("[^ ]+ has 2$"), err.message)
+    assert(kombo.attachment(file(1), nil, cv({ max_file_size_bytes = 1.5 })))
+    _, err = kombo.attachment(file(10, ".png"), nil, cv({ accepted_mime_types = { NULL, {}, 7, "application/pdf" } }))
+    assert.equal("content_type_not_accepted", err.reason)
+    assert.equal("content_type: one of application/pdf for a CV (what this integration accepts), got image/png",
+      err.message)
+    assert(kombo.attachment(file(10), nil, cv({ accepted_mime_types = { NULL, "application/pdf" } })))
+    -- A list without a type in it leaves them unknown, as null does.
+    assert(kombo.attachment(file(10, ".png"), nil, cv({ accepted_mime_types = { NULL } })))
+  end)
+
+  it("refuses a NUL in the path or a field: the file read would not be the one named", function()
+    local secret = file(10, ".txt")
+    local att, err = kombo.attachment(secret .. "\0/cv.pdf")
+    assert.is_nil(att)
+    assert.equal("invalid_request", err.kind)
+    assert.equal("path", err.field)
+    assert.equal("path: the path of a file to attach, a non-empty string without NUL", err.message)
+    for _, k in ipairs({ "name", "content_type", "type" }) do
+      att, err = kombo.attachment(secret, { [k] = "cv.pdf\0.txt" })
+      assert.is_nil(att)
+      assert.equal("fields." .. k, err.field)
+      assert.equal("fields." .. k .. ": a non-empty string without NUL", err.message)
+    end
+  end)
+
   it("still reports a directory or a missing file first", function()
     local _, err = kombo.attachment("/tmp", nil, CREATE_CANDIDATE)
     assert.equal("path", err.field)

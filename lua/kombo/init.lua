@@ -137,9 +137,9 @@ local CONTENT_TYPES = {
 --- kombo.attachment(path, fields, restrictions) -> attachment table | nil, err
 -- Reads a file and returns { name, content_type, data (base64), type },
 -- ready for the `attachment` body field. `fields` may set name,
--- content_type and type (default "CV"). A path that is not a readable
--- file (missing, a directory, no permission) is an invalid_request error
--- on field "path".
+-- content_type and type (default "CV"), non-empty strings without NUL. A
+-- path that holds a NUL or is not a readable file (missing, a directory,
+-- no permission) is an invalid_request error on field "path".
 --
 -- `restrictions` are an integration's limits on attachments: what one of
 -- the /ats/actions/* reads returns (the result, its `data`, or
@@ -148,8 +148,8 @@ local CONTENT_TYPES = {
 -- larger than its limit for that type (or than the total), or a content
 -- type it does not accept is an invalid_request error with `reason`
 -- "type_not_supported", "too_large" or "content_type_not_accepted".
--- What the integration leaves unknown (null) is not checked.
-local NULL = cjson.null
+-- What the integration leaves unknown (null, or a list of content types
+-- without a string) is not checked.
 
 -- The attachment_restrictions table inside what the caller passed, or nil.
 local function _restrictions(r)
@@ -160,8 +160,10 @@ local function _restrictions(r)
   return r
 end
 
-local function _known(v)
-  return v ~= nil and v ~= NULL
+-- A limit as text: a whole number without the ".0" a float has on 5.3+,
+-- any other number as Lua writes it.
+local function _bytes(n)
+  return n % 1 == 0 and ("%.0f"):format(n) or tostring(n)
 end
 
 -- The restriction `name`/`type` breaks, as an error, or nil.
@@ -178,20 +180,26 @@ local function _check_restrictions(r, name, ctype, att_type, size)
       .. att_type .. " attachments (attachment_restrictions.types." .. att_type .. ".is_supported is false)")
   end
   local max = type(t) == "table" and t.max_file_size_bytes
-  if _known(max) and type(max) == "number" and size > max then
-    return fail("path", "too_large", ("a file of at most %d bytes for a %s (this integration's limit): %s has %d")
-      :format(max, att_type, name, size))
+  if type(max) == "number" and size > max then
+    return fail("path", "too_large", ("a file of at most %s bytes for a %s (this integration's limit): %s has %d")
+      :format(_bytes(max), att_type, name, size))
   end
   local total = r.total_size_bytes
-  if _known(total) and type(total) == "number" and size > total then
-    return fail("path", "too_large", ("a file of at most %d bytes (this integration's limit for all"
-      .. " attachments together): %s has %d"):format(total, name, size))
+  if type(total) == "number" and size > total then
+    return fail("path", "too_large", ("a file of at most %s bytes (this integration's limit for all"
+      .. " attachments together): %s has %d"):format(_bytes(total), name, size))
   end
-  local accepted = type(t) == "table" and t.accepted_mime_types
-  if _known(accepted) and type(accepted) == "table" and accepted[1] ~= nil then
-    for _, a in ipairs(accepted) do
+  -- Only strings can name a content type: a null or another value among
+  -- them is no type the file could have, and a list without one leaves the
+  -- types unknown.
+  local accepted = {}
+  if type(t) == "table" and type(t.accepted_mime_types) == "table" then
+    for _, a in ipairs(t.accepted_mime_types) do
       if a == ctype then return nil end
+      if type(a) == "string" then accepted[#accepted + 1] = a end
     end
+  end
+  if accepted[1] ~= nil then
     return fail("content_type", "content_type_not_accepted", ("one of %s for a %s (what this integration"
       .. " accepts), got %s"):format(table.concat(accepted, ", "), att_type, ctype))
   end
@@ -200,15 +208,18 @@ end
 
 function _M.attachment(path, fields, restrictions)
   local invalid = require("kombo.errors").invalid
-  if type(path) ~= "string" or path == "" then
-    return nil, invalid("path", "the path of a file to attach, a non-empty string")
+  -- The C library reads a path only up to a NUL: another file than the
+  -- one named, sent under the name after it.
+  if type(path) ~= "string" or path == "" or path:find("%z") then
+    return nil, invalid("path", "the path of a file to attach, a non-empty string without NUL")
   end
   if fields ~= nil and type(fields) ~= "table" then
     return nil, invalid("fields", "a table of name, content_type and type, or nil")
   end
   for _, k in ipairs({ "name", "content_type", "type" }) do
-    if fields and fields[k] ~= nil and (type(fields[k]) ~= "string" or fields[k] == "") then
-      return nil, invalid("fields." .. k, "a non-empty string")
+    local v = fields and fields[k]
+    if v ~= nil and (type(v) ~= "string" or v == "" or v:find("%z")) then
+      return nil, invalid("fields." .. k, "a non-empty string without NUL")
     end
   end
   if restrictions ~= nil and type(restrictions) ~= "table" then
