@@ -511,6 +511,32 @@ describe("the kombo command", function()
       end
     end)
 
+    it("says what is wrong with a word or an option's declaration, naming it", function()
+      local cases = {
+        { { 30, "--job", "x" }, OPTIONS, "argv[1] is a number: the words are strings, as in arg" },
+        { { "a", "--job", true }, OPTIONS, "argv[3] is a boolean" },
+        { { "--job" }, { job = true }, 'options["job"] is a boolean: false for a switch, or the word' },
+        { {}, { [{}] = "X" }, "option names are non-empty strings, got a table" },
+        { {}, { "JOB" }, "option names are non-empty strings, got a number" },
+        { {}, { dry_run = false, ["dry-run"] = false }, "are both --dry-run: declare it once" },
+      }
+      for _, c in ipairs(cases) do
+        local ok, args, problem = pcall(cli.args, c[1], c[2])
+        assert.is_true(ok, tostring(args))
+        assert.is_nil(args)
+        assert.equal("kombo.cli.args(argv, options): ", problem:sub(1, 31))
+        assert.matches(c[3], problem, 1, true)
+      end
+    end)
+
+    it("takes an option declared in snake_case as its kebab-case flag, under the declared name", function()
+      local declared = { dry_run = false, page_size = "N" }
+      assert.same({ "x", dry_run = true, page_size = "5" }, cli.args({ "--dry-run", "x", "--page_size=5" }, declared))
+      local args, problem = cli.args({ "--dry-rn" }, declared)
+      assert.is_nil(args)
+      assert.equal("no option --dry-rn (did you mean --dry-run?)", problem)
+    end)
+
     it("refuses an unknown, repeated or valueless option, naming it", function()
       local cases = {
         { { "--jbo", "x" }, "no option --jbo (did you mean --job?)" },

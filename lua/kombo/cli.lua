@@ -625,15 +625,39 @@ end
 
 --- args(argv, options) -> words and options | nil, message: a script's
 --- own command line, read the way kombo reads its options. `options` maps
---- each option's name (as typed, without the dashes) to false for a switch
---- or to the word its help shows for the value. The result holds the other
---- words at 1..n and each option given under its name (true for a switch);
---- an unknown option, a missing value or an option given twice is nil and
---- a message naming it (and the closest option). After "--" every word is
---- one of the others, dashes or not.
+--- each option's name (without the dashes; snake_case or kebab-case, the
+--- flag is kebab-case either way) to false for a switch or to the word its
+--- help shows for the value. The result holds the other words at 1..n and
+--- each option given under its declared name (true for a switch); an
+--- unknown option, a missing value or an option given twice is nil and a
+--- message naming it (and the closest option), as is an argv or options
+--- that is not as described. After "--" every word is one of the others,
+--- dashes or not.
 function _M.args(argv, options)
+  local head = "kombo.cli.args(argv, options): "
   if type(argv) ~= "table" or type(options) ~= "table" then
-    return nil, "kombo.cli.args(argv, options): two tables, the words (arg) and the options"
+    return nil, head .. "two tables, the words (arg) and the options"
+  end
+  for i, word in ipairs(argv) do
+    if type(word) ~= "string" then
+      return nil, head .. ("argv[%d] is a %s: the words are strings, as in arg"):format(i, type(word))
+    end
+  end
+  -- By flag: the name as typed, kebab-case.
+  local by_flag, declared = {}, {}
+  for name, value in pairs(options) do
+    if type(name) ~= "string" or name == "" then
+      return nil, head .. "option names are non-empty strings, got a " .. type(name)
+    end
+    if value ~= false and type(value) ~= "string" then
+      return nil, head .. ("options[%q] is a %s: false for a switch, or the word its value is shown as")
+        :format(name, type(value))
+    end
+    local f = kebab(name)
+    if declared[f] then
+      return nil, head .. ("options %q and %q are both --%s: declare it once"):format(declared[f], name, f)
+    end
+    by_flag[f], declared[f] = value, name
   end
   local ok, result = pcall(function()
     local out, i = {}, 1
@@ -645,11 +669,14 @@ function _M.args(argv, options)
       elseif name == nil then
         out[#out + 1] = argv[i]
         i = i + 1
-      elseif options[name] == nil then
-        usage(("no option --%s%s"):format(name, closest_note("--" .. name, flag_names(nil, options))))
+      elseif by_flag[name] == nil then
+        usage(("no option --%s%s"):format(name, closest_note("--" .. name, flag_names(nil, by_flag))))
       else
-        i = i + take_option(out, name, inline, argv, i, options)
+        i = i + take_option(out, name, inline, argv, i, by_flag)
       end
+    end
+    for f, name in pairs(declared) do
+      if f ~= name then out[name], out[f] = out[f], nil end
     end
     return out
   end)
