@@ -61,6 +61,14 @@ describe("kombo.new", function()
     { "negative max_response_bytes", with({ max_response_bytes = -5 }), "max_response_bytes" },
     { "a ca_file with NUL (libcurl would read another path)", with({ ca_file = "/etc/ssl/x.pem\0.evil" }), "ca_file" },
     { "an empty ca_file", with({ ca_file = "" }), "ca_file" },
+    -- pairs shows none of what __index gives, so no check would see it.
+    { "options given through a metatable", setmetatable({}, { __index = with({ max_connections = "8" }) }), "opts" },
+    { "options with a metatable beside their fields", setmetatable(with({}), { __index = { timeout_ms = "5" } }),
+      "opts" },
+    { "headers given through a metatable",
+      with({ headers = setmetatable({}, { __index = { ["X-A"] = "1\nX-B: 2" } }) }), "headers" },
+    { "hooks given through a metatable", with({ hooks = setmetatable({}, { __index = { before_request = 5 } }) }),
+      "hooks" },
   }
   for _, case in ipairs(cases) do
     it("rejects " .. case[1], function()
@@ -118,10 +126,13 @@ describe("kombo.from_env", function()
   end)
 
   it("with opts that are not a table says so instead of raising", function()
-    local ok, c, err = pcall(kombo.from_env, "x")
-    assert.is_true(ok, tostring(c))
-    assert.is_nil(c)
-    assert.equal("opts", err.field)
+    for _, opts in ipairs({ "x", setmetatable({}, { __index = { api_key = "k", max_connections = "8" } }) }) do
+      local ok, c, err = pcall(kombo.from_env, opts)
+      assert.is_true(ok, tostring(c))
+      assert.is_nil(c)
+      assert.equal("opts", err.field)
+      assert.equal("invalid_request", err.kind)
+    end
   end)
 end)
 
@@ -136,6 +147,16 @@ describe("calling an operation", function()
     assert.matches("client.ats:get_jobs(params, opts)", err.message, 1, true)
     local _, werr = client.ats.create_candidate({ body = { candidate = {} } })
     assert.equal("call", werr.field)
+  end)
+
+  it("with options given through a metatable refuses them before sending", function()
+    -- A header line the checks never saw would reach the wire.
+    local opts = setmetatable({}, { __index = { integration_id = "i\r\nX-Evil: 1" } })
+    local res, err = client.ats:get_tags({}, opts)
+    assert.is_nil(res)
+    assert.equal("invalid_request", err.kind)
+    assert.equal("opts", err.field)
+    assert.matches("without a metatable", err.message, 1, true)
   end)
 
   it("that does not exist raises, naming the closest one", function()

@@ -70,10 +70,21 @@ local function _suggestion(name, known)
   return build.did_you_mean(name, names)
 end
 
+-- Options are read by field, checked by pairs: a table with a metatable
+-- could hand out through __index values no check has seen.
+local function _check_plain(field, t)
+  if getmetatable(t) ~= nil then
+    return invalid(field, "a plain table, without a metatable (what the metatable supplies would escape the checks):"
+      .. " copy the fields into one")
+  end
+end
+
 local function _check_types(opts, known, prefix)
   if type(opts) ~= "table" then
     return invalid(prefix ~= "" and prefix or "opts", "a table")
   end
+  local err = _check_plain("opts", opts)
+  if err then return err end
   for k, v in pairs(opts) do
     local want = known[k]
     if not want then
@@ -96,11 +107,13 @@ local function _check_header_value(field, v, name)
 end
 
 local function _check_headers(field, headers)
+  local err = _check_plain(field, headers)
+  if err then return err end
   for name, value in pairs(headers) do
     if type(name) ~= "string" or not core.header_ok(name, "") then
       return invalid(field, "header names made of token characters, got " .. tostring(name))
     end
-    local err = _check_header_value(field .. "." .. name, value, name)
+    err = _check_header_value(field .. "." .. name, value, name)
     if err then return err end
     local owned = attempts.owned(name)
     if owned then return invalid(field .. "." .. name, owned) end
@@ -270,6 +283,7 @@ function _M.new(opts)
     err = invalid("ca_file", "the path of a CA bundle (PEM), non-empty and without NUL")
   end
   if not err and opts.shared_dict then err = _check_shared_dict(opts.shared_dict) end
+  if not err and opts.hooks then err = _check_plain("hooks", opts.hooks) end
   if not err and opts.hooks then
     for name, h in pairs(opts.hooks) do
       if not HOOKS[name] then

@@ -36,8 +36,10 @@ local ENV = {
 -- where set (empty counts as unset); `opts` adds options and wins over the
 -- environment.
 function _M.from_env(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    return nil, require("kombo.errors").invalid("opts", "a table of options for kombo.new, or nil")
+  -- Copied by pairs: what a metatable's __index gives would be lost.
+  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) ~= nil) then
+    return nil, require("kombo.errors").invalid("opts", "a plain table of options for kombo.new (without a"
+      .. " metatable), or nil")
   end
   local o = {}
   for _, e in ipairs(ENV) do
