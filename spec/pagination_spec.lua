@@ -29,6 +29,23 @@ describe("pagination", function()
     assert.is_function(page.items)
   end)
 
+  it("called with a dot instead of a colon says so, fetching nothing", function()
+    local page = assert(client.ats:get_tags({ page_size = 2 }, { prefetch = false }))
+    for _, method in ipairs({ "next", "pages", "items" }) do
+      local ok, res, err = pcall(function()
+        if method == "next" then return page.next() end
+        for _ in page[method]({ data = page.data }) do error("a walk of no page yielded something") end
+      end)
+      if method ~= "next" then ok, err = not ok, res end
+      assert.is_true(ok, tostring(res))
+      assert.equal("invalid_request", err.kind)
+      assert.equal("call", err.field)
+      assert.equal("call: a method call with a colon: page:" .. method .. "(), not page." .. method .. "()",
+        err.message)
+    end
+    assert.equal(1, #sb:requests())
+  end)
+
   it("re-sends the original filters with every cursor and stops on next null", function()
     local page = assert(client.ats:get_applications({ page_size = 40, outcome = "PENDING", include_deleted = false }))
     local n, pages = 0, 0

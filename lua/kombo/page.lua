@@ -243,10 +243,18 @@ local function _take(ctx, cursor)
   end
 end
 
+-- page.next() (a dot, not a colon) passes no page, or another table as
+-- one: said as operations say it, never a raw error or an empty walk.
+local function _misuse(self, method)
+  if context[self] then return nil end
+  return errors.invalid("call", ("a method call with a colon: page:%s(), not page.%s()"):format(method, method))
+end
+
 --- page:next() -> the following page | nil, nil after the last | nil, err.
 -- The page it returns has its own next page in flight already.
 function Page:next()
   local ctx = context[self]
+  if not ctx then return nil, _misuse(self, "next") end
   local cursor = rawget(self, "data").next
   local job = _take(ctx, cursor)
   -- Where nginx's code cannot yield, a cosocket's answer cannot be waited
@@ -351,7 +359,8 @@ end
 -- fetch raises the error object (with err.cursor) out of the loop, and
 -- again on any later call.
 function Page:pages()
-  local walk, failure = _walk(self), nil
+  local failure = _misuse(self, "pages")
+  local walk = not failure and _walk(self)
   return function()
     if failure then error(failure, 0) end
     local ok, p = pcall(_next_page, walk)
@@ -367,7 +376,8 @@ local PUMP_ITEMS = 16
 
 --- for item in page:items() -- every element of data.results, across pages.
 function Page:items()
-  local walk, failure = _walk(self), nil
+  local failure = _misuse(self, "items")
+  local walk = not failure and _walk(self)
   local results, i, n, mark = nil, 0, 0, 0
   return function()
     while true do
