@@ -31,6 +31,9 @@ local function rearming_finalizer(fn)
   return state
 end
 
+-- The longest request head (URL and header lines) the SDK hands libcurl.
+local HEAD_BYTES = 1024 * 1024 - 16 * 1024
+
 describe("hardening", function()
   local sb = sandbox.fixture()
 
@@ -477,16 +480,61 @@ describe("hardening", function()
       assert.same({ "", "cursor=p1", "cursor=p2" }, queries)
     end)
 
-    it("a server cursor that makes the URL too long is a pagination error, not retried", function()
-      local cursor = ("c"):rep(8000001)
-      sb:fault({ path = "/v1/ats/tags", status = 200, times = 1,
-        body = '{"status":"success","data":{"next":"' .. cursor .. '","results":[]}}' })
-      local page = assert(new_client().ats:get_tags())
-      local nxt, err = page:next()
-      assert.is_nil(nxt)
-      assert.equal("pagination", err.kind)
-      assert.equal("cursor_too_long", err.reason)
-      assert.equal(1, #requests_to("/v1/ats/tags"))
+    -- Too long for a URL alone, and short enough for one but too long with
+    -- the header lines.
+    for _, length in ipairs({ 8000001, HEAD_BYTES - 100 }) do
+      it("a server cursor of " .. length .. " bytes is a pagination error, not retried", function()
+        local cursor = ("c"):rep(length)
+        sb:fault({ path = "/v1/ats/tags", status = 200, times = 1,
+          body = '{"status":"success","data":{"next":"' .. cursor .. '","results":[]}}' })
+        local page = assert(new_client().ats:get_tags())
+        local nxt, err = page:next()
+        assert.is_nil(nxt)
+        assert.equal("pagination", err.kind)
+        assert.equal("cursor_too_long", err.reason)
+        assert.equal(1, #requests_to("/v1/ats/tags"))
+      end)
+    end
+  end)
+
+  describe("a request head longer than libcurl takes", function()
+    -- What a 2 MiB list of ids, a 2 MB key or a 1 MiB header made: libcurl
+    -- reported its request buffer's bound as out of memory, with no field.
+    local BIG = ("x"):rep(2 * 1024 * 1024)
+    local function refused(err, field)
+      assert.equal("invalid_request", err.kind)
+      assert.equal(field, err.field)
+      assert.matches(field .. ": .* short enough for a request whose URL and header lines take at most "
+        .. HEAD_BYTES .. " bytes %(libcurl's bound%): these take %d+$", err.message)
+      assert.same({}, sb:requests())
+    end
+
+    it("is refused before sending, naming the parameters, the key or the headers", function()
+      local client = new_client()
+      local _, err = client.ats:get_jobs({ ids = BIG })
+      refused(err, "params")
+      _, err = new_client({ api_key = BIG }).ats:get_tags()
+      refused(err, "api_key")
+      _, err = new_client({ api_key = function() return BIG end }).ats:get_tags()
+      refused(err, "api_key")
+      _, err = new_client({ headers = { ["X-Big"] = BIG } }).ats:get_tags()
+      refused(err, "headers")
+      _, err = client.ats:get_tags(nil, { headers = { ["X-Big"] = BIG:sub(1, HEAD_BYTES) } })
+      refused(err, "headers")
+      _, err = new_client({ hooks = { before_request = function(x) x.headers["X-Big"] = BIG end } }).ats:get_tags()
+      refused(err, "headers")
+      -- Neither alone too long: the larger is named.
+      _, err = client.ats:get_jobs({ ids = BIG:sub(1, 600000) }, { headers = { ["X-Big"] = BIG:sub(1, 500000) } })
+      refused(err, "params")
+    end)
+
+    it("is sent up to the bound", function()
+      local ids = ("x"):rep(HEAD_BYTES - 1000)
+      local _, err = new_client().ats:get_jobs({ ids = ids })
+      -- The sandbox refuses a head this long itself (before logging it):
+      -- libcurl sent it.
+      assert.equal("api", err.kind)
+      assert.equal(431, err.status)
     end)
   end)
 

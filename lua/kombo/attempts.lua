@@ -20,9 +20,12 @@ local random, find, lower = math.random, string.find, string.lower
 
 local _M = {}
 
--- libcurl refuses longer URLs (CURL_MAX_INPUT_LENGTH); refusing them here
--- says which parameter made them long, before anything is sent.
-local MAX_URL_BYTES = 8000000
+-- libcurl writes a request's head (its request line and header lines) into
+-- one buffer it bounds (DYN_HTTP_REQUEST, 1 MiB) and reports a longer head
+-- as out of memory. Refusing it here names what made it long, before
+-- anything is sent; the room left is for the lines libcurl adds itself
+-- (Host, Accept-Encoding, Content-Length, a proxy's).
+local MAX_HEAD_BYTES = 1024 * 1024 - 16 * 1024
 local REDACTED = "[REDACTED]"
 local NO_OPTS = {} -- a call without options; only ever read
 
@@ -108,6 +111,13 @@ local function _header_lines(headers, api_key, hooked, body)
   return lines
 end
 
+-- What the header lines take in the request's head.
+local function _bytes(lines)
+  local n = 0
+  for i = 1, #lines do n = n + #lines[i] + 2 end
+  return n
+end
+
 -- The header lines of a call nothing can change (no before_request hook,
 -- no headers option of the client or the call) depend only on the
 -- integration, the key and whether there is a body: made once and reused
@@ -122,11 +132,34 @@ local function _fixed_lines(client, req, integration_id, api_key)
   end
   local by, id = cache[req.body ~= nil], integration_id or false
   local e = by[id]
-  if e and e.key == api_key then return e.lines end
+  if e and e.key == api_key then return e.lines, e.bytes end
   local lines = _header_lines(_visible_headers(client, req, integration_id), api_key, false, req.body)
   if not e then cache.n = cache.n + 1 end
-  by[id] = { key = api_key, lines = lines }
-  return lines
+  e = { key = api_key, lines = lines, bytes = _bytes(lines) }
+  by[id] = e
+  return lines, e.bytes
+end
+
+-- A head too long for libcurl (`bytes` of header lines beside the URL), as
+-- the error of what is most of it: the URL (a server's cursor ends the
+-- walk; the caller's values are theirs to shorten), the key or the other
+-- headers.
+local function _too_long(op, req, url, api_key, bytes)
+  local others = bytes - #api_key
+  local field, what = "params", "values"
+  if #api_key > #url and #api_key > others then
+    field, what = "api_key", "a key"
+  elseif others > #url then
+    field, what = "headers", "header values"
+  elseif req.server_cursor then
+    return meta.set(errors.new({
+      kind = "pagination", reason = "cursor_too_long", operation = op.name, attempts = 0,
+      message = "the server's next cursor makes a URL too long for a request (at most " .. MAX_HEAD_BYTES
+        .. " bytes with its headers); the walk cannot go on",
+    }), { attempts = 0, elapsed_ms = 0 })
+  end
+  return errors.invalid(field, ("%s short enough for a request whose URL and header lines take at most %d bytes"
+    .. " (libcurl's bound): these take %d"):format(what, MAX_HEAD_BYTES, #url + bytes), op.name)
 end
 
 -- The integration a before_request hook left in the headers: a write it
@@ -295,17 +328,8 @@ function _M.run(client, op, req)
   local base = opts.server_url and opts.server_url:gsub("/+$", "") or client._base_url
   local url = base .. req.path
   if req.query ~= "" then url = url .. "?" .. req.query end
-  if #url > MAX_URL_BYTES then
-    if req.server_cursor then
-      return nil, meta.set(errors.new({
-        kind = "pagination", reason = "cursor_too_long", operation = op.name, attempts = 0,
-        message = "the server's next cursor makes a URL longer than " .. MAX_URL_BYTES
-          .. " bytes; the walk cannot go on",
-      }), { attempts = 0, elapsed_ms = 0 })
-    end
-    return nil, errors.invalid("params", "values short enough for a URL of at most " .. MAX_URL_BYTES
-      .. " bytes (an id or filter is far too long)", op.name)
-  end
+  -- Before a hook sees the request: no header makes it short enough.
+  if #url > MAX_HEAD_BYTES then return nil, _too_long(op, req, url, api_key, #api_key) end
   local method = op.method
   local hooks = client._hooks
   local fixed = not hooks.before_request and not client._headers and not opts.headers
@@ -328,9 +352,9 @@ function _M.run(client, op, req)
     local attempt_timeout = policy:timeout(timeout, now_ms() - started)
     if not attempt_timeout then break end
     attempt = attempt + 1
-    local lines, field, expected
+    local lines, field, expected, bytes
     if fixed then
-      lines = _fixed_lines(client, req, integration_id, api_key)
+      lines, bytes = _fixed_lines(client, req, integration_id, api_key)
     else
       if hooks.before_request then hooks.before_request(exchange) end
       if type(exchange.headers) ~= "table" then
@@ -339,7 +363,9 @@ function _M.run(client, op, req)
       end
       lines, field, expected = _header_lines(exchange.headers, api_key, hooks.before_request ~= nil, req.body)
       if not lines then return nil, errors.invalid(field, expected, op.name) end
+      bytes = _bytes(lines)
     end
+    if #url + bytes > MAX_HEAD_BYTES then return nil, _too_long(op, req, url, api_key, bytes) end
     local place
     if governed then
       local waited
