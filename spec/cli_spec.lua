@@ -362,7 +362,18 @@ describe("the kombo command", function()
       assert.equal(0, code, err)
       local r = sb:requests()[1]
       assert.equal("/v1/integrations/" .. sb.integration_id, (r.path:gsub("%%3A", ":")))
-      assert.is_nil(r.headers["x-integration-id"])
+      -- The option, given before GROUP, names the call's integration.
+      assert.equal(sb.integration_id, r.headers["x-integration-id"])
+    end)
+
+    it("sends --integration-id to an operation the document gives no X-Integration-Id", function()
+      sb:fault({ path = "/v1/lms/users", status = 200,
+        body = '{"status":"success","data":{"next":null,"results":[]}}' })
+      local code, _, err = run({ "lms", "get-users" })
+      assert.equal(0, code, err)
+      local r = sb:requests()[1]
+      assert.equal("/v1/lms/users", r.path)
+      assert.equal(sb.integration_id, r.headers["x-integration-id"])
     end)
   end)
 

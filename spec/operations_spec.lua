@@ -620,6 +620,23 @@ describe("ATS operations against the sandbox", function()
       assert.equal(sb.integration_id, list[2].headers["x-integration-id"])
       assert.equal("other-integration", list[3].headers["x-integration-id"])
     end)
+
+    it("carry the call's integration to an operation that needs none, never the client's", function()
+      -- The document gives /lms/* no X-Integration-Id, yet they read one
+      -- integration's data: a call that names one must not lose it.
+      sb:fault({ path = "/v1/lms/users", status = 200, times = -1,
+        body = '{"status":"success","data":{"next":null,"results":[]}}' })
+      assert(client.lms:get_users({}, { integration_id = "lms-integration" }))
+      assert(client.lms:get_users())
+      assert(client.general:check_api_key(nil, { integration_id = "named" }))
+      assert(client.general:check_api_key())
+      local list = sb:requests()
+      assert.equal(4, #list)
+      assert.equal("lms-integration", list[1].headers["x-integration-id"])
+      assert.is_nil(list[2].headers["x-integration-id"])
+      assert.equal("named", list[3].headers["x-integration-id"])
+      assert.is_nil(list[4].headers["x-integration-id"])
+    end)
   end)
 
   describe("responses the SDK must not trust", function()

@@ -316,11 +316,16 @@ function _M.run(client, op, req)
       .. " make another with kombo.new", op.name)
   end
   local opts = req.opts or NO_OPTS
-  -- Operations whose endpoint takes no X-Integration-Id (op.integration
-  -- false: /check-api-key, /connect/..., ...) send none and need none.
-  local integration_id = op.integration ~= false and (opts.integration_id or client._integration_id) or nil
-  if not integration_id and op.integration ~= false then
-    return nil, errors.invalid("integration_id", "a string (in kombo.new or the call's opts)", op.name)
+  -- Operations the document gives no X-Integration-Id (op.integration
+  -- false: /check-api-key, /connect/..., /lms/...) need none and are not
+  -- sent the client's; one the call names is sent all the same (the LMS
+  -- endpoints read one integration's data).
+  local integration_id = opts.integration_id
+  if op.integration ~= false then
+    integration_id = integration_id or client._integration_id
+    if not integration_id then
+      return nil, errors.invalid("integration_id", "a string (in kombo.new or the call's opts)", op.name)
+    end
   end
   local api_key, kerr = _api_key(client)
   if not api_key then kerr.operation = op.name; return nil, kerr end

@@ -584,8 +584,11 @@ local function run(cmd, streams)
   if o.body ~= nil then cmd.params.body = read_body(o.body, streams.stdin) end
   local client, err = kombo.from_env(client_options(o, op))
   if not client then return report(streams.stderr, err) end
+  -- The flag names the integration for this call: an operation that needs
+  -- none is sent it too, as the SDK sends a call's own integration_id.
+  local call = o["integration-id"] and { integration_id = o["integration-id"] } or nil
   local res
-  res, err = client[cmd.group][op.name](client[cmd.group], cmd.params)
+  res, err = client[cmd.group][op.name](client[cmd.group], cmd.params, call)
   if not res then
     client:close()
     return report(streams.stderr, err, cmd.params)

@@ -337,7 +337,7 @@ local function _operation(m, op, out)
   if op.summary then add(op.summary:gsub("%.?$", ".")) add("") end
   add(format("`client.%s:%s(params, opts)`, alias `%s`: `%s %s`%s%s.", op.group, op.name, op.alias, op.method,
     op.path, op.paginated and "; cursor-paginated, returns a page" or "",
-    op.integration and "" or "; sends no `X-Integration-Id` (needs no `integration_id`)"))
+    op.integration and "" or "; needs no `integration_id` (sent only a call's own)"))
   add("")
   if #op.path_params > 0 or #op.query > 0 then
     add("| parameter | in | expects |")
@@ -403,9 +403,13 @@ Parameters, bodies, results, errors, retries, hooks and pagination work the
 same for every operation: see the README's "Operations", "Pagination",
 "Errors" and "Retries and timeouts". A group's table is loaded the first
 time `client.<group>` is touched. Operations marked "needs no
-`integration_id`" are about your Kombo account (API keys, integrations,
-connection links) rather than one integration; every other one sends the
-client's or the call's `integration_id` as `X-Integration-Id`.
+`integration_id`" are those Kombo's API reference gives no
+`X-Integration-Id`: the ones about your Kombo account (API keys,
+integrations, connection links, tools), the LMS ones and the AI Apply ones.
+They send a call's own `integration_id` and never the client's (the LMS
+endpoints read one integration's data: name it in the call's `opts`); every
+other one sends the client's or the call's `integration_id` as
+`X-Integration-Id`.
 
 `*` marks a required parameter or field, and in a result a field that is
 always there. LuaLS annotations for every
