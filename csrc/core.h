@@ -109,7 +109,8 @@ typedef void (*kombo_header_cb)(void *ud, const char *name, size_t nlen, const c
 
 /* Splits a response header block p[0..len) (the bytes libcurl handed over,
  * status line included) into headers, calling cb for each line that has a
- * name before a colon; other lines are skipped. Pure: no Lua, no curl.
+ * name before a colon and is no status line (HTTP/...); other lines are
+ * skipped. Pure: no Lua, no curl.
  * Returns how many headers cb received. */
 size_t kombo_parse_headers(const char *p, size_t len, kombo_header_cb cb, void *ud);
 

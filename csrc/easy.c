@@ -309,6 +309,10 @@ size_t kombo_parse_headers(const char *p, size_t len, kombo_header_cb cb, void *
 		if (eol == NULL)
 			eol = end;
 		colon = memchr(line, ':', (size_t)(eol - line));
+		/* A status line holds whatever reason the server chose, colons
+		 * too: no header of it. */
+		if (eol - line >= 5 && memcmp(line, "HTTP/", 5) == 0)
+			colon = NULL;
 		if (colon != NULL && colon > line && (size_t)(colon - line) < sizeof name) {
 			nlen = (size_t)(colon - line);
 			for (k = 0; k < nlen; k++) {

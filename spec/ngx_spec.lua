@@ -149,6 +149,9 @@ LOCATIONS["/broken"] = [[
   local ok, tags, err = pcall(c.ats.get_tags, c.ats, nil, { headers = { ["X-How"] = ngx.var.arg_how } })
   KOMBO.reply(ok and (tags and { ok = true } or KOMBO.failure(err)) or { raised = tostring(tags) })
 ]]
+LOCATIONS["/hostile"] = [[
+  KOMBO.reply(require("support.hostile").call("http://127.0.0.1:" .. ngx.var.arg_port .. "/v1"))
+]]
 LOCATIONS["/chunked/v1/ats/tags"] = split_tags("")
 LOCATIONS["/close/v1/ats/tags"] = split_tags("\n      chunked_transfer_encoding off;")
 LOCATIONS["/tls"] = [[
@@ -931,6 +934,19 @@ describe("inside nginx (cosockets)", function()
     end
     assert.same({ ok = true }, get_json("/broken?how=repeated_length"))
   end)
+
+  -- The same answers transport_spec gives libcurl's driver, the same outcome.
+  local raw = require("support.raw")
+  local hostile = require("support.hostile")
+  for _, case in ipairs(hostile.CASES) do
+    it(case.name, function()
+      local upstream = raw.start(case.answers, case)
+      local got = get_json("/hostile?port=" .. upstream.url:match(":(%d+)/"))
+      local requests = #upstream:requests()
+      upstream:stop()
+      assert.same(case.expect, hostile.seen(case, got, requests))
+    end)
+  end
 
   it("goes on with a page kept from another request: fetched again, never a raw error", function()
     assert.is_true(get_json("/keep").ok)

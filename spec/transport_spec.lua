@@ -204,3 +204,18 @@ describe("transport", function()
     for _, s in ipairs(seen) do assert.not_matches(secret, s, 1, true) end
   end)
 end)
+
+describe("transport against a hostile server", function()
+  local raw = require("support.raw")
+  local hostile = require("support.hostile")
+
+  for _, case in ipairs(hostile.CASES) do
+    it(case.name, function()
+      local server = raw.start(case.answers, case)
+      local got = hostile.call(server.url)
+      local requests = #server:requests()
+      server:stop()
+      assert.same(case.expect, hostile.seen(case, got, requests))
+    end)
+  end
+end)

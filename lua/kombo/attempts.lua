@@ -183,10 +183,12 @@ local function _remember_key(client, key)
   keys[#keys + 1] = key
 end
 
-local function _redact_string(client, s)
+-- lowered: s is a header's name, which comes lower-cased, so each key is
+-- looked for lower-cased.
+local function _redact_string(client, s, lowered)
   local keys = client._sent_keys
   for j = 1, #keys do
-    local key = keys[j]
+    local key = lowered and lower(keys[j]) or keys[j]
     local i = #s >= #key and find(s, key, 1, true)
     while i do
       s = s:sub(1, i - 1) .. REDACTED .. s:sub(i + #key)
@@ -196,8 +198,24 @@ local function _redact_string(client, s)
   return s
 end
 
--- Redacts in place every string value of t (headers, error fields).
-local function _redact(client, t)
+-- Renames every key of t that holds a key sent (lowered as above).
+local function _redact_names(client, t, lowered)
+  local renamed
+  for k in pairs(t) do
+    if type(k) == "string" and _redact_string(client, k, lowered) ~= k then
+      renamed = renamed or {}
+      renamed[#renamed + 1] = k
+    end
+  end
+  for i = 1, renamed and #renamed or 0 do
+    local k = renamed[i]
+    t[_redact_string(client, k, lowered)], t[k] = t[k], nil
+  end
+end
+
+-- Redacts in place every string value of t (headers, error fields), and
+-- for headers every name: a server may echo the key in one.
+local function _redact(client, t, headers)
   if not t then return end
   for k, v in pairs(t) do
     if type(v) == "string" then
@@ -205,6 +223,7 @@ local function _redact(client, t)
       if r ~= v then t[k] = r end
     end
   end
+  if headers then _redact_names(client, t, true) end
 end
 
 local function _api_key(client)
@@ -236,12 +255,16 @@ end
 
 -- The headers kombo.meta shows for a result. A block that holds none of
 -- the keys sent is parsed only if kombo.meta is asked (meta.lua); one
--- that holds a key is parsed now, to be redacted.
+-- that holds a key, in any case (names come lower-cased), is parsed now,
+-- to be redacted.
 local function _meta_headers(client, m, res)
   local head = res.headers == nil and res.head
-  if head and _redact_string(client, head) == head then return meta.later(m, head) end
+  if head then
+    local lowered = lower(head)
+    if _redact_string(client, lowered, true) == lowered then return meta.later(m, head) end
+  end
   m.headers = _headers(res)
-  _redact(client, m.headers)
+  _redact(client, m.headers, true)
 end
 
 -- Every string of a decoded value, keys too, with the keys sent redacted.
@@ -249,7 +272,6 @@ end
 -- change every id, date or number a short key happens to be part of.
 local function _redact_value(client, t, depth)
   if depth > 1100 then return end -- deeper than the decoder goes
-  local renamed
   for k, v in pairs(t) do
     if type(v) == "string" then
       local r = _redact_string(client, v)
@@ -257,15 +279,8 @@ local function _redact_value(client, t, depth)
     elseif type(v) == "table" then
       _redact_value(client, v, depth + 1)
     end
-    if type(k) == "string" and _redact_string(client, k) ~= k then
-      renamed = renamed or {}
-      renamed[#renamed + 1] = k
-    end
   end
-  for i = 1, renamed and #renamed or 0 do
-    local k = renamed[i]
-    t[_redact_string(client, k)], t[k] = t[k], nil
-  end
+  _redact_names(client, t)
 end
 
 -- Turns the final HTTP answer into (result) or (nil, err fields). A driver
@@ -454,7 +469,7 @@ function _M.run(client, op, req)
   e.operation, e.attempts, e.status = op.name, attempt, m.status
   if res then
     m.headers = _headers(res)
-    _redact(client, m.headers)
+    _redact(client, m.headers, true)
     e.headers, e.body = m.headers, res.body
   end
   _redact(client, e)

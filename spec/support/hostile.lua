@@ -1,0 +1,66 @@
+-- Answers no well-behaved server sends (served by support.raw), and what
+-- every driver must make of each, by README's failure table:
+-- transport_spec runs them through libcurl, ngx_spec through nginx's
+-- cosockets (its location calls hostile.call there).
+--
+--   for _, case in ipairs(hostile.CASES) do
+--     local server = raw.start(case.answers, case)
+--     assert.same(case.expect, hostile.seen(case, hostile.call(server.url), #server:requests()))
+--   end
+
+local _M = {}
+
+-- Upper and lower case: a header's name comes lower-cased.
+_M.KEY = "sk_live_" .. ("AbC9"):rep(6)
+
+local OK = '{"status":"success","data":{"ok":true}}'
+
+-- A complete answer: the status line, header lines, then body (joined,
+-- not formatted: Lua 5.1's %s stops at a NUL).
+local function answer(status_line, lines, body)
+  body = body or OK
+  return status_line .. "\r\n" .. (lines or "") .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
+end
+
+_M.CASES = {
+  {
+    name = "the key in a header's name and in the status line is redacted from the error's headers",
+    answers = { answer("HTTP/1.1 403 no " .. _M.KEY .. ": x", "X-Echo-" .. _M.KEY .. ": 1\r\n", "{}") },
+    expect = { kind = "api", status = 403, requests = 1, names = { "content-length", "x-echo-[REDACTED]" } },
+  },
+  {
+    name = "the key in a header's name is redacted from kombo.meta's headers",
+    answers = { answer("HTTP/1.1 200 OK", "X-Echo-" .. _M.KEY .. ": 1\r\n") },
+    expect = { ok = true, status = 200, requests = 1, names = { "content-length", "x-echo-[REDACTED]" } },
+  },
+}
+
+--- call(url) -> what one read through the running driver came to (plain
+-- values, so nginx can send them as JSON).
+function _M.call(url)
+  local kombo = require("kombo")
+  local delays = {}
+  local client = assert(kombo.new({ api_key = _M.KEY, server_url = url, timeout_ms = 3000,
+    retries = { max_attempts = 3, backoff = { initial_interval = 1, max_interval = 5 } },
+    logger = function(_, message, fields)
+      if message == "retrying" then delays[#delays + 1] = fields.delay_ms end
+    end }))
+  local res, err = client.general:check_api_key()
+  client:close()
+  local m = kombo.meta(res or err)
+  local names = {}
+  for name in pairs(m.headers or {}) do names[#names + 1] = name end
+  table.sort(names)
+  return { ok = res ~= nil, kind = err and err.kind, reason = err and err.reason, status = m.status, names = names,
+    delays = delays }
+end
+
+--- seen(case, got, requests) -> the fields of got that case.expect names.
+function _M.seen(case, got, requests)
+  local delays = {}
+  for i, d in ipairs(got.delays) do delays[i] = math.floor(d) end
+  return { ok = got.ok or nil, kind = got.kind, reason = got.reason, status = got.status, requests = requests,
+    names = case.expect.names and got.names, delays = case.expect.delays and delays }
+end
+
+return _M
