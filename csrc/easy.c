@@ -67,17 +67,47 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	return buf_append(&c->body, p, len) ? len : 0;
 }
 
+/* The code of a status line ("HTTP/1.1 101 ..." -> 101), 0 when it has
+ * none. */
+static int status_code(const char *p, size_t len)
+{
+	const char *sp = memchr(p, ' ', len);
+	int code = 0, k;
+	if (sp == NULL || (size_t)(p + len - sp) < 4)
+		return 0;
+	for (k = 1; k <= 3; k++) {
+		if (sp[k] < '0' || sp[k] > '9')
+			return 0;
+		code = code * 10 + (sp[k] - '0');
+	}
+	return code;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	kb_easy *c = ud;
 	size_t len = size * n;
-	/* A new status line starts a new header block (100 Continue, proxies):
-	 * only the final block describes the response. */
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
-		c->head.len = 0;
-	if (c->head.len + len > KOMBO_MAX_HEADER_BYTES) {
+	/* Every block counts (1xx answers too): a server cannot start the
+	 * count again by sending status lines. */
+	c->head_bytes += len;
+	if (c->head_bytes > KOMBO_MAX_HEADER_BYTES) {
 		c->too_large = 2;
 		return 0;
+	}
+	if (c->head_state == HEAD_STATUS) {
+		/* Only the final block describes the response. libcurl takes a
+		 * 101 nobody asked for as final, with a body until the server
+		 * closes: it is the answer, and what follows it is no HTTP. */
+		int code = status_code(p, len);
+		c->head.len = 0;
+		c->switched = code == 101;
+		c->head_state = code >= 100 && code < 200 && !c->switched ? HEAD_INTERIM : HEAD_FINAL;
+	} else if (c->head_state != HEAD_ENDED && (len == 2 ? memcmp(p, "\r\n", 2) == 0 : len == 1 && p[0] == '\n')) {
+		c->head_state = c->head_state == HEAD_INTERIM ? HEAD_STATUS : HEAD_ENDED;
+		if (c->switched) {
+			buf_append(&c->head, p, len);
+			return 0;
+		}
 	}
 	return buf_append(&c->head, p, len) ? len : 0;
 }
@@ -181,6 +211,8 @@ static int l_easy_new(lua_State *L)
 	curl_easy_setopt(c->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	curl_easy_setopt(c->easy, CURLOPT_OPENSOCKETDATA, c);
 	curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "");
+	/* A proxy's answer to CONNECT is no block of the response. */
+	curl_easy_setopt(c->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
 	/* Never follow redirects: the API does not redirect, and following one
@@ -273,6 +305,9 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 
 	c->body.len = 0;
 	c->head.len = 0;
+	c->head_bytes = 0;
+	c->head_state = HEAD_STATUS;
+	c->switched = 0;
 	c->too_large = 0;
 	c->fd_limit = 0;
 	c->errbuf[0] = '\0';
@@ -519,6 +554,12 @@ static int body_reflects_key(kb_easy *c)
 int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 {
 	int status, n = 1;
+	if (rc == CURLE_WRITE_ERROR && c->switched && !c->too_large)
+		rc = CURLE_OK; /* on_header ended it after the 101's block */
+	if (rc == CURLE_OK && c->head_state != HEAD_ENDED) {
+		snprintf(c->errbuf, sizeof c->errbuf, "the connection closed inside the response headers");
+		rc = CURLE_PARTIAL_FILE;
+	}
 	c->reflects_key = rc == CURLE_OK && c->decode && body_reflects_key(c);
 	release_request(c);
 	if (rc != CURLE_OK) {

@@ -6,9 +6,14 @@
 #include <curl/curl.h>
 #include "core.h"
 
-/* A response's header block may be this large, as libcurl and nginx
- * allow; past it the transfer ends as too_large. */
-#define KOMBO_MAX_HEADER_BYTES (300 * 1024)
+/* A response's header blocks together may be this large; past it the
+ * transfer ends as too_large. libcurl ends it at 300 KB, as a reset, and
+ * passes on no line longer than CURL_MAX_HTTP_HEADER: this bound, that much
+ * below, is always passed first. */
+#define KOMBO_MAX_HEADER_BYTES (300 * 1024 - CURL_MAX_HTTP_HEADER)
+
+/* Where a response's header blocks stand (kb_easy.head_state). */
+enum { HEAD_STATUS, HEAD_INTERIM, HEAD_FINAL, HEAD_ENDED };
 
 typedef struct {
 	char *p;
@@ -23,6 +28,9 @@ typedef struct {
 	char accept[64];
 	kb_buf body, head;            /* reused across requests */
 	size_t max_body;              /* 0: no limit */
+	size_t head_bytes;            /* of every header block so far */
+	int head_state;               /* HEAD_STATUS: a status line comes next */
+	int switched;                 /* the final block is a 101 */
 	int too_large;                /* 1: the body, 2: the headers */
 	int decode;                   /* req.json: 0 no, 1 yes, 2 with null_as_nil */
 	int reflects_key;             /* the body holds the key sent: Lua decodes it */

@@ -22,6 +22,15 @@ local function answer(status_line, lines, body)
   return status_line .. "\r\n" .. (lines or "") .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
 end
 
+local function cut(name, bytes)
+  return { name = name, answers = { bytes }, expect = { kind = "connection", reason = "partial", requests = 3 } }
+end
+
+-- n header lines of a kilobyte each.
+local function kilobytes(n)
+  return ("X-Pad: " .. ("v"):rep(1015) .. "\r\n"):rep(n)
+end
+
 _M.CASES = {
   {
     name = "the key in a header's name and in the status line is redacted from the error's headers",
@@ -32,6 +41,31 @@ _M.CASES = {
     name = "the key in a header's name is redacted from kombo.meta's headers",
     answers = { answer("HTTP/1.1 200 OK", "X-Echo-" .. _M.KEY .. ": 1\r\n") },
     expect = { ok = true, status = 200, requests = 1, names = { "content-length", "x-echo-[REDACTED]" } },
+  },
+  {
+    name = "headers past the bound with a status line among them every 100 are too_large, not retried",
+    answers = { "HTTP/1.1 200 OK\r\n" .. (kilobytes(100) .. "HTTP/1.1 200 OK: again\r\n"):rep(4) },
+    expect = { kind = "decode", reason = "too_large", requests = 1 },
+  },
+  {
+    name = "1xx answers past the bound are too_large, not retried",
+    answers = { ("HTTP/1.1 100 Continue\r\n" .. kilobytes(1) .. "\r\n"):rep(400) },
+    expect = { kind = "decode", reason = "too_large", requests = 1 },
+  },
+  {
+    name = "a status line among the headers keeps the Retry-After before it",
+    answers = { answer("HTTP/1.1 503 Busy", "Retry-After: 1\r\nHTTP/1.1 200 OK: again\r\n", "{}"),
+      answer("HTTP/1.1 200 OK") },
+    expect = { ok = true, status = 200, requests = 2, delays = { 1000 } },
+  },
+  cut("a status line and then the close is partial, retried", "HTTP/1.1 200 OK\r\n"),
+  cut("headers cut off mid-line by the close are partial, retried",
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Le"),
+  {
+    name = "an unasked 101 ends the call at once as an api error, not retried",
+    answers = { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" },
+    hold = true,
+    expect = { kind = "api", status = 101, requests = 1 },
   },
 }
 

@@ -254,7 +254,10 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
   local function too_large()
     return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
   end
-  if upper(req.method) == "HEAD" or status == 204 or status == 304 then
+  if status == 101 then
+    -- Switched to a protocol nobody asked for: nothing after it is HTTP.
+    body, keep = "", false
+  elseif upper(req.method) == "HEAD" or status == 204 or status == 304 then
     body = ""
   elseif find(te, "chunked", 1, true) then
     local chunks, total = {}, 0
