@@ -71,6 +71,49 @@ static const char *header(lua_State *L, int h, const char *name, size_t *len)
 	return NULL;
 }
 
+enum { HINT_MS, HINT_RETRY_AFTER, HINT_RESET };
+
+/* One value of a hint as a wait: its form (hints.h), 0 when it is none. */
+static int parse_hint(int hint, const char *v, size_t len, double now_ms, double *delay)
+{
+	if (hint == HINT_MS)
+		return kombo_parse_delay_ms(v, len, delay);
+	if (hint == HINT_RETRY_AFTER)
+		return kombo_parse_retry_after(v, len, now_ms, delay);
+	return kombo_parse_ratelimit_reset(v, len, now_ms, delay);
+}
+
+static size_t part_end(const char *v, size_t len, size_t from)
+{
+	const char *comma = memchr(v + from, ',', len - from);
+	return comma != NULL ? (size_t)(comma - v) : len;
+}
+
+/* A hint's value whole, else as the values of a header sent more than once
+ * (joined with ", "), the longest wait of them. A part that is no value is
+ * read again with the next: an HTTP-date holds a comma. */
+static int read_hint(int hint, const char *v, size_t len, double now_ms, double *delay)
+{
+	size_t from, to;
+	int form = parse_hint(hint, v, len, now_ms, delay);
+	if (form)
+		return form;
+	for (from = 0; from < len; from = to + 1) {
+		double d;
+		int f;
+		to = part_end(v, len, from);
+		f = parse_hint(hint, v + from, to - from, now_ms, &d);
+		if (!f && to < len) {
+			size_t two = part_end(v, len, to + 1);
+			if ((f = parse_hint(hint, v + from, two - from, now_ms, &d)))
+				to = two;
+		}
+		if (f && (!form || d > *delay))
+			form = f, *delay = d;
+	}
+	return form;
+}
+
 /* A server hint for the wait after status, in the order of API.md; writes
  * its description into what. ratelimit-reset describes a quota window and is
  * sent on every response by some servers, so it only counts for a 429. */
@@ -80,11 +123,11 @@ static int server_hint(lua_State *L, int h, int status, double now_ms, double *d
 	const char *v;
 	size_t len;
 	int form;
-	if ((v = header(L, h, "retry-after-ms", &len)) && kombo_parse_delay_ms(v, len, delay)) {
+	if ((v = header(L, h, "retry-after-ms", &len)) && read_hint(HINT_MS, v, len, now_ms, delay)) {
 		snprintf(what, whatsz, "retry-after-ms %.0f ms", *delay);
 		return 1;
 	}
-	if ((v = header(L, h, "retry-after", &len)) && (form = kombo_parse_retry_after(v, len, now_ms, delay))) {
+	if ((v = header(L, h, "retry-after", &len)) && (form = read_hint(HINT_RETRY_AFTER, v, len, now_ms, delay))) {
 		if (form == 1)
 			snprintf(what, whatsz, "Retry-After %.15g s", *delay / 1000.0);
 		else
@@ -92,7 +135,7 @@ static int server_hint(lua_State *L, int h, int status, double now_ms, double *d
 		return 1;
 	}
 	if (status == 429 && (v = header(L, h, "ratelimit-reset", &len)) &&
-	    kombo_parse_ratelimit_reset(v, len, now_ms, delay)) {
+	    read_hint(HINT_RESET, v, len, now_ms, delay)) {
 		snprintf(what, whatsz, "ratelimit-reset %.0f ms", *delay);
 		return 1;
 	}

@@ -292,6 +292,14 @@ describe("policy:decide", function()
         "status 429, retry-after-ms 99999999999 ms; giving up: the wait of 99999999999 ms would pass "
         .. "max_elapsed_time 300000 ms" },
       { "list of values", { ["retry-after"] = { "4", "8" } }, 4000, "status 429, Retry-After 4 s" },
+      -- A header sent more than once arrives joined with ", ": the longest wait counts.
+      { "repeated Retry-After", { ["retry-after"] = "2, 2" }, 2000, "status 429, Retry-After 2 s" },
+      { "repeated Retry-After, the longest", { ["retry-after"] = "1, 3, soon, 2" }, 3000,
+        "status 429, Retry-After 3 s" },
+      { "repeated Retry-After dates", { ["retry-after"] = "Sun, 06 Nov 1994 08:49:40 GMT, 2" }, 3000,
+        "status 429, Retry-After date, 3000 ms" },
+      { "repeated retry-after-ms", { ["retry-after-ms"] = "0, 400" }, 400, "status 429, retry-after-ms 400 ms" },
+      { "repeated ratelimit-reset", { ["ratelimit-reset"] = "7, 5" }, 7000, "status 429, ratelimit-reset 7000 ms" },
       { "non-text header", { ["retry-after"] = true }, 250, "status 429, backoff 250 ms" },
     }
     for _, c in ipairs(cases) do

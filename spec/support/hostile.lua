@@ -58,6 +58,11 @@ _M.CASES = {
       answer("HTTP/1.1 200 OK") },
     expect = { ok = true, status = 200, requests = 2, delays = { 1000 } },
   },
+  {
+    name = "a repeated Retry-After waits the longest",
+    answers = { answer("HTTP/1.1 503 Busy", "Retry-After: 0\r\nRetry-After: 1\r\n", "{}"), answer("HTTP/1.1 200 OK") },
+    expect = { ok = true, status = 200, requests = 2, delays = { 1000 } },
+  },
   cut("a status line and then the close is partial, retried", "HTTP/1.1 200 OK\r\n"),
   cut("headers cut off mid-line by the close are partial, retried",
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Le"),
