@@ -108,6 +108,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 			buf_append(&c->head, p, len);
 			return 0;
 		}
+	} else if (c->head_state != HEAD_ENDED && (p[0] == ' ' || p[0] == '\t')) {
+		/* A folded line: obsolete, and no server of this API folds. */
+		c->malformed = 1;
+		return 0;
 	}
 	return buf_append(&c->head, p, len) ? len : 0;
 }
@@ -308,6 +312,7 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 	c->head_bytes = 0;
 	c->head_state = HEAD_STATUS;
 	c->switched = 0;
+	c->malformed = 0;
 	c->too_large = 0;
 	c->fd_limit = 0;
 	c->errbuf[0] = '\0';
@@ -443,14 +448,20 @@ static int l_headers(lua_State *L)
 /* A failed transfer as nil and a failure of the table in failure.c. */
 static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 {
-	const char *reason = kombo_curl_reason(rc), *message;
+	const char *reason, *message;
 	long req_size = 0;
 	char limit[96];
 	curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &req_size);
+	if (c->malformed)
+		snprintf(c->errbuf, sizeof c->errbuf, "a folded response header line");
+	message = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+	reason = kombo_curl_reason(rc, message, req_size > 0);
 	if (c->too_large)
 		reason = "too_large";
 	else if (c->fd_limit)
 		reason = "fd_limit";
+	else if (c->malformed)
+		reason = "malformed";
 	else if (rc == CURLE_WRITE_ERROR)
 		reason = "out_of_memory"; /* buf_append could not grow */
 	if (c->too_large == 2) {
@@ -463,8 +474,6 @@ static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 		message = limit;
 	} else if (c->fd_limit)
 		message = "no file descriptor left for a socket (raise ulimit -n, or lower max_connections)";
-	else
-		message = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 	return kombo_push_failure(L, kombo_failure(reason), message, req_size > 0);
 }
 

@@ -31,6 +31,7 @@ typedef struct {
 	size_t head_bytes;            /* of every header block so far */
 	int head_state;               /* HEAD_STATUS: a status line comes next */
 	int switched;                 /* the final block is a 101 */
+	int malformed;                /* on_header refused a line */
 	int too_large;                /* 1: the body, 2: the headers */
 	int decode;                   /* req.json: 0 no, 1 yes, 2 with null_as_nil */
 	int reflects_key;             /* the body holds the key sent: Lua decodes it */

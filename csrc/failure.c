@@ -37,6 +37,9 @@ static const kb_failure FAILURES[] = {
 	{ "out_of_memory",    "decode",     1, MAY_BE_SENT },
 	{ "too_large",        "decode",     1, MAY_BE_SENT },
 	{ "content_encoding", "decode",     1, MAY_BE_SENT },
+	/* The answer is no HTTP (a bad length, chunk or header line): a server
+	 * that answers so will answer so again. */
+	{ "malformed",        "decode",     1, MAY_BE_SENT },
 };
 
 #define NFAILURES (sizeof FAILURES / sizeof FAILURES[0])
@@ -74,9 +77,20 @@ static const struct {
 	{ CURLE_UNSUPPORTED_PROTOCOL, "unsupported_protocol" },
 };
 
-const char *kombo_curl_reason(CURLcode rc)
+/* libcurl's codes for an answer it could not read as HTTP. Once the
+ * request is out they can mean nothing else; a chunk it could not read is
+ * a receive error like a reset, told apart by libcurl's message. */
+static int curl_malformed(CURLcode rc, const char *message)
+{
+	return rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_BAD_FUNCTION_ARGUMENT ||
+	       rc == CURLE_UNSUPPORTED_PROTOCOL || (rc == CURLE_RECV_ERROR && strstr(message, "chunk") != NULL);
+}
+
+const char *kombo_curl_reason(CURLcode rc, const char *message, int sent)
 {
 	size_t i;
+	if (sent && curl_malformed(rc, message))
+		return "malformed";
 	for (i = 0; i < sizeof CURL_REASONS / sizeof CURL_REASONS[0]; i++)
 		if (CURL_REASONS[i].code == rc)
 			return CURL_REASONS[i].reason;

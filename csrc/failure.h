@@ -16,9 +16,9 @@ typedef struct {
 /* The entry for reason, or NULL when there is none. */
 const kb_failure *kombo_failure(const char *reason);
 
-/* The reason for a libcurl result other than CURLE_OK ("other" when the
- * table has no entry). */
-const char *kombo_curl_reason(CURLcode rc);
+/* The reason for a libcurl result other than CURLE_OK, its message and
+ * whether the request was sent ("other" when the table has no entry). */
+const char *kombo_curl_reason(CURLcode rc, const char *message, int sent);
 
 /* The reason for an nginx socket error message at stage ("connect", "tls",
  * "send", "receive"); got_bytes tells whether part of the answer came. */

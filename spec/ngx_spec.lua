@@ -925,12 +925,12 @@ describe("inside nginx (cosockets)", function()
     assert.equal(2, #writes)
   end)
 
-  it("fails an answer with a malformed chunk size or Content-Length as partial, never raising", function()
+  it("fails an answer with a malformed chunk size or Content-Length as malformed, never raising", function()
     for _, how in ipairs({ "chunk_size", "chunk_ext", "negative_length" }) do
       local r = get_json("/broken?how=" .. how)
       assert.is_nil(r.raised, how)
       assert.is_false(r.ok, how)
-      assert.equal("partial", r.reason, how)
+      assert.equal("malformed", r.reason, how)
     end
     assert.same({ ok = true }, get_json("/broken?how=repeated_length"))
   end)

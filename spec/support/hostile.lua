@@ -22,6 +22,10 @@ local function answer(status_line, lines, body)
   return status_line .. "\r\n" .. (lines or "") .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
 end
 
+local function malformed(name, bytes)
+  return { name = name, answers = { bytes }, expect = { kind = "decode", reason = "malformed", requests = 1 } }
+end
+
 local function cut(name, bytes)
   return { name = name, answers = { bytes }, expect = { kind = "connection", reason = "partial", requests = 3 } }
 end
@@ -63,6 +67,18 @@ _M.CASES = {
     answers = { answer("HTTP/1.1 503 Busy", "Retry-After: 0\r\nRetry-After: 1\r\n", "{}"), answer("HTTP/1.1 200 OK") },
     expect = { ok = true, status = 200, requests = 2, delays = { 1000 } },
   },
+  malformed("a chunk size that is no number is malformed, not retried",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+  malformed("a chunk longer than its size is malformed, not retried",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n"),
+  malformed("a Content-Length that is no number is malformed, not retried",
+    "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}"),
+  malformed("a negative Content-Length is malformed, not retried", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n{}"),
+  malformed("a header line without a colon is malformed, not retried", answer("HTTP/1.1 200 OK", "No colon\r\n")),
+  malformed("a folded first header line is malformed, not retried", answer("HTTP/1.1 200 OK", " X-Folded: 1\r\n")),
+  malformed("a folded header line is malformed, not retried", answer("HTTP/1.1 200 OK", "X-A: a\r\n b\r\n")),
+  malformed("a NUL in a header is malformed, not retried", answer("HTTP/1.1 200 OK", "X-A: a\0b\r\n")),
+  malformed("a status line that is not HTTP is malformed, not retried", "hello\r\n\r\n"),
   cut("a status line and then the close is partial, retried", "HTTP/1.1 200 OK\r\n"),
   cut("headers cut off mid-line by the close are partial, retried",
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Le"),

@@ -198,7 +198,7 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       return lost("waiting for the status line", lerr, status ~= nil)
     end
     local version, code = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
-    if not code then return _fail("partial", "malformed status line", true) end
+    if not code then return _fail("malformed", "malformed status line", true) end
     head_bytes = head_bytes + #line + 2
     if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
     status, http10 = tonumber(code), version == "1.0"
@@ -210,19 +210,21 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       if h == "" then break end
       head_bytes = head_bytes + #h + 2
       if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
+      -- What libcurl refuses: a line without a colon, a folded one, a NUL.
       local name, value = match(h, "^([^:]+):[ \t]*(.-)[ \t]*$")
-      if name then
-        name = lower(name)
-        if headers[name] == nil then
-          headers[name] = value
-        else
-          -- Joined once below: joining as they come copies the value so
-          -- far for every repeat, quadratic in the number of repeats.
-          repeated = repeated or {}
-          local list = repeated[name]
-          if not list then list = { headers[name] }; repeated[name] = list end
-          list[#list + 1] = value
-        end
+      if not name or find(h, "^[ \t]") or find(h, "\0", 1, true) then
+        return _fail("malformed", "malformed header line", true)
+      end
+      name = lower(name)
+      if headers[name] == nil then
+        headers[name] = value
+      else
+        -- Joined once below: joining as they come copies the value so
+        -- far for every repeat, quadratic in the number of repeats.
+        repeated = repeated or {}
+        local list = repeated[name]
+        if not list then list = { headers[name] }; repeated[name] = list end
+        list[#list + 1] = value
       end
     end
     if repeated then
@@ -245,11 +247,11 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
     for n in string.gmatch(cl, "[^,]+") do
       local v = match(n, "^%s*(%d+)%s*$")
       if not v or (length and tonumber(v) ~= length) then
-        return _fail("partial", "malformed Content-Length", true)
+        return _fail("malformed", "malformed Content-Length", true)
       end
       length = tonumber(v)
     end
-    if not length then return _fail("partial", "malformed Content-Length", true) end
+    if not length then return _fail("malformed", "malformed Content-Length", true) end
   end
   local function too_large()
     return _fail("too_large", format("response larger than max_response_bytes (%d)", max_bytes), true)
@@ -266,7 +268,7 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       if not size_line then return lost("reading the body", cerr, true) end
       local hex = match(size_line, "^%s*(%x+)%s*$") or match(size_line, "^%s*(%x+)%s*;")
       local size = hex and #hex <= 15 and tonumber(hex, 16)
-      if not size then return _fail("partial", "malformed chunk size", true) end
+      if not size then return _fail("malformed", "malformed chunk size", true) end
       if size == 0 then
         repeat -- trailers, up to the empty line
           local t, terr = r.line(MAX_HEAD_BYTES)
@@ -278,8 +280,10 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       if max_bytes and total > max_bytes then return too_large() end
       local ok, derr = r.bytes(size, chunks)
       if not ok then return lost("reading the body", derr, true) end
-      ok, derr = r.bytes(2, {})
+      local crlf = {}
+      ok, derr = r.bytes(2, crlf)
       if not ok then return lost("reading the body", derr, true) end
+      if concat(crlf) ~= "\r\n" then return _fail("malformed", "a chunk longer than its size", true) end
     end
     body = concat(chunks)
   elseif length then
