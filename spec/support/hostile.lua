@@ -83,6 +83,11 @@ _M.CASES = {
   cut("headers cut off mid-line by the close are partial, retried",
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Le"),
   {
+    name = "a Content-Encoding not asked for is content_encoding, not retried",
+    answers = { answer("HTTP/1.1 200 OK", "Content-Encoding: gzip\r\n", "{}") },
+    expect = { kind = "decode", reason = "content_encoding", requests = 1 },
+  },
+  {
     name = "an unasked 101 ends the call at once as an api error, not retried",
     answers = { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" },
     hold = true,

@@ -19,8 +19,8 @@ local ngx = ngx -- luacheck: ignore 113
 local core = require("kombo.core")
 
 local type, tonumber, tostring, error, concat, pairs = type, tonumber, tostring, error, table.concat, pairs
-local lower, upper, find, sub, match, format = string.lower, string.upper, string.find, string.sub, string.match,
-  string.format
+local lower, upper, find, sub, match, format, gsub = string.lower, string.upper, string.find, string.sub, string.match,
+  string.format, string.gsub
 local xpcall, traceback, rawget, setmetatable = xpcall, debug.traceback, rawget, setmetatable
 local compat = require("kombo.compat")
 compat.interpreted_module()
@@ -302,6 +302,11 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       return lost("reading the body", derr, true)
     end
     body = concat(pieces)
+  end
+  -- Nothing asked for an encoding (libcurl's driver refuses one it did not).
+  local encoding = headers["content-encoding"]
+  if encoding and body ~= "" and find((gsub(lower(encoding), "identity", "")), "[^%s,]") then
+    return _fail("content_encoding", "response Content-Encoding " .. encoding .. " was not asked for", true)
   end
   -- Bytes past the answer are no answer to anything this driver sent.
   if r.pending() then keep = false end
