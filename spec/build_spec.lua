@@ -297,14 +297,24 @@ describe("date-times as os.time() numbers", function()
     local kombo = require("kombo")
     assert.equal("1970-01-01T00:00:00.000Z", kombo.iso8601(0))
     assert.equal("2026-12-01T15:04:05.250Z", kombo.iso8601(1796137445.25))
+    assert.equal("0001-01-01T00:00:00.000Z", kombo.iso8601(-62135596800))
+    assert.equal("9999-12-31T23:59:59.999Z", kombo.iso8601(253402300799.999))
     assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", kombo.iso8601())
   end)
 
   it("kombo.iso8601 raises for what is not a time, rather than return a date no one asked for", function()
-    for _, bad in ipairs({ "2026-01-01", 0 / 0, math.huge, {} }) do
+    for _, bad in ipairs({ "2026-01-01", 0 / 0, math.huge, {}, false }) do
       local ok, err = pcall(kombo_iso8601, bad)
       assert.is_false(ok)
       assert.matches("bad argument #1 to 'kombo.iso8601' (seconds since the epoch expected", err, 1, true)
+    end
+    -- a date with more than four digits of year, or milliseconds by mistake
+    for bad, expected in pairs({ [4e11] = "seconds since the epoch (this looks like milliseconds)",
+      [1e17] = "seconds since the epoch of a date in years 0001 to 9999",
+      [253402300799.9996] = "seconds since the epoch (this looks like milliseconds)" }) do
+      local ok, err = pcall(kombo_iso8601, bad)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'kombo.iso8601' (" .. expected .. " expected", err, 1, true)
     end
   end)
 

@@ -41,18 +41,30 @@ end
 
 local _finite = schema.finite
 
---- kombo.iso8601(t) -> "2026-12-01T15:04:05.000Z": seconds since the epoch
---- (os.time(), fractions kept to the millisecond) as the UTC date-time
---- Kombo's API takes. t defaults to now.
-function _M.iso8601(t)
-  t = t or os.time()
-  if type(t) ~= "number" or not _finite(t) then
-    error("bad argument #1 to 'kombo.iso8601' (seconds since the epoch expected, got " .. tostring(t) .. ")", 2)
-  end
+-- The UTC date-time of the finite number t, seconds since the epoch; nil
+-- and what was expected when its date has no four-digit year.
+local function _date_time(t)
+  local expected = schema.seconds_expected(t)
+  if expected then return nil, expected end
   local whole = floor(t)
   local ms = floor((t - whole) * 1000 + 0.5)
   if ms == 1000 then whole, ms = whole + 1, 0 end
-  return os.date("!%Y-%m-%dT%H:%M:%S", whole) .. format(".%03dZ", ms)
+  -- "%Y" writes year 1 as "1", not "0001"
+  local d = os.date("!*t", whole)
+  return format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", d.year, d.month, d.day, d.hour, d.min, d.sec, ms)
+end
+
+--- kombo.iso8601(t) -> "2026-12-01T15:04:05.000Z": seconds since the epoch
+--- (os.time(), fractions kept to the millisecond) as the UTC date-time
+--- Kombo's API takes. t defaults to now (nil only: false is no time).
+function _M.iso8601(t)
+  if t == nil then t = os.time() end
+  local text, expected = nil, "seconds since the epoch"
+  if type(t) == "number" and _finite(t) then text, expected = _date_time(t) end
+  if not text then
+    error("bad argument #1 to 'kombo.iso8601' (" .. expected .. " expected, got " .. tostring(t) .. ")", 2)
+  end
+  return text
 end
 
 -- A number where the schema wants a date-time is os.time() seconds.
@@ -120,7 +132,13 @@ _encode = function(v, s, field, out, depth, open)
     out[#out + 1] = _json_string(v)
   elseif t == "number" then
     if not _finite(v) then return nil, errors.invalid(field, "a finite number") end
-    out[#out + 1] = _is_time(v, s) and _json_string(_M.iso8601(v)) or _number(v)
+    if _is_time(v, s) then
+      local text, expected = _date_time(v)
+      if not text then return nil, errors.invalid(field, expected) end
+      out[#out + 1] = '"' .. text .. '"'
+    else
+      out[#out + 1] = _number(v)
+    end
   elseif t == "boolean" then
     out[#out + 1] = v and "true" or "false"
   elseif v == NULL then
@@ -462,7 +480,11 @@ function _M.request(op, params, validate)
   for _, q in ipairs(op.query or {}) do
     local v = params[q.name]
     if v ~= nil and q.name ~= "cursor" then
-      if _is_time(v, q.schema) then v = _M.iso8601(v) end
+      if _is_time(v, q.schema) and _finite(v) then
+        local expected
+        v, expected = _date_time(v)
+        if not v then return nil, errors.invalid(q.name, expected, op.name) end
+      end
       local err = add(q.name, v, q.list)
       if err then return nil, err end
     end

@@ -37,6 +37,23 @@ end
 --- Is the number `v` finite (not NaN, not an infinity)?
 _M.finite = _finite
 
+-- Seconds since the epoch of 0001-01-01 and of 10000-01-01 (UTC): a
+-- date-time has four digits of year. The last half millisecond before the
+-- end would be written, rounded, as year 10000.
+local FIRST_SECOND, END_SECOND = -62135596800, 253402300800 - 0.0005
+
+local function _in_years(v)
+  return v >= FIRST_SECOND and v < END_SECOND
+end
+
+--- nil when the finite number `v`, as seconds since the epoch, is a date in
+--- years 0001..9999; else the phrase of what was expected.
+function _M.seconds_expected(v)
+  if _in_years(v) then return nil end
+  if _in_years(v / 1000) then return "seconds since the epoch (this looks like milliseconds)" end
+  return "seconds since the epoch of a date in years 0001 to 9999"
+end
+
 --- Is `v` a number with an integral, finite value (integer or float)?
 function _M.is_integer(v)
   return type(v) == "number" and _finite(v) and v == floor(v)
@@ -443,7 +460,11 @@ _check = function(s, v, field, sink)
   if t == nil then return true end
   if t == "string" then
     -- a date-time may be given as os.time() seconds: build.lua writes it out
-    if kind == "number" and s.format == "date-time" then return true end
+    if kind == "number" and s.format == "date-time" then
+      local expected = _M.seconds_expected(v)
+      if expected then return nil, field, expected end
+      return true
+    end
     if kind ~= "string" then return nil, field, _expected(s) end
     return _check_string(s, v, field)
   elseif t == "integer" then
