@@ -1,6 +1,8 @@
-/* kombo.core.json_decode(s, null_as_nil) -> value | nil, message
+/* kombo.core.json_decode(s, null_as_nil, empty_array_mt) -> value | nil, message
  *
- * The SDK's only JSON decoder. Objects and arrays become plain tables, null
+ * The SDK's only JSON decoder. Objects and arrays become plain tables (an
+ * empty array with the metatable empty_array_mt when one is given, so it
+ * can be told from an empty object), null
  * the light userdata NULL (lua-cjson's null, so kombo.null), or with
  * null_as_nil a member left out or an array hole (a top-level null stays
  * NULL, so nil still means a refusal), numbers
@@ -88,8 +90,9 @@ void release(decoder *d)
 struct builder {
 	lua_State *L;
 	bool drop_null;
-	keys *known; /* nullptr: push every key as it comes */
-	int table;   /* stack index of the known keys' strings */
+	keys *known;  /* nullptr: push every key as it comes */
+	int table;    /* stack index of the known keys' strings */
+	int empty_mt; /* stack index of empty arrays' metatable, or 0 */
 };
 
 unsigned key_slot(const char *s, size_t len)
@@ -158,6 +161,10 @@ void push(const builder &b, element e)
 		int i = 0;
 		luaL_checkstack(L, 2, "JSON nested too deep");
 		lua_createtable(L, (int)a.size(), 0);
+		if (b.empty_mt != 0 && a.size() == 0) {
+			lua_pushvalue(L, b.empty_mt);
+			lua_setmetatable(L, -2);
+		}
 		for (element v : a) {
 			++i;
 			if (drop_null && v.type() == element_type::NULL_VALUE)
@@ -207,6 +214,7 @@ struct lenient {
 	const char *start;
 	char *p;
 	bool drop_null; /* as push()'s */
+	int empty_mt;   /* as push()'s */
 };
 
 bool is_null(lua_State *L)
@@ -369,6 +377,10 @@ void lenient_value(lenient *x, int depth)
 		skip_space(x);
 		if (*x->p == close) {
 			x->p++;
+			if (open == '[' && x->empty_mt != 0) {
+				lua_pushvalue(L, x->empty_mt);
+				lua_setmetatable(L, -2);
+			}
 			return;
 		}
 		for (int i = 1;; i++) {
@@ -421,9 +433,9 @@ void lenient_value(lenient *x, int depth)
 	}
 }
 
-void lenient_parse(lua_State *L, char *text, bool drop_null)
+void lenient_parse(lua_State *L, char *text, bool drop_null, int empty_mt)
 {
-	lenient x = {L, text, text, drop_null};
+	lenient x = {L, text, text, drop_null, empty_mt};
 	lenient_value(&x, 0);
 	skip_space(&x);
 	if (*x.p != '\0')
@@ -462,7 +474,7 @@ void copy_in(lua_State *L, decoder *d, const char *s, size_t len)
 }
 
 /* (source, shared decoder or NULL, fast, drop_null, the shared decoder's
- * key strings or nil, length) -> value. The source is a string, or a light
+ * key strings or nil, length, empty arrays' metatable or nil) -> value. The source is a string, or a light
  * userdata pointing at length bytes followed by KOMBO_JSON_PADDING written
  * bytes, which simdjson reads where they are. With fast false, the second
  * parser alone. */
@@ -479,6 +491,7 @@ int decode_protected(lua_State *L)
 	}
 	decoder *d = static_cast<decoder *>(lua_touserdata(L, 2));
 	bool fast = lua_toboolean(L, 3), drop_null = lua_toboolean(L, 4);
+	int empty_mt = lua_istable(L, 7) ? 7 : 0;
 	bool own = d == nullptr || d->busy;
 	/* The shared decoder is busy when a finalizer decodes while it builds a
 	 * value: this decode gets a decoder of its own (its __gc frees it if
@@ -506,11 +519,11 @@ int decode_protected(lua_State *L)
 	}
 	element root;
 	if (fast && d->parser->parse(text, len, false).get(root) == simdjson::SUCCESS) {
-		push(builder{L, drop_null, own ? nullptr : d->known, 5}, root);
+		push(builder{L, drop_null, own ? nullptr : d->known, 5, empty_mt}, root);
 	} else {
 		if (text != d->buf)
 			copy_in(L, d, s, len);
-		lenient_parse(L, d->buf, drop_null);
+		lenient_parse(L, d->buf, drop_null, empty_mt);
 	}
 	if (own)
 		release(d);
@@ -519,8 +532,10 @@ int decode_protected(lua_State *L)
 
 /* Runs decode_protected (on the stack below the source) for the source at
  * index src (len: a light userdata's length), with the shared decoder's key
- * strings at index cache (0: none). */
-int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache, int src, size_t len)
+ * strings at index cache and empty arrays' metatable at index empty_mt (0:
+ * none). */
+int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache, int src, size_t len,
+	   int empty_mt = 0)
 {
 	bool was_busy = shared != nullptr && shared->busy;
 	lua_pushvalue(L, src);
@@ -532,7 +547,11 @@ int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache, 
 	else
 		lua_pushnil(L);
 	lua_pushinteger(L, static_cast<lua_Integer>(len));
-	int status = lua_pcall(L, 6, 1, 0);
+	if (empty_mt != 0)
+		lua_pushvalue(L, empty_mt);
+	else
+		lua_pushnil(L);
+	int status = lua_pcall(L, 7, 1, 0);
 	if (shared != nullptr && !was_busy) {
 		shared->busy = false;
 		if (shared->cap > KEEP_BYTES)
@@ -556,10 +575,12 @@ int json_decode(lua_State *L)
 {
 	luaL_checkstring(L, 1);
 	bool drop_null = lua_toboolean(L, 2);
-	lua_settop(L, 1);
+	if (!lua_isnoneornil(L, 3))
+		luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
 	lua_pushvalue(L, lua_upvalueindex(2));
 	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true, drop_null,
-		      lua_upvalueindex(3), 1, 0);
+		      lua_upvalueindex(3), 1, 0, lua_istable(L, 3) ? 3 : 0);
 }
 
 int decoder_gc(lua_State *L)

@@ -163,10 +163,18 @@ function kombo.map(list, fn, opts) end
 function kombo.attachment(path, fields, restrictions) end
 
 ---os.time() seconds (now when nil) as the UTC date-time the API takes,
----"2026-12-01T15:04:05.000Z". Raises for anything but a finite number.
+---"2026-12-01T15:04:05.000Z". Raises for anything but a finite number of a
+---date in years 0001 to 9999.
 ---@param t? number
 ---@return string
 function kombo.iso8601(t) end
+
+---t (a new empty table when nil) marked as a JSON array: empty, it goes out
+---as [] where the API's schema does not say (passthrough's data).
+---@generic T: table
+---@param t? T
+---@return T
+function kombo.array(t) end
 
 ---The `kombo` command's pieces, for scripts (README "Command line").
 ---@class kombo.cli

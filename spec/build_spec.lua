@@ -177,6 +177,8 @@ describe("build.encode_json", function()
     { "sorted keys", { b = 1, a = 2, c = { z = true, y = false } }, nil, '{"a":2,"b":1,"c":{"y":false,"z":true}}' },
     { "string escapes, slash plain", { 'q"\\/\n\1' }, nil, '["q\\"\\\\/\\n\\u0001"]' },
     { "UTF-8 bytes unchanged", { "Zoë ✓ 日本" }, nil, '["Zoë ✓ 日本"]' },
+    { "kombo.array's empty tables as [] where no schema says", { a = require("kombo").array(), o = {} }, nil,
+      '{"a":[],"o":{}}' },
     { "any_of branch that fits an empty table", { answer = {} },
       { type = "object", properties = { answer = { any_of = { { type = "string" }, { type = "array" } } } } },
       '{"answer":[]}' },
@@ -235,6 +237,15 @@ describe("build.encode_json", function()
     local json, err = build.encode_json(deep)
     assert.is_nil(json)
     assert.matches("nested at most 1000 deep", err.message, 1, true)
+  end)
+
+  it("writes what came in a response as it came with as_is: bytes that are not UTF-8, a page's keys", function()
+    local page = setmetatable({ name = "caf\233" }, { __index = { next_page = print } })
+    assert.equal('{"name":"caf\233"}', (build.encode_json(page, nil, "result", true)))
+    local _, err = build.encode_json(page, nil, "result")
+    assert.equal("result", err.field)
+    _, err = build.encode_json({ name = "caf\233" }, nil, "result")
+    assert.equal("result.name", err.field)
   end)
 
   it("uses the given field prefix", function()

@@ -297,6 +297,15 @@ describe("the kombo command", function()
       assert.same(cjson.decode(body), cjson.decode(r.body))
     end)
 
+    it("--body keeps an empty array an array where the schema does not say, and an empty object an object",
+      function()
+        run({ "general", "send-passthrough-request", "--tool", "t", "--api", "a", "--body",
+          '{"method":"POST","path":"/x","data":{"ids":[],"map":{},"list":[[]]}}' })
+        local r = sb:requests()[1]
+        assert.equal("/v1/passthrough/t/a", r.path)
+        assert.equal('{"data":{"ids":[],"list":[[]],"map":{}},"method":"POST","path":"/x"}', r.body)
+      end)
+
     it("values converted per the operation's schema: numbers, booleans, lists", function()
       local code, _, err = run({ "ats", "get-applications", "--page-size", "3", "--include-deleted",
         "--job-ids", "a,b", "--job-ids=c", "--updated-after", "2020-01-01T00:00:00.000Z" })

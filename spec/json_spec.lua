@@ -91,6 +91,25 @@ describe("core.json_decode", function()
     assert.equal(kombo.null, v.c[2])
   end)
 
+  it("marks an empty array, and nothing else, with the metatable it is given, with either parser", function()
+    local mark = {}
+    -- the NUL after the document sends it to the second parser
+    for _, text in ipairs({ '{"a":[],"o":{},"n":[[],{}]}', '{"a":[],"o":{},"n":[[],{}]}\0' }) do
+      local v = decode(text, false, mark)
+      assert.equal(mark, getmetatable(v.a))
+      assert.equal(mark, getmetatable(v.n[1]))
+      assert.is_nil(getmetatable(v))
+      assert.is_nil(getmetatable(v.o))
+      assert.is_nil(getmetatable(v.n))
+      assert.is_nil(getmetatable(v.n[2]))
+      assert.is_nil(getmetatable(decode(text).a))
+    end
+    assert.equal(mark, getmetatable(decode("[]", false, mark)))
+    local ok, err = pcall(decode, "[]", false, "mark")
+    assert.is_false(ok)
+    assert.matches("bad argument #3", err, 1, true)
+  end)
+
   it("keeps integers as integers and fractions as floats", function()
     local v = decode([[{"page_size":250,"big":9223372036854775807,"x":2.5,"y":1.0}]])
     assert.equal(250, v.page_size)

@@ -339,6 +339,28 @@ describe("schema.check", function()
   end
 end)
 
+describe("schema.check of a table with a metatable", function()
+  local NOTE = { type = "object", required = { "content" }, properties = { content = { type = "string" } } }
+  local raising = { __index = function() error("read through __index") end,
+    __pairs = function() error("read through __pairs") end, __len = function() error("read through __len") end }
+
+  it("reads it raw, whatever its metamethods", function()
+    assert.is_true(schema.check(NOTE, setmetatable({ content = "x" }, raising)))
+    assert.same({ nil, "content", "required" }, { schema.check(NOTE, setmetatable({}, raising)) })
+    assert.is_true(schema.check({ type = "array", max_items = 1 }, setmetatable({ "a" }, raising)))
+  end)
+
+  it("refuses it when the value is about to be sent, kombo.array's mark alone excepted", function()
+    local PLAIN = "a plain table: this one has a metatable; copy its fields into a plain table"
+    assert.same({ nil, "body", PLAIN }, { schema.check(NOTE, setmetatable({ content = "x" }, raising), "body", true) })
+    assert.same({ { field = "body", expected = PLAIN } },
+      schema.check_all(NOTE, setmetatable({ content = "x" }, {}), "body", true))
+    assert.is_true(schema.check({ type = "array" }, require("kombo").array(), "ids", true))
+    assert.same({ nil, "ids", "an object" },
+      { schema.check({ type = "object" }, require("kombo").array(), "ids", true) })
+  end)
+end)
+
 describe("schema.lua_pattern", function()
   local CASES = {
     { "^[A-Z]{2}$", "^[A-Z][A-Z]$" },

@@ -1,9 +1,19 @@
 -- What goes on the wire from Lua values, as the sandbox's request log saw
--- it: dates given as numbers. What the SDK refuses leaves the log empty and
--- comes back as an invalid_request error; every runtime sends the same
--- bytes or refuses.
+-- it: dates given as numbers, tables with metatables, kombo.array, strings
+-- that are not UTF-8. What the SDK refuses leaves the log empty and comes
+-- back as an invalid_request error; every runtime sends the same bytes or
+-- refuses.
 
+local kombo = require("kombo")
 local sandbox = require("support.sandbox")
+
+local PLAIN = "a plain table: this one has a metatable; copy its fields into a plain table"
+
+-- A read-only view of t, the way Lua code often hands a table out.
+local function readonly(t)
+  return setmetatable({}, { __index = t, __newindex = function() error("read-only", 2) end,
+    __len = function() return #t end, __pairs = function() return next, t, nil end })
+end
 
 describe("on the wire", function()
   local sb = sandbox.fixture()
@@ -63,4 +73,94 @@ describe("on the wire", function()
     end)
   end)
 
+  describe("a table with a metatable", function()
+    it("as a body is refused on every runtime, not sent as {} where pairs ignores __pairs", function()
+      for _, opts in ipairs({ {}, { validate = false } }) do
+        refused("body", PLAIN, "ats", "add_application_note",
+          { application_id = "app1", body = readonly({ content = "Reviewed", content_type = "PLAIN_TEXT" }) }, opts)
+        refused("body.remote_fields", PLAIN, "assessment", "update_order_result",
+          { assessment_order_id = "ord1", body = order_body({ remote_fields = readonly({ a = "b" }) }) }, opts)
+        refused("body.attributes", PLAIN, "assessment", "update_order_result", { assessment_order_id = "ord1",
+          body = order_body({ attributes = readonly({ { type = "TEXT", label = "Score", value = "42" } }) }) },
+          opts)
+      end
+    end)
+
+    it("as the parameters is refused, not taken for a call without any", function()
+      refused("params", PLAIN, "ats", "get_tags", setmetatable({}, { __index = { page_size = 2 } }))
+      refused("params", PLAIN, "ats", "get_tags", readonly({ page_size = 2 }))
+    end)
+
+    it("as a parameter's value is refused, checked or not", function()
+      for _, opts in ipairs({ {}, { validate = false } }) do
+        refused("ids", PLAIN, "ats", "get_jobs", { ids = readonly({ "a", "b" }) }, opts)
+        refused("page_size", PLAIN, "ats", "get_jobs", { page_size = readonly({}) }, opts)
+      end
+    end)
+
+    it("whose metamethods raise is refused without calling them", function()
+      local boom = { __index = function() error("boom") end, __pairs = function() error("boom") end,
+        __tostring = function() error("boom") end }
+      refused("params", PLAIN, "ats", "get_tags", setmetatable({ page_size = 2 }, boom))
+      refused("body", PLAIN, "ats", "add_application_note",
+        { application_id = "app1", body = setmetatable({ content = "x", content_type = "PLAIN_TEXT" }, boom) })
+      local _, err = call("ats", "get_tags", { [setmetatable({}, boom)] = 1 })
+      assert.equal("table", err.field)
+    end)
+  end)
+
+  describe("kombo.array", function()
+    local function passthrough(data)
+      local _, _, sent = call("general", "send_passthrough_request",
+        { tool = "t", api = "a", body = { method = "POST", path = "/x", data = data } })
+      return sent[1].body
+    end
+
+    it("sends an empty free-form field as [], where a plain empty table is {}", function()
+      assert.equal('{"data":{"ids":[],"map":{}},"method":"POST","path":"/x"}',
+        passthrough({ ids = kombo.array(), map = {} }))
+      assert.equal('{"data":[],"method":"POST","path":"/x"}', passthrough(kombo.array()))
+      assert.equal('{"data":[["a","b"]],"method":"POST","path":"/x"}', passthrough({ kombo.array({ "a", "b" }) }))
+    end)
+
+    it("returns the table it marks, and refuses what it cannot mark", function()
+      local t = { "a" }
+      assert.equal(t, kombo.array(t))
+      assert.equal(t, kombo.array(t))
+      for _, bad in ipairs({ "x", 1, false, setmetatable({}, {}) }) do
+        local ok, err = pcall(kombo.array, bad)
+        assert.is_false(ok)
+        assert.matches("bad argument #1 to 'kombo.array' (a table without a metatable expected", err, 1, true)
+      end
+    end)
+
+    it("is refused where the schema wants an object, and with keys an array has not", function()
+      refused("body.remote_fields", "an object", "assessment", "update_order_result",
+        { assessment_order_id = "ord1", body = order_body({ remote_fields = kombo.array() }) })
+      refused("body.remote_fields", "an array (keys 1..n only)", "assessment", "update_order_result",
+        { assessment_order_id = "ord1", body = order_body({ remote_fields = kombo.array({ a = 1 }) }) },
+        { validate = false })
+    end)
+  end)
+
+  describe("a string that is not UTF-8", function()
+    it("is refused before the request, naming the field, checked or not", function()
+      for _, opts in ipairs({ {}, { validate = false } }) do
+        refused("body.content", "valid UTF-8 text", "ats", "add_application_note",
+          { application_id = "app1", body = { content = "Caf\233 (Latin-1)", content_type = "PLAIN_TEXT" } }, opts)
+        -- an encoded UTF-16 surrogate, which 5.3's utf8.len takes
+        refused("body.content", "valid UTF-8 text", "ats", "add_application_note",
+          { application_id = "app1", body = { content = "a\237\160\128b", content_type = "PLAIN_TEXT" } }, opts)
+        refused("body.remote_fields", "keys are valid UTF-8 text", "assessment", "update_order_result",
+          { assessment_order_id = "ord1", body = order_body({ remote_fields = { ["\255"] = "x" } }) }, opts)
+      end
+    end)
+
+    it("that is UTF-8, from one byte to four, goes out as it is", function()
+      local text = "Zoë ✓ 日本 \240\159\152\128"
+      local _, _, sent = call("ats", "add_application_note",
+        { application_id = "app1", body = { content = text, content_type = "PLAIN_TEXT" } })
+      assert.equal('{"content":"' .. text .. '","content_type":"PLAIN_TEXT"}', sent[1].body)
+    end)
+  end)
 end)

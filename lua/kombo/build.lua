@@ -5,12 +5,13 @@
 
 require("kombo.compat").interpreted_module()
 local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostring, tonumber, next
-local setmetatable = setmetatable
+local setmetatable, getmetatable = setmetatable, getmetatable
 local floor = math.floor
 local concat, sort = table.concat, table.sort
 local format = string.format
 
 local cjson = require("cjson").new()
+local utf8 = require("kombo.compat").utf8
 local errors = require("kombo.errors")
 local schema = require("kombo.schema")
 
@@ -41,6 +42,13 @@ end
 
 local _finite = schema.finite
 
+-- A value in a message, without calling a __tostring (which may raise).
+local function _shown(v)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+  return t
+end
+
 -- The UTC date-time of the finite number t, seconds since the epoch; nil
 -- and what was expected when its date has no four-digit year.
 local function _date_time(t)
@@ -54,6 +62,18 @@ local function _date_time(t)
   return format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", d.year, d.month, d.day, d.hour, d.min, d.sec, ms)
 end
 
+--- kombo.array(t) -> t, marked as a JSON array: empty, it goes out as []
+--- where the schema says nothing (a free-form field such as passthrough's
+--- data); kombo.array() is a new empty one.
+function _M.array(t)
+  if t == nil then return setmetatable({}, schema.ARRAY) end
+  if type(t) ~= "table" or schema.foreign(t) then
+    error("bad argument #1 to 'kombo.array' (a table without a metatable expected, got "
+      .. (type(t) == "table" and "one with a metatable" or _shown(t)) .. ")", 2)
+  end
+  return setmetatable(t, schema.ARRAY)
+end
+
 --- kombo.iso8601(t) -> "2026-12-01T15:04:05.000Z": seconds since the epoch
 --- (os.time(), fractions kept to the millisecond) as the UTC date-time
 --- Kombo's API takes. t defaults to now (nil only: false is no time).
@@ -62,7 +82,7 @@ function _M.iso8601(t)
   local text, expected = nil, "seconds since the epoch"
   if type(t) == "number" and _finite(t) then text, expected = _date_time(t) end
   if not text then
-    error("bad argument #1 to 'kombo.iso8601' (" .. expected .. " expected, got " .. tostring(t) .. ")", 2)
+    error("bad argument #1 to 'kombo.iso8601' (" .. expected .. " expected, got " .. _shown(t) .. ")", 2)
   end
   return text
 end
@@ -94,8 +114,8 @@ end
 
 local _encode
 
-local function _encode_table(v, s, field, out, depth, open)
-  local kind = schema.kind(v)
+local function _encode_table(v, s, field, out, depth, open, as_is)
+  local kind = schema.kind(v, not as_is)
   if s and s.any_of then s = _branch(s, v) end
   local t = s and s.type
   if kind == "array" or (kind == "empty" and t == "array") then
@@ -103,32 +123,36 @@ local function _encode_table(v, s, field, out, depth, open)
     out[#out + 1] = "["
     for i = 1, #v do
       if i > 1 then out[#out + 1] = "," end
-      local ok, err = _encode(v[i], items, field .. "[" .. i .. "]", out, depth + 1, open)
+      local ok, err = _encode(v[i], items, field .. "[" .. i .. "]", out, depth + 1, open, as_is)
       if not ok then return nil, err end
     end
     out[#out + 1] = "]"
     return true
   end
   local keys = {}
-  for k in pairs(v) do keys[#keys + 1] = k end
+  for k in next, v do keys[#keys + 1] = k end
   sort(keys)
   local props = t == "object" and s.properties or nil
   out[#out + 1] = "{"
   for i, k in ipairs(keys) do
     if i > 1 then out[#out + 1] = "," end
+    if not (as_is or utf8(k)) then return nil, errors.invalid(field, "an object whose keys are valid UTF-8 text") end
     out[#out + 1] = _json_string(k)
     out[#out + 1] = ":"
-    local ok, err = _encode(v[k], props and props[k], field .. "." .. k, out, depth + 1, open)
+    local ok, err = _encode(v[k], props and props[k], field .. "." .. k, out, depth + 1, open, as_is)
     if not ok then return nil, err end
   end
   out[#out + 1] = "}"
   return true
 end
 
--- `open`: the tables being written, from the value down to this one.
-_encode = function(v, s, field, out, depth, open)
+-- `open`: the tables being written, from the value down to this one;
+-- `as_is`: strings that are not UTF-8 are written byte for byte.
+_encode = function(v, s, field, out, depth, open, as_is)
   local t = type(v)
   if t == "string" then
+    -- lua-cjson copies bytes as they are: a JSON text must be UTF-8
+    if not (as_is or utf8(v)) then return nil, errors.invalid(field, "valid UTF-8 text") end
     out[#out + 1] = _json_string(v)
   elseif t == "number" then
     if not _finite(v) then return nil, errors.invalid(field, "a finite number") end
@@ -146,12 +170,9 @@ _encode = function(v, s, field, out, depth, open)
   elseif t == "table" then
     if open[v] then return nil, errors.invalid(field, "a value, not a table that contains itself") end
     if depth > MAX_DEPTH then return nil, errors.invalid(field, "nested at most " .. MAX_DEPTH .. " deep") end
-    if schema.kind(v) == nil then
-      local wants_array = s and s.type == "array"
-      return nil, errors.invalid(field, wants_array and "an array (keys 1..n only)" or "an object with string keys")
-    end
+    if schema.kind(v, not as_is) == nil then return nil, errors.invalid(field, schema.unfit(v, s)) end
     open[v] = true
-    local ok, err = _encode_table(v, s, field, out, depth, open)
+    local ok, err = _encode_table(v, s, field, out, depth, open, as_is)
     open[v] = nil
     return ok, err
   else
@@ -161,14 +182,18 @@ _encode = function(v, s, field, out, depth, open)
 end
 
 --- JSON text of `value`, shaped by schema `s` (may be nil): an empty table
---- is `[]` where the schema says array and `{}` elsewhere; kombo.null is
---- null; integral numbers have no ".0"; object keys are sorted.
+--- is `[]` where the schema says array or kombo.array marked it, and `{}`
+--- elsewhere; kombo.null is null; integral numbers have no ".0"; object
+--- keys are sorted. A string that is not UTF-8 is refused, and a table
+--- with a metatable of its own; with `as_is` (a value that came in a
+--- response, going back out as it came) the string is written byte for
+--- byte and the table's keys are read as they are.
 --- Returns the text, or nil and an invalid_request error naming the value
 --- (`field`, default "body", extended with ".key" and "[i]").
-function _M.encode_json(value, s, field)
+function _M.encode_json(value, s, field, as_is)
   field = field or "body"
   local out = {}
-  local ok, err = _encode(value, s, field, out, 0, {})
+  local ok, err = _encode(value, s, field, out, 0, {}, as_is)
   if not ok then return nil, err end
   return concat(out)
 end
@@ -202,20 +227,22 @@ function _M.takes(op, name)
   return _index(op).query[name] ~= nil
 end
 
+local LIST_EXPECTED = "a string or a non-empty array of strings"
+
 -- The elements of a list parameter: an array as given, or a string split
 -- on the commas Kombo splits on, so "a,b" and {"a", "b"} are one value;
--- nil when v is neither.
+-- nil and what was expected when v is neither.
 local function _list(v)
   if type(v) == "string" then
     local parts = {}
     for part in (v .. ","):gmatch("([^,]*),") do parts[#parts + 1] = part end
     return parts
   end
-  if type(v) ~= "table" or next(v) == nil or not schema.is_array(v) then return nil end
+  if schema.kind(v, true) ~= "array" or next(v) == nil then
+    return nil, type(v) == "table" and schema.foreign(v) and schema.PLAIN or LIST_EXPECTED
+  end
   return v
 end
-
-local LIST_EXPECTED = "a string or a non-empty array of strings"
 
 local function _check_query(q, v)
   if q.boolean then
@@ -223,8 +250,8 @@ local function _check_query(q, v)
     return nil, q.name, "true or false"
   end
   if q.list then
-    local items = _list(v)
-    if not items then return nil, q.name, LIST_EXPECTED end
+    local items, expected = _list(v)
+    if not items then return nil, q.name, expected end
     for i = 1, #items do
       if type(items[i]) ~= "string" then return nil, q.name, LIST_EXPECTED end
       local ok, f, e = schema.check(q.schema, items[i], type(v) == "table" and (q.name .. "[" .. i .. "]") or q.name)
@@ -232,7 +259,7 @@ local function _check_query(q, v)
     end
     return true
   end
-  return schema.check(q.schema, v, q.name)
+  return schema.check(q.schema, v, q.name, true)
 end
 
 -- Edit distance, to suggest the parameter a typo was meant to be.
@@ -300,7 +327,7 @@ local function _validate(op, params, idx)
   local keys = {}
   for k in pairs(params) do
     if type(k) ~= "string" then
-      problem(tostring(k), "not a parameter of " .. op.name .. " (names are strings)")
+      problem(_shown(k), "not a parameter of " .. op.name .. " (names are strings)")
     else
       keys[#keys + 1] = k
     end
@@ -314,7 +341,7 @@ local function _validate(op, params, idx)
   for _, p in ipairs(op.path_params or {}) do
     local s = op.path_schemas and op.path_schemas[p]
     if s and params[p] ~= nil then
-      local ok, f, e = schema.check(s, params[p], p)
+      local ok, f, e = schema.check(s, params[p], p, true)
       if not ok then problem(f, e) end
     end
   end
@@ -333,7 +360,7 @@ local function _validate(op, params, idx)
   elseif body == nil then
     if op.body.required and #op.body.required > 0 then problem("body", "required") end
   else
-    for _, p in ipairs(schema.check_all(op.body, body, "body")) do problem(p.field, p.expected) end
+    for _, p in ipairs(schema.check_all(op.body, body, "body", true)) do problem(p.field, p.expected) end
   end
   if #problems == 0 then return nil end
   local list = {}
@@ -360,8 +387,8 @@ end
 -- one and joined by a literal comma, the separator Kombo splits on.
 local function _query_value(v, is_list)
   if is_list or type(v) == "table" then
-    local items = _list(type(v) == "table" and v or _scalar(v))
-    if not items then return nil, LIST_EXPECTED end
+    local items, expected = _list(type(v) == "table" and v or _scalar(v))
+    if not items then return nil, expected end
     local parts = {}
     for i = 1, #items do
       local s = _scalar(items[i])
@@ -416,12 +443,13 @@ local function _resumed(op, params)
   for k in pairs(params) do
     if k ~= "resume" then
       return nil, errors.invalid("resume", "the only parameter: the token holds the filters and the cursor, "
-        .. "so pass { resume = err.resume } alone (got " .. tostring(k) .. " too)", op.name)
+        .. "so pass { resume = err.resume } alone (got " .. _shown(k) .. " too)", op.name)
     end
   end
   local token = params.resume
-  if type(token) ~= "table" or token.operation ~= op.name or token.path ~= op.path
-    or type(token.filters) ~= "table" or not (token.cursor == nil or type(token.cursor) == "string") then
+  if type(token) ~= "table" or getmetatable(token) ~= nil or token.operation ~= op.name or token.path ~= op.path
+    or type(token.filters) ~= "table" or getmetatable(token.filters) ~= nil
+    or not (token.cursor == nil or type(token.cursor) == "string") then
     return nil, errors.invalid("resume", RESUME_EXPECTED, op.name)
   end
   local out = _copy(token.filters)
@@ -439,6 +467,7 @@ end
 function _M.request(op, params, validate)
   if params == nil then params = NO_PARAMS end
   if type(params) ~= "table" then return nil, errors.invalid("params", "a table", op.name) end
+  if getmetatable(params) ~= nil then return nil, errors.invalid("params", schema.PLAIN, op.name) end
   local idx = _index(op)
   if next(params) == nil and not idx.required and not idx.templated then
     -- Nothing to check or encode: the request of a call without parameters.

@@ -13,7 +13,7 @@ local kombo = require("kombo")
 local operations = require("kombo.operations")
 local build = require("kombo.build")
 local schema = require("kombo.schema")
-local cjson = require("cjson").new()
+local core = require("kombo.core")
 
 local type, ipairs, pairs, next, tostring, tonumber, pcall = type, ipairs, pairs, next, tostring, tonumber, pcall
 local getmetatable, setmetatable, error = getmetatable, setmetatable, error
@@ -392,17 +392,19 @@ local function read_body(spec, stdin)
     where = "--body @" .. path
     if text == nil then usage(where .. ": not a readable file") end
   end
-  local ok, value = pcall(cjson.decode, text or "")
-  if not ok then usage(where .. ": not valid JSON (" .. tostring(value):gsub("^.-: ", "") .. ")") end
+  -- An empty array keeps kombo.array's mark, so it goes out as [] where
+  -- the schema does not say array ({"data":{"ids":[]}} of a passthrough).
+  local value, err = core.json_decode(text or "", false, schema.ARRAY)
+  if value == nil then usage(where .. ": not valid JSON (" .. tostring(err):gsub("^.-: ", "") .. ")") end
   return value
 end
 
 -- Output ---------------------------------------------------------------
 
 -- JSON text of a decoded value; `shape` says where arrays are, so an
--- empty one is [] and not {}.
+-- empty one is [] and not {}. Strings are printed as they came.
 local function json(v, shape)
-  return (assert(build.encode_json(v, shape, "result")))
+  return (assert(build.encode_json(v, shape, "result", true)))
 end
 
 local function field(shape, name)

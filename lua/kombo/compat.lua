@@ -95,6 +95,38 @@ else
   end
 end
 
+--- rawlen(t): the length of t without its __len, which 5.1 and LuaJIT's
+-- # never calls on a table.
+_M.rawlen = rawget(_G, "rawlen") or function(t) return #t end
+
+--- utf8(s) -> is s well-formed UTF-8, as JSON text must be (no encoded
+-- surrogates, nothing past U+10FFFF, no overlong forms)?
+local find, gsub = string.find, string.gsub
+local utf8_len = rawget(_G, "utf8") and rawget(_G, "utf8").len
+if utf8_len then
+  -- 5.3's utf8.len takes encoded surrogates (ED A0..BF), 5.4's does not.
+  function _M.utf8(s)
+    local n = utf8_len(s)
+    return n == #s or (n ~= nil and not find(s, "\237[\160-\191]"))
+  end
+else
+  -- RFC 3629's well-formed sequences. Each is replaced by an ASCII byte,
+  -- which is part of no sequence, so what is left cannot join into a new
+  -- one: a byte above 127 left over is not UTF-8.
+  local SEQUENCES = {
+    "[\194-\223][\128-\191]",
+    "\224[\160-\191][\128-\191]", "[\225-\236\238\239][\128-\191][\128-\191]",
+    "\237[\128-\159][\128-\191]",
+    "\240[\144-\191][\128-\191][\128-\191]", "[\241-\243][\128-\191][\128-\191][\128-\191]",
+    "\244[\128-\143][\128-\191][\128-\191]",
+  }
+  function _M.utf8(s)
+    if not find(s, "[\128-\255]") then return true end
+    for i = 1, #SEQUENCES do s = gsub(s, SEQUENCES[i], "x") end
+    return not find(s, "[\128-\255]")
+  end
+end
+
 --- interpreted_module(): called from a module's main chunk, keeps every
 -- function the module defines out of LuaJIT's trace compiler. LuaJIT 2.1
 -- builds still shipped by distributions can compile a loop into a trace

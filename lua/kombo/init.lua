@@ -59,6 +59,11 @@ end
 -- body fields also take such a number directly.
 _M.iso8601 = require("kombo.build").iso8601
 
+--- kombo.array(t) -> t marked as a JSON array, so that empty it goes out
+-- as [] where the API's schema does not say (passthrough's data,
+-- remote_fields, api_options); kombo.array() is a new empty one.
+_M.array = require("kombo.build").array
+
 --- kombo.meta(result_or_err) -> { status, headers, attempts, elapsed_ms } | nil
 _M.meta = meta.get
 

@@ -7,7 +7,9 @@
 -- an integral float counts as an integer because cjson decodes 250 as 250.0.
 
 require("kombo.compat").interpreted_module()
-local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostring, tonumber, next
+local getmetatable, rawget = getmetatable, rawget
+local rawlen = require("kombo.compat").rawlen
 local floor, huge = math.floor, math.huge
 local concat, sort = table.concat, table.sort
 local format = string.format
@@ -22,7 +24,7 @@ _M.null = NULL
 function _M.is_array(t)
   if type(t) ~= "table" then return false end
   local n, max = 0, 0
-  for k in pairs(t) do
+  for k in next, t do
     if type(k) ~= "number" or k < 1 or k ~= floor(k) then return false end
     n = n + 1
     if k > max then max = k end
@@ -59,22 +61,54 @@ function _M.is_integer(v)
   return type(v) == "number" and _finite(v) and v == floor(v)
 end
 
+-- What kombo.array sets: the one metatable a table sent may have. Lua has
+-- one kind of empty table, which goes out as {} unless the schema says
+-- array; this one says so where the schema is silent.
+local ARRAY = {}
+_M.ARRAY = ARRAY
+
+--- Has the table `t` a metatable other than kombo.array's? One may answer
+--- reads (__index, __len, __pairs) the encoder would not see, and 5.1
+--- ignores __pairs and __len, so such a table is refused, as PLAIN says,
+--- rather than sent as one runtime reads it.
+function _M.foreign(t)
+  local mt = getmetatable(t)
+  return mt ~= nil and mt ~= ARRAY
+end
+
+_M.PLAIN = "a plain table: this one has a metatable; copy its fields into a plain table"
+
 --- The JSON kind of a Lua value: "string", "number", "boolean", "null",
---- "array", "object", or nil for what JSON cannot carry (functions, NaN, ...).
-function _M.kind(v)
+--- "array", "object", "empty" (a table without keys and without the mark
+--- of kombo.array), or nil for what JSON cannot carry (functions, NaN, ...).
+--- A table's keys are read raw, whatever its metatable (a page has its
+--- methods there); with `sending` (the value is about to go out), a table
+--- with a metatable other than kombo.array's is nil.
+function _M.kind(v, sending)
   local t = type(v)
   if t == "string" or t == "boolean" then return t end
   if t == "number" then return _finite(v) and "number" or nil end
   if v == NULL then return "null" end
   if t == "table" then
+    local mt = getmetatable(v)
+    if mt == ARRAY then return _M.is_array(v) and "array" or nil end
+    if mt ~= nil and sending then return nil end
     if next(v) == nil then return "empty" end
     if _M.is_array(v) then return "array" end
-    for k in pairs(v) do
+    for k in next, v do
       if type(k) ~= "string" then return nil end
     end
     return "object"
   end
   return nil
+end
+
+--- What the table `v`, which JSON cannot carry as it is, should be where
+--- schema `s` (may be nil) is expected, in a message.
+function _M.unfit(v, s)
+  if _M.foreign(v) then return _M.PLAIN end
+  local array = getmetatable(v) == ARRAY or (s and s.type == "array")
+  return array and "an array (keys 1..n only)" or "an object with string keys"
 end
 
 local function _num(n)
@@ -341,7 +375,7 @@ end
 
 local function _sorted_string_keys(t)
   local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
+  for k in next, t do keys[#keys + 1] = k end
   sort(keys)
   return keys
 end
@@ -359,10 +393,10 @@ local function _failed(sink, f, e)
   return nil, f, e
 end
 
-local function _check_object(s, v, field, sink)
+local function _check_object(s, v, field, sink, sending)
   local props = s.properties or {}
   for _, name in ipairs(s.required or {}) do
-    if v[name] == nil then
+    if rawget(v, name) == nil then
       local ok, f, e = _failed(sink, _child(field, name), "required")
       if not ok then return nil, f, e end
     end
@@ -371,7 +405,7 @@ local function _check_object(s, v, field, sink)
   for _, k in ipairs(keys) do
     local ps, ok, f, e = props[k], true, nil, nil
     if ps then
-      ok, f, e = _check(ps, v[k], _child(field, k), sink)
+      ok, f, e = _check(ps, v[k], _child(field, k), sink, sending)
       if not ok then ok, f, e = _failed(sink, f, e) end
     elseif s.additional == false then
       ok, f, e = _failed(sink, _child(field, k), "not an allowed field")
@@ -381,14 +415,14 @@ local function _check_object(s, v, field, sink)
   return true
 end
 
-local function _check_array(s, v, field, sink)
-  local n = #v
+local function _check_array(s, v, field, sink, sending)
+  local n = rawlen(v)
   local sized, sf, se = _check_size(n, s.min_items, s.max_items, field, "an array", "item")
   if not sized then return nil, sf, se end
   if s.items then
     local prefix = field or ""
     for i = 1, n do
-      local ok, f, e = _check(s.items, v[i], prefix .. "[" .. i .. "]", sink)
+      local ok, f, e = _check(s.items, v[i], prefix .. "[" .. i .. "]", sink, sending)
       if not ok then ok, f, e = _failed(sink, f, e) end
       if not ok then return nil, f, e end
     end
@@ -409,16 +443,16 @@ end
 -- A const property (an enum of one) is how the spec's unions are told apart.
 local function _discriminated(s, v)
   for name, ps in pairs(s.properties or {}) do
-    if ps.enum and #ps.enum == 1 and v[name] ~= ps.enum[1] then return false end
+    if ps.enum and #ps.enum == 1 and rawget(v, name) ~= ps.enum[1] then return false end
   end
   return true
 end
 
-local function _check_any_of(s, v, field, kind, sink)
+local function _check_any_of(s, v, field, kind, sink, sending)
   local fitting = {}
   -- Trying a branch is a question, not a report: no sink.
   for _, b in ipairs(s.any_of) do
-    if _check(b, v, field) then return true end
+    if _check(b, v, field, nil, sending) then return true end
     if _fits(b, kind) then fitting[#fitting + 1] = b end
   end
   if kind == "object" and #fitting > 1 then
@@ -429,18 +463,16 @@ local function _check_any_of(s, v, field, kind, sink)
     fitting = picked
   end
   -- Exactly one plausible branch: its own complaint is the useful one.
-  if #fitting == 1 then return _check(fitting[1], v, field, sink) end
+  if #fitting == 1 then return _check(fitting[1], v, field, sink, sending) end
   return nil, field, _expected(s)
 end
 
-_check = function(s, v, field, sink)
+_check = function(s, v, field, sink, sending)
   if v == nil then return nil, field, "required" end
-  local kind = _M.kind(v)
+  local kind = _M.kind(v, sending)
   if kind == nil then
     if type(v) == "number" then return nil, field, "a finite number" end
-    if type(v) == "table" then
-      return nil, field, (s.type == "array") and "an array (keys 1..n only)" or "an object with string keys"
-    end
+    if type(v) == "table" then return nil, field, _M.unfit(v, s) end
     return nil, field, _expected(s)
   end
   if kind == "null" then
@@ -453,7 +485,7 @@ _check = function(s, v, field, sink)
     return nil, field, _expected(s)
   end
   if s.any_of then
-    local ok, f, e = _check_any_of(s, v, field, kind, sink)
+    local ok, f, e = _check_any_of(s, v, field, kind, sink, sending)
     if not ok then return nil, f, e end
   end
   local t = s.type
@@ -478,10 +510,10 @@ _check = function(s, v, field, sink)
     return true
   elseif t == "object" then
     if kind ~= "object" and kind ~= "empty" then return nil, field, _expected(s) end
-    return _check_object(s, v, field, sink)
+    return _check_object(s, v, field, sink, sending)
   elseif t == "array" then
     if kind ~= "array" and kind ~= "empty" then return nil, field, _expected(s) end
-    return _check_array(s, v, field, sink)
+    return _check_array(s, v, field, sink, sending)
   elseif t == "null" then
     return nil, field, "null"
   end
@@ -492,19 +524,21 @@ end
 --- Returns true, or nil, the path of the offending value (`field` extended
 --- with ".name" and "[i]", 1-based) and a short phrase of what was expected.
 --- Without `field`, paths start at the first key ("candidate.email_address")
---- and a failure of the value itself is reported as "value".
-function _M.check(s, value, field)
-  local ok, f, e = _check(s, value, field)
+--- and a failure of the value itself is reported as "value". With `sending`
+--- (the value is about to go out) a table with a metatable other than
+--- kombo.array's is refused, as PLAIN says.
+function _M.check(s, value, field, sending)
+  local ok, f, e = _check(s, value, field, nil, sending)
   if ok then return true end
   return nil, f or "value", e
 end
 
 --- Every problem of `value` against `s`, as { field, expected } in the
 --- order `check` meets them (the first is the one `check` returns); an
---- empty list when it fits.
-function _M.check_all(s, value, field)
+--- empty list when it fits. `sending` as for check.
+function _M.check_all(s, value, field, sending)
   local problems = {}
-  local fits, f, e = _check(s, value, field, problems)
+  local fits, f, e = _check(s, value, field, problems, sending)
   if not fits then problems[#problems + 1] = { field = f or "value", expected = e } end
   return problems
 end

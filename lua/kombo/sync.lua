@@ -288,7 +288,8 @@ local function _write_file(self, st)
   local all, err = _read_file(self)
   if not all then return nil, err end
   all[self.key] = st
-  local text, eerr = build.encode_json(all, nil, "state")
+  -- A cursor is the server's bytes: kept as they came, as the decoder reads them back.
+  local text, eerr = build.encode_json(all, nil, "state", true)
   if not text then return nil, _state_error(self, "write", eerr.message) end
   local path = self.state_file
   local tmp = path .. ".tmp"
@@ -317,7 +318,7 @@ function Sync:_save(st)
     end
   end
   if not self.store then return _locked(self, _write_file, st) end
-  local text, eerr = build.encode_json(st, nil, "state")
+  local text, eerr = build.encode_json(st, nil, "state", true)
   if not text then return nil, _state_error(self, "write", eerr.message) end
   -- ngx.shared answers false, err and lua-resty-redis nil, err on failure.
   local ok, res, err = pcall(self.store.set, self.store, self.key, text)
