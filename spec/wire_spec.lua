@@ -1,8 +1,8 @@
 -- What goes on the wire from Lua values, as the sandbox's request log saw
 -- it: dates given as numbers, tables with metatables, kombo.array, strings
--- that are not UTF-8. What the SDK refuses leaves the log empty and comes
--- back as an invalid_request error; every runtime sends the same bytes or
--- refuses.
+-- that are not UTF-8, the body of an operation given none. What the SDK
+-- refuses leaves the log empty and comes back as an invalid_request error;
+-- every runtime sends the same bytes or refuses.
 
 local kombo = require("kombo")
 local sandbox = require("support.sandbox")
@@ -161,6 +161,20 @@ describe("on the wire", function()
       local _, _, sent = call("ats", "add_application_note",
         { application_id = "app1", body = { content = text, content_type = "PLAIN_TEXT" } })
       assert.equal('{"content":"' .. text .. '","content_type":"PLAIN_TEXT"}', sent[1].body)
+    end)
+  end)
+
+  describe("an operation that takes a body, given none", function()
+    it("sends {}, which Kombo requires even where no field is", function()
+      for _, params in ipairs({ false, {} }) do
+        local res, err, sent = call("general", "trigger_sync", params or nil)
+        assert.is_nil(err)
+        assert.equal("success", res.status)
+        assert.equal(1, #sent)
+        assert.equal("POST", sent[1].method)
+        assert.equal("/v1/force-sync", sent[1].path)
+        assert.equal("{}", sent[1].body)
+      end
     end)
   end)
 end)

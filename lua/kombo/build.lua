@@ -201,6 +201,10 @@ end
 -- Parameters ---------------------------------------------------------------
 
 local NO_PARAMS = {} -- a call without parameters; only ever read
+-- The body of an operation that takes one when none is given: Kombo
+-- answers 400 to a missing one even where no field is required, and the
+-- official SDKs send {} too.
+local EMPTY_BODY = "{}"
 
 -- Per operation: name -> query entry, and the set of path parameters.
 local indexes = setmetatable({}, { __mode = "k" })
@@ -471,7 +475,8 @@ function _M.request(op, params, validate)
   local idx = _index(op)
   if next(params) == nil and not idx.required and not idx.templated then
     -- Nothing to check or encode: the request of a call without parameters.
-    return { op = op, method = op.method, path = op.path, query = "", filters = idx.query.cursor and {} or nil }
+    return { op = op, method = op.method, path = op.path, query = "", body = op.body and EMPTY_BODY or nil,
+      filters = idx.query.cursor and {} or nil }
   end
   if params.resume ~= nil then
     if not idx.query.cursor then
@@ -538,7 +543,7 @@ function _M.request(op, params, validate)
     if not cursor then return nil, errors.invalid("cursor", "a string", op.name) end
   end
 
-  local body
+  local body = op.body and EMPTY_BODY or nil
   if params.body ~= nil then
     local err
     body, err = _M.encode_json(params.body, op.body, "body")
