@@ -213,9 +213,11 @@ local function _index(op)
   local idx = indexes[op]
   if not idx then
     -- required: whether a call without parameters can be wrong;
-    -- templated: whether the path has parameters to fill in.
+    -- templated: whether the path has parameters to fill in; body: what
+    -- goes out when none is given. Read here once: an operation's absent
+    -- field is a call of its table's __index each time.
     idx = { query = {}, path = {}, required = op.body ~= nil and op.body.required ~= nil and #op.body.required > 0,
-      templated = op.path:find("{", 1, true) ~= nil }
+      templated = op.path:find("{", 1, true) ~= nil, body = op.body and EMPTY_BODY or nil }
     for _, q in ipairs(op.query or {}) do
       idx.query[q.name] = q
       if q.required then idx.required = true end
@@ -475,7 +477,7 @@ function _M.request(op, params, validate)
   local idx = _index(op)
   if next(params) == nil and not idx.required and not idx.templated then
     -- Nothing to check or encode: the request of a call without parameters.
-    return { op = op, method = op.method, path = op.path, query = "", body = op.body and EMPTY_BODY or nil,
+    return { op = op, method = op.method, path = op.path, query = "", body = idx.body,
       filters = idx.query.cursor and {} or nil }
   end
   if params.resume ~= nil then
@@ -543,7 +545,7 @@ function _M.request(op, params, validate)
     if not cursor then return nil, errors.invalid("cursor", "a string", op.name) end
   end
 
-  local body = op.body and EMPTY_BODY or nil
+  local body = idx.body
   if params.body ~= nil then
     local err
     body, err = _M.encode_json(params.body, op.body, "body")

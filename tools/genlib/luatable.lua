@@ -282,6 +282,11 @@ end
 -- built on first use, see FOOTER.
 local HEAD = { "name", "alias", "method", "path", "paginated", "integration" }
 
+-- The operation tables' __index functions run on every call that reads a
+-- field an operation lacks: kept out of LuaJIT's traces as the SDK's other
+-- modules are (compat.interpreted_module).
+local INTERPRETED = 'require("kombo.compat").interpreted_module()'
+
 local FOOTER = [[
 
 -- An operation's parameters and body are built when it is first used (any
@@ -363,6 +368,7 @@ function _M.files(m)
     for _, l in ipairs(HEADER) do out[#out + 1] = l end
     out[#out + 1] = "-- Schemas that operations of several groups share, each built on first use."
     out[#out + 1] = ""
+    out[#out + 1] = INTERPRETED
     _lazy_block("X", out)
     _defs(shared_defs, index, function() end, out)
     out[#out + 1] = ""
@@ -405,10 +411,9 @@ function _M.files(m)
     end
     body[#body + 1] = "}"
     body[#body + 1] = FOOTER
-    if uses_shared then
-      out[#out + 1] = ""
-      out[#out + 1] = 'local X = require("kombo.operations.shared")'
-    end
+    out[#out + 1] = ""
+    out[#out + 1] = INTERPRETED
+    if uses_shared then out[#out + 1] = 'local X = require("kombo.operations.shared")' end
     for _, l in ipairs(body) do out[#out + 1] = l end
     files["lua/kombo/operations/" .. g .. ".lua"] = concat(out, "\n") .. "\n"
   end

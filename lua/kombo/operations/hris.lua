@@ -2,6 +2,7 @@
 -- reference/kombo-openapi-additions.json and reference/kombo-sdk-operations.md; do not edit.
 -- client.hris: 32 operations as data (method, path, parameters, request body schema).
 
+require("kombo.compat").interpreted_module()
 local X = require("kombo.operations.shared")
 
 -- Schemas several of this group's operations share, each built on first use.

@@ -2,6 +2,8 @@
 -- reference/kombo-openapi-additions.json and reference/kombo-sdk-operations.md; do not edit.
 -- client.lms: 6 operations as data (method, path, parameters, request body schema).
 
+require("kombo.compat").interpreted_module()
+
 -- Schemas several of this group's operations share, each built on first use.
 local define = {}
 local S = setmetatable({}, { __index = function(t, name)

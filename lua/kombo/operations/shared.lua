@@ -2,6 +2,7 @@
 -- reference/kombo-openapi-additions.json and reference/kombo-sdk-operations.md; do not edit.
 -- Schemas that operations of several groups share, each built on first use.
 
+require("kombo.compat").interpreted_module()
 local define = {}
 local X = setmetatable({}, { __index = function(t, name)
   local v = define[name]()
