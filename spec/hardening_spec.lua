@@ -230,13 +230,28 @@ describe("hardening", function()
         if what == "start" and func then traced[#traced + 1] = funcinfo(func).source or "?" end
       end
       jit.attach(on_trace, "trace")
+      -- A signed event to parse: openssl's HMAC, base64url as Kombo sends it.
+      local event = '{"id":"e1","type":"data-changed","data":{"integration_id":"personio:Zoë",'
+        .. '"integration_tool":"personio","integration_category":"HRIS","changed_models":[{"name":"hris_employees"}]}}'
+      local files = require("support.files")
+      local body_file = files.tmp(".body")
+      files.write(body_file, event)
+      local b64 = files.sh("openssl dgst -sha256 -hmac whsec -binary " .. files.quote(body_file) .. " | openssl base64 -A")
+      os.remove(body_file)
+      local signature = b64:match("[%w+/=]+"):gsub("+", "-"):gsub("/", "_"):gsub("=", "")
       local ok, err = xpcall(function()
         local client = new_client()
-        local schema = require("kombo.schema")
+        local schema, build, webhooks = require("kombo.schema"), require("kombo.build"), require("kombo").webhooks
+        local NOTE = { type = "object", properties = { tags = { type = "array", items = { type = "string" } } } }
         local n = 0
         for i = 1, 300 do
           assert(client.ats:get_tags())
           if schema.is_array({ i, i + 1 }) then n = n + 1 end
+          -- A body of UTF-8 text and an array, checked and encoded as a write's is.
+          local body = { content = "Zoë Ångström ✓ " .. i, tags = { "a", "b" } }
+          assert(schema.check(NOTE, body, "body", true))
+          assert(build.encode_json(body, NOTE))
+          assert(webhooks.parse(event, signature, "whsec"))
         end
         for app in assert(client.ats:get_applications({ page_size = 250 })):items() do
           if app.id then n = n + 1 end

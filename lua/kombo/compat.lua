@@ -139,4 +139,6 @@ function _M.interpreted_module()
   if jit and jit.off then jit.off(getinfo(2, "f").func, true) end
 end
 
+_M.interpreted_module()
+
 return _M

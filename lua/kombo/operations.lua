@@ -3,6 +3,7 @@
 -- The groups of operations (client.<group>), each in lua/kombo/operations/<group>.lua and
 -- loaded on first use: operations.load(group) returns its list of operations.
 
+require("kombo.compat").interpreted_module()
 local operations = {
   groups = { "general", "ats", "hris", "assessment", "connect", "lms", "ai_apply", "custom" },
 }

@@ -5,6 +5,8 @@
 -- Open: fields and enum values the document does not list yet are taken;
 -- required fields and types are checked.
 
+require("kombo.compat").interpreted_module()
+
 -- Parts several events share, each built on first use.
 local define = {}
 local S = setmetatable({}, { __index = function(t, name)

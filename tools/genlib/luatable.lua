@@ -286,6 +286,7 @@ local HEAD = { "name", "alias", "method", "path", "paginated", "integration" }
 -- field an operation lacks: kept out of LuaJIT's traces as the SDK's other
 -- modules are (compat.interpreted_module).
 local INTERPRETED = 'require("kombo.compat").interpreted_module()'
+_M.INTERPRETED = INTERPRETED
 
 local FOOTER = [[
 
@@ -424,6 +425,7 @@ function _M.files(m)
   out[#out + 1] = "-- The groups of operations (client.<group>), each in lua/kombo/operations/<group>.lua and"
   out[#out + 1] = "-- loaded on first use: operations.load(group) returns its list of operations."
   out[#out + 1] = ""
+  out[#out + 1] = INTERPRETED
   out[#out + 1] = "local operations = {"
   local names = {}
   for i, g in ipairs(m.group_order) do names[i] = g end

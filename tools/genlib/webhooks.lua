@@ -165,7 +165,7 @@ function _M.text(m)
     roots[i].properties.type = w.schema.properties.type
   end
   local shared = _shared(roots, types)
-  local out = { HEADER, "" }
+  local out = { HEADER, "", luatable.INTERPRETED, "" }
   local defs = {}
   for t, name in pairs(shared) do defs[#defs + 1] = { name = name, text = t } end
   if #defs > 0 then
