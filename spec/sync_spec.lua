@@ -454,10 +454,12 @@ describe("client:sync", function()
     assert.same({ "before", "set", "before", "set", "before", "set", "before", "set", "before", "set", "before",
       "set", "before", "set" }, events)
 
+    local raised = { code = "ENOSPC" }
     for _, failing in ipairs({
       function(n) if n == 2 then return nil, "No space left on device" end return true end,
       function(n) if n == 2 then error("No space left on device") end end,
       function(n) if n == 2 then return false, "No space left on device" end end,
+      function(n) if n == 2 then error(raised) end end,
     }) do
       local fresh, calls = table_store(), 0
       local sync = applications({ store = fresh, before_save = function()
@@ -467,7 +469,13 @@ describe("client:sync", function()
       local got, err = run(sync)
       assert.equal("state", err.kind)
       assert.equal("before_save", err.reason)
-      assert.matches("before_save failed, so nothing was saved: .*No space left on device", err.message)
+      if err.cause == raised then
+        -- An error object is kept as it was raised, and named by its type.
+        assert.matches("before_save failed, so nothing was saved: it raised a table (err.cause)", err.message, 1, true)
+      else
+        assert.matches("before_save failed, so nothing was saved: .*No space left on device", err.message)
+        assert.matches("No space left on device", err.cause)
+      end
       assert.equal(200, #got)
       assert.equal(1, fresh.sets)
       assert.is_table(core.json_decode(fresh.values[sync.key]).resume)
@@ -610,6 +618,10 @@ describe("client:sync", function()
       { "ats.get_applications", { cursor = "x" }, { store = store }, "cursor", "leave it out" },
       { "ats.get_applications", { outcome = "WON" }, { store = store }, "outcome", "PENDING" },
       { "ats.get_applications", "PENDING", { store = store }, "params", "a table" },
+      -- Filters or options through a metatable would be dropped by the copy: a walk of everything.
+      { "ats.get_applications", setmetatable({}, { __index = { job_ids = { "j1" } } }), { store = store }, "params",
+        "a plain table" },
+      { "ats.get_applications", nil, setmetatable({}, { __index = { store = store } }), "opts", "a plain table" },
     }
     for _, c in ipairs(cases) do
       local sync, err = client:sync(c[1], c[2], c[3])

@@ -19,6 +19,7 @@ local errors = require("kombo.errors")
 local meta = require("kombo.meta")
 local operations = require("kombo.operations")
 local page = require("kombo.page")
+local schema = require("kombo.schema")
 
 local type, pairs, ipairs, pcall, tostring, tonumber, error = type, pairs, ipairs, pcall, tostring, tonumber, error
 local setmetatable, getmetatable = setmetatable, getmetatable
@@ -110,6 +111,7 @@ local function _options(opts)
   if type(opts) ~= "table" then
     return nil, invalid("opts", "a table with state_file (a path) or store (an object with get and set)")
   end
+  if getmetatable(opts) ~= nil then return nil, invalid("opts", schema.PLAIN) end
   local own, call = {}, nil
   for k, v in pairs(opts) do
     if k == "state_file" or k == "store" or k == "overlap_ms" or k == "before_save" then
@@ -168,6 +170,8 @@ function _M.new(client, name, params, opts, prepare, defaults)
     return nil, call
   end
   if params ~= nil and type(params) ~= "table" then return nil, invalid("params", "a table", op.name) end
+  -- Copied by pairs below: what a metatable's __index gives would be lost.
+  if params ~= nil and getmetatable(params) ~= nil then return nil, invalid("params", schema.PLAIN, op.name) end
   local own_params, filters = {}, {}
   for k, v in pairs(params or {}) do
     if OWN[k] then return nil, invalid(k, OWN[k], op.name) end
@@ -313,8 +317,12 @@ function Sync:_save(st)
     -- saves nothing.
     local ok, res, msg = pcall(self.before_save)
     if not ok or (not res and msg ~= nil) then
-      return nil, _state_error(self, "before_save", "before_save failed, so nothing was saved: "
-        .. tostring(ok and msg or res))
+      local why = ok and msg or res
+      local err = _state_error(self, "before_save", "before_save failed, so nothing was saved: "
+        .. (type(why) == "string" and why or ("it raised a " .. type(why) .. " (err.cause)")))
+      -- What it raised or answered, as it was, for the caller's own checks.
+      err.cause = why
+      return nil, err
     end
   end
   if not self.store then return _locked(self, _write_file, st) end
