@@ -156,7 +156,7 @@ describe("calling an operation", function()
     assert.is_nil(res)
     assert.equal("invalid_request", err.kind)
     assert.equal("opts", err.field)
-    assert.matches("without a metatable", err.message, 1, true)
+    assert.matches("a plain table (this one has a metatable", err.message, 1, true)
   end)
 
   it("that does not exist raises, naming the closest one", function()

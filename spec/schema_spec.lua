@@ -351,13 +351,33 @@ describe("schema.check of a table with a metatable", function()
   end)
 
   it("refuses it when the value is about to be sent, kombo.array's mark alone excepted", function()
-    local PLAIN = "a plain table: this one has a metatable; copy its fields into a plain table"
+    local PLAIN = "a plain table (this one has a metatable, whose fields the checks would not see): copy its"
+      .. " fields into one"
     assert.same({ nil, "body", PLAIN }, { schema.check(NOTE, setmetatable({ content = "x" }, raising), "body", true) })
     assert.same({ { field = "body", expected = PLAIN } },
       schema.check_all(NOTE, setmetatable({ content = "x" }, {}), "body", true))
     assert.is_true(schema.check({ type = "array" }, require("kombo").array(), "ids", true))
     assert.same({ nil, "ids", "an object" },
       { schema.check({ type = "object" }, require("kombo").array(), "ids", true) })
+    -- An array with another metatable is told how to mark it.
+    assert.same({ nil, "ids", PLAIN .. ", or mark an array with kombo.array(t)" },
+      { schema.check({ type = "array" }, setmetatable({ "a" }, {}), "ids", true) })
+  end)
+
+  it("takes OpenResty's lua-cjson array marks (array_mt, empty_array_mt) as arrays", function()
+    local cjson = require("cjson")
+    local saved = { cjson.array_mt, cjson.empty_array_mt, package.loaded["kombo.schema"] }
+    cjson.array_mt, cjson.empty_array_mt = {}, {}
+    package.loaded["kombo.schema"] = nil
+    local ok, err = pcall(function()
+      local fresh = require("kombo.schema")
+      assert.is_true(fresh.check({ type = "array" }, setmetatable({ "a" }, cjson.array_mt), "ids", true))
+      assert.is_true(fresh.check({ type = "array" }, setmetatable({}, cjson.empty_array_mt), "ids", true))
+      assert.equal("array", fresh.kind(setmetatable({}, cjson.empty_array_mt), true))
+      assert.is_nil(fresh.kind(setmetatable({}, {}), true))
+    end)
+    cjson.array_mt, cjson.empty_array_mt, package.loaded["kombo.schema"] = saved[1], saved[2], saved[3]
+    assert(ok, err)
   end)
 end)
 

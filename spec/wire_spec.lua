@@ -7,7 +7,8 @@
 local kombo = require("kombo")
 local sandbox = require("support.sandbox")
 
-local PLAIN = "a plain table: this one has a metatable; copy its fields into a plain table"
+local PLAIN = "a plain table (this one has a metatable, whose fields the checks would not see): copy its fields"
+  .. " into one"
 
 -- A read-only view of t, the way Lua code often hands a table out.
 local function readonly(t)

@@ -7,6 +7,7 @@ local core = require("kombo.core")
 local errors = require("kombo.errors")
 local operations = require("kombo.operations")
 local build = require("kombo.build")
+local schema = require("kombo.schema")
 local attempts = require("kombo.attempts")
 local page = require("kombo.page")
 
@@ -73,10 +74,7 @@ end
 -- Options are read by field, checked by pairs: a table with a metatable
 -- could hand out through __index values no check has seen.
 local function _check_plain(field, t)
-  if getmetatable(t) ~= nil then
-    return invalid(field, "a plain table, without a metatable (what the metatable supplies would escape the checks):"
-      .. " copy the fields into one")
-  end
+  if getmetatable(t) ~= nil then return invalid(field, schema.PLAIN) end
 end
 
 local function _check_types(opts, known, prefix)

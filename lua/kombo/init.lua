@@ -38,8 +38,8 @@ local ENV = {
 function _M.from_env(opts)
   -- Copied by pairs: what a metatable's __index gives would be lost.
   if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) ~= nil) then
-    return nil, require("kombo.errors").invalid("opts", "a plain table of options for kombo.new (without a"
-      .. " metatable), or nil")
+    return nil, require("kombo.errors").invalid("opts", "nil, or options for kombo.new in "
+      .. require("kombo.schema").PLAIN)
   end
   local o = {}
   for _, e in ipairs(ENV) do

@@ -66,24 +66,43 @@ end
 -- array; this one says so where the schema is silent.
 local ARRAY = {}
 _M.ARRAY = ARRAY
-
---- Has the table `t` a metatable other than kombo.array's? One may answer
---- reads (__index, __len, __pairs) the encoder would not see, and 5.1
---- ignores __pairs and __len, so such a table is refused, as PLAIN says,
---- rather than sent as one runtime reads it.
-function _M.foreign(t)
-  local mt = getmetatable(t)
-  return mt ~= nil and mt ~= ARRAY
+-- Marks of an array, kombo.array's and those OpenResty's lua-cjson sets
+-- (array_mt, empty_array_mt), so tables made for it go out as it sends them.
+local MARKS = { [ARRAY] = true }
+do
+  local cjson = require("cjson")
+  for _, name in ipairs({ "array_mt", "empty_array_mt" }) do
+    if type(cjson[name]) == "table" then MARKS[cjson[name]] = true end
+  end
 end
 
-_M.PLAIN = "a plain table: this one has a metatable; copy its fields into a plain table"
+--- Has the table `t` a metatable other than an array's mark? One may
+--- answer reads (__index, __len, __pairs) the encoder would not see, and
+--- 5.1 ignores __pairs and __len, so such a table is refused (plain says
+--- how) rather than sent as one runtime reads it.
+function _M.foreign(t)
+  local mt = getmetatable(t)
+  return mt ~= nil and not MARKS[mt]
+end
+
+_M.PLAIN = "a plain table (this one has a metatable, whose fields the checks would not see): copy its fields"
+  .. " into one"
+
+--- What to say of the table `t` with a metatable where schema `s` (may be
+--- nil) is expected: PLAIN, and for an array, how to mark one.
+function _M.plain(t, s)
+  if (s and s.type == "array") or rawget(t, 1) ~= nil then
+    return _M.PLAIN .. ", or mark an array with kombo.array(t)"
+  end
+  return _M.PLAIN
+end
 
 --- The JSON kind of a Lua value: "string", "number", "boolean", "null",
 --- "array", "object", "empty" (a table without keys and without the mark
 --- of kombo.array), or nil for what JSON cannot carry (functions, NaN, ...).
 --- A table's keys are read raw, whatever its metatable (a page has its
 --- methods there); with `sending` (the value is about to go out), a table
---- with a metatable other than kombo.array's is nil.
+--- with a metatable other than an array's mark is nil.
 function _M.kind(v, sending)
   local t = type(v)
   if t == "string" or t == "boolean" then return t end
@@ -91,7 +110,7 @@ function _M.kind(v, sending)
   if v == NULL then return "null" end
   if t == "table" then
     local mt = getmetatable(v)
-    if mt == ARRAY then return _M.is_array(v) and "array" or nil end
+    if MARKS[mt] then return _M.is_array(v) and "array" or nil end
     if mt ~= nil and sending then return nil end
     if next(v) == nil then return "empty" end
     if _M.is_array(v) then return "array" end
@@ -106,8 +125,8 @@ end
 --- What the table `v`, which JSON cannot carry as it is, should be where
 --- schema `s` (may be nil) is expected, in a message.
 function _M.unfit(v, s)
-  if _M.foreign(v) then return _M.PLAIN end
-  local array = getmetatable(v) == ARRAY or (s and s.type == "array")
+  if _M.foreign(v) then return _M.plain(v, s) end
+  local array = MARKS[getmetatable(v)] or (s and s.type == "array")
   return array and "an array (keys 1..n only)" or "an object with string keys"
 end
 
@@ -525,8 +544,8 @@ end
 --- with ".name" and "[i]", 1-based) and a short phrase of what was expected.
 --- Without `field`, paths start at the first key ("candidate.email_address")
 --- and a failure of the value itself is reported as "value". With `sending`
---- (the value is about to go out) a table with a metatable other than
---- kombo.array's is refused, as PLAIN says.
+--- (the value is about to go out) a table with a metatable other than an
+--- array's mark is refused (plain says how).
 function _M.check(s, value, field, sending)
   local ok, f, e = _check(s, value, field, nil, sending)
   if ok then return true end
