@@ -365,7 +365,6 @@ describe("schema.check of a table with a metatable", function()
   end)
 
   it("takes OpenResty's lua-cjson array marks (array_mt, empty_array_mt) as arrays", function()
-    local cjson = require("cjson")
     local saved = { cjson.array_mt, cjson.empty_array_mt, package.loaded["kombo.schema"] }
     cjson.array_mt, cjson.empty_array_mt = {}, {}
     package.loaded["kombo.schema"] = nil
