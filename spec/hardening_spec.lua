@@ -525,9 +525,12 @@ describe("hardening", function()
       assert.same({}, sb:requests())
     end
 
-    it("is refused before sending, naming the parameters, the key or the headers", function()
+    it("is refused before sending, naming the parameter, the key or the headers", function()
       local client = new_client()
       local _, err = client.ats:get_jobs({ ids = BIG })
+      refused(err, "ids")
+      -- A path parameter that is most of it: the parameters as a whole.
+      _, err = client.ats:get_application_attachments({ application_id = BIG })
       refused(err, "params")
       _, err = new_client({ api_key = BIG }).ats:get_tags()
       refused(err, "api_key")
@@ -540,8 +543,9 @@ describe("hardening", function()
       _, err = new_client({ hooks = { before_request = function(x) x.headers["X-Big"] = BIG end } }).ats:get_tags()
       refused(err, "headers")
       -- Neither alone too long: the larger is named.
-      _, err = client.ats:get_jobs({ ids = BIG:sub(1, 600000) }, { headers = { ["X-Big"] = BIG:sub(1, 500000) } })
-      refused(err, "params")
+      _, err = client.ats:get_jobs({ ids = BIG:sub(1, 600000), name_contains = "x" },
+        { headers = { ["X-Big"] = BIG:sub(1, 500000) } })
+      refused(err, "ids")
     end)
 
     it("is sent up to the bound", function()

@@ -157,6 +157,12 @@ local function _too_long(op, req, url, api_key, bytes)
       message = "the server's next cursor makes a URL too long for a request (at most " .. MAX_HEAD_BYTES
         .. " bytes with its headers); the walk cannot go on",
     }), { attempts = 0, elapsed_ms = 0 })
+  else
+    -- The query parameter that is most of the URL, where one is.
+    local longest = #req.path
+    for name, value in (req.query or ""):gmatch("([^&=]+)=([^&]*)") do
+      if #value > longest then field, what, longest = name, "a value", #value end
+    end
   end
   return errors.invalid(field, ("%s short enough for a request whose URL and header lines take at most %d bytes"
     .. " (libcurl's bound): these take %d"):format(what, MAX_HEAD_BYTES, #url + bytes), op.name)
