@@ -322,7 +322,9 @@ describe("date-times as os.time() numbers", function()
     -- a date with more than four digits of year, or milliseconds by mistake
     for bad, expected in pairs({ [4e11] = "seconds since the epoch (this looks like milliseconds)",
       [1e17] = "seconds since the epoch of a date in years 0001 to 9999",
-      [253402300799.9996] = "seconds since the epoch (this looks like milliseconds)" }) do
+      [253402300799.9996] = "seconds since the epoch (this looks like milliseconds)",
+      -- before year 1 is no millisecond count
+      [-62135596801] = "seconds since the epoch of a date in years 0001 to 9999" }) do
       local ok, err = pcall(kombo_iso8601, bad)
       assert.is_false(ok)
       assert.matches("bad argument #1 to 'kombo.iso8601' (" .. expected .. " expected", err, 1, true)

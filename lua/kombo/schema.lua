@@ -52,7 +52,9 @@ end
 --- years 0001..9999; else the phrase of what was expected.
 function _M.seconds_expected(v)
   if _in_years(v) then return nil end
-  if _in_years(v / 1000) then return "seconds since the epoch (this looks like milliseconds)" end
+  -- Milliseconds by mistake: a number past year 9999 that is a date once
+  -- divided (a negative one is a date before year 1, not milliseconds).
+  if v > 0 and _in_years(v / 1000) then return "seconds since the epoch (this looks like milliseconds)" end
   return "seconds since the epoch of a date in years 0001 to 9999"
 end
 
