@@ -209,7 +209,7 @@ describe("inside Neovim", function()
   it("runs the example plugin's :KomboJobs into a scratch buffer", function()
     sb:reset()
     local want = {}
-    local _, page = sb:request("GET", "/ats/jobs?status=OPEN&page_size=100")
+    local _, page = sb:request("GET", "/ats/jobs?statuses=OPEN&page_size=100")
     for _, job in ipairs(page.data.results) do want[#want + 1] = job.id end
     assert(#want > 0 and page.data.next == cjson.null, "expected one page of open jobs")
     local args = ("--cmd 'set rtp+=%s,%s/examples/nvim' --cmd \"let g:kombo_cpath = '%s'\""):format(
@@ -222,5 +222,8 @@ describe("inside Neovim", function()
     assert.equal(("%d OPEN jobs"):format(#want), v.lines[1])
     assert.equal(#want + 1, #v.lines)
     for i, id in ipairs(want) do assert.equal(id, v.lines[i + 1]:match("^(%S+)")) end
+    -- By statuses, not the deprecated status.
+    local asked = sb:requests(function(r) return r.path == "/v1/ats/jobs" and r.query:find("page_size=100", 1, true) end)
+    assert.equal("page_size=100&statuses=OPEN", asked[#asked].query)
   end)
 end)

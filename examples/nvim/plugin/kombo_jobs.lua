@@ -67,7 +67,7 @@ local function _list_jobs(opts)
   -- Runs in a libuv callback: no editor API here, only in vim.schedule.
   require("kombo").spawn(function()
     local lines, failure = {}, nil
-    local first, ferr = c.ats:get_jobs({ status = status, page_size = 100 })
+    local first, ferr = c.ats:get_jobs({ statuses = { status }, page_size = 100 })
     if not first then
       failure = ferr
     else
