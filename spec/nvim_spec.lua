@@ -223,7 +223,9 @@ describe("inside Neovim", function()
     assert.equal(#want + 1, #v.lines)
     for i, id in ipairs(want) do assert.equal(id, v.lines[i + 1]:match("^(%S+)")) end
     -- By statuses, not the deprecated status.
-    local asked = sb:requests(function(r) return r.path == "/v1/ats/jobs" and r.query:find("page_size=100", 1, true) end)
+    local asked = sb:requests(function(r)
+      return r.path == "/v1/ats/jobs" and r.query:find("page_size=100", 1, true)
+    end)
     assert.equal("page_size=100&statuses=OPEN", asked[#asked].query)
   end)
 end)
