@@ -88,6 +88,19 @@ _M.CASES = {
     expect = { kind = "decode", reason = "content_encoding", requests = 1 },
   },
   {
+    -- What a 503 says is its status and Retry-After, whatever its body's encoding.
+    name = "a 503 whose body is in gzip is retried as any 503",
+    answers = { answer("HTTP/1.1 503 Busy", "Retry-After: 1\r\nContent-Encoding: gzip\r\n",
+      "\31\139\8\0\0\0\0\0\2\3\171\174\5\0\67\191\166\163\2\0\0\0"), answer("HTTP/1.1 200 OK") },
+    expect = { ok = true, status = 200, requests = 2, delays = { 1000 } },
+  },
+  {
+    name = "headers ended by bare line feeds are read",
+    answers = { "HTTP/1.1 200 OK\nContent-Length: " .. #OK .. "\n\n" .. OK },
+    expect = { ok = true, status = 200, requests = 1 },
+  },
+  malformed("a status code of four digits is malformed, not retried", answer("HTTP/1.1 2000 OK")),
+  {
     name = "an unasked 101 ends the call at once as an api error, not retried",
     answers = { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" },
     hold = true,

@@ -197,8 +197,8 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       end
       return lost("waiting for the status line", lerr, status ~= nil)
     end
-    local version, code = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
-    if not code then return _fail("malformed", "malformed status line", true) end
+    local version, code, after = match(line, "^HTTP/(%d%.%d) (%d%d%d)(.?)")
+    if not code or find(after, "%d") then return _fail("malformed", "malformed status line", true) end
     head_bytes = head_bytes + #line + 2
     if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
     status, http10 = tonumber(code), version == "1.0"
@@ -303,10 +303,15 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
     end
     body = concat(pieces)
   end
-  -- Nothing asked for an encoding (libcurl's driver refuses one it did not).
+  -- Nothing asked for an encoding (libcurl's driver refuses one it cannot
+  -- decode). A body to be decoded fails; an error's keeps its status and
+  -- headers (a 503's Retry-After), and no body.
   local encoding = headers["content-encoding"]
   if encoding and body ~= "" and find((gsub(lower(encoding), "identity", "")), "[^%s,]") then
-    return _fail("content_encoding", "response Content-Encoding " .. encoding .. " was not asked for", true)
+    if status >= 200 and status < 300 then
+      return _fail("content_encoding", "response Content-Encoding " .. encoding .. " was not asked for", true)
+    end
+    body = ""
   end
   -- Bytes past the answer are no answer to anything this driver sent.
   if r.pending() then keep = false end
