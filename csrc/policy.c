@@ -58,14 +58,38 @@ static int final(lua_State *L, const char *reason)
 	return 2;
 }
 
+/* Values of a header sent more than once, at most this many, read. */
+#define MAX_HEADER_VALUES 64
+
 /* The value of header name, left on the stack (a header table's __index may
  * build a fresh string; keeping it on the stack keeps it alive). A list of
- * values counts by its first one. NULL when absent or not text. */
+ * values is joined with ", ", as a header sent more than once is, so both
+ * count alike (read_hint). NULL when absent or not text. */
 static const char *header(lua_State *L, int h, const char *name, size_t *len)
 {
 	lua_getfield(L, h, name);
-	if (lua_type(L, -1) == LUA_TTABLE)
-		lua_rawgeti(L, -1, 1);
+	if (lua_type(L, -1) == LUA_TTABLE) {
+		int t = lua_gettop(L), i, n = 0;
+		luaL_Buffer b;
+		luaL_buffinit(L, &b);
+		for (i = 1; i <= MAX_HEADER_VALUES; i++) {
+			int type;
+			lua_rawgeti(L, t, i);
+			type = lua_type(L, -1);
+			lua_pop(L, 1);
+			if (type == LUA_TNIL)
+				break;
+			if (type != LUA_TSTRING && type != LUA_TNUMBER)
+				continue;
+			/* Nothing of ours above the buffer while it adds. */
+			if (n++ > 0)
+				luaL_addstring(&b, ", ");
+			lua_rawgeti(L, t, i);
+			lua_tostring(L, -1); /* a number as text, in place */
+			luaL_addvalue(&b);
+		}
+		luaL_pushresult(&b);
+	}
 	if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
 		return lua_tolstring(L, -1, len);
 	return NULL;

@@ -291,7 +291,10 @@ describe("policy:decide", function()
       { "huge hint", { ["retry-after-ms"] = "99999999999" }, nil,
         "status 429, retry-after-ms 99999999999 ms; giving up: the wait of 99999999999 ms would pass "
         .. "max_elapsed_time 300000 ms" },
-      { "list of values", { ["retry-after"] = { "4", "8" } }, 4000, "status 429, Retry-After 4 s" },
+      -- a list counts as the same values joined, as a header sent twice
+      { "list of values", { ["retry-after"] = { "4", "8" } }, 8000, "status 429, Retry-After 8 s" },
+      { "list with a number and a non-value", { ["retry-after"] = { "2", true, 3 } }, 3000,
+        "status 429, Retry-After 3 s" },
       -- A header sent more than once arrives joined with ", ": the longest wait counts.
       { "repeated Retry-After", { ["retry-after"] = "2, 2" }, 2000, "status 429, Retry-After 2 s" },
       { "repeated Retry-After, the longest", { ["retry-after"] = "1, 3, soon, 2" }, 3000,
