@@ -233,8 +233,8 @@ local function _locked(self, fn, ...)
   local lock, msg = core.lock_file(path)
   while lock == false do
     if core.now_ms() >= deadline then
-      return nil, _state_error(self, "locked", ("%s is held by another process (another run with this state file?) "
-        .. "for more than %d ms; run again when it has finished"):format(path, LOCK_WAIT_MS))
+      return nil, _state_error(self, "locked", ("%s is held by another run with this state file (another process, or a"
+        .. " lock of this one) for more than %d ms; run again when it has finished"):format(path, LOCK_WAIT_MS))
     end
     _pause(LOCK_PAUSE_MS)
     lock, msg = core.lock_file(path)
