@@ -25,6 +25,8 @@ __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 	kombo_lock_open(L);
 	lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);
 	lua_setfield(L, -2, "max_header_bytes");
+	lua_pushinteger(L, CURL_MAX_HTTP_HEADER);
+	lua_setfield(L, -2, "max_header_line");
 	lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
 	lua_setfield(L, -2, "curl_version");
 	return 1;

@@ -100,6 +100,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		 * closes: it is the answer, and what follows it is no HTTP. */
 		int code = status_code(p, len);
 		c->head.len = 0;
+		c->length = -1;
 		c->switched = code == 101;
 		c->head_state = code >= 100 && code < 200 && !c->switched ? HEAD_INTERIM : HEAD_FINAL;
 	} else if (c->head_state != HEAD_ENDED && (len == 2 ? memcmp(p, "\r\n", 2) == 0 : len == 1 && p[0] == '\n')) {
@@ -110,8 +111,23 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		}
 	} else if (c->head_state != HEAD_ENDED && (p[0] == ' ' || p[0] == '\t')) {
 		/* A folded line: obsolete, and no server of this API folds. */
-		c->malformed = 1;
+		c->malformed = "a folded response header line";
 		return 0;
+	} else if (c->head_state == HEAD_FINAL && len > 15 && strncasecmp(p, "content-length:", 15) == 0) {
+		/* Two lengths that differ: which one frames the body is a guess
+		 * (libcurl takes the last), and the server answers so again. */
+		char value[32], *end;
+		long long v;
+		size_t n = len - 15 < sizeof value - 1 ? len - 15 : sizeof value - 1;
+		memcpy(value, p + 15, n); /* the line is not NUL-terminated */
+		value[n] = '\0';
+		v = strtoll(value, &end, 10);
+		if (end != value && c->length >= 0 && v != c->length) {
+			c->malformed = "two different Content-Length headers";
+			return 0;
+		}
+		if (end != value)
+			c->length = v;
 	}
 	return buf_append(&c->head, p, len) ? len : 0;
 }
@@ -312,7 +328,8 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 	c->head_bytes = 0;
 	c->head_state = HEAD_STATUS;
 	c->switched = 0;
-	c->malformed = 0;
+	c->malformed = NULL;
+	c->length = -1;
 	c->too_large = 0;
 	c->fd_limit = 0;
 	c->errbuf[0] = '\0';
@@ -453,7 +470,11 @@ static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 	char limit[96];
 	curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &req_size);
 	if (c->malformed)
-		snprintf(c->errbuf, sizeof c->errbuf, "a folded response header line");
+		snprintf(c->errbuf, sizeof c->errbuf, "%s", c->malformed);
+	/* libcurl refuses a header line over CURL_MAX_HTTP_HEADER as out of
+	 * memory: a line too large, as nginx's driver says. */
+	if (rc == CURLE_OUT_OF_MEMORY && c->head_state != HEAD_ENDED && !c->too_large)
+		c->too_large = 3;
 	message = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 	reason = kombo_curl_reason(rc, message, req_size > 0);
 	if (c->too_large)
@@ -467,6 +488,9 @@ static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 	if (c->too_large == 2) {
 		snprintf(limit, sizeof limit, "response headers larger than %d bytes",
 			 KOMBO_MAX_HEADER_BYTES);
+		message = limit;
+	} else if (c->too_large == 3) {
+		snprintf(limit, sizeof limit, "a response header line longer than %d bytes", CURL_MAX_HTTP_HEADER);
 		message = limit;
 	} else if (c->too_large) {
 		snprintf(limit, sizeof limit, "response larger than max_response_bytes (%.0f bytes)",

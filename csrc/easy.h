@@ -31,8 +31,9 @@ typedef struct {
 	size_t head_bytes;            /* of every header block so far */
 	int head_state;               /* HEAD_STATUS: a status line comes next */
 	int switched;                 /* the final block is a 101 */
-	int malformed;                /* on_header refused a line */
-	int too_large;                /* 1: the body, 2: the headers */
+	const char *malformed;        /* why on_header refused a line, or NULL */
+	long long length;             /* the final block's Content-Length; -1 before one */
+	int too_large;                /* 1: the body, 2: the headers, 3: one header line */
 	int decode;                   /* req.json: 0 no, 1 yes, 2 with null_as_nil */
 	int reflects_key;             /* the body holds the key sent: Lua decodes it */
 	int fd_limit;                 /* socket() found no descriptor left */

@@ -100,6 +100,13 @@ _M.CASES = {
     expect = { ok = true, status = 200, requests = 1 },
   },
   malformed("a status code of four digits is malformed, not retried", answer("HTTP/1.1 2000 OK")),
+  malformed("two different Content-Lengths are malformed, not retried",
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: " .. #OK .. "\r\n\r\n" .. OK),
+  {
+    name = "one header line longer than libcurl takes is too_large, not retried",
+    answers = { answer("HTTP/1.1 200 OK", "X-Long: " .. ("v"):rep(150 * 1024) .. "\r\n") },
+    expect = { kind = "decode", reason = "too_large", requests = 1 },
+  },
   {
     name = "an unasked 101 ends the call at once as an api error, not retried",
     answers = { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" },

@@ -39,6 +39,8 @@ local CHUNK = 65536
 -- max_response_bytes bounds only the body.
 local MAX_HEAD_BYTES = core.max_header_bytes
 local HEAD_TOO_LARGE = format("response headers larger than %d bytes", MAX_HEAD_BYTES)
+-- libcurl takes no header line longer; neither does this driver.
+local MAX_LINE_BYTES = core.max_header_line
 
 
 --- Is the running nginx phase one where cosockets work?
@@ -205,7 +207,8 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
     headers = {}
     local repeated -- name -> every value of a header that came more than once
     while true do
-      local h, herr = r.line(MAX_HEAD_BYTES - head_bytes)
+      local room = MAX_HEAD_BYTES - head_bytes
+      local h, herr = r.line(room < MAX_LINE_BYTES and room or MAX_LINE_BYTES)
       if not h then return lost("reading headers", herr, true) end
       if h == "" then break end
       head_bytes = head_bytes + #h + 2
