@@ -180,21 +180,27 @@ end
 -- returned, so a server that reflects one finds it redacted.
 -- The most recent few are kept: a key function that rotates keys must not
 -- grow the list without bound.
+-- Each kept lower-cased beside it, for header names (_redact_string).
 local MAX_KEYS = 8
 local function _remember_key(client, key)
   local keys = client._sent_keys
-  if not keys then keys = {}; client._sent_keys = keys end
+  if not keys then keys = { lowered = {} }; client._sent_keys = keys end
   for i = 1, #keys do if keys[i] == key then return end end
-  if #keys == MAX_KEYS then table.remove(keys, 1) end
+  if #keys == MAX_KEYS then
+    table.remove(keys, 1)
+    table.remove(keys.lowered, 1)
+  end
   keys[#keys + 1] = key
+  keys.lowered[#keys] = lower(key)
 end
 
 -- lowered: s is a header's name, which comes lower-cased, so each key is
 -- looked for lower-cased.
 local function _redact_string(client, s, lowered)
   local keys = client._sent_keys
-  for j = 1, #keys do
-    local key = lowered and lower(keys[j]) or keys[j]
+  local list = lowered and keys.lowered or keys
+  for j = 1, #list do
+    local key = list[j]
     local i = #s >= #key and find(s, key, 1, true)
     while i do
       s = s:sub(1, i - 1) .. REDACTED .. s:sub(i + #key)
