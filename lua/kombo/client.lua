@@ -276,7 +276,7 @@ function _M.new(opts)
     err = _check_whole("max_in_flight_writes", opts.max_in_flight_writes, 1,
       "a whole number >= 1 (Kombo refuses more than 30 writes of an integration in flight)")
   end
-  if not err and opts.ca_file and (opts.ca_file == "" or opts.ca_file:find("%z")) then
+  if not err and opts.ca_file and (opts.ca_file == "" or opts.ca_file:find("\0", 1, true)) then
     -- libcurl would read the path only up to a NUL: another file than named
     err = invalid("ca_file", "the path of a CA bundle (PEM), non-empty and without NUL")
   end

@@ -217,7 +217,7 @@ function _M.attachment(path, fields, restrictions)
   local invalid = require("kombo.errors").invalid
   -- The C library reads a path only up to a NUL: another file than the
   -- one named, sent under the name after it.
-  if type(path) ~= "string" or path == "" or path:find("%z") then
+  if type(path) ~= "string" or path == "" or path:find("\0", 1, true) then
     return nil, invalid("path", "the path of a file to attach, a non-empty string without NUL")
   end
   if fields ~= nil and type(fields) ~= "table" then
@@ -225,7 +225,7 @@ function _M.attachment(path, fields, restrictions)
   end
   for _, k in ipairs({ "name", "content_type", "type" }) do
     local v = fields and fields[k]
-    if v ~= nil and (type(v) ~= "string" or v == "" or v:find("%z")) then
+    if v ~= nil and (type(v) ~= "string" or v == "" or v:find("\0", 1, true)) then
       return nil, invalid("fields." .. k, "a non-empty string without NUL")
     end
   end
