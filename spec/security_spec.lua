@@ -144,6 +144,71 @@ describe("security", function()
       assert.is_nil(err)
       assert.equal("success", res.status)
     end)
+
+    -- libcurl honours https_proxy, and by default hands the proxy's answer to
+    -- CONNECT to the header callback as if it were the response's: its
+    -- headers (a Retry-After, the proxy's own names) must not become the
+    -- answer's. A proxy of one tunnel, in a child process.
+    it("through an https_proxy, reads none of the proxy's CONNECT headers as the answer's", function()
+      local files = require("support.files")
+      local proxy_port = sandbox.free_port()
+      local proxy = files.tmp(".lua")
+      files.write(proxy, ([[
+local socket = require("socket")
+local server = assert(socket.bind("127.0.0.1", %d))
+local c, first
+repeat -- a connection that says nothing is the spec's probe
+  c = assert(server:accept())
+  c:settimeout(10)
+  first = c:receive("*l")
+until first
+local target = first:match("^CONNECT (%%S+) ")
+repeat local line = assert(c:receive("*l")) until line == ""
+local host, port = target:match("^(.-):(%%d+)$")
+local up = assert(socket.connect(host, tonumber(port)))
+assert(c:send("HTTP/1.1 200 Connection established\r\nRetry-After: 99\r\nX-Proxy-Only: 1\r\n\r\n"))
+c:settimeout(0); up:settimeout(0)
+local open = true
+while open do
+  local ready = socket.select({ c, up }, nil, 10)
+  if #ready == 0 then break end
+  for _, s in ipairs(ready) do
+    local data, err, partial = s:receive(65536)
+    data = data or partial
+    if data and #data > 0 then assert((s == c and up or c):send(data)) end
+    if err == "closed" then open = false end
+  end
+end
+c:close(); up:close()
+]]):format(proxy_port))
+      local ok, out = sh(("{ %s %s >/dev/null 2>&1 </dev/null & echo $!; }"):format(files.LUA, quote(proxy)))
+      assert(ok, out)
+      local proxy_pid = assert(tonumber(out:match("(%d+)")))
+      for _ = 1, 100 do
+        local probe = socket.connect("127.0.0.1", proxy_port)
+        if probe then probe:close(); break end
+        socket.sleep(0.05)
+      end
+      local got, code = files.run_lua(([[
+local kombo = require("kombo")
+local c = assert(kombo.new({ api_key = "k", integration_id = "i", server_url = %q, ca_file = %q,
+  timeout_ms = 5000, retries = { strategy = "none" } }))
+local res, err = c.ats:get_tags()
+assert(res, tostring(err))
+local names = {}
+for name in pairs(kombo.meta(res).headers) do names[#names + 1] = name end
+table.sort(names)
+io.write(res.data.results[1].id, " ", table.concat(names, ","), "\n")
+]]):format("https://127.0.0.1:" .. port .. "/v1", cert), nil,
+        "https_proxy=http://127.0.0.1:" .. proxy_port .. " no_proxy= NO_PROXY= ")
+      sh(("kill %d 2>/dev/null"):format(proxy_pid))
+      os.remove(proxy)
+      assert.equal(0, code, got)
+      -- Through the tunnel: the answer of s_server behind it, its headers alone.
+      assert.matches("^T1 ", got)
+      assert.is_nil(got:find("x-proxy-only", 1, true), got)
+      assert.is_nil(got:find("retry-after", 1, true), got)
+    end)
   end)
 
   describe("with the sandbox", function()
