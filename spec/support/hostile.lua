@@ -100,6 +100,18 @@ _M.CASES = {
     expect = { ok = true, status = 200, requests = 1 },
   },
   malformed("a status code of four digits is malformed, not retried", answer("HTTP/1.1 2000 OK")),
+  malformed("a NUL in the status line is malformed, not retried", answer("HTTP/1.1 200 O\0K")),
+  {
+    name = "a header line named like a status line is no header",
+    answers = { answer("HTTP/1.1 200 OK", "HTTP/1.1 200 OK: again\r\n") },
+    expect = { ok = true, status = 200, requests = 1, names = { "content-length" } },
+  },
+  {
+    name = "trailers past the header bound are too_large, not retried",
+    answers = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" .. ("%x"):format(#OK) .. "\r\n" .. OK
+      .. "\r\n0\r\n" .. kilobytes(250) .. "\r\n" },
+    expect = { kind = "decode", reason = "too_large", requests = 1 },
+  },
   malformed("two different Content-Lengths are malformed, not retried",
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: " .. #OK .. "\r\n\r\n" .. OK),
   {

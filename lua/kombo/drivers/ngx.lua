@@ -200,7 +200,9 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       return lost("waiting for the status line", lerr, status ~= nil)
     end
     local version, code, after = match(line, "^HTTP/(%d%.%d) (%d%d%d)(.?)")
-    if not code or find(after, "%d") then return _fail("malformed", "malformed status line", true) end
+    if not code or find(after, "%d") or find(line, "\0", 1, true) then
+      return _fail("malformed", "malformed status line", true)
+    end
     head_bytes = head_bytes + #line + 2
     if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
     status, http10 = tonumber(code), version == "1.0"
@@ -219,7 +221,9 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
         return _fail("malformed", "malformed header line", true)
       end
       name = lower(name)
-      if headers[name] == nil then
+      if find(name, "^http/") then -- luacheck: ignore 542
+        -- A status line among the headers is none (libcurl's driver skips it too).
+      elseif headers[name] == nil then
         headers[name] = value
       else
         -- Joined once below: joining as they come copies the value so
@@ -273,9 +277,11 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       local size = hex and #hex <= 15 and tonumber(hex, 16)
       if not size then return _fail("malformed", "malformed chunk size", true) end
       if size == 0 then
-        repeat -- trailers, up to the empty line
-          local t, terr = r.line(MAX_HEAD_BYTES)
+        repeat -- trailers, up to the empty line: bounded with the headers, as libcurl's are
+          local t, terr = r.line(MAX_HEAD_BYTES - head_bytes)
           if not t then return lost("reading trailers", terr, true) end
+          head_bytes = head_bytes + #t + 2
+          if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
         until t == ""
         break
       end
