@@ -15,7 +15,8 @@ local drivers = require("kombo.drivers")
 local blocking = require("kombo.drivers.curl")
 local tasks = require("kombo.drivers.tasks")
 
-local type, error, setmetatable, rawget, pcall, next = type, error, setmetatable, rawget, pcall, next
+local type, error, setmetatable, getmetatable, rawget, pcall, next =
+  type, error, setmetatable, getmetatable, rawget, pcall, next
 local co_create, co_yield, co_status =
   coroutine.create, coroutine.yield, coroutine.status
 local compat = require("kombo.compat")
@@ -247,6 +248,12 @@ end
 -- one: said as operations say it, never a raw error or an empty walk.
 local function _misuse(self, method)
   if context[self] then return nil end
+  -- A table with the pages' methods that is not a page the SDK returned
+  -- (a copy) is called rightly, on the wrong table.
+  if type(self) == "table" and getmetatable(self) == page_mt then
+    return errors.invalid("page", ("a page an operation returned: page:%s() on a copy of one has no walk to"
+      .. " follow"):format(method))
+  end
   return errors.invalid("call", ("a method call with a colon: page:%s(), not page.%s()"):format(method, method))
 end
 
