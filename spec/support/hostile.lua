@@ -69,6 +69,12 @@ _M.CASES = {
   },
   malformed("a chunk size that is no number is malformed, not retried",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+  {
+    name = "chunks ended by bare line feeds are read",
+    answers = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" .. ("%x"):format(#OK) .. "\n" .. OK
+      .. "\n0\n\n" },
+    expect = { ok = true, status = 200, requests = 1 },
+  },
   malformed("a chunk longer than its size is malformed, not retried",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n"),
   malformed("a Content-Length that is no number is malformed, not retried",

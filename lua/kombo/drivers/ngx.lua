@@ -289,10 +289,12 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       if max_bytes and total > max_bytes then return too_large() end
       local ok, derr = r.bytes(size, chunks)
       if not ok then return lost("reading the body", derr, true) end
-      local crlf = {}
-      ok, derr = r.bytes(2, crlf)
+      -- The chunk's line end: CRLF, or a bare LF as libcurl also takes.
+      local eol = {}
+      ok, derr = r.bytes(1, eol)
+      if ok and eol[1] == "\r" then ok, derr = r.bytes(1, eol) end
       if not ok then return lost("reading the body", derr, true) end
-      if concat(crlf) ~= "\r\n" then return _fail("malformed", "a chunk longer than its size", true) end
+      if eol[#eol] ~= "\n" then return _fail("malformed", "a chunk longer than its size", true) end
     end
     body = concat(chunks)
   elseif length then
