@@ -472,8 +472,13 @@ static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 	if (c->malformed)
 		snprintf(c->errbuf, sizeof c->errbuf, "%s", c->malformed);
 	/* libcurl refuses a header line over CURL_MAX_HTTP_HEADER as out of
-	 * memory: a line too large, as nginx's driver says. */
-	if (rc == CURLE_OUT_OF_MEMORY && c->head_state != HEAD_ENDED && !c->too_large)
+	 * memory (8.6 and later: too large): a line too large, as nginx's
+	 * driver says. */
+	if ((rc == CURLE_OUT_OF_MEMORY
+#if LIBCURL_VERSION_NUM >= 0x080600
+	     || rc == CURLE_TOO_LARGE
+#endif
+	     ) && c->head_state != HEAD_ENDED && !c->too_large)
 		c->too_large = 3;
 	message = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 	reason = kombo_curl_reason(rc, message, req_size > 0);

@@ -122,7 +122,8 @@ _M.CASES = {
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: " .. #OK .. "\r\n\r\n" .. OK),
   {
     name = "one header line longer than libcurl takes is too_large, not retried",
-    answers = { answer("HTTP/1.1 200 OK", "X-Long: " .. ("v"):rep(150 * 1024) .. "\r\n") },
+    -- just over the bound: its end comes in the piece of the socket that passes it
+    answers = { answer("HTTP/1.1 200 OK", "X-Long: " .. ("v"):rep(102400) .. "\r\n") },
     expect = { kind = "decode", reason = "too_large", requests = 1 },
   },
   {

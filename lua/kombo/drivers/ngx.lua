@@ -41,6 +41,7 @@ local MAX_HEAD_BYTES = core.max_header_bytes
 local HEAD_TOO_LARGE = format("response headers larger than %d bytes", MAX_HEAD_BYTES)
 -- libcurl takes no header line longer; neither does this driver.
 local MAX_LINE_BYTES = core.max_header_line
+local LINE_TOO_LARGE = format("a response header line longer than %d bytes", MAX_LINE_BYTES)
 
 
 --- Is the running nginx phase one where cosockets work?
@@ -134,6 +135,8 @@ local function _reader(sock, deadline)
         pos = i + 1
         if parts then parts[#parts + 1] = line; line = concat(parts) end
         if sub(line, -1) == "\r" then line = sub(line, 1, -2) end
+        -- Its end may come in the piece that passes max: counted whole.
+        if #line > max then return nil, "too_large" end
         return line
       end
       if pos <= #buf then
@@ -211,6 +214,9 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
     while true do
       local room = MAX_HEAD_BYTES - head_bytes
       local h, herr = r.line(room < MAX_LINE_BYTES and room or MAX_LINE_BYTES)
+      if not h and herr == "too_large" and room > MAX_LINE_BYTES then
+        return _fail("too_large", LINE_TOO_LARGE, true)
+      end
       if not h then return lost("reading headers", herr, true) end
       if h == "" then break end
       head_bytes = head_bytes + #h + 2
@@ -278,7 +284,11 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       if not size then return _fail("malformed", "malformed chunk size", true) end
       if size == 0 then
         repeat -- trailers, up to the empty line: bounded with the headers, as libcurl's are
-          local t, terr = r.line(MAX_HEAD_BYTES - head_bytes)
+          local room = MAX_HEAD_BYTES - head_bytes
+          local t, terr = r.line(room < MAX_LINE_BYTES and room or MAX_LINE_BYTES)
+          if not t and terr == "too_large" and room > MAX_LINE_BYTES then
+            return _fail("too_large", LINE_TOO_LARGE, true)
+          end
           if not t then return lost("reading trailers", terr, true) end
           head_bytes = head_bytes + #t + 2
           if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
