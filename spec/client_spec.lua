@@ -126,12 +126,18 @@ describe("kombo.from_env", function()
   end)
 
   it("with opts that are not a table says so instead of raising", function()
-    for _, opts in ipairs({ "x", setmetatable({}, { __index = { api_key = "k", max_connections = "8" } }) }) do
-      local ok, c, err = pcall(kombo.from_env, opts)
+    local cases = {
+      { "x", "opts: a table of options for kombo.new, or nil" },
+      { setmetatable({}, { __index = { api_key = "k", max_connections = "8" } }),
+        "opts: options for kombo.new in a plain table (this one has a metatable" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, c, err = pcall(kombo.from_env, case[1])
       assert.is_true(ok, tostring(c))
       assert.is_nil(c)
       assert.equal("opts", err.field)
       assert.equal("invalid_request", err.kind)
+      assert.matches(case[2], err.message, 1, true)
     end
   end)
 end)

@@ -455,11 +455,13 @@ describe("client:sync", function()
       "set", "before", "set" }, events)
 
     local raised = { code = "ENOSPC" }
-    for _, failing in ipairs({
+    local how = { [4] = "raised", [5] = "returned" }
+    for case, failing in ipairs({
       function(n) if n == 2 then return nil, "No space left on device" end return true end,
       function(n) if n == 2 then error("No space left on device") end end,
       function(n) if n == 2 then return false, "No space left on device" end end,
       function(n) if n == 2 then error(raised) end end,
+      function(n) if n == 2 then return nil, raised end end,
     }) do
       local fresh, calls = table_store(), 0
       local sync = applications({ store = fresh, before_save = function()
@@ -471,7 +473,8 @@ describe("client:sync", function()
       assert.equal("before_save", err.reason)
       if err.cause == raised then
         -- An error object is kept as it was raised, and named by its type.
-        assert.matches("before_save failed, so nothing was saved: it raised a table (err.cause)", err.message, 1, true)
+        assert.matches("before_save failed, so nothing was saved: it " .. how[case] .. " a table (err.cause)",
+          err.message, 1, true)
       else
         assert.matches("before_save failed, so nothing was saved: .*No space left on device", err.message)
         assert.matches("No space left on device", err.cause)

@@ -94,7 +94,8 @@ describe("on the wire", function()
 
     it("as a parameter's value is refused, checked or not", function()
       for _, opts in ipairs({ {}, { validate = false } }) do
-        refused("ids", PLAIN, "ats", "get_jobs", { ids = readonly({ "a", "b" }) }, opts)
+        refused("ids", PLAIN .. ", or mark an array with kombo.array(t)", "ats", "get_jobs",
+          { ids = readonly({ "a", "b" }) }, opts)
         refused("page_size", PLAIN, "ats", "get_jobs", { page_size = readonly({}) }, opts)
       end
     end)

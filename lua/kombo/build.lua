@@ -234,6 +234,7 @@ function _M.takes(op, name)
 end
 
 local LIST_EXPECTED = "a string or a non-empty array of strings"
+local LIST = { type = "array" } -- what a list parameter's table is
 
 -- The elements of a list parameter: an array as given, or a string split
 -- on the commas Kombo splits on, so "a,b" and {"a", "b"} are one value;
@@ -245,7 +246,7 @@ local function _list(v)
     return parts
   end
   if schema.kind(v, true) ~= "array" or next(v) == nil then
-    return nil, type(v) == "table" and schema.foreign(v) and schema.PLAIN or LIST_EXPECTED
+    return nil, type(v) == "table" and schema.foreign(v) and schema.plain(v, LIST) or LIST_EXPECTED
   end
   return v
 end

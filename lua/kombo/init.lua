@@ -37,9 +37,11 @@ local ENV = {
 -- environment.
 function _M.from_env(opts)
   -- Copied by pairs: what a metatable's __index gives would be lost.
-  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) ~= nil) then
-    return nil, require("kombo.errors").invalid("opts", "nil, or options for kombo.new in "
-      .. require("kombo.schema").PLAIN)
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, require("kombo.errors").invalid("opts", "a table of options for kombo.new, or nil")
+  end
+  if opts ~= nil and getmetatable(opts) ~= nil then
+    return nil, require("kombo.errors").invalid("opts", "options for kombo.new in " .. require("kombo.schema").PLAIN)
   end
   local o = {}
   for _, e in ipairs(ENV) do

@@ -318,8 +318,9 @@ function Sync:_save(st)
     local ok, res, msg = pcall(self.before_save)
     if not ok or (not res and msg ~= nil) then
       local why = ok and msg or res
-      local err = _state_error(self, "before_save", "before_save failed, so nothing was saved: "
-        .. (type(why) == "string" and why or ("it raised a " .. type(why) .. " (err.cause)")))
+      local text = (type(why) == "string" or type(why) == "number") and tostring(why)
+        or ("it " .. (ok and "returned" or "raised") .. " a " .. type(why) .. " (err.cause)")
+      local err = _state_error(self, "before_save", "before_save failed, so nothing was saved: " .. text)
       -- What it raised or answered, as it was, for the caller's own checks.
       err.cause = why
       return nil, err
