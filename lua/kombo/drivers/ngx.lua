@@ -190,12 +190,24 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
   local function lost(what, err, got_bytes)
     if err == "timeout" then return _fail("timeout", "timed out " .. what, true) end
     if err == "too_large" then return _fail("too_large", HEAD_TOO_LARGE, true) end
+    if err == "line_too_large" then return _fail("too_large", LINE_TOO_LARGE, true) end
     return _classify("receive", err, true, got_bytes)
   end
-  local status, headers, keep, http10
+  -- A line of the head (the status line, a header or a trailer), counted
+  -- against the head's bound, and no longer than libcurl takes one; nil,
+  -- the reader's error (or which bound it passed) and what came of it.
   local head_bytes = 0
+  local function head_line()
+    local room = MAX_HEAD_BYTES - head_bytes
+    local line, err, partial = r.line(room < MAX_LINE_BYTES and room or MAX_LINE_BYTES)
+    if not line then return nil, (err == "too_large" and room > MAX_LINE_BYTES) and "line_too_large" or err, partial end
+    head_bytes = head_bytes + #line + 2
+    if head_bytes > MAX_HEAD_BYTES then return nil, "too_large" end
+    return line
+  end
+  local status, headers, keep, http10
   while true do
-    local line, lerr, partial = r.line(MAX_HEAD_BYTES - head_bytes)
+    local line, lerr, partial = head_line()
     if not line then
       if may_resend and status == nil and partial == "" and lerr ~= "timeout" and lerr ~= "too_large" then
         return nil, nil, true
@@ -206,21 +218,13 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
     if not code or find(after, "%d") or find(line, "\0", 1, true) then
       return _fail("malformed", "malformed status line", true)
     end
-    head_bytes = head_bytes + #line + 2
-    if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
     status, http10 = tonumber(code), version == "1.0"
     headers = {}
     local repeated -- name -> every value of a header that came more than once
     while true do
-      local room = MAX_HEAD_BYTES - head_bytes
-      local h, herr = r.line(room < MAX_LINE_BYTES and room or MAX_LINE_BYTES)
-      if not h and herr == "too_large" and room > MAX_LINE_BYTES then
-        return _fail("too_large", LINE_TOO_LARGE, true)
-      end
+      local h, herr = head_line()
       if not h then return lost("reading headers", herr, true) end
       if h == "" then break end
-      head_bytes = head_bytes + #h + 2
-      if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
       -- What libcurl refuses: a line without a colon, a folded one, a NUL.
       local name, value = match(h, "^([^:]+):[ \t]*(.-)[ \t]*$")
       if not name or find(h, "^[ \t]") or find(h, "\0", 1, true) then
@@ -284,14 +288,8 @@ local function _receive(sock, req, deadline, max_bytes, may_resend)
       if not size then return _fail("malformed", "malformed chunk size", true) end
       if size == 0 then
         repeat -- trailers, up to the empty line: bounded with the headers, as libcurl's are
-          local room = MAX_HEAD_BYTES - head_bytes
-          local t, terr = r.line(room < MAX_LINE_BYTES and room or MAX_LINE_BYTES)
-          if not t and terr == "too_large" and room > MAX_LINE_BYTES then
-            return _fail("too_large", LINE_TOO_LARGE, true)
-          end
+          local t, terr = head_line()
           if not t then return lost("reading trailers", terr, true) end
-          head_bytes = head_bytes + #t + 2
-          if head_bytes > MAX_HEAD_BYTES then return _fail("too_large", HEAD_TOO_LARGE, true) end
         until t == ""
         break
       end
