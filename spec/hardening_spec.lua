@@ -298,6 +298,61 @@ describe("hardening", function()
       -- the finalizer ran at least once at the close, and its calls answered
       assert.matches("run 1 1 ", out, 1, true)
     end)
+
+    -- The modules loaded on first use (an operation group, kombo.webhooks,
+    -- kombo.sync): LuaJIT refused the chunk's jit.off inside a finalizer,
+    -- and 5.1's require then refused the module for good.
+    it("a finalizer that is the first to use a module loaded on first use gets it, and so does later code", function()
+      sb:clear_requests()
+      local out, code = run_lua(([[
+        local kombo = require("kombo")
+        local c = assert(kombo.new({ api_key = %q, integration_id = "i", server_url = %q }))
+        local store = { get = function() end, set = function() end }
+        local function use(who)
+          local ok, r, e = pcall(function() return c.general:check_api_key() end)
+          io.stdout:write(who, " general ", tostring(ok and r ~= nil or (r or e)), "\n")
+          ok, r = pcall(function() return type(kombo.webhooks.parse) end)
+          io.stdout:write(who, " webhooks ", tostring(r), "\n")
+          ok, r, e = pcall(function() return c:sync("ats.get_tags", nil, { store = store }) end)
+          io.stdout:write(who, " sync ", tostring(ok and r ~= nil or (r or e)), "\n")
+        end
+        local function gc() use("finalizer") end
+        if newproxy then getmetatable(newproxy(true)).__gc = gc -- luacheck: ignore 113
+        else setmetatable({}, { __gc = gc }) end
+        collectgarbage("collect")
+        use("after")
+      ]]):format(sb.api_key, sb.url))
+      assert.equal(0, code, out)
+      assert.equal(table.concat({ "finalizer general true", "finalizer webhooks function", "finalizer sync true",
+        "after general true", "after webhooks function", "after sync true", "" }, "\n"), out)
+      assert.equal(2, #requests_to("/v1/check-api-key"))
+    end)
+
+    -- A finalizer (or anything else) raising in a module's chunk as it
+    -- loads: 5.1 and LuaJIT left require's marker behind, and every later
+    -- use raised "loop or previous error" (in nginx, in every later request).
+    it("a module loaded on first use whose loading raised loads at the next use", function()
+      sb:clear_requests()
+      local out, code = run_lua(([[
+        local kombo = require("kombo")
+        local c = assert(kombo.new({ api_key = %q, integration_id = "i", server_url = %q }))
+        local armed = true
+        debug.sethook(function()
+          local f = debug.getinfo(2, "S")
+          if armed and f.what == "main" and f.source:find("operations/general.lua", 1, true) then
+            armed = false
+            error("raised while loading", 0)
+          end
+        end, "c")
+        io.stdout:write("first ", tostring(select(2, pcall(function() return c.general end))), "\n")
+        debug.sethook()
+        local r, e = c.general:check_api_key()
+        io.stdout:write("next ", tostring(r ~= nil or e), "\n")
+      ]]):format(sb.api_key, sb.url))
+      assert.equal(0, code, out)
+      assert.equal("first raised while loading\nnext true\n", out)
+      assert.equal(1, #requests_to("/v1/check-api-key"))
+    end)
   end)
 
   describe("retries have a floor and a ceiling", function()

@@ -2,7 +2,8 @@
 -- operations (client.ats, client.hris, ...) on first use, and picks a driver
 -- for each call.
 
-require("kombo.compat").interpreted_module()
+local compat = require("kombo.compat")
+compat.interpreted_module()
 local core = require("kombo.core")
 local errors = require("kombo.errors")
 local operations = require("kombo.operations")
@@ -329,7 +330,7 @@ function Client:sync(name, params, opts)
   if getmetatable(self) ~= Client then
     return nil, invalid("call", "a method call with a colon: client:sync(name, params, opts)")
   end
-  return require("kombo.sync").new(self, name, params, opts, _prepare, _M.DEFAULTS)
+  return compat.require("kombo.sync").new(self, name, params, opts, _prepare, _M.DEFAULTS)
 end
 
 --- client:close(): closes every connection and handle the client holds.

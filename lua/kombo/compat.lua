@@ -134,9 +134,25 @@ end
 -- (LuaJIT issues 744 and 1000: a pairs() loop over a table the re-entrant
 -- call changed): seen as a call, or a task scheduler, hanging at full CPU.
 -- The SDK's own Lua is a thin layer over C, so the interpreter costs little.
+-- LuaJIT refuses any change of mode inside a finalizer: a module that a
+-- finalizer loads first stays compilable, rather than failing to load.
 local jit = rawget(_G, "jit")
 function _M.interpreted_module()
-  if jit and jit.off then jit.off(getinfo(2, "f").func, true) end
+  if jit and jit.off then pcall(jit.off, getinfo(2, "f").func, true) end
+end
+
+--- require(name): require, except that a module whose chunk raised can be
+-- loaded again. 5.1 and LuaJIT leave a marker in package.loaded that makes
+-- every later require of it fail ("loop or previous error"): in nginx,
+-- every later request of the worker. A finalizer raises inside whatever
+-- allocation ran it, a module's chunk included.
+local require, loaded = require, package.loaded
+function _M.require(name)
+  local before = loaded[name]
+  local ok, m = pcall(require, name)
+  if ok then return m end
+  loaded[name] = before
+  error(m, 0)
 end
 
 _M.interpreted_module()

@@ -8,7 +8,8 @@
 -- kombo.meta, the attachment helper, tasks, and the version; kombo.webhooks
 -- (lua/kombo/webhooks.lua) is loaded the first time it is read.
 
-require("kombo.compat").interpreted_module()
+local compat = require("kombo.compat")
+compat.interpreted_module()
 local client = require("kombo.client")
 local meta = require("kombo.meta")
 local core = require("kombo.core")
@@ -287,7 +288,7 @@ local LAZY = { webhooks = "kombo.webhooks" }
 setmetatable(_M, { __index = function(t, k)
   local name = LAZY[k]
   if not name then return nil end
-  local m = require(name)
+  local m = compat.require(name)
   rawset(t, k, m)
   return m
 end })

@@ -3,7 +3,8 @@
 -- The groups of operations (client.<group>), each in lua/kombo/operations/<group>.lua and
 -- loaded on first use: operations.load(group) returns its list of operations.
 
-require("kombo.compat").interpreted_module()
+local compat = require("kombo.compat")
+compat.interpreted_module()
 local operations = {
   groups = { "general", "ats", "hris", "assessment", "connect", "lms", "ai_apply", "custom" },
 }
@@ -16,7 +17,7 @@ for _, g in ipairs(operations.groups) do known[g] = true end
 --- first use), or nil for a name that is no group.
 function operations.load(group)
   if not known[group] then return nil end
-  return require("kombo.operations." .. group)
+  return compat.require("kombo.operations." .. group)
 end
 
 --- Every operation, group by group (loads every group).

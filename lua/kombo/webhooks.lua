@@ -8,7 +8,8 @@
 -- Every problem is an invalid_request error with `field` and `reason`
 -- (README "Webhooks"); nothing here raises.
 
-require("kombo.compat").interpreted_module()
+local compat = require("kombo.compat")
+compat.interpreted_module()
 local core = require("kombo.core")
 local errors = require("kombo.errors")
 local schema = require("kombo.schema")
@@ -85,7 +86,7 @@ function _M.parse(raw_body, signature, secret)
   if schema.kind(event) ~= "object" then
     return nil, _fail("raw_body", "event_invalid", "a JSON object with id, type and data")
   end
-  local events = require("kombo.webhook_events")
+  local events = compat.require("kombo.webhook_events")
   local name = event.type
   local s = type(name) == "string" and events.schema(name)
   if not s then
