@@ -86,6 +86,23 @@ describe("kombo.map", function()
     assert.is_true(the_users.at_ms < first_tags.done_ms, "the map held the other task back")
   end)
 
+  -- It reported every item failed, and the items ran afterwards all the
+  -- same: a caller retrying the failed writes sent each twice.
+  it("from a coroutine of the caller's own inside a task, cannot wait: it says so and runs no item", function()
+    local ran, r, err = 0, nil, nil
+    kombo.spawn(function()
+      r, err = coroutine.wrap(function()
+        return kombo.map({ 1, 2, 3 }, function(size) ran = ran + 1; return #tags(size) end)
+      end)()
+    end)
+    assert.is_true(kombo.run())
+    assert.is_nil(r)
+    assert.equal("invalid_request", err.kind)
+    assert.equal("call", err.field)
+    assert.equal(0, ran)
+    assert.same({}, sb:requests(function(q) return q.path == "/v1/ats/tags" end))
+  end)
+
   it("returns an empty list for an empty one, and checks its arguments", function()
     assert.same({}, kombo.map({}, function() error("not called") end))
     for _, case in ipairs({

@@ -106,6 +106,12 @@ function _M.map(list, fn, opts)
     or concurrency > 2 ^ 31 then
     return nil, invalid("opts.concurrency", "a whole number >= 1 (how many items run at once)")
   end
+  -- Checked before any item is spawned: the items of a map that cannot
+  -- wait would be reported failed and still run.
+  if not drivers.can_wait() then
+    return nil, invalid("call", "kombo.map from code that can wait: a task's own code, or outside kombo.run"
+      .. " (not a finalizer, a coroutine of your own inside a task, or pcall inside a task on Lua 5.1)")
+  end
   local n = #list
   local results, errs, failed = {}, {}, false
   local last = 0

@@ -98,6 +98,13 @@ function _M.spawn_owned(...)
   return tasks.spawn_owned(...)
 end
 
+--- can_wait() -> can the running code wait for a task? Not from code
+-- that cannot yield while the scheduler runs (a finalizer, a coroutine of
+-- the caller's own inside a task); nginx's light threads raise there.
+function _M.can_wait()
+  return ngx_driver ~= nil or tasks.current() ~= nil or not tasks.stepping()
+end
+
 --- run() -> true | nil, errors: drives (plain Lua) or waits for (nginx)
 -- every spawned task; errors lists what failed tasks raised.
 function _M.run()
