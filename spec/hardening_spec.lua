@@ -220,6 +220,51 @@ describe("hardening", function()
       assert.is_true(t:wait() > 0)
     end)
 
+    -- 5.1, 5.3 and LuaJIT pass on what a finalizer raises from whatever
+    -- allocation ran it: one in the scheduler's own code dropped the rest
+    -- of the tasks it was resuming (never run, their wait nil, nil).
+    it("a finalizer raising in the scheduler's own code loses no task: each runs and its wait answers", function()
+      local client = new_client()
+      sb:clear_requests()
+      local n, done, raised, armed = 50, {}, 0, false
+      local function gc()
+        -- only in the scheduler's own code, not in a task (the main thread)
+        local co, main = coroutine.running()
+        if armed and raised == 0 and (co == nil or main) then
+          raised = raised + 1
+          error("finalizer error", 0)
+        end
+      end
+      local tasks = {}
+      for i = 1, n do
+        tasks[i] = kombo.spawn(function()
+          armed = true
+          for _ = 1, 3 do
+            for _ = 1, 200 do
+              if newproxy then getmetatable(newproxy(true)).__gc = gc -- luacheck: ignore 113
+              else setmetatable({}, { __gc = gc }) end
+            end
+            coroutine.yield()
+          end
+          assert(client.general:check_api_key())
+          done[#done + 1] = i
+          return i
+        end)
+      end
+      local ok, err = pcall(kombo.run)
+      assert.is_true(kombo.run())
+      armed = false
+      collectgarbage("collect")
+      -- 5.4 only warns about it
+      if _VERSION ~= "Lua 5.4" then
+        assert.same({ 1, false }, { raised, ok })
+        assert.matches("finalizer error", err, 1, true)
+      end
+      assert.equal(n, #done)
+      for i = 1, n do assert.same({ i }, { tasks[i]:wait() }) end
+      assert.equal(n, #requests_to("/v1/check-api-key"))
+    end)
+
     -- LuaJIT 2.1 as distributions ship it can compile a loop of the SDK's
     -- into a trace that never exits once a finalizer re-enters the SDK.
     local jit = rawget(_G, "jit")

@@ -124,9 +124,10 @@ end
 -- returning ...
 function _M.wake(task, ...)
   if not parked_tasks[task] then return false end
+  local entry = { task, pack(...) }
   parked_tasks[task] = nil
   parked = parked - 1
-  ready[#ready + 1] = { task, pack(...) }
+  ready[#ready + 1] = entry
   return true
 end
 
@@ -212,8 +213,9 @@ local function _send(client, task, req)
   if st.active < client._max_connections and q.first > q.last then
     _start(client, st, task, req)
   else
+    local item = { task, req }
     q.last = q.last + 1
-    q[q.last] = { task, req }
+    q[q.last] = item
     queued = queued + 1
   end
 end
@@ -243,6 +245,16 @@ end
 
 -- A task ended: keep its outcome for task:wait and wake those waiting.
 local function _ended(task, ok, r)
+  -- The outcome first: the task counts as ended once it has one.
+  if ok then
+    task.results = r
+  else
+    task.error, task.results = r, pack(nil, r)
+    if not task.owned and not task.listed then
+      failures[#failures + 1] = task
+      task.listed = true
+    end
+  end
   task.co = nil
   -- Ended while listed as waiting (its own code finished while a wait it
   -- started was pending): nothing may wake it again.
@@ -253,26 +265,17 @@ local function _ended(task, ok, r)
   -- A walk's prefetch never outlives the task that walked.
   local mine = task.prefetches
   if mine then for p in pairs(mine) do _cancel(p) end end
-  if ok then
-    task.results = r
-  else
-    task.error, task.results = r, pack(nil, r)
-    if not task.owned then failures[#failures + 1] = task end
-  end
   local waiters = task.waiters
-  task.waiters = nil
   if waiters then
     for i = 1, #waiters do _M.wake(waiters[i]) end
   end
+  task.waiters = nil
 end
 
 local function _note_traceback(e, text) e.traceback = text end
 
-local function _resume(task, args)
-  local co = task.co
-  current = task
-  local r = pack(co_resume(co, unpacked(args)))
-  current = nil
+-- What a resume of task gave back: its end, or what it waits for.
+local function _record(task, co, r)
   if not r[1] then
     local e = r[2]
     if type(e) == "table" then
@@ -293,6 +296,34 @@ local function _resume(task, args)
   elseif r[3] ~= "park" then
     timers[#timers + 1] = { at = now_ms() + r[4], task = task }
   end
+end
+
+-- pack(...) -> the table, whether a finalizer raised making it, and what:
+-- a task is resumed once, so what it gave back is packed once more, not
+-- lost (the finalizer has run by then).
+local function _keep(...)
+  local ok, r = pcall(pack, ...)
+  if ok then return r, false end
+  local again, kept = pcall(pack, ...)
+  if not again then error(r, 0) end
+  return kept, true, r
+end
+
+local function _resume(task, args)
+  local co = task.co
+  current = task
+  local r, lost, raised = _keep(co_resume(co, unpacked(args)))
+  current = nil
+  -- Recorded once more when a finalizer raised in it (each step of
+  -- _record can be repeated); what raises again ends the task. What the
+  -- finalizer raised is raised after.
+  local ok, err = pcall(_record, task, co, r)
+  if not ok then
+    if not lost then lost, raised = true, err end
+    ok, err = pcall(_record, task, co, r)
+    if not ok and task.co then _ended(task, false, err) end
+  end
+  if lost then error(raised, 0) end
 end
 
 local Task = {}
@@ -320,8 +351,12 @@ function Task:wait()
       while self.co and _M.busy() do _M.step(1000) end
     end
   end
-  -- No outcome yet: the scheduler ran dry before the task ended.
-  return unpacked(self.results or pack(nil, self.error))
+  if self.co then
+    -- The scheduler ran dry before the task ended: what it waited for was
+    -- lost when a finalizer raised in the scheduler's own code.
+    return nil, "kombo: the task was left waiting for an answer the scheduler lost (a finalizer raised in it)"
+  end
+  return unpacked(self.results)
 end
 
 local function _spawn(owned, fn, ...)
@@ -352,15 +387,23 @@ end
 --- Is step() running (so it cannot be entered now)?
 function _M.stepping() return stepping end
 
--- Hands finished transfers to their tasks or prefetches.
+local function _complete(item)
+  local token, res = item[1], item[2]
+  if res then received = received + res.bytes end
+  _finished(token.client, token.handle)
+  token.task.handle = nil
+  _deliver(token.task, pack(res, item[3]))
+end
+
+-- Hands finished transfers to their tasks or prefetches. What a finalizer
+-- raises in one is raised after the others are handed over.
 local function _completed(done)
+  local failed, raised = false, nil
   for i = 1, #done do
-    local token, res = done[i][1], done[i][2]
-    if res then received = received + res.bytes end
-    _finished(token.client, token.handle)
-    token.task.handle = nil
-    _deliver(token.task, pack(done[i][2], done[i][3]))
+    local ok, err = pcall(_complete, done[i])
+    if not ok and not failed then failed, raised = true, err end
   end
+  if failed then error(raised, 0) end
 end
 
 --- start(client, req) -> prefetch, guard: sends req beside the running
@@ -410,7 +453,15 @@ local function _step(wait_ms)
   do -- the batch (answers it handed over) is let go before waiting
     local batch = ready
     ready = {}
-    for i = 1, #batch do _resume(batch[i][1], batch[i][2]) end
+    -- 5.1 and LuaJIT pass on what a finalizer raises from whatever
+    -- allocation ran it, the scheduler's own: raised after the batch, so
+    -- that no task of it is dropped.
+    local failed, raised = false, nil
+    for i = 1, #batch do
+      local ok, err = pcall(_resume, batch[i][1], batch[i][2])
+      if not ok and not failed then failed, raised = true, err end
+    end
+    if failed then error(raised, 0) end
   end
   local now, next_at = now_ms(), huge
   for i = 1, #timers do
@@ -437,7 +488,8 @@ local function _step(wait_ms)
   local i = 1
   while i <= #timers do
     if timers[i].at <= now then
-      ready[#ready + 1] = { remove(timers, i).task, pack() }
+      ready[#ready + 1] = { timers[i].task, pack() }
+      remove(timers, i)
     else
       i = i + 1
     end
