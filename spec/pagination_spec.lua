@@ -83,6 +83,43 @@ describe("pagination", function()
     assert.is_true(n > 40)
   end)
 
+  -- The walk's coroutine is dead once it ended: resuming it again raised
+  -- "cannot resume dead coroutine".
+  it("an iterator called again after the walk ended returns nil again, sending nothing", function()
+    for _, case in ipairs({ { "items", 10 }, { "pages", 10 }, { "items", 250 }, { "pages", 250 } }) do
+      local page = assert(client.ats:get_jobs({ page_size = case[2] }))
+      local it = page[case[1]](page)
+      while it() do end
+      sb:clear_requests()
+      assert.same({ true }, { pcall(it) }, case[1] .. " " .. case[2])
+      assert.same({ true }, { pcall(it) })
+      assert.same({}, sb:requests())
+    end
+  end)
+
+  it("one iterator shared by two coroutines gives each item once, then nil to both", function()
+    local it = assert(client.ats:get_jobs({ page_size = 2 })):items()
+    local seen, ended = {}, {}
+    local function worker(name)
+      return coroutine.create(function()
+        for job in it do
+          seen[#seen + 1] = job.id
+          coroutine.yield()
+        end
+        ended[#ended + 1] = name
+      end)
+    end
+    local workers = { worker("a"), worker("b") }
+    repeat
+      for _, co in ipairs(workers) do
+        if coroutine.status(co) ~= "dead" then assert(coroutine.resume(co)) end
+      end
+    until #ended == 2
+    local ids = {}
+    for job in assert(client.ats:get_jobs({ page_size = 250 })):items() do ids[#ids + 1] = job.id end
+    assert.same(ids, seen)
+  end)
+
   it("yields every item exactly once, in order, when the first attempt of every page fails", function()
     local expected = all_ids(assert(client.ats:get_applications({ page_size = 10 })))
     assert.equal(60, math.ceil(#expected / 10))

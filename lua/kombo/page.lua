@@ -340,6 +340,9 @@ local function _next_page(walk)
     walk.ctx, walk.cursor = p and context[p], p and rawget(p, "data").next
     return p
   end
+  -- A walk that ended stays ended, for whoever asks (the loop again,
+  -- another coroutine sharing the iterator).
+  if co_status(co) == "dead" then return nil end
   local args = pack()
   while true do
     local r = _resume(co, unpacked(args))
