@@ -65,9 +65,15 @@ local ok, err = pcall(function()
   -- a value that is not a message: said what it was, not [NULL]
   kombo.spawn(function() error({ code = 5 }) end)
   kombo.spawn(function() error(setmetatable({}, { __tostring = function() return "an object's own words" end })) end)
+  -- objects whose __tostring or __index raise: reported, and so is the
+  -- error after them
+  kombo.spawn(function() error(setmetatable({ kind = "x" }, { __tostring = function() error("boom") end }), 0) end)
+  kombo.spawn(function() error(setmetatable({}, { __index = function() error("boom") end }), 0) end)
+  kombo.spawn(function() error("the last task's error", 0) end)
   vim.wait(2000, function()
     local m = vim.api.nvim_exec("messages", true)
     return m:find("task 3 failed on purpose", 1, true) ~= nil and m:find("an object's own words", 1, true) ~= nil
+      and m:find("the last task's error", 1, true) ~= nil
   end, 10)
   out.messages = vim.api.nvim_exec("messages", true)
   out.others = others
@@ -189,6 +195,9 @@ describe("inside Neovim", function()
     for i = 1, 3 do assert.matches("task " .. i .. " failed on purpose", v.messages, 1, true) end
     assert.matches("kombo: a task raised table: 0x%x+ %(a table, not a message%)", v.messages)
     assert.matches("an object's own words", v.messages, 1, true)
+    assert.matches("a table whose __tostring raised\nstack traceback:", v.messages, 1, true)
+    assert.matches("kombo: a task raised table: 0x%x+ %(a table, not a message%).-the last task's error", v.messages)
+    assert.is_nil(v.messages:find("boom", 1, true))
     assert.is_nil(v.messages:find("[NULL]", 1, true))
     assert.equal(3, v.others)
     assert.same({ 1, 2, 3, 4, 5, 6 }, v.burst)

@@ -17,7 +17,7 @@
 require("kombo.compat").interpreted_module()
 local tasks = require("kombo.drivers.tasks")
 
-local type, error, tostring = type, error, tostring
+local type, error, tostring, pcall, rawget, getmetatable = type, error, tostring, pcall, rawget, getmetatable
 
 local _M = {}
 
@@ -29,15 +29,24 @@ local stepping = false
 
 local function _vim() return rawget(_G, "vim") end
 
+-- tostring(v), or what v is when its __tostring raises: the report runs
+-- in a libuv callback, where a raise would drop the other tasks' errors.
+local function _text(v)
+  local ok, s = pcall(tostring, v)
+  if ok and type(s) == "string" then return s end
+  return "a " .. type(v) .. " whose __tostring raised"
+end
+
 local function _report(e)
   local vim = _vim()
-  if type(e) == "table" and e.traceback then
-    e = tostring(e) .. "\n" .. tostring(e.traceback)
-  elseif type(e) == "table" and (getmetatable(e) or {}).__tostring then
-    e = tostring(e)
+  local mt = type(e) == "table" and getmetatable(e)
+  if type(e) == "table" and rawget(e, "traceback") ~= nil then
+    e = _text(e) .. "\n" .. _text(rawget(e, "traceback"))
+  elseif type(mt) == "table" and rawget(mt, "__tostring") then
+    e = _text(e)
   elseif type(e) ~= "string" then
     -- Neovim shows a table without __tostring as [NULL]: say what it was.
-    e = "kombo: a task raised " .. tostring(e) .. " (a " .. type(e) .. ", not a message)"
+    e = "kombo: a task raised " .. _text(e) .. " (a " .. type(e) .. ", not a message)"
   end
   vim.schedule(function() error(e, 0) end)
 end
