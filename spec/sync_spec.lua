@@ -510,6 +510,22 @@ describe("client:sync", function()
     assert(ok, err)
   end)
 
+  it("asks from year 0001 when the watermark minus the overlap, or Kombo's Date, falls before it", function()
+    local all = all_applications()
+    local store = table_store()
+    local sync = applications({ store = store, overlap_ms = 30 * 86400000 })
+    local watermark = "0001-01-02T00:00:00.000Z"
+    store.values[sync.key] = '{"watermark":"' .. watermark .. '"}'
+    -- Kombo's clock at year 0: the walk's start, the cap on its watermark, before year 1
+    sb:fault({ path = "/v1/ats/applications", headers = { Date = "Sat, 01 Jan 0000 00:00:00 GMT" } })
+    local ids, err = run(sync)
+    assert.is_nil(err)
+    assert.same(all, ids)
+    assert.equal("page_size=100&updated_after=0001-01-01T00%3A00%3A00.000Z&include_deleted=true", queries()[1])
+    -- the cap, year 0001, is before the previous watermark, which stays
+    assert.same({ watermark = watermark }, core.json_decode(store.values[sync.key]))
+  end)
+
   it("walks again from the watermark when Kombo refuses the saved resume point, with a warning", function()
     local all, newest = all_applications()
     local warnings = {}
@@ -613,6 +629,8 @@ describe("client:sync", function()
       { "ats.get_applications", nil, { store = { get = function() end } }, "opts.store", "get and set" },
       { "ats.get_applications", nil, { store = store, overlap_ms = -1 }, "opts.overlap_ms", "whole number" },
       { "ats.get_applications", nil, { store = store, overlap_ms = 0.5 }, "opts.overlap_ms", "whole number" },
+      { "ats.get_applications", nil, { store = store, overlap_ms = 30 * 86400000 + 1 }, "opts.overlap_ms",
+        "from 0 to 2592000000 (30 days)" },
       { "ats.get_applications", nil, { store = store, timeout = 5 }, "opts.timeout", "not a known option" },
       { "ats.get_applications", nil, { store = store, timeout_ms = -5 }, "timeout_ms", "positive" },
       { "ats.get_applications", { updated_after = "2026-01-01T00:00:00Z" }, { store = store }, "updated_after",

@@ -36,6 +36,11 @@ local ENOENT = 2
 -- stopped or hung), and the pause between tries.
 local LOCK_WAIT_MS, LOCK_PAUSE_MS = 3000, 20
 
+-- The longest overlap_ms: clocks that disagree and changes that become
+-- visible late take minutes, and a longer overlap walks that much history
+-- again on every run.
+local MAX_OVERLAP_MS = 30 * 24 * 3600 * 1000
+
 -- The parameters the sync sets itself.
 local OWN = {
   updated_after = "set by the sync from its watermark; leave it out",
@@ -76,8 +81,14 @@ local function _ms(s)
   return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(se) * 1000 + ms - offset
 end
 
+-- The dates Kombo takes, and kombo.iso8601 writes, are of years 0001 to
+-- 9999. A time outside them (a watermark near year 1 minus the overlap, a
+-- Date of year 0) is sent as the nearest of them, which asks for the same
+-- records, so no state or answer makes the arithmetic raise.
+local FIRST_MS, LAST_MS = _ms("0001-01-01T00:00:00.000Z"), _ms("9999-12-31T23:59:59.999Z")
+
 local function _iso(ms)
-  return build.iso8601(ms / 1000)
+  return build.iso8601((ms < FIRST_MS and FIRST_MS or ms > LAST_MS and LAST_MS or ms) / 1000)
 end
 
 -- The operation "group.name" (or its alias) names, or nil and the error.
@@ -138,9 +149,10 @@ local function _options(opts)
     return nil, invalid("opts.store", "an object with get and set methods (store:get(key), store:set(key, value))")
   end
   local overlap = own.overlap_ms
-  if overlap ~= nil and (type(overlap) ~= "number" or overlap ~= overlap or overlap < 0 or overlap > 2 ^ 53
+  if overlap ~= nil and (type(overlap) ~= "number" or overlap ~= overlap or overlap < 0 or overlap > MAX_OVERLAP_MS
     or overlap % 1 ~= 0) then
-    return nil, invalid("opts.overlap_ms", "a whole number of milliseconds >= 0")
+    return nil, invalid("opts.overlap_ms", ("a whole number of milliseconds from 0 to %d (%d days)"):format(
+      MAX_OVERLAP_MS, MAX_OVERLAP_MS / 86400000))
   end
   if own.before_save ~= nil and type(own.before_save) ~= "function" then
     return nil, invalid("opts.before_save", "a function, called before each save (e.g. to flush your output)")
