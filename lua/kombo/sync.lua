@@ -428,7 +428,9 @@ function Sync:items()
     first, req, st = self:_walk_from(st.watermark)
     if not first then error(req, 0) end
   end
-  local pages = first:pages()
+  -- walk: the loop's closing value, which cancels the prefetch of a walk
+  -- left early (Lua 5.4), as page:items()'s does.
+  local pages, _, _, walk = first:pages()
   local results = pages().data.results
   local i, n, done = 0, #results, false
   local seen, seen_ms = st.seen, _ms(st.seen)
@@ -463,7 +465,7 @@ function Sync:items()
       results, cursor = p.data.results, p.data.next
       i, n = 0, #results
     end
-  end
+  end, nil, nil, walk
 end
 
 --- sync:run(fn) -> true | nil, err: fn(item) for each item of sync:items();
