@@ -374,37 +374,82 @@ describe("client:sync", function()
     assert.same({}, queries())
   end)
 
-  it("writes the state file whole or not at all", function()
+  it("stops at a save that fails, the state file as the save before left it", function()
     local sync = applications()
-    local open, writes = io.open, 0
-    local saved
-    -- the second save runs out of disk space half way through its file
-    io.open = function(name, mode) -- luacheck: ignore 122
-      if mode ~= "wb" then return open(name, mode) end
-      writes = writes + 1
-      if writes == 1 then
-        local f = open(name, mode)
-        return { write = function(_, text) saved = text; return f:write(text) end,
-          close = function() return f:close() end }
-      end
-      local f = open(name, mode)
-      return {
-        write = function(_, text)
-          f:write(text:sub(1, math.floor(#text / 2)))
-          return nil, "No space left on device"
-        end,
-        close = function() return f:close() end,
-      }
+    local replace, saves, saved = core.replace_file, 0, nil
+    -- the second save finds the disk full
+    core.replace_file = function(name, text)
+      saves = saves + 1
+      if saves == 2 then return nil, name .. ": No space left on device" end
+      saved = text
+      return replace(name, text)
     end
     local ids, err = run(sync)
-    io.open = open -- luacheck: ignore 122
+    core.replace_file = replace
     assert.equal("state", err.kind)
     assert.equal("write", err.reason)
-    assert.matches("No space left on device", err.message, 1, true)
+    assert.matches(path .. ": No space left on device", err.message, 1, true)
     assert.equal(200, #ids)
     assert.equal(saved, read_file(path))
-    assert.is_nil(io.open(path .. ".tmp"))
     assert.is_table(state_of(sync).resume)
+  end)
+
+  it("writes the state file whole or not at all, leaving no other file", function()
+    local files = require("support.files")
+    local dir = files.tmp(".d")
+    finally(function() files.sh("rm -rf " .. files.quote(dir)) end)
+    files.sh("mkdir " .. files.quote(dir))
+    local state = dir .. "/state.json"
+    files.write(state, "old")
+    -- A limit of one 512-byte block on the files the child writes: its
+    -- write stops part way, as on a full disk.
+    local out = files.run_lua([[
+      local core = require("kombo.core")
+      print(core.replace_file(arg[1], string.rep("x", 4096)))
+    ]], { state }, "trap '' XFSZ; ulimit -f 1; ")
+    assert.equal("nil\t" .. state .. ": File too large\n", out)
+    assert.equal("old", read_file(state))
+    assert.equal("state.json\n", (files.sh("ls -A " .. files.quote(dir))))
+    assert.is_true(core.replace_file(state, "new"))
+    assert.equal("new", read_file(state))
+    assert.equal("state.json\n", (files.sh("ls -A " .. files.quote(dir))))
+  end)
+
+  it("writes through no link planted beside the state file, and refuses a lock file that is a link", function()
+    local files = require("support.files")
+    local victim, missing = files.tmp(".victim"), files.tmp(".missing")
+    finally(function()
+      os.remove(victim)
+      os.remove(missing)
+      os.remove(path .. ".tmp")
+    end)
+    files.write(victim, "precious")
+    local function link(target, name)
+      assert.equal(0, select(2, files.sh(("ln -sfn %s %s"):format(files.quote(target), files.quote(name)))))
+    end
+    -- Links where io.open made its temporary file: one to no file (which
+    -- opening it would create), then, before each save, one to a file.
+    link(missing, path .. ".tmp")
+    local all, newest = all_applications()
+    local sync = applications({ before_save = function() link(victim, path .. ".tmp") end })
+    local ids, err = run(sync)
+    assert.is_nil(err)
+    assert.same(all, ids)
+    assert.equal("precious", read_file(victim))
+    assert.is_nil(io.open(missing))
+    assert.same({ watermark = newest }, state_of(sync))
+    -- a file of its own, which only its owner reads
+    assert.equal("-rw-------", (files.sh("ls -l " .. files.quote(path))):sub(1, 10))
+
+    os.remove(path .. ".lock")
+    link(missing, path .. ".lock")
+    sb:clear_requests()
+    local _, lerr = run(applications())
+    assert.equal("state", lerr.kind)
+    assert.equal("write", lerr.reason)
+    assert.matches(path .. ".lock: Too many levels of symbolic links", lerr.message, 1, true)
+    assert.is_nil(io.open(missing))
+    assert.same({}, queries())
   end)
 
   it("waits for another process's save of the same file, and keeps the keys that process wrote", function()
@@ -423,10 +468,7 @@ describe("client:sync", function()
         local text = f:read("*a")
         f:close()
         core.sleep_ms(500)
-        f = assert(io.open(path .. ".tmp", "wb"))
-        assert(f:write((text:gsub("}%%s*$", ',"child":{"watermark":"2026-02-01T00:00:00.000Z"}}'))))
-        assert(f:close())
-        assert(os.rename(path .. ".tmp", path))
+        assert(core.replace_file(path, (text:gsub("}%%s*$", ',"child":{"watermark":"2026-02-01T00:00:00.000Z"}}'))))
         lock:unlock()
       ]]):format(path)))))
     assert.equal("locked", child:read("*l"))
@@ -440,7 +482,6 @@ describe("client:sync", function()
       child = { watermark = "2026-02-01T00:00:00.000Z" },
       [applications().key] = { watermark = newest },
     }, core.json_decode(read_file(path)))
-    assert.is_nil(io.open(path .. ".tmp"))
   end)
 
   it("stops with reason locked when another holds the state file's lock too long, the last save kept", function()

@@ -237,8 +237,7 @@ end
 
 -- fn(self, ...) holding <state_file>.lock, left beside the file: each
 -- read-modify-write of the file holds it, so processes that share the
--- file (overlapping runs) keep each other's keys and never write the same
--- temporary file at once.
+-- file (overlapping runs) keep each other's keys.
 local function _locked(self, fn, ...)
   local path = self.state_file .. ".lock"
   local deadline = core.now_ms() + LOCK_WAIT_MS
@@ -258,16 +257,12 @@ local function _locked(self, fn, ...)
 end
 
 -- The state file, once a state could be saved (a missing folder or no
--- permission is found out before the walk asks for any page). The lock
--- keeps the temporary file this process's own.
+-- permission is found out before the walk asks for any page).
 local function _read_probed(self)
   local all, err = _read_file(self)
   if not all then return nil, err end
-  local tmp = self.state_file .. ".tmp"
-  local f, msg = io.open(tmp, "ab")
-  if not f then return nil, _state_error(self, "write", tostring(msg)) end
-  f:close()
-  os.remove(tmp)
+  local ok, msg = core.can_replace(self.state_file)
+  if not ok then return nil, _state_error(self, "write", msg) end
   return all
 end
 
@@ -297,9 +292,10 @@ function Sync:_load()
   return st
 end
 
--- The state file written whole to a temporary file beside it, then renamed
--- over it: a reader (or the next run, after a crash) finds the old text or
--- the new one, never part of either. Called holding the lock.
+-- The state file written whole (core.replace_file): a reader, or the next
+-- run after a crash, finds the old text or the new one, never part of
+-- either. Called holding the lock, so no other process's save comes
+-- between this read and this write.
 local function _write_file(self, st)
   local all, err = _read_file(self)
   if not all then return nil, err end
@@ -307,18 +303,8 @@ local function _write_file(self, st)
   -- A cursor is the server's bytes: kept as they came, as the decoder reads them back.
   local text, eerr = build.encode_json(all, nil, "state", true)
   if not text then return nil, _state_error(self, "write", eerr.message) end
-  local path = self.state_file
-  local tmp = path .. ".tmp"
-  local f, msg = io.open(tmp, "wb")
-  if not f then return nil, _state_error(self, "write", tostring(msg)) end
-  local wrote, werr = f:write(text)
-  local closed, cerr = f:close()
-  local renamed, rerr = false, nil
-  if wrote and closed then renamed, rerr = os.rename(tmp, path) end
-  if not renamed then
-    os.remove(tmp)
-    return nil, _state_error(self, "write", tostring(werr or cerr or rerr))
-  end
+  local ok, msg = core.replace_file(self.state_file, text)
+  if not ok then return nil, _state_error(self, "write", msg) end
   return true
 end
 
