@@ -1831,7 +1831,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field outcome? "PENDING"|"HIRED"|"DECLINED" Deprecated: use outcomes
----@field outcomes? string|string[]
+---@field outcomes? string|("PENDING"|"HIRED"|"DECLINED")[]
 ---@field job_ids? string|string[]
 ---@field job_remote_ids? string|string[]
 ---@field current_stage_ids? string|string[]
@@ -2587,9 +2587,9 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field job_codes? string|string[]
 ---@field post_url? string
 ---@field status? "OPEN"|"CLOSED"|"DRAFT"|"ARCHIVED" Deprecated: use statuses
----@field statuses? string|string[]
----@field employment_types? string|string[]
----@field visibilities? string|string[]
+---@field statuses? string|("OPEN"|"CLOSED"|"DRAFT"|"ARCHIVED")[]
+---@field employment_types? string|("FULL_TIME"|"PART_TIME"|"CONTRACT"|"SEASONAL"|"INTERNSHIP")[]
+---@field visibilities? string|("PUBLIC"|"INTERNAL"|"UNLISTED"|"CONFIDENTIAL")[]
 ---@field remote_created_after? string
 ---@field name_contains? string
 ---@field resume? kombo.Resume err.resume of a failed walk, alone
@@ -3193,7 +3193,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field employment_status? "ACTIVE"|"PENDING"|"INACTIVE"|"LEAVE" Deprecated: use employment_statuses
----@field employment_statuses? string|string[]
+---@field employment_statuses? string|("ACTIVE"|"PENDING"|"INACTIVE"|"LEAVE")[]
 ---@field group_ids? string|string[]
 ---@field legal_entity_ids? string|string[]
 ---@field work_location_ids? string|string[]
@@ -3720,7 +3720,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
----@field types? string|string[]
+---@field types? string|("MANAGER"|"DIRECT_REPORT"|"PEER"|"SELF")[]
 ---@field review_cycle_ids? string|string[]
 ---@field reviewee_ids? string|string[]
 ---@field resume? kombo.Resume err.resume of a failed walk, alone

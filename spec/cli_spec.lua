@@ -329,6 +329,7 @@ describe("the kombo command", function()
         { { "ats", "get-jobs", "--include-deleted=yes" }, "--include-deleted: true or false, got yes" },
         { { "ats", "get-jobs", "--status", "OPEN", "--status", "CLOSED" }, "--status given twice" },
         { { "ats", "get-jobs", "--status" }, "--status needs a value" },
+        { { "ats", "get-jobs", "--statuses", "OPEN,open" }, "statuses[2]: one of OPEN, CLOSED, DRAFT, ARCHIVED" },
         { { "ats", "get-jobs", "--output", "xml" }, "--output: one of json, jsonl, csv, got xml" },
         { { "ats", "get-tags", "--max-time", "0" }, "--max-time: seconds, a number above 0" },
         { { "general", "check-api-key", "--all" }, "--all: check-api-key is not paginated" },
@@ -444,6 +445,11 @@ describe("the kombo command", function()
         .. "statuses filter instead%.%) Filter by the status field%.\n", out)
       assert.matches("\n  %-%-include%-deleted %[true|false%] +true or false", out)
       assert.matches("\n  %-%-job%-codes LIST +a string, repeated or comma%-separated\n", out)
+      -- Every value a list takes, the column going on below itself; no prose repeating them.
+      local column = #"  --include-deleted [true|false]  "
+      local flag = "  --employment-types LIST"
+      assert.matches("\n" .. flag .. (" "):rep(column - #flag) .. "one of FULL_TIME, PART_TIME, CONTRACT, SEASONAL,"
+        .. " INTERNSHIP,\n" .. (" "):rep(column) .. "repeated or comma-separated\n  --visibilities ", out, 1, true)
       for l in out:gmatch("[^\n]+") do assert.is_true(#l <= 100, l) end
     end)
   end)

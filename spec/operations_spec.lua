@@ -489,6 +489,33 @@ describe("ATS operations against the sandbox", function()
       assert.same({}, page.data.results)
     end)
 
+    -- The document lists these values in prose only; another value would
+    -- match nothing, not fail.
+    it("sends each value a list filter takes, and refuses another one sending nothing", function()
+      for _, c in ipairs({
+        { "get_jobs", "statuses", { "OPEN", "CLOSED", "DRAFT", "ARCHIVED" } },
+        { "get_jobs", "employment_types", { "FULL_TIME", "PART_TIME", "CONTRACT", "SEASONAL", "INTERNSHIP" } },
+        { "get_jobs", "visibilities", { "PUBLIC", "INTERNAL", "UNLISTED", "CONFIDENTIAL" } },
+        { "get_applications", "outcomes", { "PENDING", "HIRED", "DECLINED" } },
+      }) do
+        local call = function(v) return client.ats[c[1]](client.ats, { [c[2]] = v }) end
+        for _, v in ipairs(c[3]) do
+          sb:clear_requests()
+          assert_success(call({ v }))
+          assert.equal(c[2] .. "=" .. v, sent().query)
+        end
+        sb:clear_requests()
+        local res, err = call({ c[3][1]:lower() })
+        assert.is_nil(res)
+        assert.equal("invalid_request", err.kind)
+        assert.equal(c[2] .. "[1]", err.field)
+        assert.equal(c[2] .. "[1]: one of " .. table.concat(c[3], ", "), err.message)
+        _, err = call(c[3][1] .. "," .. c[3][2]:lower())
+        assert.equal(c[2] .. ": one of " .. table.concat(c[3], ", "), err.message)
+        assert.same({}, sb:requests())
+      end
+    end)
+
     it("returns jobs with stages and nulls as kombo.null", function()
       local page = assert(client.ats:get_jobs({ status = "OPEN", page_size = 1 }))
       local job = page.data.results[1]

@@ -152,6 +152,30 @@ describe("operations table", function()
     assert.same({ "SYSTEM", "JOB" }, scopes.schema.enum)
   end)
 
+  -- The rule reads prose, so where it applies is pinned here: a change of
+  -- the document's wording shows up as a change of this set.
+  it("takes a list filter's items from its description where only the prose lists them", function()
+    local filters = { statuses = "status", employment_types = "employment_type", visibilities = "visibility",
+      outcomes = "outcome", employment_statuses = "employment_status", types = "type" }
+    local found = {}
+    for _, op in ipairs(m.operations) do
+      for _, q in ipairs(op.query) do
+        if q.prose_enum then
+          found[#found + 1] = op.group .. "." .. op.name .. "?" .. q.name
+          -- The values are the ones the results' field it filters on has
+          -- (documented as an enum, or any string besides it).
+          local item = model.convert(m.doc, op.response_doc, "response").properties.data.properties.results.items
+          local field = item.properties[filters[q.name]]
+          assert.same((field.any_of and field.any_of[1] or field).enum, q.schema.enum, q.name)
+        end
+      end
+    end
+    assert.same({ "ats.get_applications?outcomes", "ats.get_jobs?statuses", "ats.get_jobs?employment_types",
+      "ats.get_jobs?visibilities", "hris.get_employees?employment_statuses", "hris.get_performance_reviews?types" },
+      found)
+    assert.same({ "OPEN", "CLOSED", "DRAFT", "ARCHIVED" }, query_param("get_jobs", "statuses").schema.enum)
+  end)
+
   it("constrains a path parameter where the document does", function()
     local tools
     for _, op in ipairs(operations.load("general")) do if op.name == "get_tools" then tools = op end end

@@ -127,7 +127,14 @@ local function columns(rows, out)
     if #r[1] > width then width = #r[1] end
   end
   for _, r in ipairs(rows) do
-    out[#out + 1] = cut("  " .. r[1] .. (" "):rep(width - #r[1] + 2) .. r[2])
+    local line = "  " .. r[1] .. (" "):rep(width - #r[1] + 2) .. r[2]
+    -- A list's few values are all shown, the column going on below itself.
+    while r.wrap and #line > HELP_WIDTH and line:sub(1, HELP_WIDTH + 1):find(", ", width + 5, true) do
+      local at = line:sub(1, HELP_WIDTH + 1):match("^.*(), ")
+      out[#out + 1] = line:sub(1, at)
+      line = (" "):rep(width + 4) .. line:sub(at + 2)
+    end
+    out[#out + 1] = cut(line)
     if r[3] then out[#out + 1] = cut("      " .. r[3]) end
   end
 end
@@ -218,7 +225,7 @@ local function operation_help(group, op)
     local rows = {}
     for _, p in ipairs(list) do
       local mark = (p.where == "path" or p.required) and " *" or ""
-      rows[#rows + 1] = { "--" .. kebab(p.name) .. metavar(p) .. mark, takes(p), described[p.name] }
+      rows[#rows + 1] = { "--" .. kebab(p.name) .. metavar(p) .. mark, takes(p), described[p.name], wrap = p.list }
     end
     columns(rows, out)
   end

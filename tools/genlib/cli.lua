@@ -83,7 +83,7 @@ local function _group_text(m, g, ops)
   for _, op in ipairs(ops) do
     local params = {}
     for _, p in ipairs(op.path_params) do params[p] = _short(op.path_descriptions[p]) end
-    for _, q in ipairs(op.query) do params[q.name] = _short(q.description) end
+    for _, q in ipairs(op.query) do params[q.name] = not q.prose_enum and _short(q.description) or nil end
     local body
     if op.body_doc then
       local prose = model.convert(m.doc, op.body_doc, g .. "." .. op.name .. ".body", true)

@@ -357,6 +357,23 @@ local function _param_schema(doc, p)
   return raw
 end
 
+-- Most of the document's filters by fixed values give the values in their
+-- prose only, as the whole first line: "Filter by a comma-separated list of
+-- `OPEN`, `CLOSED`, `DRAFT`, `ARCHIVED`". Kombo takes any other value and
+-- matches nothing with it ("open" filters every job out, silently), so
+-- those values are the items' enum. Only that phrasing counts: prose that
+-- gives examples ("IDs such as `a,b`") or adds values in words ("or `null`
+-- to ...") does not list everything the filter takes.
+local function _listed_items(text)
+  local line = type(text) == "string" and text:match("^Filter by a comma%-separated list of (`[^\n]*)")
+  if not line then return nil end
+  line = line:gsub("%s+$", "")
+  if line:gsub("`[%w_]+`", "\1"):gsub(", \1", "") ~= "\1" then return nil end
+  local items = {}
+  for v in line:gmatch("`([%w_]+)`") do items[#items + 1] = v end
+  return items
+end
+
 local function _query_param(doc, p, where)
   local s = _M.convert(doc, p.schema or {}, where)
   local raw = _param_schema(doc, p)
@@ -368,15 +385,21 @@ local function _query_param(doc, p, where)
     local set = { [s.enum[1]] = true, [s.enum[2]] = true }
     if set["true"] and set["false"] then q.boolean = true end
   end
-  if s.item_enum then
-    if not q.list then _fail("x-kombo-item-enum on %s, which is not a list", where) end
+  q.description = p.description or raw.description
+  if s.item_enum and not q.list then _fail("x-kombo-item-enum on %s, which is not a list", where) end
+  local item_enum = s.item_enum
+  if not item_enum and q.list then
+    item_enum = _listed_items(q.description)
+    -- The prose says no more than the enum: the command's help leaves it out.
+    q.prose_enum = item_enum and true
+  end
+  if item_enum then
     -- Each item of the list is checked against the schema: one of the items.
     local items = {}
     for k, v in pairs(s) do items[k] = v end
-    items.enum, items.item_enum = s.item_enum, nil
+    items.enum, items.item_enum = item_enum, nil
     q.schema = items
   end
-  q.description = p.description or raw.description
   -- The document marks a deprecated parameter in its prose only:
   -- "**(⚠️ Deprecated - Use the `outcomes` filter instead.)**".
   if p.deprecated or raw.deprecated or desc:find("Deprecated", 1, true) then

@@ -13,6 +13,10 @@ local S = setmetatable({}, { __index = function(t, name)
   return v
 end })
 
+define.get_jobs_status = function()
+  return { type = "string", enum = { "OPEN", "CLOSED", "DRAFT", "ARCHIVED" } }
+end
+
 define.import_tracked_application_greenhouse = function()
   return {
     type = "object",
@@ -61,6 +65,10 @@ define.oracle = function()
       },
     },
   }
+end
+
+define.outcome = function()
+  return { type = "string", enum = { "PENDING", "HIRED", "DECLINED" } }
 end
 
 define.result_link_body = function()
@@ -136,11 +144,8 @@ local operations = {
           },
           { name = "ids", schema = { type = "string" }, list = true },
           { name = "remote_ids", schema = { type = "string" }, list = true },
-          {
-            name = "outcome",
-            schema = { type = "string", enum = { "PENDING", "HIRED", "DECLINED" } },
-          },
-          { name = "outcomes", schema = { type = "string" }, list = true },
+          { name = "outcome", schema = S.outcome },
+          { name = "outcomes", schema = S.outcome, list = true },
           { name = "job_ids", schema = { type = "string" }, list = true },
           { name = "job_remote_ids", schema = { type = "string" }, list = true },
           { name = "current_stage_ids", schema = { type = "string" }, list = true },
@@ -553,13 +558,24 @@ local operations = {
           { name = "remote_ids", schema = { type = "string" }, list = true },
           { name = "job_codes", schema = { type = "string" }, list = true },
           { name = "post_url", schema = { type = "string" } },
+          { name = "status", schema = S.get_jobs_status },
+          { name = "statuses", schema = S.get_jobs_status, list = true },
           {
-            name = "status",
-            schema = { type = "string", enum = { "OPEN", "CLOSED", "DRAFT", "ARCHIVED" } },
+            name = "employment_types",
+            schema = {
+              type = "string",
+              enum = { "FULL_TIME", "PART_TIME", "CONTRACT", "SEASONAL", "INTERNSHIP" },
+            },
+            list = true,
           },
-          { name = "statuses", schema = { type = "string" }, list = true },
-          { name = "employment_types", schema = { type = "string" }, list = true },
-          { name = "visibilities", schema = { type = "string" }, list = true },
+          {
+            name = "visibilities",
+            schema = {
+              type = "string",
+              enum = { "PUBLIC", "INTERNAL", "UNLISTED", "CONFIDENTIAL" },
+            },
+            list = true,
+          },
           { name = "remote_created_after", schema = X.date_time },
           { name = "name_contains", schema = { type = "string" } },
         },

@@ -149,6 +149,10 @@ define.create_employee_remote_fields = function()
   }
 end
 
+define.employment_status = function()
+  return { type = "string", enum = { "ACTIVE", "PENDING", "INACTIVE", "LEAVE" } }
+end
+
 define.end_time = function()
   return { type = "string", pattern = "^(?:2[0-3]|[01]?\\d):[0-5]?\\d(:[0-5]?\\d)?$" }
 end
@@ -194,11 +198,8 @@ local operations = {
           },
           { name = "ids", schema = { type = "string" }, list = true },
           { name = "remote_ids", schema = { type = "string" }, list = true },
-          {
-            name = "employment_status",
-            schema = { type = "string", enum = { "ACTIVE", "PENDING", "INACTIVE", "LEAVE" } },
-          },
-          { name = "employment_statuses", schema = { type = "string" }, list = true },
+          { name = "employment_status", schema = S.employment_status },
+          { name = "employment_statuses", schema = S.employment_status, list = true },
           { name = "group_ids", schema = { type = "string" }, list = true },
           { name = "legal_entity_ids", schema = { type = "string" }, list = true },
           { name = "work_location_ids", schema = { type = "string" }, list = true },
@@ -631,7 +632,11 @@ local operations = {
           },
           { name = "ids", schema = { type = "string" }, list = true },
           { name = "remote_ids", schema = { type = "string" }, list = true },
-          { name = "types", schema = { type = "string" }, list = true },
+          {
+            name = "types",
+            schema = { type = "string", enum = { "MANAGER", "DIRECT_REPORT", "PEER", "SELF" } },
+            list = true,
+          },
           { name = "review_cycle_ids", schema = { type = "string" }, list = true },
           { name = "reviewee_ids", schema = { type = "string" }, list = true },
         },

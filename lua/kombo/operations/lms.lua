@@ -12,12 +12,12 @@ local S = setmetatable({}, { __index = function(t, name)
   return v
 end })
 
-define.duration = function()
-  return { type = "number", minimum = -1.7976931348623157e+308, nullable = true }
+define.create_progress_status = function()
+  return { type = "string", enum = { "ENROLLED", "STARTED", "COMPLETED", "STOPPED" } }
 end
 
-define.status = function()
-  return { type = "string", enum = { "ENROLLED", "STARTED", "COMPLETED", "STOPPED" } }
+define.duration = function()
+  return { type = "number", minimum = -1.7976931348623157e+308, nullable = true }
 end
 
 local operations = {
@@ -119,7 +119,7 @@ local operations = {
             enrollment_date = { type = "string" },
             progress_id = { type = "string" },
             score = S.duration,
-            status = S.status,
+            status = S.create_progress_status,
             user_id = { type = "string" },
           },
         },
@@ -147,7 +147,7 @@ local operations = {
             duration = S.duration,
             enrollment_date = { type = "string" },
             score = S.duration,
-            status = S.status,
+            status = S.create_progress_status,
             user_id = { type = "string" },
           },
         },

@@ -14,7 +14,6 @@ return {
       job_ids = "Filter by a comma-separated list of job IDs.",
       job_remote_ids = "Filter by a comma-separated list of job remote IDs.",
       outcome = "(Deprecated - Use the outcomes filter instead.) Filter applications by outcome.",
-      outcomes = "Filter by a comma-separated list of PENDING, HIRED, DECLINED",
       page_size = "The number of results to return per page.",
       remote_created_after = "Filter applications by the day they were created in the remote system.",
       remote_ids = "Filter by a comma-separated list of remote IDs.",
@@ -276,7 +275,6 @@ return {
   get_jobs = {
     params = {
       cursor = "An optional cursor string used for pagination.",
-      employment_types = "Filter by a comma-separated list of FULL_TIME, PART_TIME, CONTRACT,...",
       ids = "Filter by a comma-separated list of IDs such as...",
       include_deleted = "By default, deleted entries are not returned.",
       job_codes = "Filter by a comma-separated list of job codes.",
@@ -286,9 +284,7 @@ return {
       remote_created_after = "Filter jobs by the day they were created in the remote system.",
       remote_ids = "Filter by a comma-separated list of remote IDs.",
       status = "(Deprecated - Use the statuses filter instead.) Filter by the status field.",
-      statuses = "Filter by a comma-separated list of OPEN, CLOSED, DRAFT, ARCHIVED",
       updated_after = "Filter the entries based on the modification date in format...",
-      visibilities = "Filter by a comma-separated list of PUBLIC, INTERNAL, UNLISTED, CONFIDENTIAL",
     },
     result = {
       type = "object",

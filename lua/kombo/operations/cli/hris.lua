@@ -10,7 +10,6 @@ return {
       cursor = "An optional cursor string used for pagination.",
       custom_fields = "A JSON string with a single key-value pair like {\"fieldKey\":\"fieldValue\"} to...",
       employment_status = "(Deprecated - Use the employment_statuses filter instead.) Filter by the...",
-      employment_statuses = "Filter by a comma-separated list of ACTIVE, PENDING, INACTIVE, LEAVE",
       group_ids = "Filter by a comma-separated list of group IDs.",
       ids = "Filter by a comma-separated list of IDs such as...",
       include_deleted = "By default, deleted entries are not returned.",
@@ -300,7 +299,6 @@ return {
       remote_ids = "Filter by a comma-separated list of remote IDs.",
       review_cycle_ids = "Filter by a comma-separated list of review cycle IDs.",
       reviewee_ids = "Filter by a comma-separated list of reviewee IDs.",
-      types = "Filter by a comma-separated list of MANAGER, DIRECT_REPORT, PEER, SELF",
       updated_after = "Filter the entries based on the modification date in format...",
     },
     result = {
