@@ -40,6 +40,7 @@ describe("kombo.new", function()
     { "negative timeout", with({ timeout_ms = -1 }), "timeout_ms" },
     { "zero timeout", with({ timeout_ms = 0 }), "timeout_ms" },
     { "string timeout", with({ timeout_ms = "5" }), "timeout_ms" },
+    { "an empty integration_id (no X-Integration-Id would go)", with({ integration_id = "" }), "integration_id" },
     { "integration_id with CR", with({ integration_id = "a\rb" }), "integration_id" },
     { "integration_id with LF", with({ integration_id = "a\nb" }), "integration_id" },
     { "user_agent with LF", with({ user_agent = "ua\nX: y" }), "user_agent" },

@@ -664,6 +664,18 @@ describe("ATS operations against the sandbox", function()
       assert.equal("named", list[3].headers["x-integration-id"])
       assert.is_nil(list[4].headers["x-integration-id"])
     end)
+
+    it("never go out without an integration: an empty one is refused, nothing sent", function()
+      sb:clear_requests()
+      for _, c in ipairs({ { "ats", "get_tags" }, { "lms", "get_users" }, { "general", "check_api_key" } }) do
+        local res, err = client[c[1]][c[2]](client[c[1]], nil, { integration_id = "" })
+        assert.is_nil(res)
+        assert.equal("invalid_request", err.kind)
+        assert.equal("integration_id", err.field)
+        assert.equal(c[2], err.operation)
+      end
+      assert.same({}, sb:requests())
+    end)
   end)
 
   describe("responses the SDK must not trust", function()

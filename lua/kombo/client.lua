@@ -165,7 +165,10 @@ local function _check_common(opts)
   local err
   if opts.timeout_ms then err = _check_positive("timeout_ms", opts.timeout_ms) end
   if not err and opts.server_url then err = _check_url("server_url", opts.server_url) end
-  if not err and opts.integration_id then
+  if opts.integration_id == "" then
+    -- No header would be sent: a call that needs one would fail at the server.
+    err = err or invalid("integration_id", "a non-empty string")
+  elseif not err and opts.integration_id then
     err = _check_header_value("integration_id", opts.integration_id, "X-Integration-Id")
   end
   if not err and opts.headers then err = _check_headers("headers", opts.headers) end
