@@ -43,6 +43,8 @@
 ---@field reason? string
 ---@field field? string the parameter or body field an invalid_request names
 ---@field errors? kombo.Error[] every validation problem of the call
+---@field cause? any what client:sync's before_save raised or returned (reason "before_save")
+---@field traceback? string where a task raised it (task:wait, kombo.map's errors, kombo.run's)
 ---@field attempts? integer
 ---@field headers? table<string, string>
 ---@field body? string
@@ -1826,7 +1828,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetApplicationsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -1835,7 +1837,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field job_ids? string|string[]
 ---@field job_remote_ids? string|string[]
 ---@field current_stage_ids? string|string[]
----@field remote_created_after? string
+---@field remote_created_after? string|number
 ---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.ats.MoveApplicationToStageBody.RemoteFields.Greenhouse.PostHeaders
@@ -2060,7 +2062,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetCandidatesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2098,7 +2100,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.CreateCandidateBody.Candidate
 ---@field additional_email_addresses? kombo.ats.CreateCandidateBody.Candidate.AdditionalEmailAddressesItem[]
 ---@field additional_phone_numbers? kombo.ats.CreateCandidateBody.Candidate.AdditionalPhoneNumbersItem[]
----@field availability_date? string
+---@field availability_date? string|number
 ---@field company? string
 ---@field email_address string
 ---@field first_name string
@@ -2111,7 +2113,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field title? string
 
 ---@class kombo.ats.CreateCandidateBody.GdprConsent
----@field expires_at? string
+---@field expires_at? string|number
 ---@field given? boolean
 
 ---@class kombo.ats.CreateCandidateBody.RemoteFields.Avature.Workflow.Step
@@ -2225,9 +2227,9 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field Company_Name string
 ---@field Currently_Work_Here? boolean
 ---@field Description? string
----@field End_Date? string
+---@field End_Date? string|number
 ---@field Location? string
----@field Start_Date string
+---@field Start_Date string|number
 ---@field Title string
 
 ---@class kombo.ats.CreateCandidateBody.RemoteFields.Workday.CandidateData.JobApplicationData.ResumeData.LanguageDataItem.Language.LanguageAbilityItem.LanguageAbilityData
@@ -2424,7 +2426,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetTagsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2440,7 +2442,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetApplicationStagesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2580,7 +2582,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetJobsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2590,7 +2592,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field statuses? string|("OPEN"|"CLOSED"|"DRAFT"|"ARCHIVED")[]
 ---@field employment_types? string|("FULL_TIME"|"PART_TIME"|"CONTRACT"|"SEASONAL"|"INTERNSHIP")[]
 ---@field visibilities? string|("PUBLIC"|"INTERNAL"|"UNLISTED"|"CONFIDENTIAL")[]
----@field remote_created_after? string
+---@field remote_created_after? string|number
 ---@field name_contains? string
 ---@field resume? kombo.Resume err.resume of a failed walk, alone
 
@@ -2685,7 +2687,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetUsersParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2717,7 +2719,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetRolesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ignore_unsupported_filters? boolean|"true"|"false"
 ---@field ids? string|string[]
@@ -2767,7 +2769,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetOffersParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2797,7 +2799,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetRejectionReasonsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2852,7 +2854,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetInterviewsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -2893,7 +2895,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field recruitee? kombo.ats.ImportTrackedApplicationBody.Recruitee
 ---@field smartrecruiters? kombo.ats.ImportTrackedApplicationBody.Smartrecruiters
 ---@field successfactors? kombo.ats.ImportTrackedApplicationBody.Successfactors
----@field tracked_at string|kombo.Null
+---@field tracked_at string|number|kombo.Null
 
 ---@class kombo.ats.ImportTrackedApplicationResult.Data.ImportedId
 ---@field erecruiter? kombo.ats.ImportTrackedApplicationBody.Erecruiter|kombo.ats.ImportTrackedApplicationBody.Erecruiter2
@@ -3045,7 +3047,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.ats.GetNotesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ignore_unsupported_filters? boolean|"true"|"false"
 ---@field ids? string|string[]
@@ -3188,7 +3190,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetEmployeesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3245,7 +3247,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetEmployeeDocumentCategoriesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3277,7 +3279,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetGroupsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3301,7 +3303,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetEmploymentsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3333,7 +3335,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetLocationsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3367,7 +3369,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetAbsenceTypesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3403,7 +3405,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetTimeOffBalancesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3458,16 +3460,16 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetAbsencesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
----@field date_from? string
----@field date_until? string
+---@field date_from? string|number
+---@field date_until? string|number
 ---@field type_ids? string|string[]
 ---@field employee_id? string
----@field time_from? string Deprecated: use date_from
----@field time_until? string Deprecated: use date_until
+---@field time_from? string|number Deprecated: use date_from
+---@field time_until? string|number Deprecated: use date_until
 ---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.CreateAbsenceBody.RemoteFields.Adpworkforcenow
@@ -3482,11 +3484,11 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field amount? number
 ---@field employee_id string
 ---@field employee_note string|kombo.Null
----@field end_date string
+---@field end_date string|number
 ---@field end_half_day? boolean
 ---@field end_time? string
 ---@field remote_fields? kombo.hris.CreateAbsenceBody.RemoteFields
----@field start_date string
+---@field start_date string|number
 ---@field start_half_day? boolean
 ---@field start_time? string
 ---@field status? "REQUESTED"|"APPROVED"
@@ -3560,7 +3562,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetLegalEntitiesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3607,15 +3609,15 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetTimesheetsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
 ---@field employee_id? string
----@field started_before? string
----@field started_after? string
----@field ended_before? string
----@field ended_after? string
+---@field started_before? string|number
+---@field started_after? string|number
+---@field ended_before? string|number
+---@field ended_after? string|number
 ---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.hris.GetPerformanceReviewCyclesResult.Data.ResultsItem
@@ -3643,7 +3645,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetPerformanceReviewCyclesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3716,7 +3718,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetPerformanceReviewsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -3810,7 +3812,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetStaffingEntitiesParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ignore_unsupported_filters? boolean|"true"|"false"
 ---@field ids? string|string[]
@@ -3927,7 +3929,7 @@ function webhooks.parse(raw_body, signature, secret) end
 
 ---@class kombo.hris.CreateEmployeeBody.RemoteFields.Peoplehr
 ---@field department? string
----@field job_role_effective_date? string
+---@field job_role_effective_date? string|number
 
 ---@class kombo.hris.CreateEmployeeBody.RemoteFields.Planday
 ---@field department_remote_id string
@@ -3972,7 +3974,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field zohopeople? kombo.hris.CreateEmployeeBody.RemoteFields.Zohopeople
 
 ---@class kombo.hris.CreateEmployeeBody
----@field date_of_birth? string
+---@field date_of_birth? string|number
 ---@field first_name string
 ---@field gender? "MALE"|"FEMALE"|"NON_BINARY"|"NOT_SPECIFIED"
 ---@field home_address? kombo.hris.CreateEmployeeBody.HomeAddress
@@ -3984,7 +3986,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field mobile_phone_number? string
 ---@field nationality? string
 ---@field remote_fields? kombo.hris.CreateEmployeeBody.RemoteFields
----@field start_date? string
+---@field start_date? string|number
 ---@field work_email? string
 
 ---@class kombo.hris.CreateEmployeeResult.Data
@@ -4032,7 +4034,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field body kombo.hris.CreateEmployeeBody
 
 ---@class kombo.hris.UpdateEmployeeBody
----@field date_of_birth? string
+---@field date_of_birth? string|number
 ---@field first_name? string
 ---@field gender? "MALE"|"FEMALE"|"NON_BINARY"|"NOT_SPECIFIED"
 ---@field home_address? kombo.hris.CreateEmployeeBody.HomeAddress
@@ -4046,9 +4048,9 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field nationality? string
 ---@field remote_fields? kombo.hris.CreateEmployeeBody.RemoteFields
 ---@field ssn? string
----@field start_date? string
+---@field start_date? string|number
 ---@field tax_id? string
----@field termination_date? string
+---@field termination_date? string|number
 ---@field work_email string
 
 ---@class kombo.hris.UpdateEmployeeResult.Data
@@ -4104,7 +4106,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.hris.GetTeamsParams
 ---@field cursor? string
 ---@field page_size? integer
----@field updated_after? string
+---@field updated_after? string|number
 ---@field include_deleted? boolean|"true"|"false"
 ---@field ids? string|string[]
 ---@field remote_ids? string|string[]
@@ -4343,7 +4345,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field page_size? integer
 ---@field ids? string|string[]
 ---@field statuses? string|("OPEN"|"COMPLETED"|"CANCELLED"|"REJECTED")[]
----@field created_after? string
+---@field created_after? string|number
 ---@field resume? kombo.Resume err.resume of a failed walk, alone
 
 ---@class kombo.assessment.UpdateOrderResultBody.AttributesItem
@@ -4371,7 +4373,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.assessment.UpdateOrderResultBody
 ---@field attachments? kombo.general.SendPassthroughRequestBody.MultipartFormDataItem.Value2[]
 ---@field attributes? (kombo.assessment.UpdateOrderResultBody.AttributesItem|kombo.assessment.UpdateOrderResultBody.AttributesItem2)[]
----@field completed_at? string
+---@field completed_at? string|number
 ---@field max_score? number
 ---@field remote_fields? kombo.assessment.UpdateOrderResultBody.RemoteFields
 ---@field result_url string
@@ -4938,7 +4940,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@class kombo.custom.GetDatevSystemInformationParams
 
 ---@class kombo.custom.SendDatevPassthroughBody
----@field accounting_month string
+---@field accounting_month string|number
 ---@field file_content string
 ---@field file_name string
 ---@field file_type "STAMMDATEN"|"BEWEGUNGSDATEN"
@@ -5054,7 +5056,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field period string
 
 ---@class kombo.custom.DownloadDatevDocumentBody
----@field accounting_month string
+---@field accounting_month string|number
 ---@field document_type "AANB"|"ABEG"|"BUBE"|"DAWE"|"KBNW"|"KOST"|"KOTR"|"LKTO"|"LOBN"|"LJOE"|"LOJE"|"LOJO"|"LOPE"|"LOPN"|"LOPS"|"LORE"|"LOWE"|"LSTA"|"LSTB"|"LSTE"|"PDAT"|"PFAN"|"PRZA"|"SBNW"|"SVNW"|"WEAN"|"ZABR"|"ZAKF"|"ZAUW"
 ---@field employee_id string|kombo.Null
 
@@ -5072,7 +5074,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field body kombo.custom.DownloadDatevDocumentBody
 
 ---@class kombo.custom.DownloadDatevEmployeeDocumentBody
----@field accounting_month string
+---@field accounting_month string|number
 ---@field document_type "AANB"|"ABEG"|"BUBE"|"DAWE"|"KBNW"|"KOST"|"KOTR"|"LKTO"|"LOBN"|"LJOE"|"LOJE"|"LOJO"|"LOPE"|"LOPN"|"LOPS"|"LORE"|"LOWE"|"LSTA"|"LSTB"|"LSTE"|"PDAT"|"PFAN"|"PRZA"|"SBNW"|"SVNW"|"WEAN"|"ZABR"|"ZAKF"|"ZAUW"
 
 ---@class kombo.custom.DownloadDatevEmployeeDocumentResult: kombo.custom.DownloadDatevDocumentResult
@@ -5127,7 +5129,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field lohnart number
 
 ---@class kombo.custom.PrepareDatevPayrollBody.PayrollRun
----@field date string
+---@field date string|number
 
 ---@class kombo.custom.PrepareDatevPayrollBody
 ---@field custom_lodas? kombo.custom.PrepareDatevPayrollBody.CustomLodasItem[]
@@ -5149,7 +5151,7 @@ function webhooks.parse(raw_body, signature, secret) end
 
 ---@class kombo.custom.SetDatevCompensationsBody
 ---@field compensations kombo.custom.SetDatevCompensationsBody.CompensationsItem[]
----@field effective_date string
+---@field effective_date string|number
 
 ---@class kombo.custom.SetDatevCompensationsResult: kombo.ats.MoveApplicationToStageResult
 
@@ -5198,7 +5200,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field body? table<string, any>
 
 ---@class kombo.custom.PushDatevPayrollDataBody
----@field payroll_month string
+---@field payroll_month string|number
 
 ---@class kombo.custom.PushDatevPayrollDataResult: kombo.custom.PushDatevGeneralDataResult
 
@@ -5206,7 +5208,7 @@ function webhooks.parse(raw_body, signature, secret) end
 ---@field body kombo.custom.PushDatevPayrollDataBody
 
 ---@class kombo.custom.CreateSilaePayrollSupplementBody
----@field effective_date string
+---@field effective_date string|number
 ---@field element_amount? number
 ---@field element_string? string
 ---@field supplement_code string

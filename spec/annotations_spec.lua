@@ -140,6 +140,47 @@ describe("library/kombo.lua", function()
     assert.equal(5, n)
   end)
 
+  it("gives kombo.Error the fields of the README's table of them", function()
+    local section = read_file("README.md"):match("\n## Errors\n.-\n| field | meaning |\n(.-)\n\n")
+    local documented = {}
+    for names in section:gmatch("\n| (`[^|]-) |") do
+      for name in names:gmatch("`([%w_]+)`") do documented[name] = true end
+    end
+    local declared = {}
+    for name in pairs(classes["kombo.Error"]) do declared[name] = true end
+    assert.same(documented, declared)
+  end)
+
+  -- What a call sends, never what it reads back: a result's date-time is a string.
+  it("types every date-time parameter and body field as a string or an os.time() number, as calls take them",
+    function()
+      local build = require("kombo.build")
+      local n = 0
+      for _, g in ipairs(operations.groups) do
+        for _, op in ipairs(operations.load(g)) do
+          local prefix = "kombo." .. g .. "." .. pascal(op.alias)
+          for _, q in ipairs(op.query) do
+            if q.schema.format == "date-time" then
+              assert.equal("string|number", classes[prefix .. "Params"][q.name]:match("^%S+"), q.name)
+              local params = { [q.name] = os.time() }
+              for _, p in ipairs(op.path_params) do params[p] = "x" end
+              assert.truthy(build.request(op, params, true), op.name .. "?" .. q.name)
+              n = n + 1
+            end
+          end
+          local body = op.body and op.body.properties and classes[classes[prefix .. "Params"].body]
+          for k, s in pairs(body and op.body.properties or {}) do
+            if s.format == "date-time" then
+              assert.equal("string|number", body[k]:gsub("|kombo%.Null$", ""), op.name .. ".body." .. k)
+              n = n + 1
+            end
+          end
+        end
+      end
+      assert.is_true(n > 40, n)
+      assert.equal("string|kombo.Null", classes["kombo.ats.GetJobsResult.Data.ResultsItem"].remote_created_at)
+    end)
+
   it("gives the client's options as the README's table and kombo.new take them", function()
     local options = classes["kombo.Options"]
     local readme = read_file("README.md")

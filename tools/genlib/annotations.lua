@@ -93,6 +93,8 @@ local PREAMBLE = [[
 ---@field reason? string
 ---@field field? string the parameter or body field an invalid_request names
 ---@field errors? kombo.Error[] every validation problem of the call
+---@field cause? any what client:sync's before_save raised or returned (reason "before_save")
+---@field traceback? string where a task raised it (task:wait, kombo.map's errors, kombo.run's)
 ---@field attempts? integer
 ---@field headers? table<string, string>
 ---@field body? string
@@ -259,14 +261,57 @@ local function _lua_field(k)
   return format("[%q]", k)
 end
 
+-- The alternatives of type `t` ("string|(A|B)[]": string, (A|B)[]).
+local function _alternatives(t)
+  local list, depth, from = {}, 0, 1
+  for i = 1, #t do
+    local c = t:sub(i, i)
+    if c == "(" then
+      depth = depth + 1
+    elseif c == ")" then
+      depth = depth - 1
+    elseif c == "|" and depth == 0 then
+      list[#list + 1] = t:sub(from, i - 1)
+      from = i + 1
+    end
+  end
+  list[#list + 1] = t:sub(from)
+  local i = 0
+  return function()
+    i = i + 1
+    return list[i]
+  end
+end
+
 -- A writer of classes; `classes` keeps each distinct object schema once.
 local function _writer()
   local self = { by_text = {}, names = {}, blocks = {} }
 
   local type_of
 
-  local function class_for(s, name)
-    local text = serialize.inline(s)
+  -- Does `s` hold a date-time anywhere? Only then is what a call sends
+  -- typed apart from what it reads back.
+  local function dated(s)
+    if type(s) ~= "table" then return false end
+    if s.format == "date-time" then return true end
+    for _, k in ipairs({ "items", "properties", "any_of" }) do
+      if type(s[k]) == "table" then
+        if k == "items" then
+          if dated(s[k]) then return true end
+        else
+          for _, v in pairs(s[k]) do
+            if dated(v) then return true end
+          end
+        end
+      end
+    end
+    return false
+  end
+
+  -- `input`: the schema of something sent (parameters, bodies), where a
+  -- date-time may also be an os.time() number.
+  local function class_for(s, name, input)
+    local text = (input and dated(s) and "sent " or "") .. serialize.inline(s)
     local existing = self.by_text[text]
     if existing then return existing end
     local base, n = name, 2
@@ -280,7 +325,7 @@ local function _writer()
     local required = {}
     for _, r in ipairs(s.required or {}) do required[r] = true end
     for _, k in ipairs(model.sorted_keys(s.properties)) do
-      local t = type_of(s.properties[k], name .. "." .. _pascal(k))
+      local t = type_of(s.properties[k], name .. "." .. _pascal(k), input)
       lines[#lines + 1] = format("---@field %s%s %s", _lua_field(k), required[k] and "" or "?", t)
     end
     self.blocks[#self.blocks + 1] = concat(lines, "\n")
@@ -292,13 +337,16 @@ local function _writer()
     return tostring(v)
   end
 
-  type_of = function(s, name)
+  type_of = function(s, name, input)
     local t
     if s.any_of then
       local parts, seen = {}, {}
       for i, b in ipairs(s.any_of) do
-        local bt = type_of(b, name .. (i > 1 and tostring(i) or ""))
-        if not seen[bt] then seen[bt] = true; parts[#parts + 1] = bt end
+        -- Each alternative once, also where a branch gives several.
+        local bt = type_of(b, name .. (i > 1 and tostring(i) or ""), input)
+        for part in _alternatives(bt) do
+          if not seen[part] then seen[part] = true; parts[#parts + 1] = part end
+        end
       end
       t = concat(parts, "|")
     elseif s.enum then
@@ -306,7 +354,7 @@ local function _writer()
       for i, e in ipairs(s.enum) do parts[i] = literal(e) end
       t = concat(parts, "|")
     elseif s.type == "string" then
-      t = "string"
+      t = (input and s.format == "date-time") and "string|number" or "string"
     elseif s.type == "integer" then
       t = "integer"
     elseif s.type == "number" then
@@ -316,12 +364,12 @@ local function _writer()
     elseif s.type == "null" then
       return "kombo.Null"
     elseif s.type == "array" then
-      local it = type_of(s.items or {}, name .. "Item")
+      local it = type_of(s.items or {}, name .. "Item", input)
       if it:find("|", 1, true) then it = "(" .. it .. ")" end
       t = it .. "[]"
     elseif s.type == "object" then
       if s.properties and next(s.properties) then
-        t = class_for(s, name)
+        t = class_for(s, name, input)
       else
         t = "table<string, any>"
       end
@@ -424,7 +472,7 @@ function _M.text(m)
       local any_required = false
       for _, p in ipairs(op.path_params) do
         local s = op.path_schemas[p]
-        local t = s and w.type_of(s, prefix .. "Params." .. _pascal(p)) or "string"
+        local t = s and w.type_of(s, prefix .. "Params." .. _pascal(p), true) or "string"
         params[#params + 1] = format("---@field %s %s", _lua_field(p), t)
         any_required = true
       end
@@ -433,10 +481,10 @@ function _M.text(m)
         if q.boolean then
           t = 'boolean|"true"|"false"'
         elseif q.list then
-          local item = w.type_of(q.schema, prefix .. "Params." .. _pascal(q.name))
+          local item = w.type_of(q.schema, prefix .. "Params." .. _pascal(q.name), true)
           t = item == "string" and "string|string[]" or ("string|(" .. item .. ")[]")
         else
-          t = w.type_of(q.schema, prefix .. "Params." .. _pascal(q.name))
+          t = w.type_of(q.schema, prefix .. "Params." .. _pascal(q.name), true)
         end
         if q.required then any_required = true end
         local note = ""
@@ -450,7 +498,7 @@ function _M.text(m)
         local body_required = op.body.required and #op.body.required > 0
         if body_required then any_required = true end
         params[#params + 1] = format("---@field body%s %s", body_required and "" or "?",
-          w.type_of(op.body, prefix .. "Body"))
+          w.type_of(op.body, prefix .. "Body", true))
       end
       local response = model.convert(m.doc, op.response_doc, g .. "." .. op.name .. ".response")
       local result = prefix .. "Result"
