@@ -116,6 +116,26 @@ describe("kombo.attachment with restrictions", function()
     end
   end)
 
+  it("refuses a field it does not know, naming the closest one, before the restrictions", function()
+    local no_cv = { types = { CV = { is_supported = false }, COVER_LETTER = { is_supported = true } } }
+    for _, c in ipairs({
+      { { typ = "COVER_LETTER" }, "fields.typ", "fields.typ: not a known field (did you mean type?)" },
+      { { Type = "COVER_LETTER" }, "fields.Type", "fields.Type: not a known field (did you mean type?)" },
+      { { content = "application/pdf" }, "fields.content",
+        "fields.content: not a known field (did you mean content_type?)" },
+      { { filename = "a.pdf", type = "COVER_LETTER" }, "fields.filename",
+        "fields.filename: not a known field (name, content_type, type)" },
+      { { type = "COVER_LETTER", "x" }, "fields.1", "fields.1: not a known field (name, content_type, type)" },
+    }) do
+      local att, err = kombo.attachment(file(10), c[1], no_cv)
+      assert.is_nil(att)
+      assert.equal("invalid_request", err.kind)
+      assert.is_nil(err.reason)
+      assert.equal(c[2], err.field)
+      assert.equal(c[3], err.message)
+    end
+  end)
+
   it("takes a limit that is not a whole number, and skips accepted types that are not strings", function()
     -- Restrictions come straight from a decoded response: whatever it holds
     -- is a clear answer, never a raw error.

@@ -153,9 +153,10 @@ local CONTENT_TYPES = {
 --- kombo.attachment(path, fields, restrictions) -> attachment table | nil, err
 -- Reads a file and returns { name, content_type, data (base64), type },
 -- ready for the `attachment` body field. `fields` may set name,
--- content_type and type (default "CV"), non-empty strings without NUL. A
--- path that holds a NUL or is not a readable file (missing, a directory,
--- no permission) is an invalid_request error on field "path".
+-- content_type and type (default "CV"), non-empty strings without NUL, and
+-- nothing else. A path that holds a NUL or is not a readable file
+-- (missing, a directory, no permission) is an invalid_request error on
+-- field "path".
 --
 -- `restrictions` are an integration's limits on attachments: what one of
 -- the /ats/actions/* reads returns (the result, its `data`, or
@@ -232,7 +233,16 @@ function _M.attachment(path, fields, restrictions)
   if fields ~= nil and type(fields) ~= "table" then
     return nil, invalid("fields", "a table of name, content_type and type, or nil")
   end
-  for _, k in ipairs({ "name", "content_type", "type" }) do
+  local known = { "name", "content_type", "type" }
+  for k in pairs(fields or {}) do
+    -- A misspelt key would leave its field at the default (a CV) unsaid.
+    if k ~= "name" and k ~= "content_type" and k ~= "type" then
+      local near = type(k) == "string" and require("kombo.build").closest(k, known)
+      return nil, invalid("fields." .. tostring(k), "not a known field"
+        .. (near and (" (did you mean " .. near .. "?)") or " (name, content_type, type)"))
+    end
+  end
+  for _, k in ipairs(known) do
     local v = fields and fields[k]
     if v ~= nil and (type(v) ~= "string" or v == "" or v:find("\0", 1, true)) then
       return nil, invalid("fields." .. k, "a non-empty string without NUL")
