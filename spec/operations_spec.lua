@@ -665,6 +665,25 @@ describe("ATS operations against the sandbox", function()
       assert.is_nil(list[4].headers["x-integration-id"])
     end)
 
+    it("still go out after client.close() with a dot, which raises that it wants a colon", function()
+      local c = sb:client()
+      for _, this in ipairs({ false, c.ats }) do
+        local ok, err = pcall(c.close, this or nil)
+        assert.is_false(ok)
+        assert.equal("invalid_request", err.kind)
+        assert.equal("call", err.field)
+        assert.equal("kombo: invalid request: call: a method call with a colon: client:close(), not client.close()",
+          tostring(err))
+      end
+      sb:clear_requests()
+      assert(c.ats:get_tags())
+      assert.equal(1, #sb:requests())
+      c:close()
+      local _, err = c.ats:get_tags()
+      assert.equal("client", err.field)
+      assert.equal(1, #sb:requests())
+    end)
+
     it("never go out without an integration: an empty one is refused, nothing sent", function()
       sb:clear_requests()
       for _, c in ipairs({ { "ats", "get_tags" }, { "lms", "get_users" }, { "general", "check_api_key" } }) do

@@ -341,6 +341,11 @@ end
 -- invalid_request error; a transfer still in flight in a task finishes and
 -- then closes its handle. Calling it again does nothing.
 function Client:close()
+  -- client.close() (a dot): close returns nothing to say it in, so it
+  -- raises what an operation would return, as a page's walk does.
+  if getmetatable(self) ~= Client then
+    error(invalid("call", "a method call with a colon: client:close(), not client.close()"), 0)
+  end
   attempts.close(self)
 end
 
