@@ -166,6 +166,21 @@ describe("calling an operation", function()
     assert.matches("a plain table (this one has a metatable", err.message, 1, true)
   end)
 
+  it("in a group that does not exist raises, naming the closest group", function()
+    for _, c in ipairs({ { "atz", "; did you mean ats?" }, { "hirs", "; did you mean hris?" },
+      { "clsoe", "; did you mean close?" }, { "nothing_like_it", "" } }) do
+      local ok, err = pcall(function() return client[c[1]]:get_jobs() end)
+      assert.is_false(ok)
+      assert.equal("kombo: client has no group or method " .. c[1] .. c[2] .. " (the groups: general, ats, hris,"
+        .. " assessment, connect, lms, ai_apply, custom)", err:match("kombo: .*$"))
+      -- Raised where the name was read: the caller's line, not the SDK's.
+      assert.matches("client_spec.lua", err, 1, true)
+    end
+    -- The client's own fields read nil while unset.
+    assert.is_nil(client._closed)
+    assert.is_nil(client[1])
+  end)
+
   it("that does not exist raises, naming the closest one", function()
     local ok, err = pcall(function() return client.ats:get_job() end)
     assert.is_false(ok)

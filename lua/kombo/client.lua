@@ -238,6 +238,10 @@ local function _bind_operations(self, group)
   return setmetatable(bound, { __index = _unknown_operation(group, names) })
 end
 
+-- The names a client has, for the one a misspelt name is closest to.
+local NAMES = { "close", "sync" }
+for _, g in ipairs(operations.groups) do NAMES[#NAMES + 1] = g end
+
 -- client.<group> is bound on first access: a program that only uses
 -- client.ats never loads the other groups' tables.
 Client.__index = function(self, key)
@@ -248,7 +252,13 @@ Client.__index = function(self, key)
     rawset(self, key, bound)
     return bound
   end
-  return nil
+  -- The client's own fields start with "_" and are read while unset. Any
+  -- other name is a group or method misspelt (client.atz:get_jobs()): it
+  -- raises as an unknown operation does, not as "attempt to index a nil value".
+  if type(key) ~= "string" or key:sub(1, 1) == "_" then return nil end
+  local best = build.closest(key, NAMES)
+  error(("kombo: client has no group or method %s%s (the groups: %s)"):format(key,
+    best and ("; did you mean " .. best .. "?") or "", table.concat(operations.groups, ", ")), 2)
 end
 
 --- kombo.new(opts) -> client | nil, err
