@@ -191,8 +191,9 @@ static int read_config(lua_State *L, kb_policy *p)
 			return invalid(L, "retries.backoff.max_interval", "a number >= 0 (ms)");
 		if (!number_field(L, b, "exponent", 1, &p->exponent))
 			return invalid(L, "retries.backoff.exponent", "a number >= 1");
-		if (!number_field(L, b, "max_elapsed_time", 0, &p->max_elapsed_ms))
-			return invalid(L, "retries.backoff.max_elapsed_time", "a number >= 0 (ms)");
+		/* 0 would end every call before its first attempt. */
+		if (!number_field(L, b, "max_elapsed_time", 0, &p->max_elapsed_ms) || p->max_elapsed_ms <= 0)
+			return invalid(L, "retries.backoff.max_elapsed_time", "a number > 0 (ms)");
 		if (!only_known_keys(L, b, BACKOFF_KEYS, "retries.backoff", field))
 			return invalid(L, field,
 				       "one of initial_interval, max_interval, exponent, max_elapsed_time");

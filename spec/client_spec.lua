@@ -58,6 +58,8 @@ describe("kombo.new", function()
     { "retries not a table", with({ retries = "none" }), "retries" },
     { "unknown retry strategy", with({ retries = { strategy = "sometimes" } }), "retries.strategy" },
     { "bad backoff exponent", with({ retries = { backoff = { exponent = 0.5 } } }), "retries.backoff.exponent" },
+    { "a max_elapsed_time of 0 (every call would end before its first attempt)",
+      with({ retries = { backoff = { max_elapsed_time = 0 } } }), "retries.backoff.max_elapsed_time" },
     { "verify_tls as a string", with({ verify_tls = "no" }), "verify_tls" },
     { "negative max_response_bytes", with({ max_response_bytes = -5 }), "max_response_bytes" },
     { "a ca_file with NUL (libcurl would read another path)", with({ ca_file = "/etc/ssl/x.pem\0.evil" }), "ca_file" },
