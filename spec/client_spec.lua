@@ -158,6 +158,15 @@ describe("calling an operation", function()
     assert.equal("call", werr.field)
   end)
 
+  it("with options that are no table names opts", function()
+    for _, opts in ipairs({ "x", 5, true }) do
+      local res, err = client.ats:get_jobs({}, opts)
+      assert.is_nil(res)
+      assert.equal("opts", err.field)
+      assert.equal("kombo: invalid request in get_jobs: opts: a table", tostring(err))
+    end
+  end)
+
   it("with options given through a metatable refuses them before sending", function()
     -- A header line the checks never saw would reach the wire.
     local opts = setmetatable({}, { __index = { integration_id = "i\r\nX-Evil: 1" } })

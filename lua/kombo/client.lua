@@ -79,9 +79,7 @@ local function _check_plain(field, t)
 end
 
 local function _check_types(opts, known, prefix)
-  if type(opts) ~= "table" then
-    return invalid(prefix ~= "" and prefix or "opts", "a table")
-  end
+  if type(opts) ~= "table" then return invalid("opts", "a table") end
   local err = _check_plain("opts", opts)
   if err then return err end
   for k, v in pairs(opts) do
