@@ -7,6 +7,7 @@
  * response table, or nil and a classified failure table. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,8 +269,11 @@ static struct curl_slist *append_line(lua_State *L, struct curl_slist *h, const 
 
 /* Sets the easy handle up for the request table at idx. Raises on misuse
  * (wrong types, CR/LF in a header) before anything is sent. The body string
- * is not copied: the caller keeps req alive until the transfer is done. */
-void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
+ * is not copied: the caller keeps req alive until the transfer is done. A
+ * held transfer (a page fetched ahead, whose caller may work for longer
+ * than its timeout before reading it) runs without libcurl's timeout,
+ * which would count that time: its caller counts c->timeout_ms itself. */
+void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx, int held)
 {
 	const char *method, *url, *body = NULL;
 	const char *accept;
@@ -296,6 +300,8 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 		timeout = 1; /* also NaN */
 	else if (timeout > MAX_TIMEOUT_MS)
 		timeout = MAX_TIMEOUT_MS;
+	c->timeout_ms = timeout;
+	c->spent_ms = 0;
 
 	release_request(c);
 	accept = c->accept;
@@ -335,7 +341,7 @@ void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx)
 	c->errbuf[0] = '\0';
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, held ? 0L : (long)timeout);
 	/* libcurl silently re-sends a request when a reused connection dies
 	 * before any answer byte arrives. For a write the server may already
 	 * have acted (it stored the record, then the connection dropped), so
@@ -657,6 +663,33 @@ static int pump(kb_easy *c)
 	return 1;
 }
 
+/* A held transfer whose timeout ran out after ms counted: it fails as
+ * libcurl words its own timeout. */
+void kombo_easy_time_out(kb_easy *c, double ms)
+{
+	snprintf(c->errbuf, sizeof c->errbuf, "Operation timed out after %.0f milliseconds with %lu bytes received",
+		 ms, (unsigned long)c->body.len);
+}
+
+/* Waits for begin's transfer to move, until `until` (core.now_ms's clock).
+ * Returns 0 once the transfer has ended: at `until` it timed out, after
+ * c->spent_ms and what this wait, begun at `from`, adds. */
+static int await(kb_easy *c, double from, double until)
+{
+	double now = kombo_now_ms(), left = until - now;
+	if (left <= 0) {
+		kombo_easy_time_out(c, c->spent_ms + now - from);
+		c->result = CURLE_OPERATION_TIMEDOUT;
+	} else if (curl_multi_poll(c->own, NULL, 0, left < 1000 ? (int)left + 1 : 1000, NULL) != CURLM_OK) {
+		c->result = CURLE_OUT_OF_MEMORY;
+	} else {
+		return 1;
+	}
+	c->done = 1;
+	c->ended_ms = kombo_now_ms();
+	return 0;
+}
+
 /* Has the request (its header block at least) gone out? libcurl counts
  * what it sent of the current transfer's requests. */
 static int request_sent(kb_easy *c)
@@ -686,7 +719,7 @@ static int begin(lua_State *L, kb_easy *c, int idx, int outlives)
 {
 	if (c->busy)
 		luaL_error(L, "kombo easy handle is busy with another transfer");
-	kombo_easy_prepare(L, c, idx);
+	kombo_easy_prepare(L, c, idx, outlives);
 	if (c->own == NULL) {
 		if ((c->own = curl_multi_init()) == NULL)
 			return 0;
@@ -708,16 +741,13 @@ static int begin(lua_State *L, kb_easy *c, int idx, int outlives)
 	return 1;
 }
 
-/* Waits for begin's transfer to end, then takes it off the multi handle. */
-static void wait_done(lua_State *L, kb_easy *c)
+/* Waits for begin's transfer to end, at most until `until`, then takes it
+ * off the multi handle. */
+static void wait_done(lua_State *L, kb_easy *c, double until)
 {
-	while (!pump(c)) {
-		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK) {
-			c->result = CURLE_OUT_OF_MEMORY;
-			c->done = 1;
-			c->ended_ms = kombo_now_ms();
-		}
-	}
+	double from = kombo_now_ms();
+	while (!pump(c) && await(c, from, until))
+		;
 	stop_transfer(L, c);
 }
 
@@ -727,7 +757,7 @@ static int l_perform(lua_State *L)
 	kb_easy *c = kombo_easy_check(L, 1);
 	if (!begin(L, c, 2, 0))
 		return kombo_easy_finish(L, c, CURLE_OUT_OF_MEMORY);
-	wait_done(L, c);
+	wait_done(L, c, HUGE_VAL); /* libcurl's timeout ends it */
 	return kombo_easy_finish(L, c, c->result);
 }
 
@@ -735,18 +765,22 @@ static int l_perform(lua_State *L)
  * answer. The transfer moves on whenever easy:pump() runs (the page walk
  * calls it as the caller iterates) and the kernel buffers what arrives in
  * between; easy:finish() waits for the rest. No thread: nothing runs
- * beside the caller, so nothing competes with it for its CPU. */
+ * beside the caller, so nothing competes with it for its CPU. The caller
+ * may work on its page for longer than the request's timeout before it
+ * reads the answer: the timeout counts this send and finish's wait. */
 static int l_start(lua_State *L)
 {
 	kb_easy *c = kombo_easy_check(L, 1);
+	double from;
 	if (!begin(L, c, 2, 1))
 		return luaL_error(L, "libcurl could not start the transfer (out of memory)");
 	/* Out before start returns, whoever pumps it later: on a connection
-	 * not yet open that means its connect (and TLS handshake) first,
-	 * bounded like any transfer by the request's timeout. */
-	while (!pump(c) && !request_sent(c))
-		if (curl_multi_poll(c->own, NULL, 0, 1000, NULL) != CURLM_OK)
-			break;
+	 * not yet open that means its connect (and TLS handshake) first. */
+	from = kombo_now_ms();
+	while (!pump(c) && !request_sent(c) && await(c, from, from + c->timeout_ms))
+		;
+	c->since_ms = kombo_now_ms();
+	c->spent_ms = c->since_ms - from;
 	return 0;
 }
 
@@ -759,17 +793,20 @@ static int l_pump(lua_State *L)
 	return 1;
 }
 
-/* easy:finish() -> response | nil, failure; then when the transfer ended
- * (core.now_ms's clock). Waits for start's transfer. */
+/* easy:finish() -> response | nil, failure; then the ms nobody waited
+ * for it: since it ended, or, not ended yet, since start returned. Waits
+ * for start's transfer, for what is left of its timeout. */
 static int l_finish(lua_State *L)
 {
 	kb_easy *c = kombo_easy_check(L, 1);
+	double now = kombo_now_ms(), unwaited;
 	if (!c->started)
 		return luaL_error(L, "kombo easy handle has no started transfer");
-	wait_done(L, c);
+	unwaited = now - (c->done ? c->ended_ms : c->since_ms);
+	wait_done(L, c, now + c->timeout_ms - c->spent_ms);
 	if (kombo_easy_finish(L, c, c->result) == 1)
 		lua_pushnil(L);
-	lua_pushnumber(L, c->ended_ms);
+	lua_pushnumber(L, unwaited);
 	return 3;
 }
 

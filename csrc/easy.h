@@ -52,11 +52,18 @@ typedef struct {
 	int done;                     /* the transfer has ended */
 	CURLcode result;              /* its outcome, once done */
 	double ended_ms;              /* when it ended, on core.now_ms's clock */
+	/* start's transfer waits for its caller: it runs without libcurl's
+	 * timeout, and its request's timeout counts only the time spent
+	 * waiting for it (start's send, finish's wait). */
+	double timeout_ms;            /* the request's, clamped */
+	double spent_ms;              /* counted of it so far */
+	double since_ms;              /* when start returned, on core.now_ms's clock */
 	int req_ref;                  /* start's req, whose body libcurl reads */
 } kb_easy;
 
 kb_easy *kombo_easy_check(lua_State *L, int idx);
-void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx);
+void kombo_easy_prepare(lua_State *L, kb_easy *c, int idx, int held);
+void kombo_easy_time_out(kb_easy *c, double ms);
 int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc);
 void kombo_easy_abandon(kb_easy *c);
 

@@ -36,9 +36,11 @@ static int l_multi_new(lua_State *L)
 	return 1;
 }
 
-/* multi:add(easy, req, token): starts req on the easy handle. The
+/* multi:add(easy, req, token, held): starts req on the easy handle. The
  * easy handle, req (whose body libcurl reads in place) and token are kept
- * reachable until the transfer completes. */
+ * reachable until the transfer completes. A held transfer (a page fetched
+ * ahead) runs without libcurl's timeout: the scheduler counts its own, and
+ * ends it with multi:remove. */
 static int l_add(lua_State *L)
 {
 	kb_multi *m = check_multi(L, 1);
@@ -47,7 +49,7 @@ static int l_add(lua_State *L)
 	if (c->busy)
 		return luaL_error(L, "kombo easy handle is busy with another transfer");
 	luaL_checkany(L, 4);
-	kombo_easy_prepare(L, c, 3);
+	kombo_easy_prepare(L, c, 3, lua_toboolean(L, 5));
 	/* The scheduler finishes every transfer of a batch before their tasks
 	 * run, and a prefetched page waits for its walk: as text it holds
 	 * several times less memory than decoded, so it stays text until its
@@ -126,12 +128,16 @@ static int l_perform(lua_State *L)
 	return 2;
 }
 
-/* multi:remove(easy): abandons easy's transfer (a prefetch nobody will
- * read): libcurl closes its connection, the handle is free again. */
+/* multi:remove(easy[, ms]): abandons easy's transfer (a prefetch nobody
+ * will read): libcurl closes its connection, the handle is free again.
+ * With ms, a held transfer whose timeout ran out after ms counted: returns
+ * nil and its timeout failure. */
 static int l_remove(lua_State *L)
 {
 	kb_multi *m = check_multi(L, 1);
 	kb_easy *c = kombo_easy_check(L, 2);
+	int timed_out = !lua_isnoneornil(L, 3);
+	double ms = timed_out ? luaL_checknumber(L, 3) : 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);
 	lua_pushlightuserdata(L, c);
 	lua_rawget(L, -2);
@@ -139,11 +145,15 @@ static int l_remove(lua_State *L)
 		return 0; /* not this multi's, or already finished */
 	lua_pop(L, 1);
 	curl_multi_remove_handle(m->multi, c->easy);
-	kombo_easy_abandon(c);
 	lua_pushlightuserdata(L, c);
 	lua_pushnil(L);
 	lua_rawset(L, -3);
-	return 0;
+	if (!timed_out) {
+		kombo_easy_abandon(c);
+		return 0;
+	}
+	kombo_easy_time_out(c, ms);
+	return kombo_easy_finish(L, c, CURLE_OPERATION_TIMEDOUT);
 }
 
 static int l_close(lua_State *L)

@@ -177,6 +177,36 @@ local MANY = [[
   return nil, nil, { done = done, items = items }
 ]]
 
+-- A caller that works on each page longer than its timeout_ms, without
+-- yielding (a task's scheduler does not run meanwhile): pages(), then
+-- items() working at each page's first item.
+local SLOW_CALLER = [[
+  local core = require("kombo.core")
+  local c = client(env.client_opts)
+  local pages, items = 0, 0
+  for _ in assert(c.ats:get_applications({ page_size = env.page })):pages() do
+    pages = pages + 1
+    core.sleep_ms(env.work_ms)
+  end
+  for _ in assert(c.ats:get_applications({ page_size = env.page })):items() do
+    items = items + 1
+    if items % env.page == 1 then core.sleep_ms(env.work_ms) end
+  end
+  return nil, nil, { pages = pages, items = items }
+]]
+-- The same caller reaching, with next(), a page fetched ahead that the
+-- server never answers; how long the SDK waited for it once reached.
+local SLOW_CALLER_STALLED = [[
+  local core = require("kombo.core")
+  local c = client(env.client_opts)
+  local second = assert(assert(c.ats:get_applications({ page_size = env.page })):next())
+  core.sleep_ms(env.work_ms)
+  local reached = core.now_ms()
+  local third, err = second:next()
+  return third, err, { waited_ms = core.now_ms() - reached }
+]]
+local SLOW = { client_opts = { timeout_ms = 400, retries = ONE_ATTEMPT }, work_ms = 500 }
+
 local CASES = {
   {
     name = "the next page is requested while the caller holds the page (pages())",
@@ -280,6 +310,43 @@ local CASES = {
       -- Every connection the client made is closed (the clients are
       -- closed after the case); only this stats request's is open.
       assert.equal(1, ctx.sb:open_connections(1))
+    end,
+  },
+  {
+    name = "a caller slower than timeout_ms on each page: every page requested once, the walk completes",
+    rules = { { path = APPS, delay_ms = 50, times = -1 } },
+    source = SLOW_CALLER, env = SLOW,
+    check = function(out, reqs, ctx)
+      assert.is_nil(out.kind, out.message)
+      assert.equal(PAGES, out.extra.pages)
+      assert.equal(ctx.total, out.extra.items)
+      local apps, queries = logged(reqs, APPS), {}
+      assert.equal(2 * PAGES, #apps)
+      for i, r in ipairs(apps) do
+        assert.equal(200, r.status)
+        if i <= PAGES then
+          assert.is_nil(queries[r.query])
+          queries[r.query] = true
+        else
+          assert.is_true(queries[r.query]) -- the second walk asks for the same pages
+        end
+      end
+    end,
+  },
+  {
+    name = "a page fetched ahead that the server never answers times out only after the caller reaches it",
+    rules = { { path = APPS, every = 3, times = 1, delay_ms = 5000 } },
+    source = SLOW_CALLER_STALLED, env = SLOW,
+    check = function(out, reqs)
+      assert.equal("timeout", out.kind)
+      assert.equal("timeout", out.reason)
+      -- Its whole timeout, less what sending it took (no figure of this
+      -- machine's speed: half of it).
+      assert.is_true(out.extra.waited_ms >= SLOW.client_opts.timeout_ms / 2,
+        ("waited %.1f ms for it once reached"):format(out.extra.waited_ms))
+      local apps = logged(reqs, APPS)
+      assert.equal(PAGES, #apps)
+      assert.equal("delay", apps[PAGES].fault)
     end,
   },
   {

@@ -4,7 +4,7 @@
 require("kombo.compat").interpreted_module()
 local core = require("kombo.core")
 
-local pairs, pcall, error, setmetatable, remove, now_ms = pairs, pcall, error, setmetatable, table.remove, core.now_ms
+local pairs, pcall, error, setmetatable, remove = pairs, pcall, error, setmetatable, table.remove
 
 local _M = {}
 
@@ -99,11 +99,12 @@ function _M.pump(p)
   p.handle:pump()
 end
 
---- finish(prefetch) -> response | nil, failure, ms the answer waited.
+--- finish(prefetch) -> response | nil, failure, ms nobody waited for it
+-- (easy.c's l_finish).
 function _M.finish(p)
-  local res, fail, ended = p.handle:finish()
+  local res, fail, unwaited = p.handle:finish()
   _release(p)
-  return res, fail, now_ms() - ended
+  return res, fail, unwaited
 end
 
 --- cancel(prefetch): stops the transfer; its connection is closed. A

@@ -52,6 +52,7 @@ local current = nil     -- the task being resumed
 local failures = {}     -- tasks that raised since kombo.run last returned
 local received = 0      -- response bytes since kombo.run last gave memory back
 local cancels = {}      -- prefetches to cancel at the next step (finalizers only append)
+local armed = {}        -- prefetches being waited for, with a deadline (prefetch -> true)
 -- A burst that moved this much gives its memory back when kombo.run ends.
 local RELEASE_BYTES = 64 * 1024 * 1024
 -- kombo client -> { active = n, queue = { first, last, ... }, spare = { core clients } }.
@@ -148,6 +149,7 @@ end
 -- for finish, or goes to the task parked there.
 local function _settle(p, args)
   p.done, p.outcome, p.ended = true, args, now_ms()
+  armed[p] = nil
   local waiter = p.waiter
   if waiter then
     p.waiter = nil
@@ -163,12 +165,20 @@ end
 local function _add(client, spare, task, req)
   local handle = remove(spare) or core.easy(client._handle_opts)
   multi = multi or core.multi()
-  local ok, err = pcall(multi.add, multi, handle, req, { task = task, client = client, handle = handle })
+  local ok, err = pcall(multi.add, multi, handle, req, { task = task, client = client, handle = handle }, task.prefetch)
   if not ok then
     spare[#spare + 1] = handle
     error(err, 0)
   end
   task.handle = handle
+end
+
+-- A prefetch's timeout counts from when finish waits for a transfer
+-- libcurl has: the time its task worked on the page before is not the
+-- request's, and a request queued behind the client's cap is not yet sent.
+local function _arm(p)
+  p.deadline = now_ms() + p.timeout_ms
+  armed[p] = true
 end
 
 -- Hands the transfer to libcurl on a spare handle (or a new one). What
@@ -178,6 +188,7 @@ local function _start(client, st, task, req)
   if ok then
     st.active = st.active + 1
     inflight = inflight + 1
+    if task.waiter then _arm(task) end
   else
     _deliver(task, pack(RAISE, err))
   end
@@ -410,9 +421,11 @@ end
 -- task (a page walk's next page) and returns at once; finish(prefetch)
 -- waits for its answer. The request goes out now, so the server works
 -- while the task does; the answer is read when the scheduler next runs.
--- Dropping guard (the walk was abandoned) cancels the prefetch.
+-- Its transfer runs without libcurl's timeout (the task may work on its
+-- page for longer): finish's wait has it (_arm). Dropping guard (the walk
+-- was abandoned) cancels the prefetch.
 function _M.start(client, req)
-  local p = { prefetch = true, client = client, owner = current }
+  local p = { prefetch = true, client = client, owner = current, timeout_ms = req.timeout_ms }
   if current then
     local mine = current.prefetches or setmetatable({}, { __mode = "k" })
     current.prefetches = mine
@@ -420,20 +433,35 @@ function _M.start(client, req)
   end
   _send(client, p, req)
   if p.handle then _completed(multi:perform(0)) end
+  p.since = now_ms()
   return p, compat.guard(function() cancels[#cancels + 1] = p end)
 end
 
---- finish(prefetch) -> response | nil, failure, ms the answer waited.
+--- finish(prefetch) -> response | nil, failure, ms nobody waited for it
+-- (which count toward neither its timeout nor its elapsed time): since it
+-- ended, or, not ended yet, since start returned.
 function _M.finish(p)
   if p.owner and p.owner.prefetches then p.owner.prefetches[p] = nil end
+  local unwaited = now_ms() - (p.ended or p.since)
   local r = p.outcome
   if not p.done then
     p.waiter = current
+    if p.handle then _arm(p) end
     r = pack(_M.park())
     if r[1] == nil and type(r[2]) == "string" then error(r[2], 0) end -- stuck (park)
   end
   if r[1] == RAISE then error(r[2], 0) end
-  return r[1], r[2], p.ended and now_ms() - p.ended or 0
+  return r[1], r[2], unwaited
+end
+
+-- A prefetch whose timeout ran out while finish waited: its transfer
+-- ends as libcurl's own timeout would have ended it.
+local function _expire(p, now)
+  local handle = p.handle
+  local res, fail = multi:remove(handle, now - p.deadline + p.timeout_ms)
+  _finished(p.client, handle)
+  p.handle = nil
+  _settle(p, pack(res, fail))
 end
 
 --- cancel(prefetch): the walk stopped before reaching its page.
@@ -467,6 +495,9 @@ local function _step(wait_ms)
   for i = 1, #timers do
     if timers[i].at < next_at then next_at = timers[i].at end
   end
+  for p in pairs(armed) do
+    if p.deadline < next_at then next_at = p.deadline end
+  end
   local wait = wait_ms
   if #ready > 0 then wait = 0 end
   if next_at - now < wait then wait = next_at - now end
@@ -485,6 +516,9 @@ local function _step(wait_ms)
     end
   end
   now = now_ms()
+  for p in pairs(armed) do
+    if p.deadline <= now then _expire(p, now) end
+  end
   local i = 1
   while i <= #timers do
     if timers[i].at <= now then
