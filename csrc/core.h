@@ -36,8 +36,10 @@ void kombo_json_open(lua_State *L); /* json.cpp, C++ for simdjson */
 /* json_decode(s, drop_null) of the state's kombo.core on the len bytes at
  * p, which are followed by KOMBO_JSON_PADDING written bytes, without
  * copying them into a Lua string first. Pushes the value and returns 1, or
- * pushes nil and a message and returns 2. */
-int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null);
+ * pushes nil and a message and returns 2. With key (NUL-terminated, not
+ * empty), every string of the value is looked at for it, and a value that
+ * holds it is pushed with true after it (2). */
+int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null, const char *key);
 void kombo_hmac_open(lua_State *L);
 void kombo_lock_open(lua_State *L);
 

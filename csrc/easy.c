@@ -255,6 +255,7 @@ static void release_request(kb_easy *c)
 {
 	curl_slist_free_all(c->headers);
 	c->headers = NULL;
+	c->escaped_key = NULL;
 }
 
 static struct curl_slist *append_line(lua_State *L, struct curl_slist *h, const char *line)
@@ -521,7 +522,9 @@ static int decoded_envelope(lua_State *L, kb_easy *c, const char *body)
 	/* The padding kombo_json_decode_buffer asks for is there, unwritten. */
 	if (c->body.p != NULL)
 		memset(c->body.p + c->body.len, 0, KOMBO_JSON_PADDING);
-	n = kombo_json_decode_buffer(L, body, c->body.len, c->decode == 2);
+	/* A value that holds the key escaped comes with true after it: no
+	 * envelope, so the body goes to Lua, as one that reflects it plainly. */
+	n = kombo_json_decode_buffer(L, body, c->body.len, c->decode == 2, c->escaped_key);
 	if (n == 1 && lua_type(L, -1) == LUA_TTABLE) {
 		int envelope;
 		lua_pushliteral(L, "status");
@@ -566,29 +569,36 @@ static int build_response(lua_State *L)
 	return 1;
 }
 
-/* Whether the body holds the API key the request sent (its Authorization
+/* Looks in the body for the API key the request sent (its Authorization
  * line's credentials): a server may reflect it, and a 2xx body that does is
  * not decoded here, but handed to Lua, which redacts the decoded values.
  * strstr, not memmem: glibc's is vectorised, several times faster on a
  * page. It stops at a NUL, and so may a search for the key: no decoded
  * value holds a byte after one (JSON has no raw NUL; the lenient parser
- * ends the text at one outside strings and refuses one inside). */
-static int body_reflects_key(kb_easy *c)
+ * ends the text at one outside strings and refuses one inside). A key
+ * escaped (\u0073k_..., \/ for a slash) is found only decoded, and only a
+ * body with a backslash can hold one: the decoder looks for it there. */
+static void look_for_key(kb_easy *c)
 {
 	static const char prefix[] = "Authorization: Bearer ";
 	const size_t plen = sizeof prefix - 1;
 	const struct curl_slist *l;
+	c->reflects_key = 0;
+	c->escaped_key = NULL;
 	if (c->body.len == 0)
-		return 0;
+		return;
 	for (l = c->headers; l != NULL; l = l->next) {
 		if (strncasecmp(l->data, prefix, plen) != 0)
 			continue;
 		if (l->data[plen] == '\0')
-			return 0;
+			return;
 		c->body.p[c->body.len] = '\0'; /* in the padding buf_append keeps */
-		return strstr(c->body.p, l->data + plen) != NULL;
+		if (strstr(c->body.p, l->data + plen) != NULL)
+			c->reflects_key = 1;
+		else if (memchr(c->body.p, '\\', c->body.len) != NULL)
+			c->escaped_key = l->data + plen;
+		return;
 	}
-	return 0;
 }
 
 /* Ends a transfer: pushes the response, or nil and a failure. The handle
@@ -604,9 +614,12 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 		snprintf(c->errbuf, sizeof c->errbuf, "the connection closed inside the response headers");
 		rc = CURLE_PARTIAL_FILE;
 	}
-	c->reflects_key = rc == CURLE_OK && c->decode && body_reflects_key(c);
-	release_request(c);
+	c->reflects_key = 0;
+	c->escaped_key = NULL;
+	if (rc == CURLE_OK && c->decode)
+		look_for_key(c);
 	if (rc != CURLE_OK) {
+		release_request(c);
 		n = push_failure(L, c, rc);
 		c->busy = 0;
 		buf_trim(&c->body);
@@ -627,6 +640,7 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 	lua_pushlightuserdata(L, c);
 	status = lua_pcall(L, 1, 1, 0);
 	c->building = 0;
+	release_request(c); /* escaped_key was read from it */
 	c->busy = 0;
 	buf_trim(&c->body);
 	buf_trim(&c->head);
@@ -847,7 +861,10 @@ static int l_close(lua_State *L)
 	 * detaches a handle from its multi handle itself. */
 	if (c->started)
 		stop_transfer(L, c);
-	release_request(c);
+	/* A build reads escaped_key in the request's headers: they go when it
+	 * ends. */
+	if (!c->building)
+		release_request(c);
 	if (c->own != NULL) {
 		curl_multi_cleanup(c->own);
 		c->own = NULL;

@@ -36,6 +36,7 @@ typedef struct {
 	int too_large;                /* 1: the body, 2: the headers, 3: one header line */
 	int decode;                   /* req.json: 0 no, 1 yes, 2 with null_as_nil */
 	int reflects_key;             /* the body holds the key sent: Lua decodes it */
+	const char *escaped_key;      /* in headers: the key, for a body with an escape */
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	int building;                 /* its answer is being made into Lua values */

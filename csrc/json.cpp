@@ -1,4 +1,4 @@
-/* kombo.core.json_decode(s, null_as_nil, empty_array_mt) -> value | nil, message
+/* kombo.core.json_decode(s, null_as_nil, empty_array_mt, keys) -> value [, true] | nil, message
  *
  * The SDK's only JSON decoder. Objects and arrays become plain tables (an
  * empty array with the metatable empty_array_mt when one is given, so it
@@ -16,7 +16,14 @@
  * byte, integers past 64 bits as floats. Beyond lua-cjson, a \u escape of
  * a lone UTF-16 surrogate decodes to U+FFFD; simdjson refuses it, so such a
  * document takes the second parser. A refused document is returned as nil
- * and a message, never raised. */
+ * and a message, never raised.
+ *
+ * keys, a list of strings (the API keys a client sent), adds true after the
+ * value when a string of it, or a name in one of its objects, holds one of
+ * them: a server may reflect a key escaped (\u0073k_..., \/ for a slash),
+ * which no search of the text finds. A decoded string differs from the
+ * bytes it came from only where the text has a backslash: a caller that
+ * found neither a key nor one in the text need not pass keys. */
 #include <simdjson.h>
 #include <clocale>
 #include <cstdint>
@@ -85,6 +92,79 @@ void release(decoder *d)
 	std::free(d->buf);
 	d->buf = nullptr;
 	d->cap = 0;
+}
+
+/* The keys a decode looks for in the strings it decodes. A client keeps
+ * its last few keys (attempts.lua); past SOUGHT_MAX the newest are sought. */
+const int SOUGHT_MAX = 8;
+
+struct sought {
+	int count;
+	const char *p[SOUGHT_MAX];
+	size_t n[SOUGHT_MAX];
+};
+
+/* From the value at idx: a light userdata (one NUL-terminated key), a list
+ * of strings, or anything else (none). Allocates nothing. */
+void get_sought(lua_State *L, int idx, sought *k)
+{
+	k->count = 0;
+	if (lua_islightuserdata(L, idx)) {
+		k->p[0] = static_cast<const char *>(lua_touserdata(L, idx));
+		k->n[0] = std::strlen(k->p[0]);
+		k->count = k->n[0] > 0;
+		return;
+	}
+	if (!lua_istable(L, idx))
+		return;
+	int last = (int)kb_rawlen(L, idx);
+	for (int i = last > SOUGHT_MAX ? last - SOUGHT_MAX + 1 : 1; i <= last; i++) {
+		lua_rawgeti(L, idx, i);
+		size_t n;
+		const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : nullptr;
+		lua_pop(L, 1); /* the list keeps the string alive */
+		if (p != nullptr && n > 0) {
+			k->p[k->count] = p;
+			k->n[k->count++] = n;
+		}
+	}
+}
+
+bool holds_key(const char *s, size_t len, const sought &k)
+{
+	for (int i = 0; i < k.count; i++)
+		if (len >= k.n[i] && std::string_view(s, len).find(std::string_view(k.p[i], k.n[i])) != std::string_view::npos)
+			return true;
+	return false;
+}
+
+/* Whether a string of e, or a name in one of its objects, holds a key.
+ * Its own pass over the parsed document, run only for a text that may
+ * hold one: the build's loop stays as it is. */
+bool holds(element e, const sought &k)
+{
+	switch (e.type()) {
+	case element_type::OBJECT: {
+		simdjson::dom::object o = e.get_object().value_unsafe();
+		for (simdjson::dom::key_value_pair f : o)
+			if (holds_key(f.key.data(), f.key.size(), k) || holds(f.value, k))
+				return true;
+		return false;
+	}
+	case element_type::ARRAY: {
+		simdjson::dom::array a = e.get_array().value_unsafe();
+		for (element v : a)
+			if (holds(v, k))
+				return true;
+		return false;
+	}
+	case element_type::STRING: {
+		std::string_view s = e.get_string().value_unsafe();
+		return holds_key(s.data(), s.size(), k);
+	}
+	default:
+		return false;
+	}
 }
 
 struct builder {
@@ -215,6 +295,8 @@ struct lenient {
 	char *p;
 	bool drop_null; /* as push()'s */
 	int empty_mt;   /* as push()'s */
+	const sought *keys;
+	bool held;      /* a string decoded holds one of keys */
 };
 
 bool is_null(lua_State *L)
@@ -317,6 +399,8 @@ void lenient_string(lenient *x)
 		x->p += 2;
 	}
 	x->p++;
+	if (!x->held && holds_key(out, (size_t)(w - out), *x->keys))
+		x->held = true;
 	lua_pushlstring(x->L, out, (size_t)(w - out));
 }
 
@@ -433,13 +517,14 @@ void lenient_value(lenient *x, int depth)
 	}
 }
 
-void lenient_parse(lua_State *L, char *text, bool drop_null, int empty_mt)
+bool lenient_parse(lua_State *L, char *text, bool drop_null, int empty_mt, const sought &keys)
 {
-	lenient x = {L, text, text, drop_null, empty_mt};
+	lenient x = {L, text, text, drop_null, empty_mt, &keys, false};
 	lenient_value(&x, 0);
 	skip_space(&x);
 	if (*x.p != '\0')
 		fail(&x, "text after the value");
+	return x.held;
 }
 
 /* ---- Decoding. All of it that may allocate Lua memory runs under one
@@ -474,7 +559,9 @@ void copy_in(lua_State *L, decoder *d, const char *s, size_t len)
 }
 
 /* (source, shared decoder or NULL, fast, drop_null, the shared decoder's
- * key strings or nil, length, empty arrays' metatable or nil) -> value. The source is a string, or a light
+ * key strings or nil, length, empty arrays' metatable or nil, the keys
+ * sought as get_sought reads them) -> value, whether a string of it holds
+ * one of those keys. The source is a string, or a light
  * userdata pointing at length bytes followed by KOMBO_JSON_PADDING written
  * bytes, which simdjson reads where they are. With fast false, the second
  * parser alone. */
@@ -517,25 +604,31 @@ int decode_protected(lua_State *L)
 		copy_in(L, d, s, len);
 		text = d->buf;
 	}
+	sought keys;
+	get_sought(L, 8, &keys);
 	element root;
+	bool held;
 	if (fast && d->parser->parse(text, len, false).get(root) == simdjson::SUCCESS) {
+		held = keys.count > 0 && holds(root, keys);
 		push(builder{L, drop_null, own ? nullptr : d->known, 5, empty_mt}, root);
 	} else {
 		if (text != d->buf)
 			copy_in(L, d, s, len);
-		lenient_parse(L, d->buf, drop_null, empty_mt);
+		held = lenient_parse(L, d->buf, drop_null, empty_mt, keys);
 	}
 	if (own)
 		release(d);
-	return 1;
+	lua_pushboolean(L, held);
+	return 2;
 }
 
 /* Runs decode_protected (on the stack below the source) for the source at
  * index src (len: a light userdata's length), with the shared decoder's key
- * strings at index cache and empty arrays' metatable at index empty_mt (0:
- * none). */
+ * strings at index cache, empty arrays' metatable at index empty_mt and the
+ * keys sought at index sought (0: none). Pushes the value (and true when it
+ * holds a key sought) or nil and a message; returns how many. */
 int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache, int src, size_t len,
-	   int empty_mt = 0)
+	   int empty_mt = 0, int sought = 0)
 {
 	bool was_busy = shared != nullptr && shared->busy;
 	lua_pushvalue(L, src);
@@ -551,14 +644,22 @@ int decode(lua_State *L, decoder *shared, bool fast, bool drop_null, int cache, 
 		lua_pushvalue(L, empty_mt);
 	else
 		lua_pushnil(L);
-	int status = lua_pcall(L, 7, 1, 0);
+	if (sought != 0)
+		lua_pushvalue(L, sought);
+	else
+		lua_pushnil(L);
+	int status = lua_pcall(L, 8, 2, 0);
 	if (shared != nullptr && !was_busy) {
 		shared->busy = false;
 		if (shared->cap > KEEP_BYTES)
 			release(shared);
 	}
-	if (status == 0)
+	if (status == 0) {
+		if (lua_toboolean(L, -1))
+			return 2;
+		lua_pop(L, 1);
 		return 1;
+	}
 	if (lua_type(L, -1) != LUA_TSTRING) {
 		lua_pop(L, 1);
 		lua_pushliteral(L, "invalid JSON");
@@ -577,10 +678,12 @@ int json_decode(lua_State *L)
 	bool drop_null = lua_toboolean(L, 2);
 	if (!lua_isnoneornil(L, 3))
 		luaL_checktype(L, 3, LUA_TTABLE);
-	lua_settop(L, 3);
+	if (!lua_isnoneornil(L, 4))
+		luaL_checktype(L, 4, LUA_TTABLE);
+	lua_settop(L, 4);
 	lua_pushvalue(L, lua_upvalueindex(2));
 	return decode(L, static_cast<decoder *>(lua_touserdata(L, lua_upvalueindex(1))), true, drop_null,
-		      lua_upvalueindex(3), 1, 0, lua_istable(L, 3) ? 3 : 0);
+		      lua_upvalueindex(3), 1, 0, lua_istable(L, 3) ? 3 : 0, lua_istable(L, 4) ? 4 : 0);
 }
 
 int decoder_gc(lua_State *L)
@@ -612,19 +715,23 @@ void kombo_json_open(lua_State *L)
 	lua_setfield(L, -2, "json_decode");
 }
 
-int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null)
+int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null, const char *key)
 {
-	luaL_checkstack(L, 12, "decoding a response");
+	luaL_checkstack(L, 14, "decoding a response");
 	int top = lua_gettop(L);
 	lua_pushlightuserdata(L, const_cast<char *>(&DECODE_KEY));
 	lua_rawget(L, LUA_REGISTRYINDEX); /* top+1: json_decode */
 	lua_getupvalue(L, top + 1, 1);    /* top+2: the shared decoder */
 	lua_getupvalue(L, top + 1, 3);    /* top+3: its key strings */
 	lua_pushlightuserdata(L, const_cast<char *>(p));
+	if (key != nullptr)
+		lua_pushlightuserdata(L, const_cast<char *>(key));
+	else
+		lua_pushnil(L);                   /* top+5: the key sought */
 	lua_getupvalue(L, top + 1, 2);    /* decode_protected */
 	int n = decode(L, static_cast<decoder *>(lua_touserdata(L, top + 2)), true, drop_null != 0, top + 3,
-		       top + 4, len);
-	for (int i = 0; i < 4; i++)
+		       top + 4, len, 0, key != nullptr ? top + 5 : 0);
+	for (int i = 0; i < 5; i++)
 		lua_remove(L, top + 1);
 	return n;
 }

@@ -252,7 +252,7 @@ static void decode_in_place(const char *s, size_t size)
 		abort();
 	memcpy(buf, s, size);
 	memset(buf + size, '"', KOMBO_JSON_PADDING);
-	n = kombo_json_decode_buffer(L, buf, size, 0);
+	n = kombo_json_decode_buffer(L, buf, size, 0, NULL);
 	free(buf);
 	if (n == 2 ? !lua_isnil(L, 1) || !lua_isnil(L, top + 1) : !same(L, 1, top + 1, 1))
 		abort(); /* in place, the answer differs */

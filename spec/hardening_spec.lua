@@ -776,6 +776,94 @@ describe("hardening", function()
       assert.matches("[REDACTED]", err.body, 1, true)
     end)
 
+    -- One escaped character is enough to hide a key from a match on the
+    -- text; a key with a slash may come with it escaped.
+    local SLASHED = "sk_live_reflected/0123456789"
+    local escapes = {
+      { "its first character \\u-escaped", KEY, "\\u0073" .. KEY:sub(2) },
+      { "every character \\u-escaped", KEY, (KEY:gsub(".", function(c) return ("\\u%04x"):format(c:byte()) end)) },
+      { "its slash escaped", SLASHED, (SLASHED:gsub("/", "\\/")) },
+    }
+
+    for _, how in ipairs({ "a plain walk", "a walk in a task" }) do
+      for _, case in ipairs(escapes) do
+        local name, key, escaped = case[1], case[2], case[3]
+        it("is redacted from a successful page that holds it with " .. name .. ", its cursor and what follows ("
+          .. how .. ")", function()
+          local item = '{"id":"t-%s","remote_id":"1","name":"key","remote_created_at":null,"remote_updated_at":null,'
+            .. '"changed_at":"2026-01-01T00:00:00.000Z","remote_deleted_at":null,"remote_data":{"%s":1}}'
+          keyed:fault({
+            { path = "/v1/ats/tags", status = 200, times = 1,
+              body = ('{"status":"success","data":{"next":"%s","results":[' .. item .. ']}}')
+                :format(escaped, escaped, escaped) },
+            { path = "/v1/ats/tags", status = 200, times = 1,
+              body = ('{"status":"success","data":{"next":null,"results":[' .. item .. ']}}'):format("2", "x") },
+          })
+          local seen = {}
+          local client = assert(kombo.new({
+            api_key = key, integration_id = "i", server_url = keyed.url,
+            logger = function(level, message, fields) seen[#seen + 1] = { level, message, fields } end,
+            hooks = {
+              before_request = function(ex) seen[#seen + 1] = { ex.url, ex.method } end,
+              after_success = function(ex, r) seen[#seen + 1] = { ex.url, r } end,
+            },
+          }))
+          local items = {}
+          local function walk()
+            for tag in assert(client.ats:get_tags()):items() do items[#items + 1] = tag end
+          end
+          if how == "a plain walk" then
+            walk()
+          else
+            kombo.spawn(walk)
+            assert.is_true(kombo.run())
+          end
+          local function holds(v, s)
+            s = s or {}
+            if type(v) == "string" then return v:find(key, 1, true) ~= nil end
+            if type(v) ~= "table" or s[v] then return false end
+            s[v] = true
+            for k, x in pairs(v) do
+              if holds(k, s) or holds(x, s) then return true end
+            end
+            return false
+          end
+          assert.equal(2, #items)
+          assert.equal("t-[REDACTED]", items[1].id)
+          assert.equal(1, items[1].remote_data["[REDACTED]"])
+          assert.is_false(holds(items))
+          assert.is_false(holds(seen))
+          local asked = {}
+          for _, r in ipairs(keyed:requests()) do
+            if r.path == "/v1/ats/tags" then asked[#asked + 1] = r.path .. "?" .. (r.query or "") end
+          end
+          assert.equal(2, #asked)
+          assert.equal("/v1/ats/tags?cursor=%5BREDACTED%5D", asked[2])
+        end)
+      end
+    end
+
+    it("is kept out of an error's body when the server sent it JSON-escaped outside the error's fields", function()
+      keyed:fault({ path = "/v1/ats/tags", status = 401, times = 1,
+        body = '{"status":"error","error":{"code":"PLATFORM.AUTH","message":"bad key"},"echo":"\\u0073'
+          .. KEY:sub(2) .. '"}' })
+      local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = keyed.url }))
+      local _, err = client.ats:get_tags()
+      assert.equal("bad key", err.message)
+      assert.is_false(contains_key(err))
+      assert.is_false(contains_key(core.json_decode(err.body) or {}))
+      assert.matches("[REDACTED]", err.body, 1, true)
+    end)
+
+    it("keeps an error's body that holds it plainly and a backslash elsewhere, redacted", function()
+      keyed:fault({ path = "/v1/ats/tags", status = 401, times = 1,
+        body = '{"status":"error","error":{"code":"PLATFORM.AUTH","message":"bad key\\n' .. KEY .. '"}}' })
+      local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = keyed.url }))
+      local _, err = client.ats:get_tags()
+      assert.equal("bad key\n[REDACTED]", err.message)
+      assert.equal('{"status":"error","error":{"code":"PLATFORM.AUTH","message":"bad key\\n[REDACTED]"}}', err.body)
+    end)
+
     it("is redacted from a successful result's metadata headers", function()
       local client = assert(kombo.new({ api_key = KEY, integration_id = "i", server_url = keyed.url }))
       local rule = reflecting_rule(200)

@@ -362,3 +362,29 @@ describe("core.json_decode with a finalizer that decodes too", function()
     assert.is_true(agree(want, decode(body), true))
   end)
 end)
+
+describe("core.json_decode with keys to look for", function()
+  local KEY = "sk_live_0123/4567"
+  local keys = { "sk_old_key", KEY }
+  -- a NUL outside strings ends the text for the second parser alone
+  for _, parser in ipairs({ { "simdjson", "" }, { "the second parser", "\0" } }) do
+    local name, tail = parser[1], parser[2]
+    it("says a value whose string or name holds one, however escaped, holds it (" .. name .. ")", function()
+      for _, text in ipairs({
+        '{"a":["x \\u0073k_live_0123/4567 y"]}',
+        '{"a":"sk_live_0123\\/4567"}',
+        '{"a":{"\\u0073k_live_0123/4567":1}}',
+        '"\\u0073k_old_key"',
+      }) do
+        local value, held = decode(text .. tail, false, nil, keys)
+        assert.is_not_nil(value, text)
+        assert.is_true(held, text)
+      end
+      for _, text in ipairs({ '{"a":"sk_live_0123\\/456"}', '{"a":1}', '"\\u0073k"' }) do
+        local value, held = decode(text .. tail, false, nil, keys)
+        assert.is_not_nil(value, text)
+        assert.is_nil(held, text)
+      end
+    end)
+  end
+end)

@@ -297,18 +297,25 @@ end
 
 -- Turns the final HTTP answer into (result) or (nil, err fields). A driver
 -- may have decoded a 2xx body already (res.json, asked for by req.json);
--- libcurl's leaves a body holding the key it sent to this, whose decoded
--- value is then redacted, so no value of a result holds the key.
+-- libcurl's leaves a body any of whose strings holds the key it sent to
+-- this, whose decoded value is then redacted, so no value of a result holds
+-- the key. Only the decoder finds a key written escaped (\u0073k_..., \/ for
+-- a slash), and only in a text with a backslash; a text that still decodes
+-- to a key once the plain ones are redacted is not kept.
 local function _decode(client, res, null_as_nil)
   local status, value = res.status, res.json
   if value == nil then
     local body = res.body
-    value = json_decode(body, null_as_nil)
-    local redacted = body and _redact_string(client, body)
-    if redacted ~= body then
-      res.body = redacted
-      if type(value) == "table" then _redact_value(client, value, 0) end
+    local redacted = _redact_string(client, body)
+    local keys = (redacted ~= body or find(body, "\\", 1, true)) and client._sent_keys or nil
+    local held
+    value, held = json_decode(body, null_as_nil, nil, keys)
+    if held == true then
+      if type(value) == "table" then _redact_value(client, value, 0) else value = _redact_string(client, value) end
+      local again, still = json_decode(redacted, false, nil, keys)
+      if again == nil or still == true then redacted = REDACTED .. " (the body held the API key, escaped)" end
     end
+    res.body = redacted
   end
   if status >= 200 and status < 300 then
     if type(value) ~= "table" or value.status == nil then
@@ -318,22 +325,13 @@ local function _decode(client, res, null_as_nil)
     return value
   end
   local e = type(value) == "table" and type(value.error) == "table" and value.error or {}
-  local escaped = false
-  local function str(v)
-    if type(v) ~= "string" then return nil end
-    -- The body's text no longer holds a key; a decoded string that does
-    -- had it escaped (\u0053...), which no match on the text can find.
-    if not escaped and _redact_string(client, v) ~= v then escaped = true end
-    return v
-  end
-  local err = {
+  local function str(v) return type(v) == "string" and v or nil end
+  return nil, {
     kind = "api",
     code = str(e.code), title = str(e.title),
     message = str(e.message) or ("HTTP " .. status),
     log_url = str(e.log_url),
   }
-  if escaped then res.body = REDACTED .. " (the body held the API key, escaped)" end
-  return nil, err
 end
 
 --- Runs req (from build.request, with op/opts/policy attached) to the end.
