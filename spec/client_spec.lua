@@ -101,6 +101,48 @@ describe("kombo.new", function()
   end)
 end)
 
+describe("server_url over plain http", function()
+  local REMOTE = { "http://api.kombo.dev/v1", "http://192.0.2.1:8080/v1", "http://[2001:db8::1]/v1",
+    "http://128.0.0.1/v1", "http://127.0.0.1.example.com/v1", "http://localhost.example.com/v1",
+    "http://127.0.0.256/v1" }
+  local LOOPBACK = { "http://127.0.0.1:4010/v1", "http://127.1.2.3/v1", "http://localhost:4010/v1",
+    "http://LOCALHOST/v1", "http://[::1]:4010/v1" }
+
+  it("is refused for a host that is not loopback, naming the field and allow_http", function()
+    for _, url in ipairs(REMOTE) do
+      local client, err = kombo.new(with({ server_url = url }))
+      assert.is_nil(client, url)
+      assert.equal("invalid_request", err.kind)
+      assert.equal("server_url", err.field)
+      assert.matches("allow_http = true", err.message, 1, true)
+    end
+  end)
+
+  it("is taken for a loopback host, and for any host with allow_http = true; https always", function()
+    for _, url in ipairs(LOOPBACK) do assert(kombo.new(with({ server_url = url }))):close() end
+    for _, url in ipairs(REMOTE) do assert(kombo.new(with({ server_url = url, allow_http = true }))):close() end
+    assert(kombo.new(with({ server_url = "https://api.kombo.dev/v1" }))):close()
+    local _, err = kombo.new(with({ server_url = "http://192.0.2.1/v1", allow_http = "yes" }))
+    assert.equal("allow_http", err.field)
+  end)
+
+  it("is refused per call under the client's allow_http, before anything is sent", function()
+    local client = assert(kombo.new(with({ server_url = "http://127.0.0.1:9/v1" })))
+    local _, err = client.general:check_api_key(nil, { server_url = "http://192.0.2.1/v1" })
+    assert.equal("invalid_request", err.kind)
+    assert.equal("server_url", err.field)
+    assert.equal(0, err.attempts)
+    client:close()
+    -- With allow_http the call goes out: its error is the network's.
+    client = assert(kombo.new(with({ server_url = "http://127.0.0.1:9/v1", allow_http = true })))
+    _, err = client.general:check_api_key(nil, { server_url = "http://kombo.invalid/v1", timeout_ms = 5000,
+      retries = { strategy = "none" } })
+    assert.equal("connection", err.kind)
+    assert.equal(1, err.attempts)
+    client:close()
+  end)
+end)
+
 describe("kombo.from_env", function()
   -- A child interpreter, since the environment is read at the call.
   local function child(env, code)
@@ -119,6 +161,14 @@ describe("kombo.from_env", function()
       local c = assert(require("kombo").from_env({ integration_id = "i2" }))
       io.write(c._api_key, " ", c._integration_id, " ", c._base_url)]])
     assert.equal("k1 i2 http://127.0.0.1:9/v1", out)
+  end)
+
+  it("refuses KOMBO_SERVER_URL over plain http to a host that is not loopback, unless opts allow it", function()
+    local out = child("KOMBO_API_KEY=k1 KOMBO_SERVER_URL=http://api.kombo.dev/v1", [[
+      local kombo = require("kombo")
+      local c, err = kombo.from_env()
+      io.write(tostring(c), " ", err.field, " ", assert(kombo.from_env({ allow_http = true }))._base_url)]])
+    assert.equal("nil server_url http://api.kombo.dev/v1", out)
   end)
 
   it("without KOMBO_API_KEY says which variable to set", function()

@@ -162,7 +162,7 @@ LOCATIONS["/tls"] = [[
   KOMBO.reply({ ok = true, n = #tags.data.results })
 ]]
 LOCATIONS["/dns"] = [[
-  local c = KOMBO.client({ server_url = "http://kombo.invalid/v1", retries = { strategy = "none" } })
+  local c = KOMBO.client({ server_url = "https://kombo.invalid/v1", retries = { strategy = "none" } })
   local tags, err = c.ats:get_tags()
   KOMBO.reply(tags and { ok = true } or KOMBO.failure(err))
 ]]

@@ -54,7 +54,7 @@ local OPTION_TYPES = {
   verify_tls = "boolean", ca_file = "string", max_response_bytes = "number",
   headers = "table", max_connections = "number", null_as_nil = "boolean",
   max_in_flight_writes = "number", shared_dict = "string",
-  prefetch = "boolean",
+  prefetch = "boolean", allow_http = "boolean",
 }
 local CALL_OPTION_TYPES = {
   timeout_ms = "number", retries = "table", server_url = "string",
@@ -117,14 +117,28 @@ local function _check_headers(field, headers)
   end
 end
 
-local function _check_url(field, url)
-  local port = url:match("^https?://[%w%.%-]+:?(%d*)/?[%w%-%._~/%%]*$")
-    or url:match("^https?://%[[%x:%.]+%]:?(%d*)/?[%w%-%._~/%%]*$")
-  if not port then
+-- Hosts whose traffic stays on this machine: 127.0.0.0/8, ::1, localhost.
+local function _loopback(host)
+  host = host:lower()
+  if host == "localhost" or host == "[::1]" then return true end
+  local a, b, c, d = host:match("^(127)%.(%d+)%.(%d+)%.(%d+)$")
+  return a ~= nil and tonumber(b) <= 255 and tonumber(c) <= 255 and tonumber(d) <= 255
+end
+
+local function _check_url(field, url, allow_http)
+  local scheme, host, port = url:match("^(https?)://([%w%.%-]+):?(%d*)/?[%w%-%._~/%%]*$")
+  if not scheme then scheme, host, port = url:match("^(https?)://(%[[%x:%.]+%]):?(%d*)/?[%w%-%._~/%%]*$") end
+  if not scheme then
     return invalid(field, "an http(s) URL such as http://127.0.0.1:4010/v1, got " .. url)
   end
   if port ~= "" and not (#port <= 5 and tonumber(port) >= 1 and tonumber(port) <= 65535) then
     return invalid(field, "a URL whose port is 1 to 65535, got " .. url)
+  end
+  -- Every request carries the API key: over plain http anyone on the way
+  -- reads it. Turning TLS off takes an option named for it.
+  if scheme == "http" and not allow_http and not _loopback(host) then
+    return invalid(field, "an https URL, or http to a loopback host (127.0.0.0/8, ::1, localhost); got " .. url
+      .. ", which would send the API key unencrypted to " .. host .. " (kombo.new's allow_http = true sends it so)")
   end
 end
 
@@ -159,10 +173,10 @@ local function _retry_policy(retries)
   return policy
 end
 
-local function _check_common(opts)
+local function _check_common(opts, allow_http)
   local err
   if opts.timeout_ms then err = _check_positive("timeout_ms", opts.timeout_ms) end
-  if not err and opts.server_url then err = _check_url("server_url", opts.server_url) end
+  if not err and opts.server_url then err = _check_url("server_url", opts.server_url, allow_http) end
   if opts.integration_id == "" then
     -- No header would be sent: a call that needs one would fail at the server.
     err = err or invalid("integration_id", "a non-empty string")
@@ -175,11 +189,12 @@ end
 
 local Client = {}
 
--- Validates per-call options and params; returns the request to send.
-local function _prepare(op, params, opts)
+-- Validates per-call options and params (a server_url under the client's
+-- allow_http); returns the request to send.
+local function _prepare(op, params, opts, allow_http)
   local per_call = nil
   if opts ~= nil then
-    local err = _check_types(opts, CALL_OPTION_TYPES, "opts.") or _check_common(opts)
+    local err = _check_types(opts, CALL_OPTION_TYPES, "opts.") or _check_common(opts, allow_http)
     if err then err.operation = op.name; return nil, err end
     per_call = opts
   end
@@ -224,7 +239,7 @@ local function _bind_operations(self, group)
         return nil, invalid("call", ("a method call with a colon: client.%s:%s(params, opts), not client.%s.%s(...)")
           :format(group, op.name, group, op.name), op.name)
       end
-      local req, err = _prepare(op, params, opts)
+      local req, err = _prepare(op, params, opts, self._allow_http)
       if not req then return nil, err end
       if is_paginated then return page.first(self, op, req) end
       return attempts.run(self, op, req)
@@ -275,7 +290,7 @@ function _M.new(opts)
     base = SERVERS[opts.server]
     if not base then return nil, invalid("server", 'one of "eu", "us", got "' .. opts.server .. '"') end
   end
-  err = _check_common(opts)
+  err = _check_common(opts, opts.allow_http)
   if not err and opts.user_agent then err = _check_header_value("user_agent", opts.user_agent, "User-Agent") end
   if not err and opts.max_response_bytes then
     err = _check_whole("max_response_bytes", opts.max_response_bytes, 0,
@@ -323,6 +338,7 @@ function _M.new(opts)
     _shared_dict = opts.shared_dict,
     _null_as_nil = opts.null_as_nil == true,
     _prefetch = opts.prefetch ~= false,
+    _allow_http = opts.allow_http == true,
     _user_agent = opts.user_agent or ("kombo-lua/" .. _M.VERSION .. " (" .. _VERSION
       .. "; libcurl/" .. core.curl_version .. ")"),
     _handle_opts = {
