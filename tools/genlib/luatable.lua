@@ -425,7 +425,8 @@ function _M.files(m)
   out[#out + 1] = "-- The groups of operations (client.<group>), each in lua/kombo/operations/<group>.lua and"
   out[#out + 1] = "-- loaded on first use: operations.load(group) returns its list of operations."
   out[#out + 1] = ""
-  out[#out + 1] = INTERPRETED
+  out[#out + 1] = 'local compat = require("kombo.compat")'
+  out[#out + 1] = "compat.interpreted_module()"
   out[#out + 1] = "local operations = {"
   local names = {}
   for i, g in ipairs(m.group_order) do names[i] = g end
@@ -440,7 +441,7 @@ function _M.files(m)
   out[#out + 1] = "--- first use), or nil for a name that is no group."
   out[#out + 1] = "function operations.load(group)"
   out[#out + 1] = "  if not known[group] then return nil end"
-  out[#out + 1] = '  return require("kombo.operations." .. group)'
+  out[#out + 1] = '  return compat.require("kombo.operations." .. group)'
   out[#out + 1] = "end"
   out[#out + 1] = ""
   out[#out + 1] = "--- Every operation, group by group (loads every group)."
