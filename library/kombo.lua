@@ -211,6 +211,7 @@ function cli.main(argv, streams) end
 ---@field headers? table<string, string> extra headers for every request
 ---@field verify_tls? boolean `false` turns TLS certificate verification off
 ---@field ca_file? string a CA bundle (PEM) to verify the server with
+---@field allow_http? boolean `true` takes an `http://` `server_url` to a host that is not loopback (the key goes unencrypted)
 ---@field max_response_bytes? integer default 134217728 (128 MiB); `0` lifts the limit
 ---@field max_connections? integer transfers in flight at once under `kombo.spawn` (default 32)
 ---@field max_in_flight_writes? integer writes of one integration in flight at once, shared by the process's clients (default 30)

@@ -28,6 +28,8 @@ local OPTIONS = {
   { "headers", "table<string, string>", "extra headers for every request", true },
   { "verify_tls", "boolean", "`false` turns TLS certificate verification off", true },
   { "ca_file", "string", "a CA bundle (PEM) to verify the server with", true },
+  { "allow_http", "boolean",
+    "`true` takes an `http://` `server_url` to a host that is not loopback (the key goes unencrypted)", true },
   { "max_response_bytes", "integer", "default 134217728 (128 MiB); `0` lifts the limit", true },
   { "max_connections", "integer", "transfers in flight at once under `kombo.spawn` (default 32)", true },
   { "max_in_flight_writes", "integer",
