@@ -696,6 +696,8 @@ describe("client:sync", function()
       { "ats.get_applications", nil, { store = store, overlap_ms = 30 * 86400000 + 1 }, "opts.overlap_ms",
         "from 0 to 2592000000 (30 days)" },
       { "ats.get_applications", nil, { store = store, timeout = 5 }, "opts.timeout", "not a known option" },
+      { "ats.get_applications", nil, { state_fiel = path }, "opts.state_fiel", "did you mean state_file?" },
+      { "ats.get_applications", nil, { store = store, overlapms = 5 }, "opts.overlapms", "did you mean overlap_ms?" },
       { "ats.get_applications", nil, { store = store, timeout_ms = -5 }, "timeout_ms", "positive" },
       { "ats.get_applications", { updated_after = "2026-01-01T00:00:00Z" }, { store = store }, "updated_after",
         "watermark" },
@@ -736,6 +738,18 @@ describe("client:sync", function()
     assert.is_nil(ok2)
     assert.same({ mine = true }, raised)
     assert.equal("fn", select(2, applications({ store = store }):run()).field)
+    -- A dot for the colon is said, with nothing sent.
+    local before = #sb:requests()
+    local s = applications({ store = table_store() })
+    local ok3, dot = s.run(function() end)
+    assert.is_nil(ok3)
+    assert.equal("call", dot.field)
+    assert.matches("sync:run(fn), not sync.run(fn)", dot.message, 1, true)
+    local ok4, dot2 = pcall(s.items)
+    assert.is_false(ok4)
+    assert.equal("call", dot2.field)
+    assert.matches("sync:items()", dot2.message, 1, true)
+    assert.equal(before, #sb:requests())
   end)
 end)
 

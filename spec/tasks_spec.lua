@@ -161,6 +161,10 @@ describe("kombo.spawn / kombo.run", function()
     assert.matches("a userdata whose __tostring raised", errs[2], 1, true)
     assert.matches("stack traceback", errs[2], 1, true)
     assert.equal("done", ok_task:wait())
+    -- A dot for the colon is said, not an index error from inside.
+    local none, said = ok_task.wait()
+    assert.is_nil(none)
+    assert.matches("task:wait(), not task.wait()", said, 1, true)
     -- Nothing of that run is left for the next.
     assert.is_true(kombo.run())
   end)

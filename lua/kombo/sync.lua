@@ -117,6 +117,8 @@ local function _callable(store, method)
   return ok and (type(fn) == "function" or (type(fn) == "table" and getmetatable(fn) ~= nil))
 end
 
+local OPTIONS = { "state_file", "store", "overlap_ms", "before_save" }
+
 -- opts split into the sync's own and the call options the rest are.
 local function _options(opts)
   if type(opts) ~= "table" then
@@ -131,6 +133,12 @@ local function _options(opts)
       call = call or {}
       call[k] = v
     end
+  end
+  -- A misspelt option of the sync's own would otherwise be taken for a
+  -- call option, and refused without the name it was meant to be.
+  for k in pairs(call or {}) do
+    local near = type(k) == "string" and build.closest(k, OPTIONS)
+    if near then return nil, invalid("opts." .. k, "not a known option (did you mean " .. near .. "?)") end
   end
   if own.state_file ~= nil and own.store ~= nil then
     return nil, invalid("opts.store", "not with opts.state_file: the state lives in one of them")
@@ -391,6 +399,9 @@ end
 --- run (deleted ones with remote_deleted_at set); a failure raises the
 --- error object out of the loop, as page:items() does.
 function Sync:items()
+  if getmetatable(self) ~= Sync then
+    error(invalid("call", "a method call with a colon: sync:items(), not sync.items()"), 0)
+  end
   local st, err = self:_load()
   if not st then error(err, 0) end
   local first, req
@@ -457,6 +468,9 @@ end
 --- sync:run(fn) -> true | nil, err: fn(item) for each item of sync:items();
 --- what the walk or fn raised is returned instead of raised.
 function Sync:run(fn)
+  if getmetatable(self) ~= Sync then
+    return nil, invalid("call", "a method call with a colon: sync:run(fn), not sync.run(fn)")
+  end
   if type(fn) ~= "function" then return nil, invalid("fn", "a function, called with each item", self.op.name) end
   local ok, err = pcall(function()
     for item in self:items() do fn(item) end

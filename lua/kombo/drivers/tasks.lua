@@ -345,6 +345,7 @@ Task.__index = Task
 -- task ends; outside any task it runs the scheduler (every task moves)
 -- until the task ends.
 function Task:wait()
+  if getmetatable(self) ~= Task then return nil, "kombo: a method call with a colon: task:wait(), not task.wait()" end
   if self.co then
     local me = _current()
     if me == self then
