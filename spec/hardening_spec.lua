@@ -713,6 +713,35 @@ describe("hardening", function()
       end)
     end
 
+    -- The tags walked with `key`, plainly or in a task, with what the
+    -- logger and hooks saw and the queries the server was asked.
+    local function walk_tags(key, how)
+      local seen = {}
+      local client = assert(kombo.new({
+        api_key = key, integration_id = "i", server_url = keyed.url,
+        logger = function(level, message, fields) seen[#seen + 1] = { level, message, fields } end,
+        hooks = {
+          before_request = function(ex) seen[#seen + 1] = { ex.url, ex.method } end,
+          after_success = function(ex, r) seen[#seen + 1] = { ex.url, r } end,
+        },
+      }))
+      local items = {}
+      local function walk()
+        for tag in assert(client.ats:get_tags()):items() do items[#items + 1] = tag end
+      end
+      if how == "a plain walk" then
+        walk()
+      else
+        kombo.spawn(walk)
+        assert.is_true(kombo.run())
+      end
+      local asked = {}
+      for _, r in ipairs(keyed:requests()) do
+        if r.path == "/v1/ats/tags" then asked[#asked + 1] = r.path .. "?" .. (r.query or "") end
+      end
+      return items, seen, asked
+    end
+
     for _, how in ipairs({ "a plain walk", "a walk in a task" }) do
       it("is redacted from a successful page that reflects it, its cursor and what follows (" .. how .. ")", function()
         local item = '{"id":"t-%s","remote_id":"1","name":"key %s","remote_created_at":null,"remote_updated_at":null,'
@@ -723,34 +752,12 @@ describe("hardening", function()
           { path = "/v1/ats/tags", status = 200, times = 1,
             body = ('{"status":"success","data":{"next":null,"results":[' .. item .. ']}}'):format("2", KEY) },
         })
-        local seen = {}
-        local client = assert(kombo.new({
-          api_key = KEY, integration_id = "i", server_url = keyed.url,
-          logger = function(level, message, fields) seen[#seen + 1] = { level, message, fields } end,
-          hooks = {
-            before_request = function(ex) seen[#seen + 1] = { ex.url, ex.method } end,
-            after_success = function(ex, r) seen[#seen + 1] = { ex.url, r } end,
-          },
-        }))
-        local items = {}
-        local function walk()
-          for tag in assert(client.ats:get_tags()):items() do items[#items + 1] = tag end
-        end
-        if how == "a plain walk" then
-          walk()
-        else
-          kombo.spawn(walk)
-          assert.is_true(kombo.run())
-        end
+        local items, seen, asked = walk_tags(KEY, how)
         assert.equal(2, #items)
         assert.equal("t-[REDACTED]", items[1].id)
         assert.equal("key [REDACTED]", items[2].name)
         assert.is_false(contains_key(items))
         assert.is_false(contains_key(seen))
-        local asked = {}
-        for _, r in ipairs(keyed:requests()) do
-          if r.path == "/v1/ats/tags" then asked[#asked + 1] = r.path .. "?" .. (r.query or "") end
-        end
         assert.equal(2, #asked)
         assert.is_false(contains_key(asked))
       end)
@@ -810,25 +817,7 @@ describe("hardening", function()
             { path = "/v1/ats/tags", status = 200, times = 1,
               body = ('{"status":"success","data":{"next":null,"results":[' .. item .. ']}}'):format("2", "x") },
           })
-          local seen = {}
-          local client = assert(kombo.new({
-            api_key = key, integration_id = "i", server_url = keyed.url,
-            logger = function(level, message, fields) seen[#seen + 1] = { level, message, fields } end,
-            hooks = {
-              before_request = function(ex) seen[#seen + 1] = { ex.url, ex.method } end,
-              after_success = function(ex, r) seen[#seen + 1] = { ex.url, r } end,
-            },
-          }))
-          local items = {}
-          local function walk()
-            for tag in assert(client.ats:get_tags()):items() do items[#items + 1] = tag end
-          end
-          if how == "a plain walk" then
-            walk()
-          else
-            kombo.spawn(walk)
-            assert.is_true(kombo.run())
-          end
+          local items, seen, asked = walk_tags(key, how)
           local function holds(v, s)
             s = s or {}
             if type(v) == "string" then return v:find(key, 1, true) ~= nil end
@@ -844,10 +833,6 @@ describe("hardening", function()
           assert.equal(1, items[1].remote_data["[REDACTED]"])
           assert.is_false(holds(items))
           assert.is_false(holds(seen))
-          local asked = {}
-          for _, r in ipairs(keyed:requests()) do
-            if r.path == "/v1/ats/tags" then asked[#asked + 1] = r.path .. "?" .. (r.query or "") end
-          end
           assert.equal(2, #asked)
           assert.equal("/v1/ats/tags?cursor=%5BREDACTED%5D", asked[2])
         end)
