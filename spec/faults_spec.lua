@@ -565,6 +565,7 @@ describe("fault matrix", function()
         other:close()
         got = results[1] and results[1][1]
         if ok and results[2] then
+          assert.is_nil(results[2][2], tostring(results[2][2]))
           local lost2, rep2 = lost_and_repeated(expected, results[2][1] or {})
           tally.lost = tally.lost + lost2
           assert.equal(0, rep2)

@@ -25,6 +25,10 @@ local _M = {}
 -- as out of memory. Refusing it here names what made it long, before
 -- anything is sent; the room left is for the lines libcurl adds itself
 -- (Host, Accept-Encoding, Content-Length, a proxy's).
+-- The least time a retry is given: less cannot reach a server across a
+-- network, let alone answer.
+local MIN_RETRY_MS = 25
+
 local MAX_HEAD_BYTES = 1024 * 1024 - 16 * 1024
 local REDACTED = "[REDACTED]"
 local NO_OPTS = {} -- a call without options; only ever read
@@ -380,7 +384,12 @@ function _M.run(client, op, req)
 
   while true do
     local attempt_timeout = policy:timeout(timeout, now_ms() - started)
-    if not attempt_timeout then break end
+    -- A retry that max_elapsed_time leaves only a sliver of time would fail
+    -- as a timeout whatever the server does, hiding the failure before it:
+    -- that one is the answer.
+    if not attempt_timeout or (attempt > 0 and attempt_timeout < timeout and attempt_timeout < MIN_RETRY_MS) then
+      break
+    end
     attempt = attempt + 1
     local lines, field, expected, bytes
     if fixed then
