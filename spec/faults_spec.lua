@@ -15,6 +15,11 @@ local FAST = { strategy = "backoff", retry_connection_errors = true,
   backoff = { initial_interval = 5, max_interval = 20, exponent = 2, max_elapsed_time = 2000 } }
 local BRIEF = { backoff = { initial_interval = 5, max_interval = 20, exponent = 2, max_elapsed_time = 150 } }
 local NONE = { strategy = "none" }
+-- The walks under faults are about every item exactly once, not the
+-- budget: under valgrind one attempt can take a second, and the policy
+-- gives up at once when another like it would pass max_elapsed_time.
+local PATIENT = { strategy = "backoff", retry_connection_errors = true,
+  backoff = { initial_interval = 5, max_interval = 20, exponent = 2, max_elapsed_time = 120000 } }
 local MB = 1024 * 1024
 
 local tally = { injected = 0, handled = 0, crashes = 0, lost = 0 }
@@ -467,6 +472,17 @@ local function paginate(client, page_size)
   return all_ids(first)
 end
 
+-- What a failed walk's logger said when it gave up, for the failure's message.
+local function why_failed(err, logs)
+  local out = { tostring(err) }
+  for _, l in ipairs(logs) do
+    if l.message == "failed" then
+      out[#out + 1] = ("failed after %s attempts: %s"):format(tostring(l.fields.attempts), tostring(l.fields.detail))
+    end
+  end
+  return table.concat(out, "\n")
+end
+
 local PAGE_CASES = {
   { name = "100 pages, blocking driver", seed = 11 },
   { name = "100 pages, inside kombo.spawn tasks", seed = 23, tasks = true },
@@ -544,7 +560,7 @@ describe("fault matrix", function()
     it("pagination under faults: " .. case.name .. ": every item exactly once, in order", function()
       sb:reset()
       local logs = {}
-      local client = client_for(nil, logs)
+      local client = client_for({ retries = PATIENT }, logs)
       local expected = assert(paginate(client, 250))
       local page_size = math.floor(#expected / 100)
       assert.is_true(math.ceil(#expected / page_size) >= 100)
@@ -554,7 +570,7 @@ describe("fault matrix", function()
       local ok, got, err
       if case.tasks then
         -- Two concurrent walks over the multi handle, each on its own client.
-        local other = client_for(nil, logs)
+        local other = client_for({ retries = PATIENT }, logs)
         local results = {}
         for i, c in ipairs({ client, other }) do
           kombo.spawn(function() results[i] = { paginate(c, page_size) } end)
@@ -565,7 +581,7 @@ describe("fault matrix", function()
         other:close()
         got = results[1] and results[1][1]
         if ok and results[2] then
-          assert.is_nil(results[2][2], tostring(results[2][2]))
+          assert.is_nil(results[2][2], why_failed(results[2][2], logs))
           local lost2, rep2 = lost_and_repeated(expected, results[2][1] or {})
           tally.lost = tally.lost + lost2
           assert.equal(0, rep2)
@@ -583,7 +599,7 @@ describe("fault matrix", function()
       assert.is_true(ok, "raised: " .. tostring(got or err))
       local lost, repeated = lost_and_repeated(expected, got or {})
       tally.lost = tally.lost + lost
-      assert.is_nil(err, tostring(err))
+      assert.is_nil(err, why_failed(err, logs))
       assert.is_true(injected >= 5, "only " .. injected .. " faults injected")
       assert.equal(0, lost)
       assert.equal(0, repeated)

@@ -64,12 +64,37 @@ describe("retries", function()
     assert.equal(err.reason, seen["giving up"].reason)
     assert.is_string(seen.retrying.detail)
     assert.matches("max_attempts 2", seen["giving up"].detail, 1, true)
+    -- "failed" says why there was no other attempt, a first one included.
+    assert.equal(seen["giving up"].detail, seen.failed.detail)
+    assert.equal(2, seen.failed.attempts)
+    sb:fault({ path = "/v1/ats/tags", status = 404, times = 1 })
+    logs = {}
+    assert.is_nil((client.ats:get_tags()))
+    for _, l in ipairs(logs) do seen[l.message] = l.f end
+    assert.equal("status 404 is not retryable", seen.failed.detail)
+    assert.equal(1, seen.failed.attempts)
     sb:fault({ path = "/v1/ats/tags", status = 503, times = 1 })
     logs = {}
     assert(client.ats:get_tags())
     for _, l in ipairs(logs) do seen[l.message] = l.f end
     assert.equal(503, seen.retrying.status)
     assert.is_nil(seen.retrying.reason)
+  end)
+
+  it("makes no retry that max_elapsed_time leaves under 25 ms: the failure before it is the answer", function()
+    sb:fault({ path = "/v1/ats/tags", status = 503, times = -1 })
+    sb:clear_requests()
+    local _, err = client.ats:get_tags(nil, {
+      retries = { backoff = { initial_interval = 1, max_interval = 1, exponent = 1, max_elapsed_time = 20 } },
+    })
+    assert.equal("api", err.kind)
+    assert.equal(503, err.status)
+    assert.equal(1, err.attempts)
+    assert.equal(1, count("GET", "/v1/ats/tags"))
+    local failed
+    for _, l in ipairs(logs) do if l.message == "failed" then failed = l.f end end
+    assert.equal(1, failed.attempts)
+    assert.is_string(failed.detail)
   end)
 
   it("takes four attempts for three 503s then a 200", function()

@@ -381,6 +381,7 @@ function _M.run(client, op, req)
   local driver = req.driver or drivers.current()
   local started = now_ms()
   local attempt, res, fail = 0, nil, nil -- luacheck: ignore 311
+  local detail -- why no other attempt was made, for the log
 
   while true do
     local attempt_timeout = policy:timeout(timeout, now_ms() - started)
@@ -388,6 +389,7 @@ function _M.run(client, op, req)
     -- as a timeout whatever the server does, hiding the failure before it:
     -- that one is the answer.
     if not attempt_timeout or (attempt > 0 and attempt_timeout < timeout and attempt_timeout < MIN_RETRY_MS) then
+      detail = "max_elapsed_time leaves too little time for another attempt"
       break
     end
     attempt = attempt + 1
@@ -421,6 +423,7 @@ function _M.run(client, op, req)
         if not attempt_timeout then
           governor.release(place)
           attempt = attempt - 1
+          detail = "max_elapsed_time was used up waiting for a place among the writes in flight"
           break
         end
       end
@@ -449,7 +452,8 @@ function _M.run(client, op, req)
     local now = now_ms()
     -- The policy's answer is a sentence (detail); `reason` in what is
     -- logged is the one word err.reason would have, as everywhere else.
-    local delay, detail = policy:decide({
+    local delay
+    delay, detail = policy:decide({
       method = method, attempt = attempt, elapsed_ms = now - started, attempt_ms = now - attempt_started,
       status = res and res.status, failure = fail and fail.reason, sent = fail and fail.sent,
       headers = res and _headers(res), now_ms = time_ms(), random = random(),
@@ -493,7 +497,9 @@ function _M.run(client, op, req)
   end
   _redact(client, e)
   local err = meta.set(errors.new(e), m)
-  _log(client, "info", "failed", { operation = op.name, kind = err.kind, status = err.status, attempts = attempt })
+  _log(client, "info", "failed", {
+    operation = op.name, kind = err.kind, status = err.status, attempts = attempt, detail = detail,
+  })
   if hooks.after_error then hooks.after_error(exchange, err) end
   return nil, err
 end
