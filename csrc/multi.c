@@ -56,10 +56,9 @@ static int l_add(lua_State *L)
 	 * task takes it. */
 	c->decode = 0;
 	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (void *)c);
-	rc = curl_multi_add_handle(m->multi, c->easy);
-	if (rc != CURLM_OK)
-		return luaL_error(L, "curl_multi_add_handle: %s", curl_multi_strerror(rc));
-	c->busy = 1;
+	/* The entry before libcurl has the handle: what allocates may run a
+	 * finalizer that raises (5.1, 5.3, LuaJIT), and a handle in the multi
+	 * without its entry would finish for nobody, its task woken twice. */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);
 	lua_pushlightuserdata(L, c);
 	lua_createtable(L, 3, 0);
@@ -70,6 +69,14 @@ static int l_add(lua_State *L)
 	lua_pushvalue(L, 4);
 	lua_rawseti(L, -2, 3);
 	lua_rawset(L, -3);
+	rc = curl_multi_add_handle(m->multi, c->easy);
+	if (rc != CURLM_OK) {
+		lua_pushlightuserdata(L, c);
+		lua_pushnil(L);
+		lua_rawset(L, -3); /* assigning nil allocates nothing */
+		return luaL_error(L, "curl_multi_add_handle: %s", curl_multi_strerror(rc));
+	}
+	c->busy = 1;
 	lua_pop(L, 1);
 	return 0;
 }

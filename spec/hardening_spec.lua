@@ -266,10 +266,15 @@ describe("hardening", function()
       assert.is_true(kombo.run())
       armed = false
       collectgarbage("collect")
-      -- 5.4 only warns about it
-      if _VERSION ~= "Lua 5.4" then
-        assert.same({ 1, false }, { raised, ok })
+      -- 5.4 only warns about it. Elsewhere it comes out of kombo.run when
+      -- it was raised (5.1 and 5.3 hold the collector while the scheduler
+      -- hands answers over, so there it can only come from kombo.run's own
+      -- code between steps).
+      if _VERSION ~= "Lua 5.4" and raised == 1 then
+        assert.is_false(ok)
         assert.matches("finalizer error", err, 1, true)
+      else
+        assert.is_true(ok, tostring(err))
       end
       assert.equal(n, #done)
       for i = 1, n do assert.same({ i }, { tasks[i]:wait() }) end

@@ -53,6 +53,19 @@ local failures = {}     -- tasks that raised since kombo.run last returned
 local received = 0      -- response bytes since kombo.run last gave memory back
 local cancels = {}      -- prefetches to cancel at the next step (finalizers only append)
 local armed = {}        -- prefetches being waited for, with a deadline (prefetch -> true)
+-- 5.1, 5.3 and LuaJIT pass on what a finalizer raises from whatever
+-- allocation ran the collector (5.1 also as a pcall returns): in the
+-- scheduler's own work (answers handed over, transfers started) it would
+-- lose a task's answer or deliver it twice. On 5.1 and 5.3 that work runs
+-- with the collector held; a task runs with it as its caller left it. On
+-- 5.1, whose collector cannot say whether it runs, a caller's stopped
+-- collector runs again after a step. LuaJIT runs finalizers on leaving a
+-- trace even when stopped (and raising there can crash it), so there the
+-- scheduler's work allocates before it changes anything instead.
+local HOLD = _VERSION ~= "Lua 5.4" and rawget(_G, "jit") == nil
+local gc_running = HOLD and (pcall(collectgarbage, "isrunning") and function() return collectgarbage("isrunning") end
+  or function() return true end)
+local held = false      -- the collector is stopped by the scheduler
 -- A burst that moved this much gives its memory back when kombo.run ends.
 local RELEASE_BYTES = 64 * 1024 * 1024
 -- kombo client -> { active = n, queue = { first, last, ... }, spare = { core clients } }.
@@ -76,6 +89,20 @@ local yieldable = compat.yieldable
 -- a request that ends there never returns to resume's unlink; the resumer
 -- of a live chain is always reachable, so only such leftovers go.
 local parent = setmetatable({}, { __mode = "kv" })
+-- _hold() -> whether it stopped the collector; _release(that) restarts it.
+local function _hold()
+  if not HOLD or held or not gc_running() then return false end
+  collectgarbage("stop")
+  held = true
+  return true
+end
+local function _release(mine)
+  if mine then
+    held = false
+    collectgarbage("restart")
+  end
+end
+
 local function _current()
   if not (current and yieldable()) then return nil end
   local co, own = co_running(), current.co
@@ -320,10 +347,19 @@ local function _keep(...)
   return kept, true, r
 end
 
+-- What a task's resume gave back, the collector held again first.
+local function _back(mine, ...)
+  if mine then _hold() end
+  return _keep(...)
+end
+
 local function _resume(task, args)
   local co = task.co
   current = task
-  local r, lost, raised = _keep(co_resume(co, unpacked(args)))
+  -- The task runs with the collector as the caller has it.
+  local mine = held
+  _release(mine)
+  local r, lost, raised = _back(mine, co_resume(co, unpacked(args)))
   current = nil
   -- Recorded once more when a finalizer raised in it (each step of
   -- _record can be repeated); what raises again ends the task. What the
@@ -401,10 +437,16 @@ function _M.stepping() return stepping end
 
 local function _complete(item)
   local token, res = item[1], item[2]
+  local who = token.task
+  -- What allocates first: a finalizer raising there has changed nothing,
+  -- and the answer is handed over again.
+  local args = pack(res, item[3])
+  local entry = not who.prefetch and { who, args } or nil
+  item.handing = true
   if res then received = received + res.bytes end
   _finished(token.client, token.handle)
-  token.task.handle = nil
-  _deliver(token.task, pack(res, item[3]))
+  who.handle = nil
+  if entry then ready[#ready + 1] = entry else _settle(who, args) end
 end
 
 -- Hands finished transfers to their tasks or prefetches. What a finalizer
@@ -413,9 +455,20 @@ local function _completed(done)
   local failed, raised = false, nil
   for i = 1, #done do
     local ok, err = pcall(_complete, done[i])
+    if not ok and not done[i].handing then ok = pcall(_complete, done[i]) end
     if not ok and not failed then failed, raised = true, err end
   end
   if failed then error(raised, 0) end
+end
+
+-- One turn of the multi handle without waiting, what it finished handed
+-- over, the collector held (what a task's prefetch does from its code).
+local function _turn_held() _completed(multi:perform(0)) end
+local function _turn()
+  local mine = _hold()
+  local ok, err = pcall(_turn_held)
+  _release(mine)
+  if not ok then error(err, 0) end
 end
 
 --- start(client, req) -> prefetch, guard: sends req beside the running
@@ -433,7 +486,7 @@ function _M.start(client, req)
     mine[p] = true
   end
   _send(client, p, req)
-  if p.handle then _completed(multi:perform(0)) end
+  if p.handle then _turn() end
   p.since = now_ms()
   return p, compat.guard(function() cancels[#cancels + 1] = p end)
 end
@@ -453,6 +506,16 @@ function _M.finish(p)
   end
   if r[1] == RAISE then error(r[2], 0) end
   return r[1], r[2], unwaited
+end
+
+--- pump(prefetch): moves the transfers on without waiting. items() calls
+-- it every few items, so a task that works on its page without yielding
+-- still takes the next page's answer in when it comes: its page's time is
+-- then the server's, not the caller's work (what it is when the answer
+-- waits in the socket for the scheduler). Raises only what a finalizer
+-- raises, after every answer is handed over (as start does).
+function _M.pump(p)
+  if not p.done and p.handle then _turn() end
 end
 
 -- A prefetch whose timeout ran out while finish waited: its transfer
@@ -512,6 +575,8 @@ local function _step(wait_ms)
     -- from a slot whose holder was dropped (a coroutine of the caller's
     -- own, abandoned mid-call), which a full collection releases.
     collectgarbage("collect")
+    -- A full collection lets 5.1's collector run again.
+    if held then collectgarbage("stop") end
     if #ready == 0 then
       for task in pairs(parked_tasks) do _M.wake(task, nil, STUCK) end
     end
@@ -539,7 +604,9 @@ end
 function _M.step(wait_ms)
   if stepping then error("kombo: the task scheduler was entered again from inside itself", 2) end
   stepping = true
+  _hold()
   local ok, err = pcall(_step, wait_ms)
+  _release(held)
   stepping = false
   -- An error out of the scheduler itself (LuaJIT passes on what a
   -- finalizer raises, wherever the collector ran it) leaves no task marked
