@@ -379,8 +379,9 @@ function Page:pages()
   end, nil, nil, walk
 end
 
--- Items between two pumps of a prefetch whose driver is pumped (the
--- blocking one): often enough that the kernel's socket buffers never fill
+-- Items between two pumps of a prefetch whose driver is pumped (libcurl's:
+-- the blocking one, and the tasks one for a task that works without
+-- yielding): often enough that the kernel's socket buffers never fill
 -- while the caller works on items, rarely enough to cost nothing.
 local PUMP_ITEMS = 16
 
