@@ -73,6 +73,17 @@ describe("retries", function()
     for _, l in ipairs(logs) do seen[l.message] = l.f end
     assert.equal("status 404 is not retryable", seen.failed.detail)
     assert.equal(1, seen.failed.attempts)
+    -- A 2xx that fails to decode made no retry decision: no detail, not
+    -- the 503's before it.
+    sb:fault({ { path = "/v1/ats/tags", status = 503, times = 1 },
+      { path = "/v1/ats/tags", action = "non_json", times = 1 } })
+    logs, seen = {}, {}
+    local _, bad = client.ats:get_tags()
+    assert.equal("decode", bad.kind)
+    for _, l in ipairs(logs) do seen[l.message] = l.f end
+    assert.equal(503, seen.retrying.status)
+    assert.equal(2, seen.failed.attempts)
+    assert.is_nil(seen.failed.detail)
     sb:fault({ path = "/v1/ats/tags", status = 503, times = 1 })
     logs = {}
     assert(client.ats:get_tags())

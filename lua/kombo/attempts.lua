@@ -448,7 +448,9 @@ function _M.run(client, op, req)
     -- A prefetched answer (page.lua) that sat unread while the caller
     -- worked: that time is not the call's.
     if waited then started, attempt_started = started + waited, attempt_started + waited end
-    if res and res.status < 300 then break end
+    -- A 2xx ends the attempts with no retry decision: a body that then
+    -- fails to decode has no policy sentence, not the last retry's.
+    if res and res.status < 300 then detail = nil; break end
     local now = now_ms()
     -- The policy's answer is a sentence (detail); `reason` in what is
     -- logged is the one word err.reason would have, as everywhere else.
