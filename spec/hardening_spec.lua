@@ -237,10 +237,12 @@ describe("hardening", function()
     it("a finalizer raising in the scheduler's own code loses no task: each runs and its wait answers", function()
       local client = new_client()
       sb:clear_requests()
-      local n, done, raised, armed = 50, {}, 0, false
+      local n, done, raised, armed, in_step = 50, {}, 0, false, 0
+      local stepping = require("kombo.drivers.tasks").stepping
       local function gc()
         -- only in the scheduler's own code, not in a task (the main thread)
         local co, main = coroutine.running()
+        if armed and (co == nil or main) and stepping() then in_step = in_step + 1 end
         if armed and raised == 0 and (co == nil or main) then
           raised = raised + 1
           error("finalizer error", 0)
@@ -270,6 +272,9 @@ describe("hardening", function()
       -- it was raised (5.1 and 5.3 hold the collector while the scheduler
       -- hands answers over, so there it can only come from kombo.run's own
       -- code between steps).
+      -- 5.1 and 5.3 hold the collector in the scheduler's own work: no
+      -- finalizer runs there at all (LuaJIT's runs on leaving a trace).
+      if _VERSION ~= "Lua 5.4" and not rawget(_G, "jit") then assert.equal(0, in_step) end
       if _VERSION ~= "Lua 5.4" and raised == 1 then
         assert.is_false(ok)
         assert.matches("finalizer error", err, 1, true)

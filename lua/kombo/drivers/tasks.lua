@@ -437,16 +437,13 @@ function _M.stepping() return stepping end
 
 local function _complete(item)
   local token, res = item[1], item[2]
-  local who = token.task
-  -- What allocates first: a finalizer raising there has changed nothing,
-  -- and the answer is handed over again.
-  local args = pack(res, item[3])
-  local entry = not who.prefetch and { who, args } or nil
-  item.handing = true
+  -- Handed over first (what runs it runs at the next step): a finalizer
+  -- raising as that allocates has changed nothing, and it is tried again.
+  _deliver(token.task, pack(res, item[3]))
+  item.handed = true
   if res then received = received + res.bytes end
   _finished(token.client, token.handle)
-  who.handle = nil
-  if entry then ready[#ready + 1] = entry else _settle(who, args) end
+  token.task.handle = nil
 end
 
 -- Hands finished transfers to their tasks or prefetches. What a finalizer
@@ -455,7 +452,7 @@ local function _completed(done)
   local failed, raised = false, nil
   for i = 1, #done do
     local ok, err = pcall(_complete, done[i])
-    if not ok and not done[i].handing then ok = pcall(_complete, done[i]) end
+    if not ok and not done[i].handed then ok = pcall(_complete, done[i]) end
     if not ok and not failed then failed, raised = true, err end
   end
   if failed then error(raised, 0) end
