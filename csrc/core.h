@@ -8,6 +8,7 @@
 #include "compat.h"
 
 #define KOMBO_EASY_MT "kombo.easy"
+#define KOMBO_ANSWER_MT "kombo.answer"
 #define KOMBO_MULTI_MT "kombo.multi"
 
 /* The methods of an object that owns a resource: close, which __gc and
@@ -74,6 +75,12 @@ size_t kombo_escape_segment(const char *in, size_t len, char *out);
  * KOMBO_NEXT_QUERY_SIZE(qlen, clen) bytes; returns the length written. */
 #define KOMBO_NEXT_QUERY_SIZE(qlen, clen) ((qlen) + 8 + 3 * (clen))
 size_t kombo_next_query(const char *q, size_t qlen, const char *cur, size_t clen, char *out);
+
+/* A page's data.next read off its raw JSON before the decode
+ * (cursor.c): where the cursor's characters start in p[0..len), *n of
+ * them, or NULL when the envelope's leading members do not give one
+ * plainly. A hint, to be checked against the decoded value. */
+const char *kombo_peek_next(const char *p, size_t len, size_t *n);
 
 /* Standard base64 with padding; out must hold 4*((len+2)/3) bytes. */
 size_t kombo_b64_encode(const unsigned char *in, size_t len, char *out);

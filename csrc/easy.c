@@ -513,18 +513,29 @@ static int push_failure(lua_State *L, kb_easy *c, CURLcode rc)
 	return kombo_push_failure(L, kombo_failure(reason), message, req_size > 0);
 }
 
+/* What a response is built from: a handle's buffers (kombo_easy_finish)
+ * or an answer taken off its handle (answer:build). */
+typedef struct {
+	kb_buf *body;
+	const kb_buf *head;
+	long status, connects;
+	double total;
+	int decode, reflects_key;
+	const char *escaped_key;
+} kb_view;
+
 /* Pushes the body decoded, when it is the API's envelope (an object with
  * a status field); otherwise pushes nothing and returns 0: the body goes
  * to Lua as it came, for the error to carry. */
-static int decoded_envelope(lua_State *L, kb_easy *c, const char *body)
+static int decoded_envelope(lua_State *L, const kb_view *v, const char *body)
 {
 	int n;
 	/* The padding kombo_json_decode_buffer asks for is there, unwritten. */
-	if (c->body.p != NULL)
-		memset(c->body.p + c->body.len, 0, KOMBO_JSON_PADDING);
+	if (v->body->p != NULL)
+		memset(v->body->p + v->body->len, 0, KOMBO_JSON_PADDING);
 	/* A value that holds the key escaped comes with true after it: no
 	 * envelope, so the body goes to Lua, as one that reflects it plainly. */
-	n = kombo_json_decode_buffer(L, body, c->body.len, c->decode == 2, c->escaped_key);
+	n = kombo_json_decode_buffer(L, body, v->body->len, v->decode == 2, v->escaped_key);
 	if (n == 1 && lua_type(L, -1) == LUA_TTABLE) {
 		int envelope;
 		lua_pushliteral(L, "status");
@@ -546,25 +557,25 @@ static int decoded_envelope(lua_State *L, kb_easy *c, const char *body)
 static int build_response(lua_State *L)
 {
 	static const char empty[KOMBO_JSON_PADDING + 1];
-	kb_easy *c = lua_touserdata(L, 1);
-	const char *body = c->body.p ? c->body.p : empty;
-	long status = c->answer.status;
+	const kb_view *v = lua_touserdata(L, 1);
+	const char *body = v->body->p ? v->body->p : empty;
+	long status = v->status;
 	lua_createtable(L, 0, 6);
 	lua_pushinteger(L, (lua_Integer)status);
 	lua_setfield(L, -2, "status");
-	lua_pushlstring(L, c->head.p ? c->head.p : "", c->head.len);
+	lua_pushlstring(L, v->head->p ? v->head->p : "", v->head->len);
 	lua_setfield(L, -2, "head");
-	lua_pushinteger(L, (lua_Integer)c->body.len);
+	lua_pushinteger(L, (lua_Integer)v->body->len);
 	lua_setfield(L, -2, "bytes");
-	if (c->decode && !c->reflects_key && status >= 200 && status < 300 && decoded_envelope(L, c, body)) {
+	if (v->decode && !v->reflects_key && status >= 200 && status < 300 && decoded_envelope(L, v, body)) {
 		lua_setfield(L, -2, "json");
 	} else {
-		lua_pushlstring(L, body, c->body.len);
+		lua_pushlstring(L, body, v->body->len);
 		lua_setfield(L, -2, "body");
 	}
-	lua_pushboolean(L, c->answer.connects == 0);
+	lua_pushboolean(L, v->connects == 0);
 	lua_setfield(L, -2, "reused");
-	lua_pushnumber(L, c->answer.total * 1000.0);
+	lua_pushnumber(L, v->total * 1000.0);
 	lua_setfield(L, -2, "elapsed_ms");
 	return 1;
 }
@@ -608,6 +619,7 @@ static void look_for_key(kb_easy *c)
 int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 {
 	int status, n = 1;
+	kb_view view;
 	if (rc == CURLE_WRITE_ERROR && c->switched && !c->too_large)
 		rc = CURLE_OK; /* on_header ended it after the 101's block */
 	if (rc == CURLE_OK && c->head_state != HEAD_ENDED) {
@@ -636,8 +648,16 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->answer.status);
 	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &c->answer.connects);
 	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &c->answer.total);
+	view.body = &c->body;
+	view.head = &c->head;
+	view.status = c->answer.status;
+	view.connects = c->answer.connects;
+	view.total = c->answer.total;
+	view.decode = c->decode;
+	view.reflects_key = c->reflects_key;
+	view.escaped_key = c->escaped_key;
 	lua_pushcfunction(L, build_response);
-	lua_pushlightuserdata(L, c);
+	lua_pushlightuserdata(L, &view);
 	status = lua_pcall(L, 1, 1, 0);
 	c->building = 0;
 	release_request(c); /* escaped_key was read from it */
@@ -807,17 +827,213 @@ static int l_pump(lua_State *L)
 	return 1;
 }
 
+/* Waits for start's transfer, for what is left of its timeout, and
+ * counts the ms nobody waited for it: since it ended, or, not ended yet,
+ * since start returned. */
+static void receive(lua_State *L, kb_easy *c)
+{
+	double now = kombo_now_ms();
+	if (!c->started)
+		luaL_error(L, "kombo easy handle has no started transfer");
+	c->unwaited_ms = now - (c->done ? c->ended_ms : c->since_ms);
+	wait_done(L, c, now + c->timeout_ms - c->spent_ms);
+	c->received = 1;
+}
+
+/* Whether s[0..n) holds the API key the request sent. */
+static int holds_sent_key(kb_easy *c, const char *s, size_t n)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	const size_t plen = sizeof prefix - 1;
+	const struct curl_slist *l;
+	const char *key;
+	size_t klen, i;
+	for (l = c->headers; l != NULL; l = l->next) {
+		if (strncasecmp(l->data, prefix, plen) != 0)
+			continue;
+		key = l->data + plen;
+		klen = strlen(key);
+		for (i = 0; klen > 0 && i + klen <= n; i++)
+			if (memcmp(s + i, key, klen) == 0)
+				return 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* An answer receive took off its handle: the handle's buffers and what
+ * libcurl said of the transfer, built into Lua values by answer:build()
+ * while the handle runs the next request on its connection. */
+typedef struct {
+	kb_buf body, head;
+	long status, connects;
+	double total, unwaited_ms;
+	int decode, reflects_key;
+	char *escaped_key;            /* a copy, or NULL */
+	int building, built;
+	/* The handle it came from, kept alive by owner_ref: its body buffer
+	 * goes back there as the spare, for the handle's next answer. */
+	kb_easy *owner;
+	int owner_ref;
+} kb_answer;
+
+/* Lets go of what the answer holds (not while it is being built: the
+ * build reads it, and the next release, its __gc at the latest, ends it). */
+static void answer_release(lua_State *L, kb_answer *a)
+{
+	kb_easy *owner = a->owner;
+	if (a->building)
+		return;
+	if (owner != NULL && owner->easy != NULL && owner->spare.p == NULL && a->body.cap <= KEEP_BYTES) {
+		owner->spare = a->body;
+		owner->spare.len = 0;
+	} else {
+		free(a->body.p);
+	}
+	free(a->head.p);
+	free(a->escaped_key);
+	memset(&a->body, 0, sizeof a->body);
+	memset(&a->head, 0, sizeof a->head);
+	a->escaped_key = NULL;
+	a->owner = NULL;
+	luaL_unref(L, LUA_REGISTRYINDEX, a->owner_ref);
+	a->owner_ref = LUA_NOREF;
+}
+
+/* (handle) -> the next cursor, the answer | nothing. Run protected by
+ * l_receive, with the handle marked building: an allocation here may run
+ * a finalizer that closes the handle, which then leaves its buffers. */
+static int detach(lua_State *L)
+{
+	kb_easy *c = lua_touserdata(L, 1);
+	kb_answer *a;
+	const char *at;
+	size_t n;
+	if (c->easy == NULL || c->body.p == NULL || (at = kombo_peek_next(c->body.p, c->body.len, &n)) == NULL ||
+	    holds_sent_key(c, at, n))
+		return 0;
+	lua_pushlstring(L, at, n);
+	a = lua_newuserdata(L, sizeof *a);
+	memset(a, 0, sizeof *a);
+	a->owner_ref = LUA_NOREF;
+	luaL_getmetatable(L, KOMBO_ANSWER_MT);
+	lua_setmetatable(L, -2);
+	lua_pushvalue(L, 1);
+	a->owner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	look_for_key(c);
+	if (c->easy == NULL || (c->escaped_key != NULL && (a->escaped_key = strdup(c->escaped_key)) == NULL))
+		return 0;
+	/* Nothing below allocates: the answer and the handle change at once. */
+	a->owner = c;
+	a->body = c->body;
+	a->head = c->head;
+	c->body = c->spare;
+	memset(&c->spare, 0, sizeof c->spare);
+	memset(&c->head, 0, sizeof c->head);
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &a->status);
+	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &a->connects);
+	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &a->total);
+	a->unwaited_ms = c->unwaited_ms;
+	a->decode = c->decode;
+	a->reflects_key = c->reflects_key;
+	c->received = 0;
+	c->busy = 0;
+	release_request(c);
+	return 2;
+}
+
+/* easy:receive() -> the answer's next cursor, the answer | nothing: waits
+ * for start's transfer as finish does. For a 2xx to be decoded whose
+ * next cursor the raw body gives plainly (cursor.c, a hint) and holds
+ * nothing of the key sent (the decode would redact it), the answer leaves
+ * the handle, which is free at once for the next request, on the same
+ * connection; answer:build() makes it what finish would have returned.
+ * Otherwise the handle keeps it, and finish builds it. */
+static int l_receive(lua_State *L)
+{
+	kb_easy *c = kombo_easy_check(L, 1);
+	long status = 0;
+	int ok;
+	if (c->received)
+		return luaL_error(L, "kombo easy handle's answer was received already");
+	receive(L, c);
+	if (c->result != CURLE_OK || c->head_state != HEAD_ENDED || !c->decode)
+		return 0;
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300)
+		return 0;
+	lua_pushcfunction(L, detach);
+	lua_pushvalue(L, 1);
+	c->building = 1;
+	ok = lua_pcall(L, 1, 2, 0) == 0;
+	c->building = 0;
+	if (!ok) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	return lua_isnil(L, -1) ? 0 : 2;
+}
+
+/* answer:build() -> response | nil, failure; then the ms nobody waited for
+ * it, as easy:finish() gives them. Once. */
+static int l_answer_build(lua_State *L)
+{
+	kb_answer *a = luaL_checkudata(L, 1, KOMBO_ANSWER_MT);
+	kb_view view;
+	int status;
+	if (a->built)
+		return luaL_error(L, "kombo answer was built already");
+	a->built = 1;
+	view.body = &a->body;
+	view.head = &a->head;
+	view.status = a->status;
+	view.connects = a->connects;
+	view.total = a->total;
+	view.decode = a->decode;
+	view.reflects_key = a->reflects_key;
+	view.escaped_key = a->escaped_key;
+	a->building = 1;
+	lua_pushcfunction(L, build_response);
+	lua_pushlightuserdata(L, &view);
+	status = lua_pcall(L, 1, 1, 0);
+	a->building = 0;
+	answer_release(L, a);
+	if (status == LUA_ERRMEM) {
+		lua_pop(L, 1);
+		kombo_push_failure(L, kombo_failure("out_of_memory"), "not enough memory for the response", 1);
+	} else if (status != 0) {
+		return lua_error(L); /* a finalizer's own error, not the SDK's */
+	} else {
+		lua_pushnil(L);
+	}
+	lua_pushnumber(L, a->unwaited_ms);
+	return 3;
+}
+
+static int l_answer_close(lua_State *L)
+{
+	kb_answer *a = luaL_checkudata(L, 1, KOMBO_ANSWER_MT);
+	answer_release(L, a);
+	return 0;
+}
+
+static int l_answer_tostring(lua_State *L)
+{
+	kb_answer *a = luaL_checkudata(L, 1, KOMBO_ANSWER_MT);
+	lua_pushfstring(L, "kombo.answer (%p)", (void *)a);
+	return 1;
+}
+
 /* easy:finish() -> response | nil, failure; then the ms nobody waited
- * for it: since it ended, or, not ended yet, since start returned. Waits
- * for start's transfer, for what is left of its timeout. */
+ * for it (receive's). Receives first, if receive has not. */
 static int l_finish(lua_State *L)
 {
 	kb_easy *c = kombo_easy_check(L, 1);
-	double now = kombo_now_ms(), unwaited;
-	if (!c->started)
-		return luaL_error(L, "kombo easy handle has no started transfer");
-	unwaited = now - (c->done ? c->ended_ms : c->since_ms);
-	wait_done(L, c, now + c->timeout_ms - c->spent_ms);
+	double unwaited;
+	if (!c->received)
+		receive(L, c);
+	c->received = 0;
+	unwaited = c->unwaited_ms;
 	if (kombo_easy_finish(L, c, c->result) == 1)
 		lua_pushnil(L);
 	lua_pushnumber(L, unwaited);
@@ -828,6 +1044,7 @@ static int l_finish(lua_State *L)
  * headers, the buffers, the busy mark. */
 void kombo_easy_abandon(kb_easy *c)
 {
+	c->received = 0;
 	release_request(c);
 	buf_trim(&c->body);
 	buf_trim(&c->head);
@@ -840,6 +1057,8 @@ static int l_cancel(lua_State *L)
 	kb_easy *c = luaL_checkudata(L, 1, KOMBO_EASY_MT);
 	if (c->started) {
 		stop_transfer(L, c);
+		kombo_easy_abandon(c);
+	} else if (c->received) {
 		kombo_easy_abandon(c);
 	}
 	return 0;
@@ -861,6 +1080,7 @@ static int l_close(lua_State *L)
 	 * detaches a handle from its multi handle itself. */
 	if (c->started)
 		stop_transfer(L, c);
+	c->received = 0;
 	/* A build reads escaped_key in the request's headers: they go when it
 	 * ends. */
 	if (!c->building)
@@ -874,6 +1094,8 @@ static int l_close(lua_State *L)
 		c->easy = NULL;
 		c->busy = 0;
 	}
+	free(c->spare.p);
+	memset(&c->spare, 0, sizeof c->spare);
 	/* A finalizer run by the allocations of a build, closing the client:
 	 * the build still reads the buffers, which go at the next close (the
 	 * handle's __gc at the latest). */
@@ -913,6 +1135,7 @@ void kombo_easy_open(lua_State *L)
 		{ "busy", l_busy },
 		{ "start", l_start },
 		{ "pump", l_pump },
+		{ "receive", l_receive },
 		{ "finish", l_finish },
 		{ "cancel", l_cancel },
 		KB_CLOSABLE(l_close, l_tostring),
@@ -924,6 +1147,12 @@ void kombo_easy_open(lua_State *L)
 		{ "headers", l_headers },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg answer_methods[] = {
+		{ "build", l_answer_build },
+		KB_CLOSABLE(l_answer_close, l_answer_tostring),
+		{ NULL, NULL },
+	};
 	kb_newclass(L, KOMBO_EASY_MT, methods);
+	kb_newclass(L, KOMBO_ANSWER_MT, answer_methods);
 	kb_setfuncs(L, fns, 0);
 }

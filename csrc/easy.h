@@ -27,6 +27,7 @@ typedef struct {
 	 * give one. */
 	char accept[64];
 	kb_buf body, head;            /* reused across requests */
+	kb_buf spare;                 /* a body buffer an answer gave back */
 	size_t max_body;              /* 0: no limit */
 	size_t head_bytes;            /* of every header block so far */
 	int head_state;               /* HEAD_STATUS: a status line comes next */
@@ -60,6 +61,10 @@ typedef struct {
 	double spent_ms;              /* counted of it so far */
 	double since_ms;              /* when start returned, on core.now_ms's clock */
 	int req_ref;                  /* start's req, whose body libcurl reads */
+	/* receive waited for start's transfer and left its answer unbuilt:
+	 * finish builds it, without waiting again. */
+	int received;
+	double unwaited_ms;           /* finish's third value, as receive found it */
 } kb_easy;
 
 kb_easy *kombo_easy_check(lua_State *L, int idx);

@@ -23,7 +23,11 @@
  * - decoding where libcurl leaves a body (kombo_json_decode_buffer: an
  *   exact allocation with only the padding after it, so AddressSanitizer
  *   sees any read past it, the padding not zero) gives what json_decode
- *   gives. */
+ *   gives;
+ * - the cursor kombo_peek_next (csrc/cursor.c) reads off the raw bytes is
+ *   inside them, a string with no quote, escape or control character,
+ *   and, where the text names "data" and "next" once each (no duplicate
+ *   member can tell it otherwise), the decoded data.next. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -259,6 +263,40 @@ static void decode_in_place(const char *s, size_t size)
 	lua_settop(L, top);
 }
 
+/* How often needle occurs in s[0..n). */
+static size_t occurrences(const char *s, size_t n, const char *needle)
+{
+	size_t k = strlen(needle), i, found = 0;
+	for (i = 0; i + k <= n; i++)
+		found += memcmp(s + i, needle, k) == 0;
+	return found;
+}
+
+/* See the top: json_decode's value of s is at index 1 of L. */
+static void check_next_hint(const char *s, size_t n)
+{
+	size_t len, i, clen;
+	const char *at = kombo_peek_next(s, n, &len), *cursor;
+	if (at == NULL)
+		return;
+	if (at < s || len == 0 || len > n || (size_t)(at - s) > n - len)
+		abort();
+	for (i = 0; i < len; i++)
+		if (at[i] == '"' || at[i] == '\\' || (unsigned char)at[i] < 0x20)
+			abort();
+	if (lua_type(L, 1) != LUA_TTABLE || occurrences(s, n, "\"data\"") != 1 ||
+	    occurrences(s, n, "\"next\"") != 1)
+		return;
+	lua_getfield(L, 1, "data");
+	if (lua_type(L, -1) != LUA_TTABLE)
+		abort();
+	lua_getfield(L, -1, "next");
+	cursor = lua_tolstring(L, -1, &clen);
+	if (lua_type(L, -1) != LUA_TSTRING || clen != len || memcmp(cursor, at, len) != 0)
+		abort();
+	lua_pop(L, 2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -271,6 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_result(L);
 	if (lua_isnil(L, 1) != lua_isnil(L, 3) || (!lua_isnil(L, 1) && !same(L, 1, 3, 1)))
 		abort(); /* the two parsers disagree */
+	check_next_hint(s, size);
 	decode_in_place(s, size); /* 5, 6 */
 	lua_getfield(L, LUA_REGISTRYINDEX, "fuzz_json_cjson");
 	if (!lua_isnil(L, -1)) {

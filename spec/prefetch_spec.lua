@@ -441,3 +441,116 @@ describe("prefetch: items() while the caller works without yielding", function()
     end)
   end
 end)
+
+-- The blocking driver takes a prefetched page's answer in before decoding
+-- it, reads its next cursor off the raw bytes, and requests the page after
+-- it then, so that page's transfer runs while this one is decoded (and
+-- while its caller works on it). The cursor is a hint: the decoded page
+-- says where the walk goes on.
+describe("prefetch: the blocking driver requests the page after a prefetched one before decoding it", function()
+  local sb = sandbox.fixture()
+  local cjson = require("cjson")
+
+  -- The cursor each logged page request carried (false: none), in order.
+  local function cursors(reqs)
+    local out = {}
+    for _, r in ipairs(logged(reqs, APPS)) do
+      out[#out + 1] = (r.query or ""):match("cursor=([^&]*)") or false
+    end
+    return out
+  end
+
+  it("sends page 3's request before page 2's after_success hook runs", function()
+    local want = total(sb)
+    sb:clear_requests()
+    local events = {}
+    local c = sb:client({ retries = ONE_ATTEMPT, hooks = {
+      before_request = function(x) events[#events + 1] = "request " .. x.url end,
+      after_success = function(x) events[#events + 1] = "success " .. x.url end,
+    } })
+    local n = 0
+    for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do n = n + 1 end
+    c:close()
+    assert.equal(want, n)
+    local urls = {}
+    for _, e in ipairs(events) do
+      local what, url = e:match("^(%a+) (.*)$")
+      urls[url] = urls[url] or {}
+      urls[url][what] = urls[url][what] or #urls + 1
+      urls[#urls + 1] = { what = what, url = url }
+    end
+    -- The order of events: page 1 asked and answered; page 2 asked (when
+    -- page 1 is reached); page 3 asked before page 2 is answered (built).
+    local order = {}
+    for _, e in ipairs(urls) do order[#order + 1] = e.what end
+    assert.same({ "request", "success", "request", "request", "success", "success" }, order)
+    assert.equal(urls[1].url, urls[2].url)
+    assert.equal(urls[3].url, urls[5].url)
+    assert.equal(urls[4].url, urls[6].url)
+    -- Three pages, each asked for once, on one connection: page 2's answer
+    -- left its handle before page 3 was asked for on it.
+    local apps = logged(sb:requests(), APPS)
+    assert.equal(PAGES, #apps)
+    assert.equal(apps[1].connection, apps[2].connection)
+    assert.equal(apps[2].connection, apps[3].connection)
+  end)
+
+  it("follows the decoded cursor when the raw bytes told another, cancelling the request made early", function()
+    -- Page 2 as a server that writes data.next twice: the first is what the
+    -- raw bytes show, the decoder keeps the last (page 3's real cursor).
+    local pages = {}
+    local query = "?page_size=" .. PAGE
+    for i = 1, PAGES do
+      local _, page = sb:request("GET", "/ats/applications" .. query)
+      pages[i] = page
+      if type(page.data.next) == "string" then
+        query = "?page_size=" .. PAGE .. "&cursor=" .. page.data.next:gsub("[^%w]", function(ch)
+          return ("%%%02X"):format(ch:byte())
+        end)
+      end
+    end
+    local want = total(sb)
+    local real = pages[2].data.next
+    local body = ('{"status":"success","data":{"next":"not-a-cursor","results":%s,"next":%s}}')
+      :format(cjson.encode(pages[2].data.results), cjson.encode(real))
+    sb:clear_requests()
+    sb:fault({ path = APPS, every = 2, times = 1, status = 200, body = body })
+    local c = sb:client({ retries = ONE_ATTEMPT })
+    local n = 0
+    for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do n = n + 1 end
+    local busy = 0
+    for h in pairs(c._pool and c._pool.out or {}) do if h:busy() then busy = busy + 1 end end
+    c:close()
+    assert.equal(want, n)
+    assert.equal(0, busy)
+    -- Page 3 was asked for early with the first cursor (then dropped), and
+    -- the walk went on with the decoded one.
+    local sent = cursors(sb:requests())
+    assert.equal(false, sent[1])
+    assert.equal("not-a-cursor", sent[3])
+    assert.equal(real, sent[4] and sent[4]:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+    assert.equal(4, #sent)
+  end)
+
+  it("leaves nothing in flight when a loop stops on a page whose next page was requested early", function()
+    local c = sb:client({ retries = ONE_ATTEMPT })
+    local n = 0
+    local walk = assert(c.ats:get_applications({ page_size = PAGE }))
+    local ok = pcall(function()
+      for _ in walk:items() do
+        n = n + 1
+        if n == PAGE + 1 then error("stop") end
+      end
+    end)
+    walk = nil -- luacheck: ignore 311
+    collectgarbage()
+    collectgarbage()
+    local busy = 0
+    for h in pairs(c._pool and c._pool.out or {}) do if h:busy() then busy = busy + 1 end end
+    c:close()
+    assert.is_false(ok)
+    assert.equal(0, busy)
+    -- Page 3 had been asked for when the loop stopped on page 2.
+    assert.equal(PAGES, #logged(sb:requests(), APPS))
+  end)
+end)

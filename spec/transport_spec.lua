@@ -205,6 +205,74 @@ describe("transport", function()
   end)
 end)
 
+-- The blocking driver's prefetch, by hand: easy:start sends, easy:receive
+-- waits for the answer and, for a page whose raw bytes give its next
+-- cursor, hands the answer over as an object of its own, leaving the handle
+-- free for the next request on the same connection (page.lua asks for the
+-- page after it there, before decoding this one).
+describe("transport: an answer received off its handle", function()
+  local core = require("kombo.core")
+  local sb = sandbox.fixture()
+
+  local function req(query)
+    return { method = "GET", url = sb.url .. "/ats/applications?page_size=5" .. (query or ""), json = true,
+      timeout_ms = 5000, headers = { "Authorization: Bearer " .. sb.api_key, "X-Integration-Id: " .. sb.integration_id } }
+  end
+
+  it("gives the page's next cursor, frees the handle, and builds what finish would have", function()
+    local h = core.easy()
+    h:start(req())
+    local cursor, answer = h:receive()
+    assert.is_string(cursor)
+    assert.is_false(h:busy())
+    -- The handle takes the next request while the answer waits to be built.
+    h:start(req("&cursor=" .. cursor:gsub("[^%w]", function(ch) return ("%%%02X"):format(ch:byte()) end)))
+    local res, fail, unwaited = answer:build()
+    assert.is_nil(fail)
+    assert.is_number(unwaited)
+    assert.equal(200, res.status)
+    assert.equal(cursor, res.json.data.next)
+    assert.equal(5, #res.json.data.results)
+    assert.has_error(function() answer:build() end, "kombo answer was built already")
+    local second = assert(h:finish())
+    assert.equal(200, second.status)
+    h:close()
+    answer:close()
+    local r = sb:requests()
+    assert.equal(2, #r)
+    assert.equal(r[1].connection, r[2].connection)
+  end)
+
+  it("keeps an answer without a cursor on the handle, for finish", function()
+    local h = core.easy()
+    h:start(req("&cursor=not-a-cursor"))
+    assert.is_nil(h:receive())
+    assert.is_true(h:busy())
+    local res = assert(h:finish())
+    assert.equal(400, res.status)
+    assert.is_false(h:busy())
+    h:close()
+  end)
+
+  it("lets a cancelled or dropped answer go, its handle still usable", function()
+    local h = core.easy()
+    h:start(req())
+    local _, answer = h:receive()
+    answer:close()
+    answer:close()
+    h:start(req())
+    _, answer = h:receive()
+    answer = nil -- luacheck: ignore 311
+    collectgarbage()
+    collectgarbage()
+    h:start(req())
+    local cursor, again = h:receive()
+    assert.is_string(cursor)
+    assert.equal(200, (again:build()).status)
+    h:close()
+  end)
+end)
+
 describe("transport against a hostile server", function()
   local raw = require("support.raw")
   local hostile = require("support.hostile")

@@ -330,9 +330,12 @@ function _M.new(opts)
     _read_timeout_ms = opts.timeout_ms or _M.DEFAULTS.read_timeout_ms,
     _write_timeout_ms = opts.timeout_ms or _M.DEFAULTS.write_timeout_ms,
     _policy = policy,
-    _logger = opts.logger,
+    -- Read on every call: set (false, not nil) so a read never goes
+    -- through Client.__index.
+    _logger = opts.logger or false,
     _hooks = opts.hooks or {},
-    _headers = opts.headers,
+    _headers = opts.headers or false,
+    _closed = false,
     _max_connections = opts.max_connections or _M.DEFAULTS.max_connections,
     _max_in_flight_writes = opts.max_in_flight_writes or _M.DEFAULTS.max_in_flight_writes,
     _shared_dict = opts.shared_dict,

@@ -124,7 +124,7 @@ end
 -- page, so an iterator can let go of the current page before fetching.
 -- A server that sends a cursor of this walk again (the same `next`, or one
 -- pointing back to an earlier page) would have the walk fetch forever.
-local function _follow(ctx, cursor, driver)
+local function _follow(ctx, cursor, driver, job)
   local query = core.next_query(ctx.base_query, cursor)
   if not query then return nil, nil end
   local seen = ctx.seen
@@ -141,6 +141,7 @@ local function _follow(ctx, cursor, driver)
     path = prev.path, query = query, op = prev.op, opts = prev.opts, policy = prev.policy, server_cursor = cursor,
     filters = prev.filters, driver = driver,
   }
+  if job then job.req = req end
   return _fetch(ctx.client, ctx.op, req, ctx.base_query, cursor, seen, ctx.index + 1)
 end
 
@@ -155,6 +156,10 @@ end
 -- prefetch.
 -- The last page has no cursor; _follow, which makes the next query once,
 -- ends a fetch for any other cursor it cannot use before it sends.
+-- With the blocking driver the page after a prefetched one is requested
+-- earlier still, as soon as its answer is in and before it is decoded
+-- (_join: `early`), from the cursor read off the raw answer; only when the
+-- driver has a connection to spare for it at once.
 local function _wanted(ctx, cursor)
   local opts = ctx.req.opts
   local on = opts and opts.prefetch
@@ -162,7 +167,7 @@ local function _wanted(ctx, cursor)
   return on and type(cursor) == "string"
 end
 
-local function _prefetch(ctx, cursor, in_for)
+local function _prefetch(ctx, cursor, in_for, early)
   if not _wanted(ctx, cursor) then return nil end
   local driver = drivers.current()
   -- Inside nginx, code that cannot yield has the blocking driver, and no
@@ -171,10 +176,10 @@ local function _prefetch(ctx, cursor, in_for)
   -- A for-in iterator cannot yield on PUC Lua 5.1 (_next_page), so a
   -- task there waits for its prefetch blocking.
   if in_for and driver == tasks and not compat.YIELD_IN_FOR then driver = blocking end
-  if not driver.start then return nil end
+  if not driver.start or (early and not (driver.room and driver.room(ctx.client))) then return nil end
   local co = co_create(_follow)
   local job = { co = co, driver = driver, cursor = cursor, request = drivers.request() }
-  local r = _resume(co, ctx, cursor, tasks)
+  local r = _resume(co, ctx, cursor, tasks, job)
   if not r[1] then
     job.raised = r[2]
   elseif co_status(co) == "dead" then
@@ -201,8 +206,25 @@ local function _cancel(job)
   end
 end
 
+-- The page after the one being joined, requested early (_join): kept as
+-- that page's prefetch when the cursor it was requested with is the page's
+-- decoded data.next; otherwise (a page that failed, or whose cursor the
+-- raw bytes told otherwise) cancelled, and its cursor forgotten by the walk.
+local function _adopt(early, ctx, p, ...)
+  if early then
+    local next_ctx = p and context[p]
+    if next_ctx and rawget(p, "data").next == early.cursor then
+      next_ctx.job = early
+    else
+      _cancel(early)
+      if ctx.seen[early.cursor] == ctx.index + 1 then ctx.seen[early.cursor] = nil end
+    end
+  end
+  return p, ...
+end
+
 -- The prefetched page: its answer, then the rest of its fetch.
-local function _join(job, ctx, cursor)
+local function _join(job, ctx, cursor, in_for)
   if job.raised then error(job.raised, 0) end
   local r = job.outcome
   if r then return unpack(r, 2, r.n) end
@@ -219,8 +241,13 @@ local function _join(job, ctx, cursor)
   end
   local pending = job.pending
   job.pending = nil
-  local args
+  local args, early
   if pending then
+    local cursor_after = job.driver.receive and job.driver.receive(pending)
+    if cursor_after and job.req then
+      early = _prefetch({ client = ctx.client, op = ctx.op, req = job.req, base_query = ctx.base_query,
+        seen = ctx.seen, index = ctx.index + 1 }, cursor_after, in_for, true)
+    end
     args = pack(job.driver.finish(pending))
   else
     args = pack(_serve(unpack(job.wait, 3, job.wait.n)))
@@ -228,8 +255,8 @@ local function _join(job, ctx, cursor)
   local co = job.co
   while true do
     r = _resume(co, unpacked(args))
-    if not r[1] then error(r[2], 0) end
-    if co_status(co) == "dead" then return unpack(r, 2, r.n) end
+    if not r[1] then _adopt(early, ctx); error(r[2], 0) end
+    if co_status(co) == "dead" then return _adopt(early, ctx, unpack(r, 2, r.n)) end
     args = pack(_serve(unpack(r, 3, r.n)))
   end
 end
@@ -271,7 +298,7 @@ function Page:next()
   if job then p, err = _join(job, ctx, cursor) else p, err = _follow(ctx, cursor) end
   if p then
     local next_ctx = context[p]
-    next_ctx.job = _prefetch(next_ctx, rawget(p, "data").next)
+    next_ctx.job = next_ctx.job or _prefetch(next_ctx, rawget(p, "data").next)
   end
   return p, err
 end
@@ -304,7 +331,7 @@ local function _producer(first, walk)
       co_yield(PAGE, p)
       p = nil -- luacheck: ignore 311 (dropped before the fetch, not after it)
       local err
-      if job then p, err = _join(job, ctx, cursor) else p, err = _follow(ctx, cursor) end
+      if job then p, err = _join(job, ctx, cursor, true) else p, err = _follow(ctx, cursor) end
       job, walk.job = nil, nil -- luacheck: ignore 311 (not held while the caller works)
       if err then error(err, 0) end
     end

@@ -75,10 +75,15 @@ _M.sleep = core.sleep_ms
 -- fetched ahead at once; past that start returns nil and the page is
 -- fetched when reached.
 
+--- room(client) -> whether start would take another prefetch now.
+function _M.room(client)
+  return _count(_pool(client).ahead) < client._max_connections
+end
+
 --- start(client, req) -> prefetch | nil
 function _M.start(client, req)
   local pool = _pool(client)
-  if _count(pool.ahead) >= client._max_connections then return nil end
+  if not _M.room(client) then return nil end
   local handle = _take(client, pool)
   local ok, err = pcall(handle.start, handle, req)
   if not ok then
@@ -96,20 +101,47 @@ end
 
 --- pump(prefetch): moves the transfer on without waiting.
 function _M.pump(p)
-  p.handle:pump()
+  if not p.answer then p.handle:pump() end
+end
+
+--- receive(prefetch) -> the page's next cursor | nil: waits for the
+-- answer without building it. For a page whose raw bytes give its next
+-- cursor plainly (a hint, easy.c's l_receive) the answer leaves the handle,
+-- which goes back to the pool at once: the walk requests the following
+-- page then, on the same connection, and its transfer runs while this
+-- page is decoded (finish).
+function _M.receive(p)
+  local cursor, answer = p.handle:receive()
+  if answer then
+    p.answer = answer
+    _release(p)
+  end
+  return cursor
 end
 
 --- finish(prefetch) -> response | nil, failure, ms nobody waited for it
--- (easy.c's l_finish).
+-- (easy.c's l_finish, or the received answer's build).
 function _M.finish(p)
+  local answer = p.answer
+  if answer then
+    p.answer = nil
+    return answer:build()
+  end
   local res, fail, unwaited = p.handle:finish()
   _release(p)
   return res, fail, unwaited
 end
 
 --- cancel(prefetch): stops the transfer; its connection is closed. A
--- prefetch dropped without either is stopped by the handle's finalizer.
+-- prefetch dropped without either is stopped by the handle's finalizer
+-- (a received answer's buffers go with the answer).
 function _M.cancel(p)
+  local answer = p.answer
+  if answer then
+    p.answer = nil
+    answer:close()
+    return
+  end
   p.handle:cancel()
   _release(p)
 end
