@@ -965,6 +965,8 @@ static int l_receive(lua_State *L)
 	lua_pushcfunction(L, detach);
 	lua_pushvalue(L, 1);
 	c->building = 1;
+	/* Out of memory, or a finalizer's error, in detach: no hint, and the
+	 * answer stays on the handle for finish, whole. */
 	ok = lua_pcall(L, 1, 2, 0) == 0;
 	c->building = 0;
 	if (!ok) {
