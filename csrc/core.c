@@ -23,6 +23,7 @@ __attribute__((visibility("default"))) int luaopen_kombo_core(lua_State *L)
 	kombo_json_open(L);
 	kombo_hmac_open(L);
 	kombo_lock_open(L);
+	kombo_cursor_open(L);
 	lua_pushinteger(L, KOMBO_MAX_HEADER_BYTES);
 	lua_setfield(L, -2, "max_header_bytes");
 	lua_pushinteger(L, CURL_MAX_HTTP_HEADER);

@@ -43,6 +43,7 @@ void kombo_json_open(lua_State *L); /* json.cpp, C++ for simdjson */
 int kombo_json_decode_buffer(lua_State *L, const char *p, size_t len, int drop_null, const char *key);
 void kombo_hmac_open(lua_State *L);
 void kombo_lock_open(lua_State *L);
+void kombo_cursor_open(lua_State *L);
 
 /* core.now_ms's clock: monotonic milliseconds (clock.c). */
 double kombo_now_ms(void);

@@ -137,3 +137,26 @@ const char *kombo_peek_next(const char *p, size_t len, size_t *n)
 		return NULL;
 	return at;
 }
+
+/* core.peek_next(body) -> cursor | nil: kombo_peek_next for a body a
+ * driver hands over as a string (the tasks scheduler's). */
+static int l_peek_next(lua_State *L)
+{
+	size_t len, n;
+	const char *body = luaL_checklstring(L, 1, &len);
+	const char *at = kombo_peek_next(body, len, &n);
+	if (at == NULL)
+		lua_pushnil(L);
+	else
+		lua_pushlstring(L, at, n);
+	return 1;
+}
+
+void kombo_cursor_open(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "peek_next", l_peek_next },
+		{ NULL, NULL },
+	};
+	kb_setfuncs(L, fns, 0);
+}

@@ -442,14 +442,15 @@ describe("prefetch: items() while the caller works without yielding", function()
   end
 end)
 
--- The blocking driver takes a prefetched page's answer in before decoding
--- it, reads its next cursor off the raw bytes, and requests the page after
--- it then, so that page's transfer runs while this one is decoded (and
--- while its caller works on it). The cursor is a hint: the decoded page
--- says where the walk goes on.
-describe("prefetch: the blocking driver requests the page after a prefetched one before decoding it", function()
+-- The blocking and tasks drivers take a prefetched page's answer in before
+-- decoding it, read its next cursor off the raw bytes, and request the page
+-- after it then, so that page's transfer runs while this one is decoded
+-- (and while its caller works on it). The cursor is a hint: the decoded
+-- page says where the walk goes on.
+describe("prefetch: the page after a prefetched one is requested before that one is decoded", function()
   local sb = sandbox.fixture()
   local cjson = require("cjson")
+  local kombo = require("kombo")
 
   -- The cursor each logged page request carried (false: none), in order.
   local function cursors(reqs)
@@ -460,40 +461,47 @@ describe("prefetch: the blocking driver requests the page after a prefetched one
     return out
   end
 
-  it("sends page 3's request before page 2's after_success hook runs", function()
-    local want = total(sb)
-    sb:clear_requests()
-    local events = {}
-    local c = sb:client({ retries = ONE_ATTEMPT, hooks = {
-      before_request = function(x) events[#events + 1] = "request " .. x.url end,
-      after_success = function(x) events[#events + 1] = "success " .. x.url end,
-    } })
-    local n = 0
-    for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do n = n + 1 end
-    c:close()
-    assert.equal(want, n)
-    local urls = {}
-    for _, e in ipairs(events) do
-      local what, url = e:match("^(%a+) (.*)$")
-      urls[url] = urls[url] or {}
-      urls[url][what] = urls[url][what] or #urls + 1
-      urls[#urls + 1] = { what = what, url = url }
-    end
-    -- The order of events: page 1 asked and answered; page 2 asked (when
-    -- page 1 is reached); page 3 asked before page 2 is answered (built).
-    local order = {}
-    for _, e in ipairs(urls) do order[#order + 1] = e.what end
-    assert.same({ "request", "success", "request", "request", "success", "success" }, order)
-    assert.equal(urls[1].url, urls[2].url)
-    assert.equal(urls[3].url, urls[5].url)
-    assert.equal(urls[4].url, urls[6].url)
-    -- Three pages, each asked for once, on one connection: page 2's answer
-    -- left its handle before page 3 was asked for on it.
-    local apps = logged(sb:requests(), APPS)
-    assert.equal(PAGES, #apps)
-    assert.equal(apps[1].connection, apps[2].connection)
-    assert.equal(apps[2].connection, apps[3].connection)
-  end)
+  for _, in_task in ipairs({ false, true }) do
+    local where = in_task and "in a task" or "blocking"
+    it("sends page 3's request before page 2's after_success hook runs (" .. where .. ")", function()
+      local want = total(sb)
+      sb:clear_requests()
+      local events = {}
+      local c = sb:client({ retries = ONE_ATTEMPT, hooks = {
+        before_request = function(x) events[#events + 1] = { what = "request", url = x.url } end,
+        after_success = function(x) events[#events + 1] = { what = "success", url = x.url } end,
+      } })
+      local n = 0
+      local function walk()
+        for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do n = n + 1 end
+      end
+      if in_task then
+        kombo.spawn(walk)
+        assert(kombo.run())
+      else
+        walk()
+      end
+      c:close()
+      assert.equal(want, n)
+      -- Page 1 asked and answered; page 2 asked (when page 1 is reached);
+      -- page 3 asked before page 2 is answered (decoded).
+      local order = {}
+      for _, e in ipairs(events) do order[#order + 1] = e.what end
+      assert.same({ "request", "success", "request", "request", "success", "success" }, order)
+      assert.equal(events[1].url, events[2].url)
+      assert.equal(events[3].url, events[5].url)
+      assert.equal(events[4].url, events[6].url)
+      local apps = logged(sb:requests(), APPS)
+      assert.equal(PAGES, #apps)
+      -- One connection: page 2's answer left its handle before page 3 was
+      -- asked for on it. (In a task on PUC 5.1 the loop's pages go through
+      -- the blocking driver, beside the task's first call.)
+      if not in_task then
+        assert.equal(apps[1].connection, apps[2].connection)
+        assert.equal(apps[2].connection, apps[3].connection)
+      end
+    end)
+  end
 
   it("follows the decoded cursor when the raw bytes told another, cancelling the request made early", function()
     -- Page 2 as a server that writes data.next twice: the first is what the

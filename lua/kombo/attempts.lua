@@ -214,6 +214,11 @@ local function _redact_string(client, s, lowered)
   return s
 end
 
+--- holds_key(client, s) -> whether s holds a key the client has sent.
+function _M.holds_key(client, s)
+  return client._sent_keys ~= nil and _redact_string(client, s) ~= s
+end
+
 -- Renames every key of t that holds a key sent (lowered as above).
 local function _redact_names(client, t, lowered)
   local renamed

@@ -244,7 +244,8 @@ local function _join(job, ctx, cursor, in_for)
   local args, early
   if pending then
     local cursor_after = job.driver.receive and job.driver.receive(pending)
-    if cursor_after and job.req then
+    -- A cursor holding the key would be redacted by the decode: not sent.
+    if cursor_after and job.req and not attempts.holds_key(ctx.client, cursor_after) then
       early = _prefetch({ client = ctx.client, op = ctx.op, req = job.req, base_query = ctx.base_query,
         seen = ctx.seen, index = ctx.index + 1 }, cursor_after, in_for, true)
     end
