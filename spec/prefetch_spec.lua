@@ -23,6 +23,17 @@ local function logged(reqs, path)
   return out
 end
 
+-- Runs fn in this code, or in a kombo.spawn task run to its end.
+local function run_as(in_task, fn)
+  if in_task then
+    local kombo = require("kombo")
+    kombo.spawn(fn)
+    assert(kombo.run())
+  else
+    fn()
+  end
+end
+
 -- How many applications a walk yields, asked of the sandbox directly.
 local function total(sb)
   local n, query = 0, "?page_size=" .. PAGE
@@ -425,12 +436,7 @@ describe("prefetch: items() while the caller works without yielding", function()
           if n <= PAGE then core.sleep_ms(HOLD_PAGE_MS / PAGE) end
         end
       end
-      if in_task then
-        kombo.spawn(walk)
-        assert(kombo.run())
-      else
-        walk()
-      end
+      run_as(in_task, walk)
       c:close()
       assert.equal(total(sb), n)
       assert.equal(PAGES, #elapsed)
@@ -450,7 +456,6 @@ end)
 describe("prefetch: the page after a prefetched one is requested before that one is decoded", function()
   local sb = sandbox.fixture()
   local cjson = require("cjson")
-  local kombo = require("kombo")
 
   -- The cursor each logged page request carried (false: none), in order.
   local function cursors(reqs)
@@ -475,12 +480,7 @@ describe("prefetch: the page after a prefetched one is requested before that one
       local function walk()
         for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do n = n + 1 end
       end
-      if in_task then
-        kombo.spawn(walk)
-        assert(kombo.run())
-      else
-        walk()
-      end
+      run_as(in_task, walk)
       c:close()
       assert.equal(want, n)
       -- Page 1 asked and answered; page 2 asked (when page 1 is reached);
