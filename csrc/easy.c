@@ -524,6 +524,24 @@ typedef struct {
 	const char *escaped_key;
 } kb_view;
 
+/* c's answer as build_response reads it. libcurl's figures are read now,
+ * before anything is allocated: an allocation can run a finalizer that
+ * closes the client, and the easy handle with it (LuaJIT's
+ * lua_pushcfunction allocates). */
+static void view_of(kb_easy *c, kb_view *v)
+{
+	v->body = &c->body;
+	v->head = &c->head;
+	v->status = v->connects = 0;
+	v->total = 0;
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &v->status);
+	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &v->connects);
+	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &v->total);
+	v->decode = c->decode;
+	v->reflects_key = c->reflects_key;
+	v->escaped_key = c->escaped_key;
+}
+
 /* Pushes the body decoded, when it is the API's envelope (an object with
  * a status field); otherwise pushes nothing and returns 0: the body goes
  * to Lua as it came, for the error to carry. */
@@ -640,22 +658,7 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 	}
 	c->busy = 1;
 	c->building = 1;
-	/* Read before anything is allocated: an allocation can run a finalizer
-	 * that closes the client, and the easy handle with it (LuaJIT's
-	 * lua_pushcfunction allocates). */
-	c->answer.status = c->answer.connects = 0;
-	c->answer.total = 0;
-	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->answer.status);
-	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &c->answer.connects);
-	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &c->answer.total);
-	view.body = &c->body;
-	view.head = &c->head;
-	view.status = c->answer.status;
-	view.connects = c->answer.connects;
-	view.total = c->answer.total;
-	view.decode = c->decode;
-	view.reflects_key = c->reflects_key;
-	view.escaped_key = c->escaped_key;
+	view_of(c, &view);
 	lua_pushcfunction(L, build_response);
 	lua_pushlightuserdata(L, &view);
 	status = lua_pcall(L, 1, 1, 0);
@@ -840,35 +843,13 @@ static void receive(lua_State *L, kb_easy *c)
 	c->received = 1;
 }
 
-/* Whether s[0..n) holds the API key the request sent. */
-static int holds_sent_key(kb_easy *c, const char *s, size_t n)
-{
-	static const char prefix[] = "Authorization: Bearer ";
-	const size_t plen = sizeof prefix - 1;
-	const struct curl_slist *l;
-	const char *key;
-	size_t klen, i;
-	for (l = c->headers; l != NULL; l = l->next) {
-		if (strncasecmp(l->data, prefix, plen) != 0)
-			continue;
-		key = l->data + plen;
-		klen = strlen(key);
-		for (i = 0; klen > 0 && i + klen <= n; i++)
-			if (memcmp(s + i, key, klen) == 0)
-				return 1;
-		return 0;
-	}
-	return 0;
-}
-
 /* An answer receive took off its handle: the handle's buffers and what
  * libcurl said of the transfer, built into Lua values by answer:build()
  * while the handle runs the next request on its connection. */
 typedef struct {
 	kb_buf body, head;
-	long status, connects;
-	double total, unwaited_ms;
-	int decode, reflects_key;
+	kb_view view;                 /* what build reads: these buffers, escaped_key */
+	double unwaited_ms;
 	char *escaped_key;            /* a copy, or NULL */
 	int building, built;
 	/* The handle it came from, kept alive by owner_ref: its body buffer
@@ -894,7 +875,8 @@ static void answer_release(lua_State *L, kb_answer *a)
 	free(a->escaped_key);
 	memset(&a->body, 0, sizeof a->body);
 	memset(&a->head, 0, sizeof a->head);
-	a->escaped_key = NULL;
+	a->escaped_key = a->view.escaped_key = NULL;
+	a->built = 1; /* nothing left to build */
 	a->owner = NULL;
 	luaL_unref(L, LUA_REGISTRYINDEX, a->owner_ref);
 	a->owner_ref = LUA_NOREF;
@@ -909,8 +891,7 @@ static int detach(lua_State *L)
 	kb_answer *a;
 	const char *at;
 	size_t n;
-	if (c->easy == NULL || c->body.p == NULL || (at = kombo_peek_next(c->body.p, c->body.len, &n)) == NULL ||
-	    holds_sent_key(c, at, n))
+	if (c->easy == NULL || c->body.p == NULL || (at = kombo_peek_next(c->body.p, c->body.len, &n)) == NULL)
 		return 0;
 	lua_pushlstring(L, at, n);
 	a = lua_newuserdata(L, sizeof *a);
@@ -924,18 +905,17 @@ static int detach(lua_State *L)
 	if (c->easy == NULL || (c->escaped_key != NULL && (a->escaped_key = strdup(c->escaped_key)) == NULL))
 		return 0;
 	/* Nothing below allocates: the answer and the handle change at once. */
+	view_of(c, &a->view);
+	a->view.body = &a->body;
+	a->view.head = &a->head;
+	a->view.escaped_key = a->escaped_key;
 	a->owner = c;
 	a->body = c->body;
 	a->head = c->head;
 	c->body = c->spare;
 	memset(&c->spare, 0, sizeof c->spare);
 	memset(&c->head, 0, sizeof c->head);
-	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &a->status);
-	curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &a->connects);
-	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &a->total);
 	a->unwaited_ms = c->unwaited_ms;
-	a->decode = c->decode;
-	a->reflects_key = c->reflects_key;
 	c->received = 0;
 	c->busy = 0;
 	release_request(c);
@@ -944,9 +924,8 @@ static int detach(lua_State *L)
 
 /* easy:receive() -> the answer's next cursor, the answer | nothing: waits
  * for start's transfer as finish does. For a 2xx to be decoded whose
- * next cursor the raw body gives plainly (cursor.c, a hint) and holds
- * nothing of the key sent (the decode would redact it), the answer leaves
- * the handle, which is free at once for the next request, on the same
+ * next cursor the raw body gives plainly (cursor.c, a hint), the answer
+ * leaves the handle, which is free at once for the next request, on the same
  * connection; answer:build() makes it what finish would have returned.
  * Otherwise the handle keeps it, and finish builds it. */
 static int l_receive(lua_State *L)
@@ -977,26 +956,17 @@ static int l_receive(lua_State *L)
 }
 
 /* answer:build() -> response | nil, failure; then the ms nobody waited for
- * it, as easy:finish() gives them. Once. */
+ * it, as easy:finish() gives them. Once, and not after answer:close(). */
 static int l_answer_build(lua_State *L)
 {
 	kb_answer *a = luaL_checkudata(L, 1, KOMBO_ANSWER_MT);
-	kb_view view;
 	int status;
 	if (a->built)
-		return luaL_error(L, "kombo answer was built already");
+		return luaL_error(L, "kombo answer was built or closed already");
 	a->built = 1;
-	view.body = &a->body;
-	view.head = &a->head;
-	view.status = a->status;
-	view.connects = a->connects;
-	view.total = a->total;
-	view.decode = a->decode;
-	view.reflects_key = a->reflects_key;
-	view.escaped_key = a->escaped_key;
 	a->building = 1;
 	lua_pushcfunction(L, build_response);
-	lua_pushlightuserdata(L, &view);
+	lua_pushlightuserdata(L, &a->view);
 	status = lua_pcall(L, 1, 1, 0);
 	a->building = 0;
 	answer_release(L, a);

@@ -41,10 +41,6 @@ typedef struct {
 	int fd_limit;                 /* socket() found no descriptor left */
 	int busy;                     /* added to a multi handle */
 	int building;                 /* its answer is being made into Lua values */
-	struct {                      /* what libcurl says of it, read first */
-		long status, connects;
-		double total;
-	} answer;
 	char errbuf[CURL_ERROR_SIZE];
 	/* Every transfer runs on the handle's own multi handle (which keeps
 	 * its connection alive): perform waits for it, start/pump/finish let

@@ -540,6 +540,26 @@ describe("prefetch: the page after a prefetched one is requested before that one
     assert.equal(4, #sent)
   end)
 
+  it("never sends early a cursor that holds the API key (the decode redacts it)", function()
+    for _, in_task in ipairs({ false, true }) do
+      sb:clear_requests()
+      sb:clear_faults()
+      local body = ('{"status":"success","data":{"next":"c-%s","results":[{"id":"only"}]}}'):format(sb.api_key)
+      sb:fault({ path = APPS, every = 2, times = 1, status = 200, body = body })
+      local seen = {}
+      local c = sb:client({ retries = ONE_ATTEMPT,
+        logger = function(_, _, fields) seen[#seen + 1] = tostring(fields and fields.url) end,
+        hooks = { before_request = function(x) seen[#seen + 1] = x.url end } })
+      run_as(in_task, function()
+        pcall(function() for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do end end)
+      end)
+      c:close()
+      assert.is_true(#seen >= 4)
+      for _, s in ipairs(seen) do assert.not_matches(sb.api_key, s, 1, true) end
+      for _, r in ipairs(sb:requests()) do assert.not_matches(sb.api_key, r.query or "", 1, true) end
+    end
+  end)
+
   it("leaves nothing in flight when a loop stops on a page whose next page was requested early", function()
     local c = sb:client({ retries = ONE_ATTEMPT })
     local n = 0

@@ -90,6 +90,11 @@ local function _malformed(data)
   end
 end
 
+-- What a page needs to fetch the next one (context's values).
+local function _context(client, op, req, base_query, seen, index)
+  return { client = client, op = op, req = req, base_query = base_query, seen = seen, index = index }
+end
+
 local function _fetch(client, op, req, base_query, cursor, seen, index)
   local res, err = attempts.run(client, op, req)
   local malformed = res and _malformed(res.data)
@@ -105,7 +110,7 @@ local function _fetch(client, op, req, base_query, cursor, seen, index)
     err.resume = req.filters and build.resume(op, req.filters, cursor)
     return nil, err
   end
-  context[res] = { client = client, op = op, req = req, base_query = base_query, seen = seen, index = index }
+  context[res] = _context(client, op, req, base_query, seen, index)
   return setmetatable(res, page_mt)
 end
 
@@ -156,10 +161,10 @@ end
 -- prefetch.
 -- The last page has no cursor; _follow, which makes the next query once,
 -- ends a fetch for any other cursor it cannot use before it sends.
--- With the blocking driver the page after a prefetched one is requested
--- earlier still, as soon as its answer is in and before it is decoded
--- (_join: `early`), from the cursor read off the raw answer; only when the
--- driver has a connection to spare for it at once.
+-- A driver with receive (the blocking and tasks drivers) has the page
+-- after a prefetched one requested earlier still, as soon as that one's
+-- answer is in and before it is decoded (_join), from the cursor read off
+-- the raw answer.
 local function _wanted(ctx, cursor)
   local opts = ctx.req.opts
   local on = opts and opts.prefetch
@@ -167,7 +172,7 @@ local function _wanted(ctx, cursor)
   return on and type(cursor) == "string"
 end
 
-local function _prefetch(ctx, cursor, in_for, early)
+local function _prefetch(ctx, cursor, in_for)
   if not _wanted(ctx, cursor) then return nil end
   local driver = drivers.current()
   -- Inside nginx, code that cannot yield has the blocking driver, and no
@@ -176,7 +181,7 @@ local function _prefetch(ctx, cursor, in_for, early)
   -- A for-in iterator cannot yield on PUC Lua 5.1 (_next_page), so a
   -- task there waits for its prefetch blocking.
   if in_for and driver == tasks and not compat.YIELD_IN_FOR then driver = blocking end
-  if not driver.start or (early and not (driver.room and driver.room(ctx.client))) then return nil end
+  if not driver.start then return nil end
   local co = co_create(_follow)
   local job = { co = co, driver = driver, cursor = cursor, request = drivers.request() }
   local r = _resume(co, ctx, cursor, tasks, job)
@@ -246,8 +251,8 @@ local function _join(job, ctx, cursor, in_for)
     local cursor_after = job.driver.receive and job.driver.receive(pending)
     -- A cursor holding the key would be redacted by the decode: not sent.
     if cursor_after and job.req and not attempts.holds_key(ctx.client, cursor_after) then
-      early = _prefetch({ client = ctx.client, op = ctx.op, req = job.req, base_query = ctx.base_query,
-        seen = ctx.seen, index = ctx.index + 1 }, cursor_after, in_for, true)
+      early = _prefetch(_context(ctx.client, ctx.op, job.req, ctx.base_query, ctx.seen, ctx.index + 1), cursor_after,
+        in_for)
     end
     args = pack(job.driver.finish(pending))
   else

@@ -75,15 +75,10 @@ _M.sleep = core.sleep_ms
 -- fetched ahead at once; past that start returns nil and the page is
 -- fetched when reached.
 
---- room(client) -> whether start would take another prefetch now.
-function _M.room(client)
-  return _count(_pool(client).ahead) < client._max_connections
-end
-
 --- start(client, req) -> prefetch | nil
 function _M.start(client, req)
   local pool = _pool(client)
-  if not _M.room(client) then return nil end
+  if _count(pool.ahead) >= client._max_connections then return nil end
   local handle = _take(client, pool)
   local ok, err = pcall(handle.start, handle, req)
   if not ok then
