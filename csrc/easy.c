@@ -875,7 +875,8 @@ static void answer_release(lua_State *L, kb_answer *a)
 	free(a->escaped_key);
 	memset(&a->body, 0, sizeof a->body);
 	memset(&a->head, 0, sizeof a->head);
-	a->escaped_key = a->view.escaped_key = NULL;
+	a->escaped_key = NULL;
+	a->view.escaped_key = NULL;
 	a->built = 1; /* nothing left to build */
 	a->owner = NULL;
 	luaL_unref(L, LUA_REGISTRYINDEX, a->owner_ref);

@@ -81,29 +81,12 @@ static int l_add(lua_State *L)
 	return 0;
 }
 
-/* multi:perform(wait_ms) -> completions, running
- * Waits at most wait_ms for activity (0: do not wait), drives every
- * transfer, and returns an array of { token, response } or
- * { token, nil, failure } for the transfers that finished. */
-static int l_perform(lua_State *L)
+/* Moves what libcurl finished into completions (at -2, pending at -1),
+ * numbered after the n already there; returns the new count. */
+static int collect(lua_State *L, kb_multi *m, int n)
 {
-	kb_multi *m = check_multi(L, 1);
-	int wait_ms = (int)luaL_optnumber(L, 2, 0);
-	int left, n = 0;
 	CURLMsg *msg;
-	CURLMcode rc;
-
-	rc = curl_multi_perform(m->multi, &m->running);
-	if (rc == CURLM_OK && m->running > 0 && wait_ms > 0) {
-		rc = curl_multi_poll(m->multi, NULL, 0, wait_ms, NULL);
-		if (rc == CURLM_OK)
-			rc = curl_multi_perform(m->multi, &m->running);
-	}
-	if (rc != CURLM_OK)
-		return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
-
-	lua_newtable(L);                                   /* completions */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);     /* pending */
+	int left;
 	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
 		kb_easy *c = NULL;
 		int nres;
@@ -129,6 +112,36 @@ static int l_perform(lua_State *L)
 		lua_pushlightuserdata(L, c);
 		lua_pushnil(L);
 		lua_rawset(L, -3);                         /* pending[c] = nil */
+	}
+	return n;
+}
+
+/* multi:perform(wait_ms) -> completions, running
+ * Drives every transfer and returns an array of { token, response } or
+ * { token, nil, failure } for the transfers that finished. Waits at most
+ * wait_ms for activity (0: do not wait), and only when nothing had
+ * finished already: an answer that came in while the tasks ran is theirs
+ * now, not after whatever another transfer takes. */
+static int l_perform(lua_State *L)
+{
+	kb_multi *m = check_multi(L, 1);
+	int wait_ms = (int)luaL_optnumber(L, 2, 0);
+	int n;
+	CURLMcode rc;
+
+	lua_newtable(L);                                   /* completions */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);     /* pending */
+	rc = curl_multi_perform(m->multi, &m->running);
+	if (rc != CURLM_OK)
+		return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
+	n = collect(L, m, 0);
+	if (n == 0 && m->running > 0 && wait_ms > 0) {
+		rc = curl_multi_poll(m->multi, NULL, 0, wait_ms, NULL);
+		if (rc == CURLM_OK)
+			rc = curl_multi_perform(m->multi, &m->running);
+		if (rc != CURLM_OK)
+			return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
+		collect(L, m, 0);
 	}
 	lua_pop(L, 1);
 	lua_pushinteger(L, m->running);

@@ -290,6 +290,45 @@ describe("kombo.spawn / kombo.run", function()
     assert.is_true(n >= pages - 1, ("%d of %d requests overlapped another"):format(n, #two))
   end)
 
+  it("hands an answer that came in while a task worked to its task at once, not after another transfer", function()
+    -- B's answer reaches the socket while A works on its own; A then sends
+    -- a slow request. B must go on now, not once A's slow answer is in.
+    sb:fault({
+      { path = "/v1/ats/users", delay_ms = 150, times = 1 },
+      { path = "/v1/ats/jobs", delay_ms = 400, times = 1 },
+    })
+    local function done(path)
+      for _, r in ipairs(sb:requests()) do
+        if r.path == path and r.done_ms then return r end
+      end
+    end
+    kombo.spawn(function()
+      assert(client.ats:get_tags())
+      -- Work until B's answer has been written (bounded: the spec fails
+      -- below, not hangs, if it never is).
+      for _ = 1, 500 do
+        if done("/v1/ats/users") then break end
+        require("socket").sleep(0.01)
+      end
+      require("socket").sleep(0.02)
+      assert(client.ats:get_jobs())
+    end)
+    kombo.spawn(function()
+      assert(client.ats:get_users())
+      assert(client.ats:get_users())
+    end)
+    sb:clear_requests()
+    assert(kombo.run())
+    local slow, users = nil, {}
+    for _, r in ipairs(sb:requests()) do
+      if r.path == "/v1/ats/jobs" then slow = r end
+      if r.path == "/v1/ats/users" then users[#users + 1] = r end
+    end
+    assert.equal(2, #users)
+    assert.is_true(users[2].at_ms < slow.done_ms,
+      ("B's second request came %.0f ms after A's slow answer"):format(users[2].at_ms - slow.done_ms))
+  end)
+
   describe("task:wait", function()
     it("inside a task yields until the task ends, while others run, and gives all its results", function()
       sb:fault({ path = "/v1/ats/tags", delay_ms = 300, times = -1 })
