@@ -161,10 +161,11 @@ end
 -- prefetch.
 -- The last page has no cursor; _follow, which makes the next query once,
 -- ends a fetch for any other cursor it cannot use before it sends.
--- A driver with receive (the blocking and tasks drivers) has the page
--- after a prefetched one requested earlier still, as soon as that one's
--- answer is in and before it is decoded (_join), from the cursor read off
--- the raw answer.
+-- The page after a prefetched one is requested earlier still, as soon as
+-- that one's answer is in and before it is decoded (_join), from the
+-- cursor read off the raw answer: by the driver's receive where its finish
+-- would decode (the blocking driver's), off the text finish hands back
+-- otherwise (tasks, OpenResty).
 local function _wanted(ctx, cursor)
   local opts = ctx.req.opts
   local on = opts and opts.prefetch
@@ -228,6 +229,13 @@ local function _adopt(early, ctx, p, ...)
   return p, ...
 end
 
+-- The next cursor a driver's answer still in text (tasks, OpenResty) gives
+-- plainly: a hint, as a driver's receive gives one (core.peek_next).
+local function _plain_next(res)
+  local body = type(res) == "table" and res.json == nil and res.status >= 200 and res.status < 300 and res.body
+  return type(body) == "string" and core.peek_next(body) or nil
+end
+
 -- The prefetched page: its answer, then the rest of its fetch.
 local function _join(job, ctx, cursor, in_for)
   if job.raised then error(job.raised, 0) end
@@ -248,13 +256,15 @@ local function _join(job, ctx, cursor, in_for)
   job.pending = nil
   local args, early
   if pending then
-    local cursor_after = job.driver.receive and job.driver.receive(pending)
+    local driver = job.driver
+    local cursor_after = driver.receive and driver.receive(pending)
+    args = pack(driver.finish(pending))
+    if not driver.receive then cursor_after = _plain_next(args[1]) end
     -- A cursor holding the key would be redacted by the decode: not sent.
     if cursor_after and job.req and not attempts.holds_key(ctx.client, cursor_after) then
       early = _prefetch(_context(ctx.client, ctx.op, job.req, ctx.base_query, ctx.seen, ctx.index + 1), cursor_after,
         in_for)
     end
-    args = pack(job.driver.finish(pending))
   else
     args = pack(_serve(unpack(job.wait, 3, job.wait.n)))
   end

@@ -492,11 +492,6 @@ end
 -- (which count toward neither its timeout nor its elapsed time): since it
 -- ended, or, not ended yet, since start returned.
 function _M.finish(p)
-  local kept = p.kept
-  if kept then
-    p.kept = nil
-    return kept[1], kept[2], kept[3]
-  end
   if p.owner and p.owner.prefetches then p.owner.prefetches[p] = nil end
   local unwaited = now_ms() - (p.ended or p.since)
   local r = p.outcome
@@ -508,17 +503,6 @@ function _M.finish(p)
   end
   if r[1] == RAISE then error(r[2], 0) end
   return r[1], r[2], unwaited
-end
-
---- receive(prefetch) -> the page's next cursor | nil: finish's wait, its
--- outcome kept for finish, and the cursor a 2xx body gives plainly
--- (core.peek_next, a hint): the walk asks for the page after it before
--- this one is decoded, as with the blocking driver (docs/DRIVERS.md).
-function _M.receive(p)
-  local res, fail, unwaited = _M.finish(p)
-  p.kept = { res, fail, unwaited }
-  local body = res and res.status >= 200 and res.status < 300 and res.body
-  return body and core.peek_next(body) or nil
 end
 
 --- pump(prefetch): moves the transfers on without waiting. items() calls
