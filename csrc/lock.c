@@ -13,8 +13,9 @@
  * owns.
  *
  * core.replace_file(path, text) -> true | nil, message: text written to a
- * new file beside path, then renamed over it, so a reader finds the old
- * text or the new one, never part of either.
+ * new file beside path, synced to the disk, then renamed over it, so a
+ * reader (or the machine after a power loss) finds the old text or the new
+ * one, never part of either.
  * core.can_replace(path) -> true | nil, message: such a file made and
  * removed, to find a folder that takes none before anything is done.
  *
@@ -25,6 +26,7 @@
  * which never reuses a file left there, a crash's or anyone's. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,29 @@ static int make_temp(lua_State *L, const char *path, size_t len, char **name)
 	return mkstemp(*name);
 }
 
+/* The rename on the disk too. Best effort: the state is whole either way,
+ * and some file systems cannot sync a folder. Nothing is allocated: the
+ * file is in place already, so nothing may raise now. */
+static void sync_folder(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	int fd;
+	if (n >= sizeof dir)
+		return;
+	if (n == 0)
+		dir[n++] = '.';
+	else
+		memcpy(dir, path, n);
+	dir[n] = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 static int l_replace_file(lua_State *L)
 {
 	size_t len, left;
@@ -112,6 +137,11 @@ static int l_replace_file(lua_State *L)
 			err = errno;
 		}
 	}
+	/* On the disk before it takes the old file's name: a machine that loses
+	 * power after the rename would otherwise find the name on an empty
+	 * file, where the old state was whole. */
+	if (!err && fsync(fd) != 0)
+		err = errno;
 	if (close(fd) != 0 && !err)
 		err = errno;
 	if (!err && rename(tmp, path) != 0)
@@ -120,6 +150,7 @@ static int l_replace_file(lua_State *L)
 		unlink(tmp);
 		return fail(L, path, err);
 	}
+	sync_folder(path);
 	lua_pushboolean(L, 1);
 	return 1;
 }
