@@ -507,6 +507,27 @@ describe("prefetch: the page after a prefetched one is requested before that one
     return out
   end
 
+  it("asks for page 3 before page 2 is built (blocking: received, then the request, then built)", function()
+    local curl = require("kombo.drivers.curl")
+    local calls, saved = {}, {}
+    for _, name in ipairs({ "start", "receive", "finish" }) do
+      saved[name] = curl[name]
+      curl[name] = function(...)
+        calls[#calls + 1] = name
+        return saved[name](...)
+      end
+    end
+    finally(function() for name, f in pairs(saved) do curl[name] = f end end)
+    local c = sb:client({ retries = ONE_ATTEMPT })
+    local n = 0
+    for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do n = n + 1 end
+    c:close()
+    assert.equal(total(sb), n)
+    -- Page 2 fetched ahead; received, page 3 asked for, page 2 built; page
+    -- 3 received (no cursor after it) and built.
+    assert.same({ "start", "receive", "start", "finish", "receive", "finish" }, calls)
+  end)
+
   it("follows the decoded cursor when the raw bytes told another, cancelling the request made early", function()
     -- Page 2 as a server that writes data.next twice: the first is what the
     -- raw bytes show, the decoder keeps the last (page 3's real cursor).

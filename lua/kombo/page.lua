@@ -256,15 +256,21 @@ local function _join(job, ctx, cursor, in_for)
   job.pending = nil
   local args, early
   if pending then
-    local driver = job.driver
-    local cursor_after = driver.receive and driver.receive(pending)
-    args = pack(driver.finish(pending))
-    if not driver.receive then cursor_after = _plain_next(args[1]) end
+    -- The early request goes out before the answer is decoded: before
+    -- finish where finish decodes, after it where finish hands back text.
+    local driver, cursor_after = job.driver
+    if driver.receive then
+      cursor_after = driver.receive(pending)
+    else
+      args = pack(driver.finish(pending))
+      cursor_after = _plain_next(args[1])
+    end
     -- A cursor holding the key would be redacted by the decode: not sent.
     if cursor_after and job.req and not attempts.holds_key(ctx.client, cursor_after) then
       early = _prefetch(_context(ctx.client, ctx.op, job.req, ctx.base_query, ctx.seen, ctx.index + 1), cursor_after,
         in_for)
     end
+    if driver.receive then args = pack(driver.finish(pending)) end
   else
     args = pack(_serve(unpack(job.wait, 3, job.wait.n)))
   end
