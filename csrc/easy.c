@@ -656,10 +656,12 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 		buf_trim(&c->head);
 		return n;
 	}
+	/* Pushing the function allocates (5.1, LuaJIT), which may raise a
+	 * finalizer's error: before the handle is marked. */
+	lua_pushcfunction(L, build_response);
 	c->busy = 1;
 	c->building = 1;
 	view_of(c, &view);
-	lua_pushcfunction(L, build_response);
 	lua_pushlightuserdata(L, &view);
 	status = lua_pcall(L, 1, 1, 0);
 	c->building = 0;
@@ -964,9 +966,9 @@ static int l_answer_build(lua_State *L)
 	int status;
 	if (a->built)
 		return luaL_error(L, "kombo answer was built or closed already");
+	lua_pushcfunction(L, build_response); /* may raise: before the marks */
 	a->built = 1;
 	a->building = 1;
-	lua_pushcfunction(L, build_response);
 	lua_pushlightuserdata(L, &a->view);
 	status = lua_pcall(L, 1, 1, 0);
 	a->building = 0;

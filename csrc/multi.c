@@ -5,12 +5,24 @@
 #include <curl/curl.h>
 #include <string.h>
 #include "easy.h"
+#include "failure.h"
 
 typedef struct {
 	CURLM *multi;  /* NULL once closed */
 	int pending;   /* registry ref: lightuserdata(easy) -> {easy, req, token} */
 	int running;
+	/* The transfer being handed over: read off libcurl, not yet among the
+	 * completions. Set while an error (a finalizer's, raised by an
+	 * allocation) can cut the handing over short; the next try takes it
+	 * up again, so no transfer is lost between libcurl and its task. */
+	kb_easy *current;
+	CURLcode current_rc;
+	int current_built; /* its answer was being built: build no more */
 } kb_multi;
+
+/* Errors one collection outlasts (each is a finalizer's, and a finalizer
+ * runs once) before it leaves the rest for the next perform. */
+#define MAX_CUT_SHORT 64
 
 static kb_multi *check_multi(lua_State *L, int idx)
 {
@@ -81,71 +93,121 @@ static int l_add(lua_State *L)
 	return 0;
 }
 
-/* Moves what libcurl finished into completions (at -2, pending at -1),
- * numbered after the n already there; returns the new count. */
-static int collect(lua_State *L, kb_multi *m, int n)
+/* (multi, completions, pending): moves what libcurl finished into
+ * completions as { token, response } or { token, nil, failure }, one
+ * transfer at a time: m->current holds it from when it leaves libcurl to
+ * when it is among the completions, so a raise in between loses nothing.
+ * Run protected (collect). */
+static int deliver(lua_State *L)
 {
-	CURLMsg *msg;
-	int left;
-	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
-		kb_easy *c = NULL;
-		int nres;
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-		curl_multi_remove_handle(m->multi, msg->easy_handle);
-		c->busy = 0;
+	kb_multi *m = lua_touserdata(L, 1);
+	for (;;) {
+		kb_easy *c = m->current;
+		if (c == NULL) {
+			int left;
+			CURLMsg *msg = curl_multi_info_read(m->multi, &left);
+			if (msg == NULL)
+				return 0;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+			curl_multi_remove_handle(m->multi, msg->easy_handle);
+			c->busy = 0;
+			m->current = c;
+			m->current_rc = msg->data.result;
+			m->current_built = 0;
+		}
 		lua_createtable(L, 3, 0);                  /* entry */
 		lua_pushlightuserdata(L, c);
-		lua_rawget(L, -3);                         /* {easy, req, token} */
+		lua_rawget(L, 3);                          /* {easy, req, token} */
 		lua_rawgeti(L, -1, 3);
 		lua_rawseti(L, -3, 1);                     /* entry[1] = token */
 		lua_pop(L, 1);
-		nres = kombo_easy_finish(L, c, msg->data.result);
-		if (nres == 1) {
-			lua_rawseti(L, -2, 2);
-		} else {
+		if (m->current_built) {
+			/* An error cut its build short: the answer is gone, and
+			 * the request may have done its work at the server. */
+			kombo_push_failure(L, kombo_failure("other"),
+					   "the answer was lost: an error (a finalizer's) was raised while it was read", 1);
 			lua_rawseti(L, -3, 3);
 			lua_pop(L, 1);             /* the nil */
+		} else {
+			m->current_built = 1;
+			if (kombo_easy_finish(L, c, m->current_rc) == 1) {
+				lua_rawseti(L, -2, 2);
+			} else {
+				lua_rawseti(L, -3, 3);
+				lua_pop(L, 1);     /* the nil */
+			}
 		}
-		lua_rawseti(L, -3, ++n);                   /* completions[n] = entry */
+		lua_rawseti(L, 2, (int)kb_rawlen(L, 2) + 1);
 		lua_pushlightuserdata(L, c);
 		lua_pushnil(L);
-		lua_rawset(L, -3);                         /* pending[c] = nil */
+		lua_rawset(L, 3);                          /* pending[c] = nil */
+		m->current = NULL;
 	}
-	return n;
 }
 
-/* multi:perform(wait_ms) -> completions, running
+/* Hands over what libcurl finished into completions (at 3, pending at 4).
+ * The first error raised meanwhile goes to 5, for the caller to raise once
+ * the completions are handed over; after a memory error, or past the
+ * cap, what is left waits for the next perform. */
+static void collect(lua_State *L, kb_multi *m)
+{
+	int tries;
+	for (tries = 0; tries < MAX_CUT_SHORT; tries++) {
+		int status;
+		/* deliver, perform's upvalue: made once, so that pushing it
+		 * allocates nothing that could raise before it runs. */
+		lua_pushvalue(L, lua_upvalueindex(1));
+		lua_pushlightuserdata(L, m);
+		lua_pushvalue(L, 3);
+		lua_pushvalue(L, 4);
+		status = lua_pcall(L, 3, 0, 0);
+		if (status == 0)
+			return;
+		if (lua_isnil(L, 5))
+			lua_replace(L, 5);
+		else
+			lua_pop(L, 1);
+		if (status == LUA_ERRMEM)
+			return;
+	}
+}
+
+/* multi:perform(wait_ms) -> completions, running, raised
  * Drives every transfer and returns an array of { token, response } or
- * { token, nil, failure } for the transfers that finished. Waits at most
- * wait_ms for activity (0: do not wait), and only when nothing had
- * finished already: an answer that came in while the tasks ran is theirs
- * now, not after whatever another transfer takes. */
+ * { token, nil, failure } for the transfers that finished, and the first
+ * error an allocation raised while they were handed over (a finalizer's),
+ * for the caller to raise after handing them on. Waits at most wait_ms for
+ * activity (0: do not wait), and only when nothing had finished already:
+ * an answer that came in while the tasks ran is theirs now, not after
+ * whatever another transfer takes. */
 static int l_perform(lua_State *L)
 {
 	kb_multi *m = check_multi(L, 1);
 	int wait_ms = (int)luaL_optnumber(L, 2, 0);
-	int n;
 	CURLMcode rc;
 
-	lua_newtable(L);                                   /* completions */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);     /* pending */
+	lua_settop(L, 2);
+	lua_newtable(L);                                   /* 3: completions */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);     /* 4: pending */
+	lua_pushnil(L);                                    /* 5: raised */
 	rc = curl_multi_perform(m->multi, &m->running);
 	if (rc != CURLM_OK)
 		return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
-	n = collect(L, m, 0);
-	if (n == 0 && m->running > 0 && wait_ms > 0) {
+	collect(L, m);
+	if (kb_rawlen(L, 3) == 0 && lua_isnil(L, 5) && m->running > 0 && wait_ms > 0) {
 		rc = curl_multi_poll(m->multi, NULL, 0, wait_ms, NULL);
 		if (rc == CURLM_OK)
 			rc = curl_multi_perform(m->multi, &m->running);
 		if (rc != CURLM_OK)
 			return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
-		collect(L, m, 0);
+		collect(L, m);
 	}
-	lua_pop(L, 1);
-	lua_pushinteger(L, m->running);
-	return 2;
+	lua_pushvalue(L, 3);
+	lua_pushinteger(L, m->running + (m->current != NULL));
+	lua_pushvalue(L, 5);
+	return 3;
 }
 
 /* multi:remove(easy[, ms]): abandons easy's transfer (a prefetch nobody
@@ -164,7 +226,10 @@ static int l_remove(lua_State *L)
 	if (lua_isnil(L, -1))
 		return 0; /* not this multi's, or already finished */
 	lua_pop(L, 1);
-	curl_multi_remove_handle(m->multi, c->easy);
+	if (m->current == c)
+		m->current = NULL; /* left libcurl already, handed over to nobody now */
+	else
+		curl_multi_remove_handle(m->multi, c->easy);
 	lua_pushlightuserdata(L, c);
 	lua_pushnil(L);
 	lua_rawset(L, -3);
@@ -193,6 +258,7 @@ static int l_close(lua_State *L)
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
+	m->current = NULL;
 	curl_multi_cleanup(m->multi);
 	m->multi = NULL;
 	luaL_unref(L, LUA_REGISTRYINDEX, m->pending);
@@ -211,7 +277,6 @@ void kombo_multi_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "add", l_add },
-		{ "perform", l_perform },
 		{ "remove", l_remove },
 		KB_CLOSABLE(l_close, l_tostring),
 		{ NULL, NULL },
@@ -222,4 +287,9 @@ void kombo_multi_open(lua_State *L)
 	};
 	kb_newclass(L, KOMBO_MULTI_MT, methods);
 	kb_setfuncs(L, fns, 0);
+	luaL_getmetatable(L, KOMBO_MULTI_MT);
+	lua_pushcfunction(L, deliver);
+	lua_pushcclosure(L, l_perform, 1);
+	lua_setfield(L, -2, "perform");
+	lua_pop(L, 1);
 }

@@ -53,6 +53,7 @@ local failures = {}     -- tasks that raised since kombo.run last returned
 local received = 0      -- response bytes since kombo.run last gave memory back
 local cancels = {}      -- prefetches to cancel at the next step (finalizers only append)
 local armed = {}        -- prefetches being waited for, with a deadline (prefetch -> true)
+local completing = {}   -- finished transfers whose handing over a raise cut short
 -- 5.1, 5.3 and LuaJIT pass on what a finalizer raises from whatever
 -- allocation ran the collector (5.1 also as a pcall returns): in the
 -- scheduler's own work (answers handed over, transfers started) it would
@@ -221,27 +222,35 @@ local function _start(client, st, task, req)
   end
 end
 
+-- Starts client's oldest queued sends while there is room.
+local function _drain(client)
+  local st = per_client[client]
+  local max = client._max_connections
+  local q = st.queue
+  while q.first <= q.last and st.active < max do
+    local item = q[q.first]
+    -- Off the queue once started: a raise in _start (a finalizer's, as it
+    -- hands a failure over) leaves it there for the next try.
+    _start(client, st, item[1], item[2])
+    q[q.first] = nil
+    q.first = q.first + 1
+    queued = queued - 1
+  end
+end
+
 -- A transfer of client's finished: keep its handle (up to the cap) and
 -- start the oldest queued sends while there is room.
 local function _finished(client, handle)
   local st = per_client[client]
-  local max = client._max_connections
   st.active = st.active - 1
   inflight = inflight - 1
   local spare = st.spare
-  if #spare < max and not client._closed then
+  if #spare < client._max_connections and not client._closed then
     spare[#spare + 1] = handle
   else
     handle:close()
   end
-  local q = st.queue
-  while q.first <= q.last and st.active < max do
-    local item = q[q.first]
-    q[q.first] = nil
-    q.first = q.first + 1
-    queued = queued - 1
-    _start(client, st, item[1], item[2])
-  end
+  _drain(client)
 end
 
 -- Sends task's request now, or queues it behind the client's cap.
@@ -429,7 +438,7 @@ end
 
 --- Is there anything left to do?
 function _M.busy()
-  return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0 or parked > 0
+  return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0 or parked > 0 or #completing > 0
 end
 
 --- Is step() running (so it cannot be entered now)?
@@ -439,22 +448,39 @@ local function _complete(item)
   local token, res = item[1], item[2]
   -- Handed over first (what runs it runs at the next step): a finalizer
   -- raising as that allocates has changed nothing, and it is tried again.
-  _deliver(token.task, pack(res, item[3]))
-  item.handed = true
-  if res then received = received + res.bytes end
-  _finished(token.client, token.handle)
-  token.task.handle = nil
+  if not item.handed then
+    _deliver(token.task, pack(res, item[3]))
+    item.handed = true
+    if res then received = received + res.bytes end
+  end
+  -- Counted once; the queue it makes room for, on every try.
+  if not item.finished then
+    item.finished = true
+    token.task.handle = nil
+    _finished(token.client, token.handle)
+  else
+    _drain(token.client)
+  end
 end
 
 -- Hands finished transfers to their tasks or prefetches. What a finalizer
--- raises in one is raised after the others are handed over.
-local function _completed(done)
-  local failed, raised = false, nil
-  for i = 1, #done do
-    local ok, err = pcall(_complete, done[i])
-    if not ok and not done[i].handed then ok = pcall(_complete, done[i]) end
-    if not ok and not failed then failed, raised = true, err end
+-- raises in one is raised after the others are handed over, as is what
+-- one raised while perform read them (multi:perform's third result). A
+-- transfer a raise cut short stays in `completing` and is taken up again
+-- at the next turn: a finalizer runs once, so each raise is progress.
+local function _completed(done, _, raised)
+  local failed = raised ~= nil
+  local list = completing
+  for i = 1, #done do list[#list + 1] = done[i] end
+  local left = {}
+  for i = 1, #list do
+    local ok, err = pcall(_complete, list[i])
+    if not ok then
+      left[#left + 1] = list[i]
+      if not failed then failed, raised = true, err end
+    end
   end
+  completing = left
   if failed then error(raised, 0) end
 end
 
@@ -563,7 +589,7 @@ local function _step(wait_ms)
   if #ready > 0 then wait = 0 end
   if next_at - now < wait then wait = next_at - now end
   if wait < 0 then wait = 0 end
-  if inflight > 0 then
+  if inflight > 0 or #completing > 0 then
     _completed(multi:perform(wait))
   elseif #timers > 0 and #ready == 0 then
     core.sleep_ms(wait)
