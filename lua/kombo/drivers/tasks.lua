@@ -53,7 +53,10 @@ local failures = {}     -- tasks that raised since kombo.run last returned
 local received = 0      -- response bytes since kombo.run last gave memory back
 local cancels = {}      -- prefetches to cancel at the next step (finalizers only append)
 local armed = {}        -- prefetches being waited for, with a deadline (prefetch -> true)
-local completing = {}   -- finished transfers whose handing over a raise cut short
+-- Finished transfers whose handing over a raise cut short; NONE_LEFT
+-- (never appended to: a turn with nothing left over reads perform's list).
+local NONE_LEFT = {}
+local completing = NONE_LEFT
 -- 5.1, 5.3 and LuaJIT pass on what a finalizer raises from whatever
 -- allocation ran the collector (5.1 also as a pcall returns): in the
 -- scheduler's own work (answers handed over, transfers started) it would
@@ -471,16 +474,21 @@ end
 local function _completed(done, _, raised)
   local failed = raised ~= nil
   local list = completing
-  for i = 1, #done do list[#list + 1] = done[i] end
-  local left = {}
+  if #list == 0 then
+    list = done -- the usual turn: nothing left over, nothing allocated
+  else
+    for i = 1, #done do list[#list + 1] = done[i] end
+  end
+  local left = nil
   for i = 1, #list do
     local ok, err = pcall(_complete, list[i])
     if not ok then
+      left = left or {}
       left[#left + 1] = list[i]
       if not failed then failed, raised = true, err end
     end
   end
-  completing = left
+  completing = left or NONE_LEFT
   if failed then error(raised, 0) end
 end
 
