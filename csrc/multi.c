@@ -174,29 +174,34 @@ static void collect(lua_State *L, kb_multi *m)
 	}
 }
 
-/* multi:perform(wait_ms) -> completions, running, raised
- * Drives every transfer and returns an array of { token, response } or
- * { token, nil, failure } for the transfers that finished, and the first
- * error an allocation raised while they were handed over (a finalizer's),
- * for the caller to raise after handing them on. Waits at most wait_ms for
- * activity (0: do not wait), and only when nothing had finished already:
- * an answer that came in while the tasks ran is theirs now, not after
- * whatever another transfer takes. */
+/* multi:perform(wait_ms, completions) -> running, raised
+ * Drives every transfer and appends { token, response } or { token, nil,
+ * failure } to completions for each transfer that finished, and returns
+ * how many still run and the first error an allocation raised while they
+ * were handed over (a finalizer's), for the caller to raise after handing
+ * them on. completions is the caller's, kept across calls: an answer is in
+ * it from when it leaves libcurl, and nothing between here and the caller
+ * has to allocate to keep it (a raise there would lose it). Waits at most
+ * wait_ms for activity (0: do not wait), and only when nothing had
+ * finished already: an answer that came in while the tasks ran is theirs
+ * now, not after whatever another transfer takes. */
 static int l_perform(lua_State *L)
 {
 	kb_multi *m = check_multi(L, 1);
 	int wait_ms = (int)luaL_optnumber(L, 2, 0);
+	size_t before;
 	CURLMcode rc;
 
-	lua_settop(L, 2);
-	lua_newtable(L);                                   /* 3: completions */
+	luaL_checktype(L, 3, LUA_TTABLE);                  /* 3: completions */
+	lua_settop(L, 3);
+	before = kb_rawlen(L, 3);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);     /* 4: pending */
 	lua_pushnil(L);                                    /* 5: raised */
 	rc = curl_multi_perform(m->multi, &m->running);
 	if (rc != CURLM_OK)
 		return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
 	collect(L, m);
-	if (kb_rawlen(L, 3) == 0 && lua_isnil(L, 5) && m->running > 0 && wait_ms > 0) {
+	if (kb_rawlen(L, 3) == before && lua_isnil(L, 5) && m->running > 0 && wait_ms > 0) {
 		rc = curl_multi_poll(m->multi, NULL, 0, wait_ms, NULL);
 		if (rc == CURLM_OK)
 			rc = curl_multi_perform(m->multi, &m->running);
@@ -204,10 +209,9 @@ static int l_perform(lua_State *L)
 			return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
 		collect(L, m);
 	}
-	lua_pushvalue(L, 3);
 	lua_pushinteger(L, m->running + (m->current != NULL));
 	lua_pushvalue(L, 5);
-	return 3;
+	return 2;
 }
 
 /* multi:remove(easy[, ms]): abandons easy's transfer (a prefetch nobody

@@ -53,10 +53,12 @@ local failures = {}     -- tasks that raised since kombo.run last returned
 local received = 0      -- response bytes since kombo.run last gave memory back
 local cancels = {}      -- prefetches to cancel at the next step (finalizers only append)
 local armed = {}        -- prefetches being waited for, with a deadline (prefetch -> true)
--- Finished transfers whose handing over a raise cut short; NONE_LEFT
--- (never appended to: a turn with nothing left over reads perform's list).
-local NONE_LEFT = {}
-local completing = NONE_LEFT
+-- Finished transfers not yet handed over: multi:perform appends to it and
+-- _completed empties it. One list for the scheduler's life, so that from
+-- libcurl to its task an answer is always held by something that needs
+-- no allocation to keep it (a finalizer raising as one was made would
+-- lose the answers of a whole turn).
+local completing = {}
 -- 5.1, 5.3 and LuaJIT pass on what a finalizer raises from whatever
 -- allocation ran the collector (5.1 also as a pcall returns): in the
 -- scheduler's own work (answers handed over, transfers started) it would
@@ -468,33 +470,29 @@ end
 
 -- Hands finished transfers to their tasks or prefetches. What a finalizer
 -- raises in one is raised after the others are handed over, as is what
--- one raised while perform read them (multi:perform's third result). A
--- transfer a raise cut short stays in `completing` and is taken up again
--- at the next turn: a finalizer runs once, so each raise is progress.
-local function _completed(done, _, raised)
+-- one raised while perform read them (multi:perform's second result). A
+-- transfer a raise cut short stays in `completing` (moved down in place,
+-- which allocates nothing) and is taken up again at the next turn: a
+-- finalizer runs once, so each raise is progress.
+local function _completed(_, raised)
   local failed = raised ~= nil
-  local list = completing
-  if #list == 0 then
-    list = done -- the usual turn: nothing left over, nothing allocated
-  else
-    for i = 1, #done do list[#list + 1] = done[i] end
-  end
-  local left = nil
-  for i = 1, #list do
-    local ok, err = pcall(_complete, list[i])
+  local list, kept, n = completing, 0, #completing
+  for i = 1, n do
+    local item = list[i]
+    local ok, err = pcall(_complete, item)
     if not ok then
-      left = left or {}
-      left[#left + 1] = list[i]
+      kept = kept + 1
+      list[kept] = item
       if not failed then failed, raised = true, err end
     end
   end
-  completing = left or NONE_LEFT
+  for i = n, kept + 1, -1 do list[i] = nil end
   if failed then error(raised, 0) end
 end
 
 -- One turn of the multi handle without waiting, what it finished handed
 -- over, the collector held (what a task's prefetch does from its code).
-local function _turn_held() _completed(multi:perform(0)) end
+local function _turn_held() _completed(multi:perform(0, completing)) end
 local function _turn()
   local mine = _hold()
   local ok, err = pcall(_turn_held)
@@ -598,7 +596,7 @@ local function _step(wait_ms)
   if next_at - now < wait then wait = next_at - now end
   if wait < 0 then wait = 0 end
   if inflight > 0 or #completing > 0 then
-    _completed(multi:perform(wait))
+    _completed(multi:perform(wait, completing))
   elseif #timers > 0 and #ready == 0 then
     core.sleep_ms(wait)
   elseif parked > 0 and #ready == 0 then
