@@ -565,7 +565,7 @@ describe("prefetch: the page after a prefetched one is requested before that one
     assert.equal(4, #sent)
   end)
 
-  it("never sends early a cursor that holds the API key (the decode redacts it)", function()
+  it("never sends a cursor that holds the API key, early or late: the walk ends with a pagination error", function()
     for _, in_task in ipairs({ false, true }) do
       sb:clear_requests()
       sb:clear_faults()
@@ -575,13 +575,23 @@ describe("prefetch: the page after a prefetched one is requested before that one
       local c = sb:client({ retries = ONE_ATTEMPT,
         logger = function(_, _, fields) seen[#seen + 1] = tostring(fields and fields.url) end,
         hooks = { before_request = function(x) seen[#seen + 1] = x.url end } })
+      local items, ok, err = 0, nil, nil
       run_as(in_task, function()
-        pcall(function() for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do end end)
+        ok, err = pcall(function()
+          for _ in assert(c.ats:get_applications({ page_size = PAGE })):items() do items = items + 1 end
+        end)
       end)
       c:close()
+      assert.is_false(ok)
+      assert.equal("pagination", err.kind)
+      assert.equal("cursor_holds_key", err.reason)
+      assert.equal("c-[REDACTED]", err.cursor)
+      assert.equal(PAGE + 1, items) -- the page that held it was read whole
+      -- The two pages, and nothing with the cursor after.
+      assert.equal(2, #sb:requests())
       assert.is_true(#seen >= 4)
       for _, s in ipairs(seen) do assert.not_matches(sb.api_key, s, 1, true) end
-      for _, r in ipairs(sb:requests()) do assert.not_matches(sb.api_key, r.query or "", 1, true) end
+      for _, r in ipairs(sb:requests()) do assert.not_matches("REDACTED", r.query or "", 1, true) end
     end
   end)
 

@@ -38,6 +38,8 @@ local function _log(client, level, message, fields)
   if logger then pcall(logger, level, message, fields) end
 end
 _M.log = _log
+--- What stands for a key sent wherever an answer held it.
+_M.REDACTED = REDACTED
 
 -- Sets extra's headers in h, each replacing the one of h with the same
 -- name in any case, so a name is sent once.

@@ -15,8 +15,8 @@ local drivers = require("kombo.drivers")
 local blocking = require("kombo.drivers.curl")
 local tasks = require("kombo.drivers.tasks")
 
-local type, error, setmetatable, getmetatable, rawget, pcall, next =
-  type, error, setmetatable, getmetatable, rawget, pcall, next
+local type, error, setmetatable, getmetatable, rawget, pcall, next, find =
+  type, error, setmetatable, getmetatable, rawget, pcall, next, string.find
 local co_create, co_yield, co_status =
   coroutine.create, coroutine.yield, coroutine.status
 local compat = require("kombo.compat")
@@ -132,6 +132,15 @@ end
 local function _follow(ctx, cursor, driver, job)
   local query = core.next_query(ctx.base_query, cursor)
   if not query then return nil, nil end
+  if find(cursor, attempts.REDACTED, 1, true) then
+    -- The decode put the marker where the key was: the server's cursor
+    -- cannot be sent back without the key, which the SDK never shows.
+    return nil, meta.set(errors.new({
+      kind = "pagination", reason = "cursor_holds_key", operation = ctx.op.name, attempts = 0, cursor = cursor,
+      message = "the server's next cursor holds the API key (redacted here); the walk cannot go on without"
+        .. " sending the key in a URL",
+    }), { attempts = 0, elapsed_ms = 0 })
+  end
   local seen = ctx.seen
   local from = seen[cursor]
   if from ~= nil and from ~= ctx.index then
