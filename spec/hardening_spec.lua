@@ -290,9 +290,9 @@ describe("hardening", function()
     -- allocation of the scheduler's may raise one (LuaJIT; elsewhere the
     -- collector is held there), also while libcurl's finished transfers
     -- are read. kombo.run never spins on a transfer that left libcurl and
-    -- reached no task, and task:wait answers for every task (the few a
-    -- raise in the task's own resumption left behind say so). In a child
-    -- process under timeout(1), since a spin would never return.
+    -- reached no task, and task:wait answers for every task, none lost
+    -- between its resumption and what it waits for. In a child process
+    -- under timeout(1), since a spin would never return.
     it("finalizers raising over and over as answers are handed over: kombo.run ends, every task is told", function()
       local out, code = run_lua(([[
         if rawget(_G, "jit") then jit.off() end
@@ -329,18 +329,22 @@ describe("hardening", function()
         end
         local ok, err = pcall(main)
         armed = false
-        -- A task the scheduler lost says so to wait (tasks.lua).
-        local told = 0
+        -- wait returns what the task returned, or why it has not: never
+        -- that the scheduler lost it.
+        local told, lost = 0, 0
         for _, task in ipairs(spawned) do
-          task:wait() -- returns: what the task returned, or why it has not
+          local _, why = task:wait()
           told = told + 1
+          if type(why) == "string" and why:find("scheduler lost", 1, true) then lost = lost + 1 end
         end
-        io.stdout:write(("told %%d of %%d %%s %%s\n"):format(told, #spawned, tostring(ok), tostring(err)))
+        io.stdout:write(("told %%d of %%d, %%d lost %%s %%s\n")
+          :format(told, #spawned, lost, tostring(ok), tostring(err)))
       ]]):format(sb.api_key, sb.url), nil, "timeout 120 env ")
       assert.equal(0, code, out)
-      local told, spawned = out:match("told (%d+) of (%d+)")
+      local told, spawned, lost = out:match("told (%d+) of (%d+), (%d+) lost")
       assert.is_truthy(told, out)
       assert.equal(spawned, told)
+      assert.equal("0", lost, out)
     end)
 
     -- LuaJIT 2.1 as distributions ship it can compile a loop of the SDK's

@@ -26,7 +26,7 @@ local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, to
 local setmetatable, rawget = setmetatable, rawget
 local compat = require("kombo.compat")
 compat.interpreted_module()
-local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
+local pack, unpacked = compat.pack, compat.unpacked
 local now_ms = core.now_ms
 
 local _M = {}
@@ -326,45 +326,70 @@ end
 
 local function _note_traceback(e, text) e.traceback = text end
 
--- What a resume of task gave back: its end, or what it waits for.
-local function _record(task, co, r)
-  if not r[1] then
-    local e = r[2]
+-- What a resume of task gave back (ok, ...): its end, or what it waits for.
+local function _record(task, co, ok, ...)
+  if not ok then
+    local e = ...
     if type(e) == "table" then
       -- An error object that refuses a new field (read-only, a proxy)
       -- goes to kombo.run as it was raised.
       if type(rawget(e, "kind")) == "string" then pcall(_note_traceback, e, traceback(co)) end
     else
-      local ok, text = pcall(tostring, e)
-      e = traceback(co, ok and text or ("a " .. type(e) .. " whose __tostring raised"))
+      local fine, text = pcall(tostring, e)
+      e = traceback(co, fine and text or ("a " .. type(e) .. " whose __tostring raised"))
     end
     return _ended(task, false, e)
   end
-  if co_status(co) == "dead" then return _ended(task, true, pack(unpack(r, 2, r.n))) end
-  if r[2] ~= WAIT then -- a plain coroutine.yield(): let the others run first
+  if co_status(co) == "dead" then return _ended(task, true, pack(...)) end
+  local what, kind, a, b = ...
+  if what ~= WAIT then -- a plain coroutine.yield(): let the others run first
     ready[#ready + 1] = { task, pack() }
-  elseif r[3] == "send" then
-    _send(r[4], task, r[5])
-  elseif r[3] ~= "park" then
-    timers[#timers + 1] = { at = now_ms() + r[4], task = task }
+  elseif kind == "send" then
+    _send(a, task, b)
+  elseif kind ~= "park" then
+    timers[#timers + 1] = { at = now_ms() + a, task = task }
   end
 end
 
--- pack(...) -> the table, whether a finalizer raised making it, and what:
--- a task is resumed once, so what it gave back is packed once more, not
--- lost (the finalizer has run by then).
-local function _keep(...)
-  local ok, r = pcall(pack, ...)
-  if ok then return r, false end
-  local again, kept = pcall(pack, ...)
-  if not again then error(r, 0) end
-  return kept, true, r
+-- Tries of _record for one resume before the task is ended as unrecorded.
+-- Each failed try ran a finalizer, which never runs again, and a program
+-- may have thousands pending at once: the cap is for finalizers that make
+-- new ones.
+local RECORD_TRIES = 4096
+local UNRECORDED = "kombo: what the task did could not be recorded: a finalizer raised each time it was tried"
+local UNRECORDED_RESULTS = pack(nil, UNRECORDED)
+
+-- Ends task as unrecorded, allocating nothing (whatever is made here
+-- could run the collector, and a finalizer, again). Tasks waiting for it
+-- are woken as stuck ones are, when nothing else is left to run.
+local function _unrecorded(task)
+  task.error, task.results, task.co = UNRECORDED, UNRECORDED_RESULTS, nil
+  if not task.owned and not task.listed then
+    failures[#failures + 1] = task
+    task.listed = true
+  end
+  if parked_tasks[task] then
+    parked_tasks[task] = nil
+    parked = parked - 1
+  end
 end
 
--- What a task's resume gave back, the collector held again first.
-local function _back(mine, ...)
+-- Records what task's resume gave back, kept as arguments (the stack holds
+-- them: no table to make, so none a finalizer could stop being made). A
+-- finalizer raising as _record allocates (5.1's, 5.3's and LuaJIT's run
+-- wherever the collector does) has run and will not again: _record, whose
+-- every step can be repeated, is tried again, and the first raise is
+-- raised after, for the scheduler's caller.
+local function _recorded(task, co, mine, ...)
+  current = nil
   if mine then _hold() end
-  return _keep(...)
+  local ok, raised = pcall(_record, task, co, ...)
+  if ok then return end
+  for _ = 2, RECORD_TRIES do
+    if pcall(_record, task, co, ...) then error(raised, 0) end
+  end
+  if task.co then _unrecorded(task) end
+  error(raised, 0)
 end
 
 local function _resume(task, args)
@@ -373,18 +398,7 @@ local function _resume(task, args)
   -- The task runs with the collector as the caller has it.
   local mine = held
   _release(mine)
-  local r, lost, raised = _back(mine, co_resume(co, unpacked(args)))
-  current = nil
-  -- Recorded once more when a finalizer raised in it (each step of
-  -- _record can be repeated); what raises again ends the task. What the
-  -- finalizer raised is raised after.
-  local ok, err = pcall(_record, task, co, r)
-  if not ok then
-    if not lost then lost, raised = true, err end
-    ok, err = pcall(_record, task, co, r)
-    if not ok and task.co then _ended(task, false, err) end
-  end
-  if lost then error(raised, 0) end
+  return _recorded(task, co, mine, co_resume(co, unpacked(args)))
 end
 
 local Task = {}
