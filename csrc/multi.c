@@ -217,32 +217,37 @@ static int l_perform(lua_State *L)
 /* multi:remove(easy[, ms]): abandons easy's transfer (a prefetch nobody
  * will read): libcurl closes its connection, the handle is free again.
  * With ms, a held transfer whose timeout ran out after ms counted: returns
- * nil and its timeout failure. */
+ * nil and its timeout failure. The entry goes last: building the failure
+ * allocates, and a raise there (a finalizer's) leaves it for a second
+ * call to build again. */
 static int l_remove(lua_State *L)
 {
 	kb_multi *m = check_multi(L, 1);
 	kb_easy *c = kombo_easy_check(L, 2);
-	int timed_out = !lua_isnoneornil(L, 3);
+	int timed_out = !lua_isnoneornil(L, 3), pending, n = 0;
 	double ms = timed_out ? luaL_checknumber(L, 3) : 0;
+	lua_settop(L, 3);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, m->pending);
+	pending = lua_gettop(L);
 	lua_pushlightuserdata(L, c);
-	lua_rawget(L, -2);
+	lua_rawget(L, pending);
 	if (lua_isnil(L, -1))
 		return 0; /* not this multi's, or already finished */
 	lua_pop(L, 1);
 	if (m->current == c)
 		m->current = NULL; /* left libcurl already, handed over to nobody now */
 	else
-		curl_multi_remove_handle(m->multi, c->easy);
+		curl_multi_remove_handle(m->multi, c->easy); /* again: a no-op */
+	if (timed_out) {
+		kombo_easy_time_out(c, ms);
+		n = kombo_easy_finish(L, c, CURLE_OPERATION_TIMEDOUT);
+	} else {
+		kombo_easy_abandon(c);
+	}
 	lua_pushlightuserdata(L, c);
 	lua_pushnil(L);
-	lua_rawset(L, -3);
-	if (!timed_out) {
-		kombo_easy_abandon(c);
-		return 0;
-	}
-	kombo_easy_time_out(c, ms);
-	return kombo_easy_finish(L, c, CURLE_OPERATION_TIMEDOUT);
+	lua_rawset(L, pending);
+	return n;
 }
 
 static int l_close(lua_State *L)

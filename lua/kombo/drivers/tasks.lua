@@ -277,7 +277,7 @@ end
 -- the next queued send.
 local function _cancel(p)
   if p.done then return end
-  p.done, p.outcome = true, pack(nil, core.failure("other", "prefetch cancelled", false))
+  p.done, p.outcome = true, pack(core.failure("other", "prefetch cancelled", false))
   if p.handle then
     multi:remove(p.handle)
     _finished(p.client, p.handle)
@@ -562,13 +562,36 @@ function _M.pump(p)
 end
 
 -- A prefetch whose timeout ran out while finish waited: its transfer
--- ends as libcurl's own timeout would have ended it.
+-- ends as libcurl's own timeout would have ended it. Each step can be
+-- repeated at the next turn when a finalizer's raise cuts it short: the
+-- failure is kept before the handle is let go, the handle let go once.
 local function _expire(p, now)
   local handle = p.handle
-  local res, fail = multi:remove(handle, now - p.deadline + p.timeout_ms)
-  _finished(p.client, handle)
-  p.handle = nil
-  _settle(p, pack(res, fail))
+  if handle then
+    p.timed_out, p.failure = multi:remove(handle, now - p.deadline + p.timeout_ms)
+    p.handle = nil
+    _finished(p.client, handle)
+  end
+  _settle(p, pack(p.timed_out, p.failure))
+end
+
+-- Cancels what is listed, in place (finalizers append to the list as
+-- this runs); one a raise cut short stays listed for the next step, and
+-- the first raise is raised after the rest are cancelled.
+local function _cancel_all()
+  local list, kept, i, raised = cancels, 0, 1, nil
+  while i <= #list do
+    local p = list[i]
+    local ok, err = pcall(_cancel, p)
+    if not ok then
+      kept = kept + 1
+      list[kept] = p
+      if raised == nil then raised = err end
+    end
+    i = i + 1
+  end
+  for j = #list, kept + 1, -1 do list[j] = nil end
+  if raised ~= nil then error(raised, 0) end
 end
 
 --- cancel(prefetch): the walk stopped before reaching its page.
@@ -577,10 +600,11 @@ function _M.cancel(p)
 end
 
 local function _step(wait_ms)
-  if #cancels > 0 then
-    local list = cancels
-    cancels = {}
-    for i = 1, #list do _cancel(list[i]) end
+  if #cancels > 0 then _cancel_all() end
+  -- A queue whose draining a raise cut short (the transfer that ended
+  -- may have been the last) is drained here.
+  if queued > 0 then
+    for client in pairs(per_client) do _drain(client) end
   end
   -- One batch per step (removing from the front of a long list would be
   -- quadratic); what it readies runs at the next step, after transfers
