@@ -23,7 +23,7 @@ local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.re
 local co_running = coroutine.running
 local traceback = debug.traceback
 local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, tostring, table.remove, math.huge, pairs
-local setmetatable, rawget = setmetatable, rawget
+local setmetatable, rawget, select = setmetatable, rawget, select
 local compat = require("kombo.compat")
 compat.interpreted_module()
 local pack, unpacked = compat.pack, compat.unpacked
@@ -568,11 +568,11 @@ end
 local function _expire(p, now)
   local handle = p.handle
   if handle then
-    p.timed_out, p.failure = multi:remove(handle, now - p.deadline + p.timeout_ms)
+    p.expired = select(2, multi:remove(handle, now - p.deadline + p.timeout_ms))
     p.handle = nil
     _finished(p.client, handle)
   end
-  _settle(p, pack(p.timed_out, p.failure))
+  _settle(p, pack(nil, p.expired))
 end
 
 -- Cancels what is listed, in place (finalizers append to the list as
