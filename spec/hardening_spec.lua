@@ -356,6 +356,37 @@ describe("hardening", function()
       assert.equal("0", lost, out)
     end)
 
+    -- A debug hook that raises as the scheduler's own pcall returns (a
+    -- count hook that stops a runaway script can land there): the error
+    -- comes out of kombo.run, and the scheduler is not left marked as
+    -- running, which refused every later kombo.run. LuaJIT calls no hook
+    -- as its pcall returns.
+    local it_return_hook = rawget(_G, "jit") and pending or it
+    it_return_hook("a hook raising as the scheduler's pcall returns leaves kombo.run usable", function()
+      local tasks = require("kombo.drivers.tasks")
+      local client = sb:client()
+      local task = kombo.spawn(function() return client.ats:get_tags() end)
+      local fired = 0
+      debug.sethook(function()
+        local returning, caller = debug.getinfo(2, "f"), debug.getinfo(3, "f")
+        if returning and returning.func == pcall and caller and caller.func == tasks.step then
+          fired = fired + 1
+          debug.sethook()
+          error("hook raised", 0)
+        end
+      end, "r")
+      local ok, err = pcall(kombo.run)
+      debug.sethook()
+      assert.equal(1, fired)
+      assert.is_false(ok)
+      assert.equal("hook raised", err)
+      assert.is_false(tasks.stepping())
+      assert.is_true(kombo.run())
+      local page = assert(task:wait())
+      assert.is_table(page.data.results)
+      assert.equal(1, #sb:requests())
+    end)
+
     -- LuaJIT 2.1 as distributions ship it can compile a loop of the SDK's
     -- into a trace that never exits once a finalizer re-enters the SDK.
     local jit = rawget(_G, "jit")

@@ -21,7 +21,7 @@ local core = require("kombo.core")
 
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield
 local co_running = coroutine.running
-local traceback = debug.traceback
+local traceback, getinfo = debug.traceback, debug.getinfo
 local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, tostring, table.remove, math.huge, pairs
 local setmetatable, rawget, select = setmetatable, rawget, select
 local compat = require("kombo.compat")
@@ -45,7 +45,7 @@ local inflight = 0
 local parked = 0        -- tasks waiting for another task or a write slot
 local parked_tasks = {} -- those tasks (task -> true)
 local spawned = 0       -- tasks made so far: each task's number, for spawn order
-local stepping = false  -- inside step(): it must not be entered again
+local stepping = nil    -- the thread step() runs on while it runs (MAIN: 5.1's main thread)
 local queued = 0        -- sends waiting for a connection, over all clients
 local multi = nil       -- created on first use, closed when idle
 local current = nil     -- the task being resumed
@@ -119,6 +119,38 @@ local function _current()
   return current
 end
 _M.current = _current
+
+-- Is step() on thread's stack (nil: the running thread's)?
+local function _on_stack(thread)
+  local step, level = _M.step, 0
+  while true do
+    local info
+    if thread then info = getinfo(thread, level, "f") else info = getinfo(level, "f") end
+    if not info then return false end
+    if info.func == step then return true end
+    level = level + 1
+  end
+end
+
+local MAIN = {}
+
+--- Is step() running (so it cannot be entered now)? An error raised past
+-- step's own pcall (a debug hook's, as the pcall returns) leaves the mark
+-- with no step running: step's frame, gone from its thread's stack, says
+-- so, and the mark goes. From a coroutine, 5.1's main thread cannot be
+-- looked at: a step there counts as running.
+local function _stepping()
+  if not stepping then return false end
+  local live
+  if stepping == MAIN then
+    live = co_running() ~= nil or _on_stack(nil)
+  else
+    live = _on_stack(stepping)
+  end
+  if not live then stepping = nil end
+  return live
+end
+_M.stepping = _stepping
 
 --- resume(co, ...) -> what coroutine.resume returns: resumes one of the
 -- SDK's own coroutines, which passes the waits of a task it runs in on.
@@ -420,7 +452,7 @@ function Task:wait()
       w[#w + 1] = me
       local _, stuck = _M.park()
       if stuck then return nil, stuck end
-    elseif stepping then
+    elseif _stepping() then
       return nil, "kombo: task:wait outside a task while the scheduler runs (from a finalizer or a hook):"
         .. " wait inside a task instead"
     else
@@ -459,9 +491,6 @@ end
 function _M.busy()
   return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0 or parked > 0 or #completing > 0
 end
-
---- Is step() running (so it cannot be entered now)?
-function _M.stepping() return stepping end
 
 local function _complete(item)
   local token, res = item[1], item[2]
@@ -669,12 +698,12 @@ end
 
 --- Runs what is ready, then waits at most wait_ms for transfers or timers.
 function _M.step(wait_ms)
-  if stepping then error("kombo: the task scheduler was entered again from inside itself", 2) end
-  stepping = true
+  if _stepping() then error("kombo: the task scheduler was entered again from inside itself", 2) end
+  stepping = co_running() or MAIN
   _hold()
   local ok, err = pcall(_step, wait_ms)
   _release(held)
-  stepping = false
+  stepping = nil
   -- An error out of the scheduler itself (LuaJIT passes on what a
   -- finalizer raises, wherever the collector ran it) leaves no task marked
   -- as running, or every later kombo.run would refuse to start.
@@ -701,7 +730,7 @@ end
 -- the task that raised errors[i]).
 function _M.run()
   if current then error("kombo.run called inside a task", 2) end
-  if stepping then error("kombo.run called while the scheduler runs (from a finalizer or a hook)", 2) end
+  if _stepping() then error("kombo.run called while the scheduler runs (from a finalizer or a hook)", 2) end
   while _M.busy() do _M.step(1000) end
   if received >= RELEASE_BYTES then
     -- The burst's responses are garbage now: collect them, then let the
