@@ -174,12 +174,11 @@ static void collect(lua_State *L, kb_multi *m)
 	}
 }
 
-/* multi:perform(wait_ms, completions) -> running, raised
+/* multi:perform(wait_ms, completions) -> raised
  * Drives every transfer and appends { token, response } or { token, nil,
  * failure } to completions for each transfer that finished, and returns
- * how many still run and the first error an allocation raised while they
- * were handed over (a finalizer's), for the caller to raise after handing
- * them on. completions is the caller's, kept across calls: an answer is in
+ * the first error an allocation raised while they were handed over (a
+ * finalizer's), for the caller to raise after handing them on. completions is the caller's, kept across calls: an answer is in
  * it from when it leaves libcurl, and nothing between here and the caller
  * has to allocate to keep it (a raise there would lose it). Waits at most
  * wait_ms for activity (0: do not wait), and only when nothing had
@@ -209,9 +208,8 @@ static int l_perform(lua_State *L)
 			return luaL_error(L, "curl_multi_perform: %s", curl_multi_strerror(rc));
 		collect(L, m);
 	}
-	lua_pushinteger(L, m->running + (m->current != NULL));
 	lua_pushvalue(L, 5);
-	return 2;
+	return 1;
 }
 
 /* multi:remove(easy[, ms]): abandons easy's transfer (a prefetch nobody

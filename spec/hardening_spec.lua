@@ -387,6 +387,38 @@ describe("hardening", function()
       assert.equal(1, #sb:requests())
     end)
 
+    -- A raise as a queued send is started, when a transfer before it ends
+    -- (a finalizer's, or here a hook's): the send stays queued and goes
+    -- out at the next step; nothing spins and no task is lost.
+    it("a raise as a queued send starts leaves it queued for the next step", function()
+      local tasks = require("kombo.drivers.tasks")
+      local client = sb:client({ max_connections = 1 })
+      local first = kombo.spawn(function() return client.ats:get_tags() end)
+      local second = kombo.spawn(function() return client.ats:get_tags() end)
+      local fired = 0
+      debug.sethook(function()
+        local called, caller, via = debug.getinfo(2, "n"), debug.getinfo(3, "n"), debug.getinfo(4, "n")
+        if called.name == "_start" and caller and caller.name == "_drain" and via and via.name == "_finished" then
+          fired = fired + 1
+          debug.sethook()
+          error("hook raised", 0)
+        end
+      end, "c")
+      local ok, err = pcall(kombo.run)
+      debug.sethook()
+      assert.equal(1, fired)
+      assert.is_false(ok)
+      assert.equal("hook raised", err)
+      for _ = 1, 50 do
+        if not tasks.busy() then break end
+        tasks.step(100)
+      end
+      assert.is_false(tasks.busy())
+      assert.is_table(assert(first:wait()).data)
+      assert.is_table(assert(second:wait()).data)
+      assert.equal(2, #sb:requests())
+    end)
+
     -- LuaJIT 2.1 as distributions ship it can compile a loop of the SDK's
     -- into a trace that never exits once a finalizer re-enters the SDK.
     local jit = rawget(_G, "jit")

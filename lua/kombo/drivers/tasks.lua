@@ -309,7 +309,7 @@ end
 -- the next queued send.
 local function _cancel(p)
   if p.done then return end
-  p.done, p.outcome = true, pack(core.failure("other", "prefetch cancelled", false))
+  p.done = true -- nobody finishes it: the walk let go of it first
   if p.handle then
     multi:remove(p.handle)
     _finished(p.client, p.handle)
@@ -328,12 +328,13 @@ local function _cancel(p)
 end
 
 -- A task ended: keep its outcome for task:wait and wake those waiting.
-local function _ended(task, ok, r)
+-- What ends a task and allocates nothing: its outcome (made by the
+-- caller), its place among the failures, its mark as ended.
+local function _mark_ended(task, results, failed, err)
   -- The outcome first: the task counts as ended once it has one.
-  if ok then
-    task.results = r
-  else
-    task.error, task.results = r, pack(nil, r)
+  task.results = results
+  if failed then
+    task.error = err
     if not task.owned and not task.listed then
       failures[#failures + 1] = task
       task.listed = true
@@ -346,6 +347,10 @@ local function _ended(task, ok, r)
     parked_tasks[task] = nil
     parked = parked - 1
   end
+end
+
+local function _ended(task, ok, r)
+  if ok then _mark_ended(task, r) else _mark_ended(task, pack(nil, r), true, r) end
   -- A walk's prefetch never outlives the task that walked.
   local mine = task.prefetches
   if mine then for p in pairs(mine) do _cancel(p) end end
@@ -391,21 +396,6 @@ local RECORD_TRIES = 4096
 local UNRECORDED = "kombo: what the task did could not be recorded: a finalizer raised each time it was tried"
 local UNRECORDED_RESULTS = pack(nil, UNRECORDED)
 
--- Ends task as unrecorded, allocating nothing (whatever is made here
--- could run the collector, and a finalizer, again). Tasks waiting for it
--- are woken as stuck ones are, when nothing else is left to run.
-local function _unrecorded(task)
-  task.error, task.results, task.co = UNRECORDED, UNRECORDED_RESULTS, nil
-  if not task.owned and not task.listed then
-    failures[#failures + 1] = task
-    task.listed = true
-  end
-  if parked_tasks[task] then
-    parked_tasks[task] = nil
-    parked = parked - 1
-  end
-end
-
 -- Records what task's resume gave back, kept as arguments (the stack holds
 -- them: no table to make, so none a finalizer could stop being made). A
 -- finalizer raising as _record allocates (5.1's, 5.3's and LuaJIT's run
@@ -420,7 +410,9 @@ local function _recorded(task, co, mine, ...)
   for _ = 2, RECORD_TRIES do
     if pcall(_record, task, co, ...) then error(raised, 0) end
   end
-  if task.co then _unrecorded(task) end
+  -- Ended allocating nothing (what is made could run a finalizer again);
+  -- tasks waiting for it are woken as stuck ones are.
+  if task.co then _mark_ended(task, UNRECORDED_RESULTS, true, UNRECORDED) end
   error(raised, 0)
 end
 
@@ -501,37 +493,38 @@ local function _complete(item)
     item.handed = true
     if res then received = received + res.bytes end
   end
-  -- Counted once; the queue it makes room for, on every try.
+  -- Counted once (a queue a raise left undrained, the next step drains).
   if not item.finished then
     item.finished = true
     token.task.handle = nil
     _finished(token.client, token.handle)
-  else
-    _drain(token.client)
   end
 end
 
--- Hands finished transfers to their tasks or prefetches. What a finalizer
--- raises in one is raised after the others are handed over, as is what
--- one raised while perform read them (multi:perform's second result). A
--- transfer a raise cut short stays in `completing` (moved down in place,
--- which allocates nothing) and is taken up again at the next turn: a
--- finalizer runs once, so each raise is progress.
-local function _completed(_, raised)
-  local failed = raised ~= nil
-  local list, kept, n = completing, 0, #completing
-  for i = 1, n do
+-- Runs fn on each item of list, in place (a finalizer may append to it
+-- as this runs): an item a raise cut short stays, moved down (which
+-- allocates nothing), for the next turn, where it is taken up again (a
+-- finalizer runs once, so each raise is progress). The first raise, or
+-- `raised` given from before, is raised once every item had its turn.
+local function _each_kept(list, fn, raised)
+  local failed, kept, i = raised ~= nil, 0, 1
+  while i <= #list do
     local item = list[i]
-    local ok, err = pcall(_complete, item)
+    local ok, err = pcall(fn, item)
     if not ok then
       kept = kept + 1
       list[kept] = item
       if not failed then failed, raised = true, err end
     end
+    i = i + 1
   end
-  for i = n, kept + 1, -1 do list[i] = nil end
+  for j = #list, kept + 1, -1 do list[j] = nil end
   if failed then error(raised, 0) end
 end
+
+-- Hands finished transfers to their tasks or prefetches; what a finalizer
+-- raised while perform read them (its result) is raised after.
+local function _completed(raised) _each_kept(completing, _complete, raised) end
 
 -- One turn of the multi handle without waiting, what it finished handed
 -- over, the collector held (what a task's prefetch does from its code).
@@ -604,32 +597,13 @@ local function _expire(p, now)
   _settle(p, pack(nil, p.expired))
 end
 
--- Cancels what is listed, in place (finalizers append to the list as
--- this runs); one a raise cut short stays listed for the next step, and
--- the first raise is raised after the rest are cancelled.
-local function _cancel_all()
-  local list, kept, i, raised = cancels, 0, 1, nil
-  while i <= #list do
-    local p = list[i]
-    local ok, err = pcall(_cancel, p)
-    if not ok then
-      kept = kept + 1
-      list[kept] = p
-      if raised == nil then raised = err end
-    end
-    i = i + 1
-  end
-  for j = #list, kept + 1, -1 do list[j] = nil end
-  if raised ~= nil then error(raised, 0) end
-end
-
 --- cancel(prefetch): the walk stopped before reaching its page.
 function _M.cancel(p)
   cancels[#cancels + 1] = p
 end
 
 local function _step(wait_ms)
-  if #cancels > 0 then _cancel_all() end
+  if #cancels > 0 then _each_kept(cancels, _cancel) end
   -- A queue whose draining a raise cut short (the transfer that ended
   -- may have been the last) is drained here.
   if queued > 0 then
