@@ -361,23 +361,34 @@ describe("hardening", function()
     -- comes out of kombo.run, and the scheduler is not left marked as
     -- running, which refused every later kombo.run. LuaJIT calls no hook
     -- as its pcall returns.
+    -- A debug hook on event that raises "hook raised" where at() says, the
+    -- first `times` times; done() removes it and says how often it raised.
+    local function raise_in_hook(event, at, times)
+      local fired = 0
+      debug.sethook(function()
+        if at() then
+          fired = fired + 1
+          if fired >= (times or 1) then debug.sethook() end
+          error("hook raised", 0)
+        end
+      end, event)
+      return function()
+        debug.sethook()
+        return fired
+      end
+    end
+
     local it_return_hook = rawget(_G, "jit") and pending or it
     it_return_hook("a hook raising as the scheduler's pcall returns leaves kombo.run usable", function()
       local tasks = require("kombo.drivers.tasks")
       local client = sb:client()
       local task = kombo.spawn(function() return client.ats:get_tags() end)
-      local fired = 0
-      debug.sethook(function()
-        local returning, caller = debug.getinfo(2, "f"), debug.getinfo(3, "f")
-        if returning and returning.func == pcall and caller and caller.func == tasks.step then
-          fired = fired + 1
-          debug.sethook()
-          error("hook raised", 0)
-        end
-      end, "r")
+      local done = raise_in_hook("r", function()
+        local returning, caller = debug.getinfo(3, "f"), debug.getinfo(4, "f")
+        return returning and returning.func == pcall and caller and caller.func == tasks.step
+      end)
       local ok, err = pcall(kombo.run)
-      debug.sethook()
-      assert.equal(1, fired)
+      assert.equal(1, done())
       assert.is_false(ok)
       assert.equal("hook raised", err)
       assert.is_false(tasks.stepping())
@@ -395,18 +406,12 @@ describe("hardening", function()
       local client = sb:client({ max_connections = 1 })
       local first = kombo.spawn(function() return client.ats:get_tags() end)
       local second = kombo.spawn(function() return client.ats:get_tags() end)
-      local fired = 0
-      debug.sethook(function()
-        local called, caller, via = debug.getinfo(2, "n"), debug.getinfo(3, "n"), debug.getinfo(4, "n")
-        if called.name == "_start" and caller and caller.name == "_drain" and via and via.name == "_finished" then
-          fired = fired + 1
-          debug.sethook()
-          error("hook raised", 0)
-        end
-      end, "c")
+      local done = raise_in_hook("c", function()
+        local called, caller, via = debug.getinfo(3, "n"), debug.getinfo(4, "n"), debug.getinfo(5, "n")
+        return called.name == "_start" and caller and caller.name == "_drain" and via and via.name == "_finished"
+      end)
       local ok, err = pcall(kombo.run)
-      debug.sethook()
-      assert.equal(1, fired)
+      assert.equal(1, done())
       assert.is_false(ok)
       assert.equal("hook raised", err)
       for _ = 1, 50 do
@@ -417,6 +422,50 @@ describe("hardening", function()
       assert.is_table(assert(first:wait()).data)
       assert.is_table(assert(second:wait()).data)
       assert.equal(2, #sb:requests())
+    end)
+
+    -- A raise as the scheduler hands a send to libcurl (a finalizer's, as
+    -- it allocates the transfer's entry; here a hook's as that starts) is
+    -- not the request's failure: the send goes out on the next try, the
+    -- task gets its answer, and the raise comes out of kombo.run. One that
+    -- comes back on every try is: the task fails with it, after a bounded
+    -- number of tries.
+    local function raise_as_sends_start(times)
+      return raise_in_hook("c", function()
+        local called, via, caller = debug.getinfo(3, "S"), debug.getinfo(4, "f"), debug.getinfo(5, "n")
+        return called.what == "Lua" and via and via.func == pcall and caller and caller.name == "_start"
+      end, times)
+    end
+
+    it("a raise as a send is handed to libcurl comes out of kombo.run; the send goes out once", function()
+      local client = sb:client()
+      local task = kombo.spawn(function() return client.ats:get_tags() end)
+      local done = raise_as_sends_start(1)
+      local ok, err = pcall(kombo.run)
+      assert.equal(1, done())
+      assert.is_false(ok)
+      assert.equal("hook raised", err)
+      assert.is_true(kombo.run())
+      assert.is_table(assert(task:wait()).data.results)
+      assert.equal(1, #sb:requests())
+    end)
+
+    it("a send that cannot be handed to libcurl on any try fails its task, and nothing is sent", function()
+      local client = sb:client()
+      local task = kombo.spawn(function() return client.ats:get_tags() end)
+      local done = raise_as_sends_start(math.huge)
+      local ok, res, errs = pcall(kombo.run)
+      local fired = done()
+      assert.is_true(ok, tostring(res))
+      assert.is_nil(res)
+      assert.is_true(fired > 1)
+      assert.is_table(errs)
+      assert.matches("^hook raised", errs[1])
+      assert.equal(task, errs.tasks[1])
+      local res2, err = task:wait()
+      assert.is_nil(res2)
+      assert.matches("^hook raised", err)
+      assert.equal(0, #sb:requests())
     end)
 
     -- LuaJIT 2.1 as distributions ship it can compile a loop of the SDK's

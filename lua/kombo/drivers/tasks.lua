@@ -59,6 +59,16 @@ local armed = {}        -- prefetches being waited for, with a deadline (prefetc
 -- no allocation to keep it (a finalizer raising as one was made would
 -- lose the answers of a whole turn).
 local completing = {}
+-- What a finalizer raised in the scheduler's work that carried on past it
+-- (a send started on a later try), kept without allocating: step raises
+-- it at its end.
+local deferred, deferred_raise = false, nil
+-- Tries of a step of the scheduler's own (recording what a task did,
+-- starting a send) that a finalizer's raise cut short. Each failed try ran
+-- a finalizer, which never runs again, and a program may have thousands
+-- pending at once: the cap is for finalizers that make new ones, and for
+-- a failure that is not a finalizer's.
+local TRIES = 4096
 -- 5.1, 5.3 and LuaJIT pass on what a finalizer raises from whatever
 -- allocation ran the collector (5.1 also as a pcall returns): in the
 -- scheduler's own work (answers handed over, transfers started) it would
@@ -246,10 +256,24 @@ local function _arm(p)
   armed[p] = true
 end
 
--- Hands the transfer to libcurl on a spare handle (or a new one). What
--- fails here is raised in the task, where it waits to send.
+-- Hands the transfer to libcurl on a spare handle (or a new one). _add
+-- changes nothing unless it succeeds, so a finalizer raising as it
+-- allocates (it has run, and will not again) costs a try, not the send;
+-- what it raised is raised by step once its work is done. What fails
+-- every try is the request's own failure, raised in the task, where it
+-- waits to send.
 local function _start(client, st, task, req)
   local ok, err = pcall(_add, client, st.spare, task, req)
+  if not ok then
+    local first = err
+    for _ = 2, TRIES do
+      ok, err = pcall(_add, client, st.spare, task, req)
+      if ok then
+        if not deferred then deferred, deferred_raise = true, first end
+        break
+      end
+    end
+  end
   if ok then
     st.active = st.active + 1
     inflight = inflight + 1
@@ -388,11 +412,6 @@ local function _record(task, co, ok, ...)
   end
 end
 
--- Tries of _record for one resume before the task is ended as unrecorded.
--- Each failed try ran a finalizer, which never runs again, and a program
--- may have thousands pending at once: the cap is for finalizers that make
--- new ones.
-local RECORD_TRIES = 4096
 local UNRECORDED = "kombo: what the task did could not be recorded: a finalizer raised each time it was tried"
 local UNRECORDED_RESULTS = pack(nil, UNRECORDED)
 
@@ -407,7 +426,7 @@ local function _recorded(task, co, mine, ...)
   if mine then _hold() end
   local ok, raised = pcall(_record, task, co, ...)
   if ok then return end
-  for _ = 2, RECORD_TRIES do
+  for _ = 2, TRIES do
     if pcall(_record, task, co, ...) then error(raised, 0) end
   end
   -- Ended allocating nothing (what is made could run a finalizer again);
@@ -682,7 +701,10 @@ function _M.step(wait_ms)
   -- finalizer raises, wherever the collector ran it) leaves no task marked
   -- as running, or every later kombo.run would refuse to start.
   current = nil
+  local later, raise = deferred, deferred_raise
+  deferred, deferred_raise = false, nil
   if not ok then error(err, 0) end
+  if later then error(raise, 0) end
 end
 
 local function _by_number(a, b) return a.number < b.number end
