@@ -398,6 +398,47 @@ describe("hardening", function()
       assert.equal(1, #sb:requests())
     end)
 
+    -- The same as Neovim's driver steps the scheduler from its timer (a
+    -- Neovim built on Lua 5.1; here a stand-in for vim.uv's timer): the
+    -- error is reported, and the next tick steps the tasks on.
+    it_return_hook("a hook raising as the editor driver's pcall returns leaves its ticks stepping", function()
+      local tasks = require("kombo.drivers.tasks")
+      local tick, active, reported = nil, false, {}
+      local timer = {
+        start = function(_, _, _, fn) tick, active = fn, true end,
+        stop = function() active = false end,
+        is_active = function() return active end,
+      }
+      rawset(_G, "vim", { uv = { new_timer = function() return timer end },
+        schedule = function(fn) reported[#reported + 1] = select(2, pcall(fn)) end })
+      package.loaded["kombo.drivers.uv"] = nil
+      local ok, err = pcall(function()
+        require("kombo.drivers.uv").install()
+        local client = sb:client()
+        local task = kombo.spawn(function() return client.ats:get_tags() end)
+        assert.is_function(tick)
+        local done = raise_in_hook("r", function()
+          local returning, caller = debug.getinfo(3, "f"), debug.getinfo(4, "f")
+          return returning and returning.func == pcall and caller and caller.func == tick
+        end)
+        local first = { pcall(tick) }
+        assert.equal(1, done())
+        assert.same({ false, "hook raised" }, first)
+        for _ = 1, 400 do
+          if not active then break end
+          tick()
+          core.sleep_ms(5)
+        end
+        assert.is_false(active)
+        assert.is_table(assert(task:wait()).data.results)
+        assert.same({}, reported)
+      end)
+      tasks.on_spawn = nil
+      package.loaded["kombo.drivers.uv"] = nil
+      rawset(_G, "vim", nil)
+      assert(ok, err)
+    end)
+
     -- A raise as a queued send is started, when a transfer before it ends
     -- (a finalizer's, or here a hook's): the send stays queued and goes
     -- out at the next step; nothing spins and no task is lost.

@@ -25,7 +25,6 @@ local _M = {}
 _M.interval_ms = 5
 
 local timer = nil
-local stepping = false
 
 local function _vim() return rawget(_G, "vim") end
 
@@ -52,12 +51,11 @@ local function _report(e)
 end
 
 local function _tick()
-  -- A task that spins the loop itself (vim.wait in a task) must not get
-  -- the scheduler resumed under it.
-  if stepping then return end
-  stepping = true
+  -- A task that spins the loop itself must not get the scheduler resumed
+  -- under it. The scheduler's own mark, not one of ours: a hook raising as
+  -- this pcall returns would leave ours set, and no tick would step again.
+  if tasks.stepping() then return end
   local ok, err = pcall(tasks.step, 0)
-  stepping = false
   if not ok then _report(err) end
   local failures = tasks.take_failures()
   for i = 1, #failures do _report(failures[i]) end
