@@ -526,8 +526,7 @@ typedef struct {
 
 /* c's answer as build_response reads it. libcurl's figures are read now,
  * before anything is allocated: an allocation can run a finalizer that
- * closes the client, and the easy handle with it (LuaJIT's
- * lua_pushcfunction allocates). */
+ * closes the client, and the easy handle with it. */
 static void view_of(kb_easy *c, kb_view *v)
 {
 	v->body = &c->body;
@@ -634,6 +633,26 @@ static void look_for_key(kb_easy *c)
  * stays busy until its buffers have been read: building the Lua values
  * can run a finalizer that calls back into the SDK, which must then take
  * another handle rather than overwrite these buffers. */
+/* build_response and detach, kept in the registry when the module loads:
+ * pushing a C function allocates (5.1, LuaJIT), and an allocation can run
+ * a finalizer that closes the client, and the handle with it, after its
+ * transfer ended and before it is marked as building, which would lose
+ * the answer. Fetching a kept value allocates nothing. */
+static char build_key, detach_key;
+
+static void push_kept(lua_State *L, void *key)
+{
+	lua_pushlightuserdata(L, key);
+	lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+static void keep(lua_State *L, void *key, lua_CFunction fn)
+{
+	lua_pushlightuserdata(L, key);
+	lua_pushcfunction(L, fn);
+	lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
 int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 {
 	int status, n = 1;
@@ -656,9 +675,7 @@ int kombo_easy_finish(lua_State *L, kb_easy *c, CURLcode rc)
 		buf_trim(&c->head);
 		return n;
 	}
-	/* Pushing the function allocates (5.1, LuaJIT), which may raise a
-	 * finalizer's error: before the handle is marked. */
-	lua_pushcfunction(L, build_response);
+	push_kept(L, &build_key);
 	c->busy = 1;
 	c->building = 1;
 	view_of(c, &view);
@@ -944,7 +961,7 @@ static int l_receive(lua_State *L)
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300)
 		return 0;
-	lua_pushcfunction(L, detach);
+	push_kept(L, &detach_key);
 	lua_pushvalue(L, 1);
 	c->building = 1;
 	/* Out of memory, or a finalizer's error, in detach: no hint, and the
@@ -966,7 +983,7 @@ static int l_answer_build(lua_State *L)
 	int status;
 	if (a->built)
 		return luaL_error(L, "kombo answer was built or closed already");
-	lua_pushcfunction(L, build_response); /* may raise: before the marks */
+	push_kept(L, &build_key);
 	a->built = 1;
 	a->building = 1;
 	lua_pushlightuserdata(L, &a->view);
@@ -1130,4 +1147,6 @@ void kombo_easy_open(lua_State *L)
 	kb_newclass(L, KOMBO_EASY_MT, methods);
 	kb_newclass(L, KOMBO_ANSWER_MT, answer_methods);
 	kb_setfuncs(L, fns, 0);
+	keep(L, &build_key, build_response);
+	keep(L, &detach_key, detach);
 }

@@ -144,6 +144,13 @@ describe("hardening", function()
       -- specs before this one left (a paused generational collector ran it
       -- a few times in 200 fetches, never while a handle was out).
       local mode = _VERSION == "Lua 5.4" and collectgarbage("incremental", 100, 400)
+      -- LuaJIT's likewise, over more fetches: there they also fall between
+      -- a transfer's end and its build's start (where a closed handle lost
+      -- its answer: HTTP 0, no body).
+      local jit = rawget(_G, "jit")
+      local pause, stepmul
+      if jit then pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 100) end
+      local most = jit and 1500 or 200
       local fetches = 0
       repeat
         client = new_client()
@@ -153,20 +160,24 @@ describe("hardening", function()
         for i = 1, 5 do assert.equal("app" .. i, page.data.results[i].id) end
         fetches = fetches + 1
         if state.runs == 0 then collectgarbage("step", 64) end
-      until closed >= 5 or fetches == 200
+      until (closed >= 5 and not jit) or fetches == most
       state.armed = false
+      if jit then
+        collectgarbage("setpause", pause)
+        collectgarbage("setstepmul", stepmul)
+      end
       if mode then
         collectgarbage("incremental", 200, 100)
         collectgarbage(mode)
       end
       sb:clear_faults()
-      -- Lua 5.1 and LuaJIT check the collector before an allocation, not
-      -- after it, so a cycle the header block's string starts falls later,
-      -- and its finalizers seldom while a handle is out; Lua 5.3 runs its
+      -- Lua 5.1 checks the collector before an allocation, not after it,
+      -- so a cycle the header block's string starts falls later, and its
+      -- finalizers seldom while a handle is out; Lua 5.3 runs its
       -- finalizers at a cycle's end, which falls where the heap's history puts
       -- it (once a fetch, at the same point of each). There only the answers
       -- are checked.
-      if _VERSION == "Lua 5.4" then
+      if _VERSION == "Lua 5.4" or jit then
         assert.is_true(closed > 0, ("the finalizer never ran while an answer was built (%d runs in %d fetches)")
           :format(state.runs, fetches))
       end
