@@ -183,6 +183,61 @@ describe("hardening", function()
       end
     end)
 
+    -- A finalizer may close the client between the walk's look at it and
+    -- the driver's read of the page fetched ahead (as the answer is taken
+    -- off its handle, say): the read ends with a failure, never a raise
+    -- about a closed handle, and the walk with the closed-client error.
+    it("a page fetched ahead whose client was closed ends with a failure, never a raise", function()
+      local curl = require("kombo.drivers.curl")
+      for _, read in ipairs({ "receive", "finish" }) do
+        local client = new_client()
+        local headers = { "Authorization: Bearer " .. sb.api_key, "X-Integration-Id: " .. sb.integration_id }
+        local p = assert(curl.start(client, { method = "GET", url = sb.url .. "/ats/tags", timeout_ms = 5000,
+          json = true, headers = headers }))
+        client:close()
+        if read == "receive" then assert.is_nil(curl.receive(p)) end
+        local res, fail = curl.finish(p)
+        assert.is_nil(res)
+        assert.same({ kind = "connection", reason = "other", sent = true,
+          message = "its transfer was stopped" }, fail)
+      end
+    end)
+
+    it("a finalizer closing the client as a walk goes on ends the walk with an error saying so", function()
+      local client
+      local state = rearming_finalizer(function()
+        local pool = client and client._pool
+        if pool and next(pool.out) then client:close() end
+      end)
+      local outcomes = {}
+      for _ = 1, 300 do
+        -- No retry: an attempt the close stopped says so itself, not a
+        -- next one that finds the client closed.
+        client = new_client({ retries = { strategy = "none" } })
+        local ok, err = pcall(function()
+          local n = 0
+          for _ in client.ats:get_applications({ page_size = 5 }):items() do
+            n = n + 1
+            if n > 40 then break end
+          end
+        end)
+        local outcome = ok and "whole" or tostring(err)
+        if type(err) == "table" and err.kind == "invalid_request" and err.field == "client" then
+          outcome = "closed before a request"
+        elseif type(err) == "table" and err.kind == "connection"
+          and err.message:find("client:close() was called while this call's request was out", 1, true) then
+          outcome = "closed as a request was out"
+        end
+        outcomes[outcome] = (outcomes[outcome] or 0) + 1
+      end
+      state.armed = false
+      outcomes.whole = nil
+      assert.is_truthy(next(outcomes), "the finalizer never closed the client")
+      for outcome in pairs(outcomes) do
+        assert.is_truthy(outcome:find("^closed "), outcome)
+      end
+    end)
+
     it("hooks and loggers that call back into the same client get answers, and the call still succeeds", function()
       local nested = {}
       local client

@@ -452,6 +452,14 @@ function _M.run(client, op, req)
       json = true, null_as_nil = client._null_as_nil,
     })
     if place then governor.release(place, res and _headers(res)) end
+    -- Closed while the request was out (by a finalizer): its transfer was
+    -- stopped. No other attempt; the failure stays what it was (a write's
+    -- may have reached the server), its message saying why.
+    if fail and client._closed then
+      fail = { kind = fail.kind, reason = fail.reason, sent = fail.sent, message = "client:close() was called"
+        .. " while this call's request was out (by a finalizer, a hook or the logger): " .. tostring(fail.message) }
+      break
+    end
     -- A prefetched answer (page.lua) that sat unread while the caller
     -- worked: that time is not the call's.
     if waited then started, attempt_started = started + waited, attempt_started + waited end

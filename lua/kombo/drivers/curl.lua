@@ -106,6 +106,7 @@ end
 -- page then, on the same connection, and its transfer runs while this
 -- page is decoded (finish).
 function _M.receive(p)
+  if p.client._closed then return nil end
   local cursor, answer = p.handle:receive()
   if answer then
     p.answer = answer
@@ -121,6 +122,12 @@ function _M.finish(p)
   if answer then
     p.answer = nil
     return answer:build()
+  end
+  -- client:close() (a finalizer's, as the walk went on) closed the
+  -- handle and stopped its transfer.
+  if p.client._closed then
+    _release(p)
+    return core.failure("other", "its transfer was stopped", true)
   end
   local res, fail, unwaited = p.handle:finish()
   _release(p)
