@@ -238,6 +238,56 @@ describe("hardening", function()
       end
     end)
 
+    -- Inside a task a call yields; one from a finalizer cannot, so it
+    -- blocks. With the collector never paused, finalizers fall at every
+    -- kind of point of the tasks' code (5.1 named a finalizer after the
+    -- call its caller was making as the collector ran, and its call
+    -- yielded, raising "attempt to yield across metamethod/C-call
+    -- boundary" into the task).
+    it("a finalizer calling the client inside tasks blocks, and every task gets its answers", function()
+      local client
+      local failures, calls = {}, 0
+      local state = rearming_finalizer(function()
+        if not client then return end
+        calls = calls + 1
+        local tags, err = client.ats:get_tags()
+        if not tags then failures[#failures + 1] = tostring(err) end
+      end)
+      -- (5.3's and 5.4's as they are: a cycle that starts as the last ends
+      -- makes each of their finalizers' calls start the next one)
+      local fast = _VERSION == "Lua 5.1"
+      local pause, stepmul
+      if fast then pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 100) end
+      local outcomes = {}
+      for i = 1, 300 do
+        client = new_client({ retries = { strategy = "none" } })
+        local task = kombo.spawn(function()
+          if i % 2 == 0 then
+            local n = 0
+            for _ in assert(client.ats:get_applications({ page_size = 5 })):items() do
+              n = n + 1
+              if n > 30 then break end
+            end
+          else
+            assert(client.ats:get_jobs({ page_size = 3 }))
+          end
+        end)
+        local ok, err = pcall(kombo.run)
+        local _, why = task:wait()
+        local outcome = not ok and tostring(err) or why and tostring(why) or "whole"
+        outcomes[outcome] = (outcomes[outcome] or 0) + 1
+      end
+      state.armed = false
+      client = nil
+      if fast then
+        collectgarbage("setpause", pause)
+        collectgarbage("setstepmul", stepmul)
+      end
+      assert.same({ whole = 300 }, outcomes)
+      assert.same({}, failures)
+      if fast then assert.is_true(calls > 0, "no finalizer ran") end
+    end)
+
     it("hooks and loggers that call back into the same client get answers, and the call still succeeds", function()
       local nested = {}
       local client

@@ -33,12 +33,43 @@ local running, getinfo = coroutine.running, debug.getinfo
 local CALLED_FROM_LUA = { ["global"] = true, ["local"] = true, method = true, field = true, upvalue = true }
 if coroutine.isyieldable then
   _M.yieldable = coroutine.isyieldable
-elseif rawget(_G, "jit") then
-  -- LuaJIT yields across pcall, xpcall, metamethods and for-in iterators,
-  -- not across any other C function (table.sort's comparator, a chunk
-  -- require runs). It runs no hook while a finalizer or a hook runs, and
-  -- no stack frame shows that a finalizer was entered from the collector.
+else
+  local jit = rawget(_G, "jit")
   local sethook, gethook, pcall, xpcall = debug.sethook, debug.gethook, pcall, xpcall
+  -- stops(level) -> whether the frame at level (getinfo's, from stops)
+  -- keeps a yield from passing; nil past the stack's end.
+  local stops
+  if jit then
+    -- LuaJIT yields across pcall, xpcall, metamethods and for-in
+    -- iterators, not across any other C function (table.sort's comparator,
+    -- a chunk require runs).
+    stops = function(level)
+      local f = getinfo(level, "l") -- cheap; a C function (or stripped bytecode) has no line
+      if f == nil then return nil end
+      if f.currentline >= 0 then return false end
+      f = getinfo(level, "Sf")
+      return f.what == "C" and f.func ~= pcall and f.func ~= xpcall
+    end
+  else
+    -- PUC 5.1 yields across no C function, metamethod or for-in iterator.
+    stops = function(level)
+      local f = getinfo(level, "Sn")
+      if f == nil then return nil end
+      if f.what == "C" then return true end
+      if not CALLED_FROM_LUA[f.namewhat] and f.what ~= "tail" then
+        -- called by the VM (a metamethod, a for-in iterator), unless it is
+        -- the coroutine's body or a tail call
+        local up = getinfo(level + 1, "S")
+        if up ~= nil and up.what ~= "tail" then return true end
+      end
+      return false
+    end
+  end
+  -- Neither runs a hook while a finalizer or a hook runs (5.1's collector
+  -- turns hooks off for a finalizer), and no stack frame shows for sure
+  -- that a finalizer was entered from the collector (5.1 names it after
+  -- the call its caller was making when the collector ran): a count hook
+  -- that does not fire shows it.
   local fired
   local function count() fired = true end
   function _M.yieldable()
@@ -48,36 +79,17 @@ elseif rawget(_G, "jit") then
     sethook(count, "", 1) -- fires on the next instruction: getting sethook back
     sethook(hook, mask, n)
     if not fired then return false end
-    local level = 2
+    -- 3: the caller's frame, from stops
+    local level = 3
     while true do
-      local f = getinfo(level, "l") -- cheap; a C function (or stripped bytecode) has no line
-      if f == nil then return true end
-      if f.currentline < 0 then
-        f = getinfo(level, "Sf")
-        if f.what == "C" and f.func ~= pcall and f.func ~= xpcall then return false end
-      end
+      local stop = stops(level)
+      if stop == nil then return true end
+      if stop then return false end
       level = level + 1
     end
   end
   -- Compiled code runs no count hook.
-  rawget(_G, "jit").off(_M.yieldable)
-else
-  function _M.yieldable()
-    if running() == nil then return false end
-    local level = 2
-    while true do
-      local f = getinfo(level, "Sn")
-      if f == nil then return true end
-      if f.what == "C" then return false end
-      if not CALLED_FROM_LUA[f.namewhat] and f.what ~= "tail" then
-        -- called by the VM (a finalizer, a hook, a metamethod, a for-in
-        -- iterator), unless it is the coroutine's body or a tail call
-        local up = getinfo(level + 1, "S")
-        if up ~= nil and up.what ~= "tail" then return false end
-      end
-      level = level + 1
-    end
-  end
+  if jit then jit.off(_M.yieldable) end
 end
 
 --- guard(fn) -> an object whose finalizer calls fn: a table with __gc on
