@@ -415,6 +415,35 @@ describe("kombo.spawn / kombo.run", function()
     for i = 1, 3 do assert.equal(#want.data.results, got[i]) end
   end)
 
+  -- Code a C function calls back inside a task (table.sort's comparator;
+  -- a finalizer or a hook likewise) cannot yield: a walk there blocks,
+  -- its pages fetched on coroutines of the SDK's that are not the task's
+  -- either (they took the task's waits, and raised "attempt to yield
+  -- across a C-call boundary"), and the task goes on with its own calls.
+  it("walks inside table.sort's comparator in a task, blocking, and the task goes on", function()
+    local inner, own = 0, nil
+    local task = kombo.spawn(function()
+      table.sort({ 2, 1 }, function(a, b)
+        if inner == 0 then
+          for _ in assert(client.ats:get_applications({ page_size = 5 })):items() do
+            inner = inner + 1
+            if inner == 20 then break end
+          end
+        end
+        return a < b
+      end)
+      own = #assert(client.ats:get_applications({ page_size = 5 })).data.results
+      local n = 0
+      for _ in assert(client.ats:get_tags({ page_size = 2 })):items() do n = n + 1 end
+      return n
+    end)
+    assert.is_true(kombo.run())
+    local _, all_tags = sb:request("GET", "/ats/tags?page_size=250")
+    assert.same({ #all_tags.data.results }, { task:wait() })
+    assert.equal(20, inner)
+    assert.equal(5, own)
+  end)
+
   -- A coroutine of the caller's own inside a task (a generator over a
   -- walk) is not the task: the SDK's waits must not be yielded to it.
   describe("a coroutine of the caller's own inside a task", function()

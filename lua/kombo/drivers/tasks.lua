@@ -172,7 +172,11 @@ local function _unlink(co, ...)
   return ...
 end
 function _M.resume(co, ...)
-  parent[co] = co_running()
+  -- Linked only from the task's own code: resumed from a finalizer or a
+  -- hook that runs inside the task (which cannot yield), co is not the
+  -- task's either, or its waits would park the task under the code it
+  -- interrupted.
+  parent[co] = _current() and co_running() or nil
   return _unlink(co, co_resume(co, ...))
 end
 
