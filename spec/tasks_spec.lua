@@ -444,6 +444,30 @@ describe("kombo.spawn / kombo.run", function()
     assert.equal(5, own)
   end)
 
+  -- A finalizer or a hook of the caller's may run the scheduler (task:wait
+  -- outside any task) while kombo.spawn is making its task's entry, and
+  -- the scheduler takes the list of ready tasks as it steps: the entry
+  -- goes on the list that is current once made, never on one already
+  -- taken (where the task was lost: "the scheduler lost" it, unstarted).
+  it("keeps a task spawned while a hook runs the scheduler", function()
+    local pack = require("kombo.compat").pack
+    local first = kombo.spawn(function() return "first" end)
+    local fired = 0
+    debug.sethook(function()
+      local called, caller = debug.getinfo(2, "f"), debug.getinfo(3, "S")
+      if called.func == pack and caller and caller.short_src:find("drivers/tasks.lua", 1, true) then
+        debug.sethook()
+        fired = fired + 1
+        assert(first:wait() == "first")
+      end
+    end, "c")
+    local second = kombo.spawn(function() return "second" end)
+    debug.sethook()
+    assert.equal(1, fired)
+    assert.is_true(kombo.run())
+    assert.same({ "second" }, { second:wait() })
+  end)
+
   -- A coroutine of the caller's own inside a task (a generator over a
   -- walk) is not the task: the SDK's waits must not be yielded to it.
   describe("a coroutine of the caller's own inside a task", function()

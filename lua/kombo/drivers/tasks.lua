@@ -199,6 +199,15 @@ function _M.park()
   return co_yield(WAIT, "park")
 end
 
+-- Puts entry ({ task, args }) on the ready list. Made by the caller
+-- first: `ready[#ready + 1] = { ... }` takes the list before it makes the
+-- entry, and a finalizer run by that allocation may swap the list (a
+-- task:wait or kombo.run of its own, outside the scheduler), which would
+-- leave the entry on a list nobody reads.
+local function _ready(entry)
+  ready[#ready + 1] = entry
+end
+
 --- wake(task, ...) -> true, or false when task is not parked (it ended
 -- or was woken already): it runs again at the next step, park() there
 -- returning ...
@@ -207,7 +216,7 @@ function _M.wake(task, ...)
   local entry = { task, pack(...) }
   parked_tasks[task] = nil
   parked = parked - 1
-  ready[#ready + 1] = entry
+  _ready(entry)
   return true
 end
 
@@ -238,7 +247,7 @@ end
 
 -- Who waits for a transfer: a task is resumed, a prefetch settled.
 local function _deliver(who, args)
-  if who.prefetch then _settle(who, args) else ready[#ready + 1] = { who, args } end
+  if who.prefetch then _settle(who, args) else _ready({ who, args }) end
 end
 
 local function _add(client, spare, task, req)
@@ -408,7 +417,7 @@ local function _record(task, co, ok, ...)
   if co_status(co) == "dead" then return _ended(task, true, pack(...)) end
   local what, kind, a, b = ...
   if what ~= WAIT then -- a plain coroutine.yield(): let the others run first
-    ready[#ready + 1] = { task, pack() }
+    _ready({ task, pack() })
   elseif kind == "send" then
     _send(a, task, b)
   elseif kind ~= "park" then
@@ -485,7 +494,7 @@ end
 local function _spawn(owned, fn, ...)
   spawned = spawned + 1
   local task = setmetatable({ co = co_create(fn), number = spawned, owned = owned }, Task)
-  ready[#ready + 1] = { task, pack(...) }
+  _ready({ task, pack(...) })
   if _M.on_spawn then _M.on_spawn() end
   return task
 end
@@ -681,7 +690,7 @@ local function _step(wait_ms)
   local i = 1
   while i <= #timers do
     if timers[i].at <= now then
-      ready[#ready + 1] = { timers[i].task, pack() }
+      _ready({ timers[i].task, pack() })
       remove(timers, i)
     else
       i = i + 1
