@@ -94,7 +94,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES)
 
 lint:
-	luacheck $(wildcard lua spec examples tools bench sandbox) sandbox/bin/kombo-sandbox bin/kombo
+	luacheck $(wildcard lua spec examples tools bench sandbox fuzz) sandbox/bin/kombo-sandbox bin/kombo
 
 # Re-derive the operation table (lua/kombo/operations*), docs/operations.md
 # and library/kombo.lua from the documents in reference/ (see reference/README.md).
@@ -200,7 +200,13 @@ FUZZ_BUILD   ?= build/fuzz
 FUZZ_FLAGS   ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_HARNESSES := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 
-.PHONY: valgrind asan fuzz
+.PHONY: valgrind asan fuzz reentry
+
+# Finalizers acting on the SDK wherever the collector runs them, through
+# calls and walks, blocking and in tasks, under every Lua of the matrix
+# (fuzz/reentry.lua). Not part of check: it takes several minutes.
+reentry:
+	fuzz/reentry.sh $(MATRIX)
 
 # busted runs inside the interpreter valgrind watches (no --lua re-exec);
 # the sandbox it starts is a separate process and is not traced. A definite

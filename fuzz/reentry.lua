@@ -1,0 +1,141 @@
+-- Re-entry wherever the collector runs: a finalizer that re-arms itself
+-- acts on the SDK at every collection while calls and page walks run,
+-- blocking or in tasks. Where it falls depends on the heap, so each run
+-- tries other points; the specs keep what it found as exact cases.
+--
+--   lua fuzz/reentry.lua BUILD MODE ACTION [RUNS] [fast]
+--
+-- BUILD: the folder holding kombo/core.so for this interpreter.
+-- MODE: blocking | tasks. ACTION, what the finalizer does: close (the
+-- client the calls use), call (the same client), walk (another client's
+-- pages), closeother (closes another client and makes a new one), spawn
+-- (a task), run (kombo.run), wait (spawns a task and waits for it).
+-- RUNS: calls and walks, in turn (default 200). fast: a collector that
+-- starts its next cycle as soon as one ends.
+--
+-- Every call must end with its answer or an error object. A raw error out
+-- of the SDK, a task whose wait says the scheduler lost it, or a hang (run
+-- it under timeout(1)) is a failure: the last line says "FAILED" and the
+-- exit status is 1. `make reentry` runs every mode and action on every Lua.
+package.path = "spec/?.lua;lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = assert(arg[1], "usage: lua fuzz/reentry.lua BUILD MODE ACTION [RUNS] [fast]") .. "/?.so;"
+  .. package.cpath
+local mode, action, runs, fast = arg[2], arg[3], tonumber(arg[4]) or 200, arg[5] == "fast"
+assert(mode == "blocking" or mode == "tasks", "MODE: blocking or tasks")
+
+local sandbox = require("support.sandbox")
+local kombo = require("kombo")
+local sb = sandbox.start()
+
+local function new_client()
+  return assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
+    retries = { strategy = "none" } }))
+end
+
+local client, other = nil, new_client()
+-- Bounded, so a finalizer that makes work (a task, a walk) cannot keep
+-- the run going for ever with a collector that never pauses.
+local MAX_ACTS = 5000
+local acts = 0
+local ACTIONS = {
+  close = function() if client then client:close() end end,
+  call = function() if client then client.ats:get_tags() end end,
+  walk = function()
+    local page = other.ats:get_tags({ page_size = 2 })
+    if page then for _ in page:items() do end end
+  end,
+  closeother = function()
+    other:close()
+    other = new_client()
+  end,
+  spawn = function() kombo.spawn(function() return other.ats:get_tags() end) end,
+  run = function() kombo.run() end,
+  wait = function()
+    local task = kombo.spawn(function() return 1 end)
+    task:wait()
+  end,
+}
+local act = assert(ACTIONS[action], "ACTION: close, call, walk, closeother, spawn, run or wait")
+
+local armed = true
+local function arm()
+  local function gc()
+    if not armed or acts >= MAX_ACTS then return end
+    acts = acts + 1
+    -- What the SDK raises to the finalizer (kombo.run refusing to run
+    -- inside itself, say) is the finalizer's to catch, as a user's would.
+    pcall(act)
+    arm()
+  end
+  if rawget(_G, "newproxy") then
+    getmetatable(newproxy(true)).__gc = gc -- luacheck: ignore 113
+  else
+    setmetatable({}, { __gc = gc })
+  end
+end
+arm()
+if fast then
+  if _VERSION == "Lua 5.4" then
+    collectgarbage("incremental", 100, 400)
+  else
+    collectgarbage("setpause", 0)
+    collectgarbage("setstepmul", 100)
+  end
+end
+
+-- A call or a walk's first 30 items, raising what the call returned.
+local function work(i)
+  local page, err
+  if i % 2 == 0 then
+    page, err = client.ats:get_applications({ page_size = 5 })
+    if not page then error(err, 0) end
+    local n = 0
+    for _ in page:items() do
+      n = n + 1
+      if n > 30 then break end
+    end
+  else
+    page, err = client.ats:get_jobs({ page_size = 3 })
+    if not page then error(err, 0) end
+  end
+end
+
+local outcomes, failed = {}, false
+local function note(ok, err)
+  local what = "answered"
+  if not ok then
+    if type(err) == "table" and type(rawget(err, "kind")) == "string" then
+      what = "error " .. err.kind .. " " .. tostring(rawget(err, "field") or rawget(err, "reason"))
+    else
+      what = "RAW " .. tostring(err):match("^[^\n]*"):sub(1, 120)
+      failed = true
+    end
+  end
+  outcomes[what] = (outcomes[what] or 0) + 1
+end
+
+for i = 1, runs do
+  client = new_client()
+  if mode == "tasks" then
+    local task = kombo.spawn(work, i)
+    local ok, err = pcall(kombo.run)
+    if not ok then note(false, "kombo.run raised: " .. tostring(err)) end
+    local done, why = task:wait()
+    note(done ~= nil or why == nil, why)
+  else
+    note(pcall(work, i))
+  end
+end
+armed = false
+sb:stop()
+
+local lines = {}
+for what, n in pairs(outcomes) do lines[#lines + 1] = ("  %5d %s"):format(n, what) end
+table.sort(lines)
+print(("%s%s %s %s%s: %d runs, the finalizer acted %d times"):format(_VERSION, rawget(_G, "jit") and " (LuaJIT)" or "",
+  mode, action, fast and " fast" or "", runs, acts))
+print(table.concat(lines, "\n"))
+if failed then
+  print("FAILED")
+  os.exit(1)
+end
