@@ -77,6 +77,10 @@ arm()
 if fast then
   if _VERSION == "Lua 5.4" then
     collectgarbage("incremental", 100, 400)
+  elseif _VERSION == "Lua 5.3" then
+    -- (with no pause at all, 5.3 ran no finalizer)
+    collectgarbage("setpause", 100)
+    collectgarbage("setstepmul", 400)
   else
     collectgarbage("setpause", 0)
     collectgarbage("setstepmul", 100)
