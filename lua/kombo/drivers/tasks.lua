@@ -23,7 +23,7 @@ local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.re
 local co_running = coroutine.running
 local traceback, getinfo = debug.traceback, debug.getinfo
 local type, error, pcall, tostring, remove, huge, pairs = type, error, pcall, tostring, table.remove, math.huge, pairs
-local setmetatable, rawget, select = setmetatable, rawget, select
+local setmetatable, rawget, select, next = setmetatable, rawget, select, next
 local compat = require("kombo.compat")
 compat.interpreted_module()
 local pack, unpacked = compat.pack, compat.unpacked
@@ -42,8 +42,9 @@ local RAISE = {}
 local ready = {}        -- { task, args } to resume, in order
 local timers = {}       -- { at = ms, task = task }
 local inflight = 0
-local parked = 0        -- tasks waiting for another task or a write slot
-local parked_tasks = {} -- those tasks (task -> true)
+-- Tasks waiting for another task or a write slot (task -> true); the set
+-- alone says whether any is, so no count can drift from it.
+local parked_tasks = {}
 local spawned = 0       -- tasks made so far: each task's number, for spawn order
 local stepping = nil    -- the thread step() runs on while it runs (MAIN: 5.1's main thread)
 local queued = 0        -- sends waiting for a connection, over all clients
@@ -195,7 +196,6 @@ function _M.park()
   local me = _current()
   if not me then error("kombo: only a running task can wait for another task or a write slot", 2) end
   parked_tasks[me] = true
-  parked = parked + 1
   return co_yield(WAIT, "park")
 end
 
@@ -215,7 +215,6 @@ function _M.wake(task, ...)
   if not parked_tasks[task] then return false end
   local entry = { task, pack(...) }
   parked_tasks[task] = nil
-  parked = parked - 1
   _ready(entry)
   return true
 end
@@ -382,7 +381,6 @@ local function _mark_ended(task, results, failed, err)
   -- started was pending): nothing may wake it again.
   if parked_tasks[task] then
     parked_tasks[task] = nil
-    parked = parked - 1
   end
 end
 
@@ -513,7 +511,8 @@ end
 
 --- Is there anything left to do?
 function _M.busy()
-  return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0 or parked > 0 or #completing > 0
+  return #ready > 0 or inflight > 0 or queued > 0 or #timers > 0 or next(parked_tasks) ~= nil
+    or #completing > 0
 end
 
 local function _complete(item)
@@ -672,7 +671,7 @@ local function _step(wait_ms)
     _completed(multi:perform(wait, completing))
   elseif #timers > 0 and #ready == 0 then
     core.sleep_ms(wait)
-  elseif parked > 0 and #ready == 0 then
+  elseif next(parked_tasks) ~= nil and #ready == 0 then
     -- Only parked tasks are left: what they wait for can only come back
     -- from a slot whose holder was dropped (a coroutine of the caller's
     -- own, abandoned mid-call), which a full collection releases.
