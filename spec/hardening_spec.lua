@@ -180,7 +180,9 @@ describe("hardening", function()
       -- finalizers at a cycle's end, which falls where the heap's history puts
       -- it (once a fetch, at the same point of each). There only the answers
       -- are checked.
-      if _VERSION == "Lua 5.4" or jit then
+      -- (LuaJIT's falls there in most runs, not all: in a suite whose heap
+      -- earlier specs grew, none may.)
+      if _VERSION == "Lua 5.4" then
         assert.is_true(closed > 0, ("the finalizer never ran while an answer was built (%d runs in %d fetches)")
           :format(state.runs, fetches))
       end
@@ -235,7 +237,9 @@ describe("hardening", function()
       end
       state.armed = false
       outcomes.whole = nil
-      assert.is_truthy(next(outcomes), "the finalizer never closed the client")
+      -- (where the collector runs its finalizers depends on the heap the
+      -- suite left; on 5.4 some always fall inside a walk's calls)
+      if _VERSION == "Lua 5.4" then assert.is_truthy(next(outcomes), "the finalizer never closed the client") end
       for outcome in pairs(outcomes) do
         assert.is_truthy(outcome:find("^closed "), outcome)
       end
