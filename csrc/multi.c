@@ -178,8 +178,9 @@ static void collect(lua_State *L, kb_multi *m)
  * Drives every transfer and appends { token, response } or { token, nil,
  * failure } to completions for each transfer that finished, and returns
  * the first error an allocation raised while they were handed over (a
- * finalizer's), for the caller to raise after handing them on. completions is the caller's, kept across calls: an answer is in
- * it from when it leaves libcurl, and nothing between here and the caller
+ * finalizer's), for the caller to raise after handing them on.
+ * completions is the caller's, kept across calls: an answer is in it
+ * from when it leaves libcurl, and nothing between here and the caller
  * has to allocate to keep it (a raise there would lose it). Waits at most
  * wait_ms for activity (0: do not wait), and only when nothing had
  * finished already: an answer that came in while the tasks ran is theirs

@@ -379,9 +379,7 @@ local function _mark_ended(task, results, failed, err)
   task.co = nil
   -- Ended while listed as waiting (its own code finished while a wait it
   -- started was pending): nothing may wake it again.
-  if parked_tasks[task] then
-    parked_tasks[task] = nil
-  end
+  parked_tasks[task] = nil
 end
 
 local function _ended(task, ok, r)
