@@ -1,15 +1,22 @@
 -- Re-entry wherever the collector runs: a finalizer that re-arms itself
 -- acts on the SDK at every collection while calls and page walks run,
--- blocking or in tasks. Where it falls depends on the heap, so each run
--- tries other points; the specs keep what it found as exact cases.
+-- blocking, in tasks, or inside nginx. Where it falls depends on the heap,
+-- so each run tries other points; the specs keep what it found as exact
+-- cases.
 --
 --   lua fuzz/reentry.lua BUILD MODE ACTION [RUNS] [fast]
 --
 -- BUILD: the folder holding kombo/core.so for this interpreter.
--- MODE: blocking | tasks. ACTION, what the finalizer does: close (the
--- client the calls use), call (the same client), walk (another client's
--- pages), closeother (closes another client and makes a new one), spawn
--- (a task), run (kombo.run), wait (spawns a task and waits for it).
+-- MODE: blocking | tasks | ngx | ngxtasks. ngx and ngxtasks run the same
+-- calls and walks inside a real nginx (its Lua module, LuaJIT, one worker:
+-- spec/support/nginx.lua), in a request's handler or in light threads
+-- (kombo.spawn there), and fail as well when the worker dies. ACTION, what
+-- the finalizer does: close (the client the calls use), call (the same
+-- client), walk (another client's pages), closeother (closes another
+-- client and makes a new one), spawn (a task), run (kombo.run), wait
+-- (spawns a task and waits for it), raise (raises an error the finalizer
+-- catches, and calls nothing: not in `make reentry`, since inside nginx it
+-- fails, the SDK aside; docs/EMBEDDING.md).
 -- RUNS: calls and walks, in turn (default 200). fast: a collector that
 -- starts its next cycle as soon as one ends.
 --
@@ -17,16 +24,70 @@
 -- of the SDK, a task whose wait says the scheduler lost it, or a hang (run
 -- it under timeout(1)) is a failure: the last line says "FAILED" and the
 -- exit status is 1. `make reentry` runs every mode and action on every Lua.
-package.path = "spec/?.lua;lua/?.lua;lua/?/init.lua;" .. package.path
-package.cpath = assert(arg[1], "usage: lua fuzz/reentry.lua BUILD MODE ACTION [RUNS] [fast]") .. "/?.so;"
-  .. package.cpath
-local mode, action, runs, fast = arg[2], arg[3], tonumber(arg[4]) or 200, arg[5] == "fast"
-assert(mode == "blocking" or mode == "tasks", "MODE: blocking or tasks")
 
-local sandbox = require("support.sandbox")
+-- Inside nginx this file is the handler's code, and the location sets
+-- REENTRY to the run's settings and the sandbox's coordinates.
+local inside = rawget(_G, "REENTRY")
+local mode, action, runs, fast
+if inside then
+  mode, action, runs, fast = inside.mode, inside.action, inside.runs, inside.fast
+else
+  package.path = "spec/?.lua;lua/?.lua;lua/?/init.lua;" .. package.path
+  package.cpath = assert(arg[1], "usage: lua fuzz/reentry.lua BUILD MODE ACTION [RUNS] [fast]") .. "/?.so;"
+    .. package.cpath
+  mode, action, runs, fast = arg[2], arg[3], tonumber(arg[4]) or 200, arg[5] == "fast"
+end
+local MODES = { blocking = true, tasks = true, ngx = true, ngxtasks = true }
+assert(MODES[mode], "MODE: blocking, tasks, ngx or ngxtasks")
+
+if not inside and (mode == "ngx" or mode == "ngxtasks") then
+  -- The whole run is one request, so the handler's coroutine, its
+  -- cosockets and its light threads live through every collection.
+  local socket = require("socket")
+  local sandbox = require("support.sandbox")
+  local nginx = require("support.nginx")
+  local sb = sandbox.start()
+  local server = nginx.start({
+    init = ("REENTRY_SANDBOX = { url = %q, api_key = %q, integration_id = %q, root = %q }"):format(sb.url, sb.api_key,
+      sb.integration_id, nginx.root()),
+    locations = { ["/reentry"] = [[
+      REENTRY = { mode = ngx.var.arg_mode, action = ngx.var.arg_action, runs = tonumber(ngx.var.arg_runs),
+        fast = ngx.var.arg_fast == "1", sandbox = REENTRY_SANDBOX }
+      -- loadfile, not dofile: dofile's C call would keep the calls from
+      -- yielding to nginx.
+      assert(loadfile(REENTRY_SANDBOX.root .. "/fuzz/reentry.lua"))()
+    ]] },
+  })
+  local c = assert(socket.connect("127.0.0.1", server.port))
+  c:settimeout(600) -- timeout(1) around the run is what catches a hang
+  assert(c:send(("GET /reentry?mode=%s&action=%s&runs=%d&fast=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    .. "Connection: close\r\n\r\n"):format(mode, action, runs, fast and "1" or "0")))
+  local ok, status, body = pcall(server.receive, server, c)
+  -- The master logs a worker's death as it reaps it, after the request
+  -- has failed.
+  if not ok then socket.sleep(0.5) end
+  local log = server:log()
+  server:stop()
+  sb:stop()
+  io.write(ok and body or "", "\n")
+  -- A worker that died (a crash in the C core) is respawned by the master:
+  -- only its log tells.
+  local died = log:match("[^\n]*exited on signal[^\n]*")
+  if not ok or status ~= 200 or died or (body or ""):find("FAILED", 1, true) then
+    if not ok or status ~= 200 then
+      print("the request failed: " .. tostring(status))
+      for line in log:gmatch("[^\n]*%[error%][^\n]*") do print(line:sub(1, 400)) end
+    end
+    if died then print(died) end
+    print("FAILED")
+    os.exit(1)
+  end
+  os.exit(0)
+end
+
 local kombo = require("kombo")
-local sb = sandbox.start()
-
+local sb = inside and inside.sandbox or require("support.sandbox").start()
+local say = inside and function(s) ngx.say(s) end or print -- luacheck: ignore 113
 local function new_client()
   return assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
     retries = { strategy = "none" } }))
@@ -54,8 +115,9 @@ local ACTIONS = {
     local task = kombo.spawn(function() return 1 end)
     task:wait()
   end,
+  raise = function() error("raised by a finalizer") end,
 }
-local act = assert(ACTIONS[action], "ACTION: close, call, walk, closeother, spawn, run or wait")
+local act = assert(ACTIONS[action], "ACTION: close, call, walk, closeother, spawn, run, wait or raise")
 
 local armed = true
 local function arm()
@@ -120,7 +182,7 @@ end
 
 for i = 1, runs do
   client = new_client()
-  if mode == "tasks" then
+  if mode == "tasks" or mode == "ngxtasks" then
     local task = kombo.spawn(work, i)
     local ok, err = pcall(kombo.run)
     if not ok then note(false, "kombo.run raised: " .. tostring(err)) end
@@ -131,15 +193,15 @@ for i = 1, runs do
   end
 end
 armed = false
-sb:stop()
+if not inside then sb:stop() end
 
 local lines = {}
 for what, n in pairs(outcomes) do lines[#lines + 1] = ("  %5d %s"):format(n, what) end
 table.sort(lines)
-print(("%s%s %s %s%s: %d runs, the finalizer acted %d times"):format(_VERSION, rawget(_G, "jit") and " (LuaJIT)" or "",
+say(("%s%s %s %s%s: %d runs, the finalizer acted %d times"):format(_VERSION, rawget(_G, "jit") and " (LuaJIT)" or "",
   mode, action, fast and " fast" or "", runs, acts))
-print(table.concat(lines, "\n"))
+say(table.concat(lines, "\n"))
 if failed then
-  print("FAILED")
-  os.exit(1)
+  say("FAILED")
+  if not inside then os.exit(1) end
 end

@@ -214,9 +214,14 @@ LOCATIONS["/phase"] = { raw = [[
       default_type text/plain;
       content_by_lua_block { ngx.say("body") }
       header_filter_by_lua_block {
-        local ok, err = pcall(function() return KOMBO.client().ats:get_tags() end)
-        ngx.header["X-Kombo-Ok"] = tostring(ok)
-        ngx.header["X-Kombo-Error"] = tostring(err):gsub("[\r\n]", " ")
+        local kombo = require("kombo")
+        local tags, err = KOMBO.client().ats:get_tags()
+        local _, spawned = kombo.spawn(function() end):wait()
+        local ran, run_errors = kombo.run()
+        ngx.header["X-Kombo-Ok"] = tostring(tags ~= nil)
+        ngx.header["X-Kombo-Error"] = err.kind .. " " .. err.field .. " " .. tostring(err):gsub("[\r\n]", " ")
+        ngx.header["X-Kombo-Spawned"] = spawned.field .. " " .. spawned.message
+        ngx.header["X-Kombo-Ran"] = tostring(ran) .. " " .. run_errors[1].field
       }]] }
 -- Where the code can yield, by compat.yieldable, in each kind of place a
 -- request handler reaches.
@@ -261,11 +266,16 @@ LOCATIONS["/finalizer"] = [[
         for _ in assert(other.ats:get_applications({ page_size = 250 })):items() do walked = walked + 1 end
       end)
       if not ok then werr = tostring(e) end
-      local spawned = select(2, pcall(kombo.spawn, function() end))
-      local waited = select(2, pcall(KOMBO.pending.wait, KOMBO.pending))
+      -- Refused, not raised: a raise here, even one a pcall catches, can
+      -- corrupt the request's coroutines in OpenResty's LuaJIT.
+      local _, spawned = kombo.spawn(function() end):wait()
+      local _, waited = KOMBO.pending:wait()
+      local ran, run_errors = kombo.run()
+      local mapped, map_err = kombo.map({ 1 }, function() return 1 end)
       inner[#inner + 1] = { tags = tags and #tags.data.results, err = err and tostring(err),
         users = users and #users.data.results, walked = walked, walk_err = werr, spawned = tostring(spawned),
-        waited = tostring(waited) }
+        waited = tostring(waited), ran = tostring(ran), run_error = run_errors and tostring(run_errors[1]),
+        run_tasks = run_errors and #run_errors.tasks, mapped = tostring(mapped), map_error = tostring(map_err) }
     end
   end
   -- a task the finalizers find running, and cannot wait for
@@ -819,8 +829,11 @@ describe("inside nginx (cosockets)", function()
     assert.equal(200, status)
     assert.equal("body\n", body)
     assert.equal("false", headers["x-kombo-ok"])
-    assert.matches("header_filter", headers["x-kombo-error"], 1, true)
+    assert.matches("^invalid_request phase kombo: invalid request in get_tags: phase: ", headers["x-kombo-error"])
+    assert.matches("an HTTP call is not possible in nginx's header_filter phase", headers["x-kombo-error"], 1, true)
     assert.matches("ngx.timer.at", headers["x-kombo-error"], 1, true)
+    assert.matches("^phase .*kombo.spawn is not possible in nginx's header_filter phase", headers["x-kombo-spawned"])
+    assert.equal("nil phase", headers["x-kombo-ran"])
   end)
 
   it("knows where the running code can yield: not in a finalizer, a hook or table.sort's comparator", function()
@@ -839,11 +852,14 @@ describe("inside nginx (cosockets)", function()
       assert.equal(600, r.walked)
       assert.equal(3, #r.inner)
       for _, call in ipairs(r.inner) do
-        assert.same({ tags = n_tags, users = call.users, walked = 600, spawned = call.spawned, waited = call.waited },
-          call)
+        assert.same({ tags = n_tags, users = call.users, walked = 600, spawned = call.spawned, waited = call.waited,
+          ran = "nil", run_error = call.run_error, run_tasks = 0, mapped = "nil", map_error = call.map_error }, call)
         assert.is_true(call.users > 0)
-        assert.matches("tasks need code that can yield", call.spawned, 1, true)
-        assert.matches("task:wait inside nginx needs code that can yield", call.waited, 1, true)
+        for what, message in pairs({ ["kombo.spawn"] = call.spawned, ["task:wait"] = call.waited,
+          ["kombo.run"] = call.run_error, ["kombo.map"] = call.map_error }) do
+          assert.matches("invalid request: call: code that can yield: " .. what .. " inside nginx waits by yielding",
+            message, 1, true)
+        end
       end
       assert.equal(n_tags, r.sorted)
       assert.equal(#jobs.data.results, r.hooked)

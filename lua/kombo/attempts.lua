@@ -351,6 +351,11 @@ function _M.run(client, op, req)
     return nil, errors.invalid("client", "an open client: this one was closed by client:close();"
       .. " make another with kombo.new", op.name)
   end
+  -- Inside nginx, a phase without cosockets: said before anything is
+  -- built, and returned (raised there, a finalizer's pcall may not save
+  -- the request: drivers/ngx.lua).
+  local refused = drivers.refusal("an HTTP call")
+  if refused then refused.operation = op.name; return nil, refused end
   local opts = req.opts or NO_OPTS
   -- Operations the document gives no X-Integration-Id (op.integration
   -- false: /check-api-key, /connect/..., /lms/...) need none and are not

@@ -108,10 +108,8 @@ function _M.map(list, fn, opts)
   end
   -- Checked before any item is spawned: the items of a map that cannot
   -- wait would be reported failed and still run.
-  if not drivers.can_wait() then
-    return nil, invalid("call", "kombo.map from code that can wait: a task's own code, or outside kombo.run"
-      .. " (not a finalizer, a coroutine of your own inside a task, or pcall inside a task on Lua 5.1)")
-  end
+  local refused = drivers.refusal("kombo.map", true)
+  if refused then return nil, refused end
   local n = #list
   local results, errs, failed = {}, {}, false
   local last = 0

@@ -76,39 +76,35 @@ function _M.current()
   return blocking
 end
 
--- Light threads start and are waited for by yielding to nginx.
-local function _ngx_tasks(what)
-  if _M.ngx_stuck() then
-    error("kombo." .. what .. ": inside nginx, tasks need code that can yield, not a finalizer, a debug hook"
-      .. " or a C function's callback (call the operation itself there: it blocks)", 3)
-  end
-  return ngx_driver
-end
-
 --- spawn(fn, ...): a task; inside nginx a light thread of the request.
 function _M.spawn(...)
-  if ngx_driver then return _ngx_tasks("spawn").spawn(...) end
+  if ngx_driver then return ngx_driver.spawn(...) end
   return tasks.spawn(...)
 end
 
 --- spawn_owned(fn, ...): a task whose failure its owner collects with
 -- task:wait, left out of run()'s list (kombo.map's).
 function _M.spawn_owned(...)
-  if ngx_driver then return _ngx_tasks("map").spawn_owned(...) end
+  if ngx_driver then return ngx_driver.spawn_owned(...) end
   return tasks.spawn_owned(...)
 end
 
---- can_wait() -> can the running code wait for a task? Not from code
--- that cannot yield while the scheduler runs (a finalizer, a coroutine of
--- the caller's own inside a task); nginx's light threads raise there.
-function _M.can_wait()
-  return ngx_driver ~= nil or tasks.current() ~= nil or not tasks.stepping()
+--- refusal(what, waits) -> nil where `what` (an HTTP call, or with waits
+-- something that waits for tasks) can be done here, or an invalid_request
+-- error saying why not: inside nginx, a phase without cosockets, or code
+-- that cannot yield; elsewhere, code that cannot yield while the scheduler
+-- runs (a finalizer, a coroutine of the caller's own inside a task).
+function _M.refusal(what, waits)
+  if ngx_driver then return ngx_driver.refusal(what, waits) end
+  if not waits or tasks.current() ~= nil or not tasks.stepping() then return nil end
+  return require("kombo.errors").invalid("call", what .. " from code that can wait: a task's own code, or outside"
+    .. " kombo.run (not a finalizer, a coroutine of your own inside a task, or pcall inside a task on Lua 5.1)")
 end
 
 --- run() -> true | nil, errors: drives (plain Lua) or waits for (nginx)
 -- every spawned task; errors lists what failed tasks raised.
 function _M.run()
-  if ngx_driver then return _ngx_tasks("run").run() end
+  if ngx_driver then return ngx_driver.run() end
   return tasks.run()
 end
 

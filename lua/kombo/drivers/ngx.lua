@@ -24,6 +24,7 @@ local lower, upper, find, sub, match, format, gsub = string.lower, string.upper,
 local xpcall, traceback, rawget, setmetatable = xpcall, debug.traceback, rawget, setmetatable
 local compat = require("kombo.compat")
 compat.interpreted_module()
+local errors = require("kombo.errors")
 local pack, unpack, unpacked = compat.pack, compat.unpack, compat.unpacked
 
 local _M = {}
@@ -50,12 +51,26 @@ function _M.phase_ok()
   return not NO_COSOCKET[phase], phase
 end
 
-local function _check_phase()
+--- refusal(what, waits) -> nil where `what` can be done here, or an
+-- invalid_request error saying why not: a phase without cosockets, or,
+-- for what waits by yielding (light threads start and are waited for so),
+-- code that cannot yield. Returned, never raised: inside nginx an error
+-- raised in a finalizer, even one a pcall there catches, can leave a
+-- coroutine of the request corrupt or crash the worker (OpenResty's
+-- LuaJIT; `fuzz/reentry.lua` ngx shows it), and finalizers are where code
+-- cannot yield.
+function _M.refusal(what, waits)
   local ok, phase = _M.phase_ok()
   if not ok then
-    error(format("kombo: HTTP calls are not possible in nginx's %s phase (cosockets are disabled there);"
-      .. " make the call from a timer, e.g. ngx.timer.at(0, function() ... end)", phase), 3)
+    return errors.invalid("phase", format("a phase where nginx allows cosockets: %s is not possible in nginx's %s"
+      .. " phase; do it from a timer, e.g. ngx.timer.at(0, function() ... end)", what, phase))
   end
+  if waits and not compat.yieldable() then
+    return errors.invalid("call", format("code that can yield: %s inside nginx waits by yielding, which a finalizer,"
+      .. " a debug hook or a C function's callback (table.sort's comparator) cannot; call the operation itself"
+      .. " there (it blocks)", what))
+  end
+  return nil
 end
 
 local function _now_ms()
@@ -439,10 +454,9 @@ local function _round(plan, req, use)
   return _settle(plan, sock, use, res, fail, stale, reused)
 end
 
---- send(client, req) -> response | nil, failure (docs/DRIVERS.md).
--- Raises in nginx phases without cosockets.
+--- send(client, req) -> response | nil, failure (docs/DRIVERS.md). Not
+-- called in phases without cosockets (attempts.lua asks refusal first).
 function _M.send(client, req)
-  _check_phase()
   local plan = _plan(client, req)
   if not plan then
     return _fail("unsupported_protocol", "unsupported URL (want http:// or https://)", false)
@@ -493,7 +507,6 @@ end
 
 --- sleep(ms): a non-blocking wait in the nginx event loop.
 function _M.sleep(ms)
-  _check_phase()
   ngx.sleep(ms / 1000)
 end
 
@@ -537,12 +550,9 @@ end
 -- from 1 ms up to 50 ms.
 function Task:wait()
   if not self.done then
-    _check_phase()
+    local refused = _M.refusal("task:wait", true)
+    if refused then return nil, refused end
     if coroutine.running() == self.co then return nil, "kombo: a task cannot wait for itself" end
-    if not compat.yieldable() then
-      error("kombo: task:wait inside nginx needs code that can yield, not a finalizer, a debug hook"
-        .. " or a C function's callback", 2)
-    end
     if self.parent == coroutine.running() then _join(self) end
     local pause = 0.001
     while not self.done do
@@ -562,14 +572,22 @@ end
 
 local function _spawn(owned, fn, ...)
   local task = setmetatable({ parent = coroutine.running() }, Task)
-  local function body(...)
-    local r = pack(xpcall(fn, _raised, ...))
-    if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.error, task.results = r[2], pack(nil, r[2]) end
-    task.done = true
+  local refused = _M.refusal(owned and "kombo.map" or "kombo.spawn", true)
+  if refused then
+    -- A task that failed as it started: its wait says why, and, in a
+    -- request, so does kombo.run's list.
+    task.done, task.error, task.results = true, refused, pack(nil, refused)
+    if owned or refused.field == "phase" then return task end
+  else
+    local function body(...)
+      local r = pack(xpcall(fn, _raised, ...))
+      if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.error, task.results = r[2], pack(nil, r[2]) end
+      task.done = true
+    end
+    local co, err = ngx.thread.spawn(body, ...)
+    if not co then error("kombo.spawn: " .. tostring(err), 3) end
+    task.co = co
   end
-  local co, err = ngx.thread.spawn(body, ...)
-  if not co then error("kombo.spawn: " .. tostring(err), 3) end
-  task.co = co
   if not owned then
     local list = _tasks()
     list[#list + 1] = task
@@ -577,26 +595,27 @@ local function _spawn(owned, fn, ...)
   return task
 end
 
---- spawn(fn, ...) -> a task running fn(...) on a light thread.
+--- spawn(fn, ...) -> a task running fn(...) on a light thread; where none
+-- can start (refusal), a task that failed with the reason.
 function _M.spawn(fn, ...)
   if type(fn) ~= "function" then error("kombo.spawn expects a function", 2) end
-  _check_phase()
   return _spawn(false, fn, ...)
 end
 
 --- spawn_owned(fn, ...) -> task: one whose owner waits for it (kombo.map),
 -- so kombo.run neither waits for it nor lists its failure.
 function _M.spawn_owned(fn, ...)
-  _check_phase()
   return _spawn(true, fn, ...)
 end
 
 --- run(): waits for every task this request spawned, then returns true,
 -- or nil and the list of errors the failed ones raised (with their
 -- tracebacks), in spawn order (errors.tasks[i] is the task of errors[i]);
--- never raises for them.
+-- never raises for them. Where it cannot wait (refusal): nil and a list
+-- of that one error, with no task.
 function _M.run()
-  _check_phase()
+  local refused = _M.refusal("kombo.run", true)
+  if refused then return nil, { refused, tasks = {} } end
   local list = _tasks()
   local errs = { tasks = {} }
   local i = 1
