@@ -203,10 +203,11 @@ FUZZ_HARNESSES := $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 .PHONY: valgrind asan fuzz reentry
 
 # Finalizers acting on the SDK wherever the collector runs them, through
-# calls and walks, blocking and in tasks, under every Lua of the matrix
-# (fuzz/reentry.lua). Not part of check: it takes several minutes.
+# calls and walks, blocking and in tasks, under every Lua of the matrix,
+# inside nginx and inside Neovim (fuzz/reentry.lua). Not part of check: it
+# takes several minutes.
 reentry:
-	fuzz/reentry.sh $(MATRIX)
+	fuzz/reentry.sh $(MATRIX) ngx nvim
 
 # busted runs inside the interpreter valgrind watches (no --lua re-exec);
 # the sandbox it starts is a separate process and is not traced. A definite

@@ -7,10 +7,12 @@
 --   lua fuzz/reentry.lua BUILD MODE ACTION [RUNS] [fast]
 --
 -- BUILD: the folder holding kombo/core.so for this interpreter.
--- MODE: blocking | tasks | ngx | ngxtasks. ngx and ngxtasks run the same
--- calls and walks inside a real nginx (its Lua module, LuaJIT, one worker:
--- spec/support/nginx.lua), in a request's handler or in light threads
--- (kombo.spawn there), and fail as well when the worker dies. ACTION, what
+-- MODE: blocking | tasks | ngx | ngxtasks | nvim | nvimtasks. ngx and
+-- ngxtasks run the same calls and walks inside a real nginx (its Lua
+-- module, LuaJIT, one worker: spec/support/nginx.lua), in a request's
+-- handler or in light threads (kombo.spawn there), and fail as well when
+-- the worker dies; nvim and nvimtasks inside headless Neovim, in editor
+-- code or in tasks its libuv loop drives. ACTION, what
 -- the finalizer does: close (the client the calls use), call (the same
 -- client), walk (another client's pages), closeother (closes another
 -- client and makes a new one), spawn (a task), run (kombo.run), wait
@@ -26,8 +28,17 @@
 -- exit status is 1. `make reentry` runs every mode and action on every Lua.
 
 -- Inside nginx this file is the handler's code, and the location sets
--- REENTRY to the run's settings and the sandbox's coordinates.
+-- REENTRY to the run's settings and the sandbox's coordinates; inside
+-- Neovim it is the script `luafile` runs, and they come in the environment.
 local inside = rawget(_G, "REENTRY")
+if not inside and rawget(_G, "vim") and os.getenv("REENTRY_MODE") then
+  local getenv, root = os.getenv, os.getenv("REENTRY_ROOT")
+  package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+  package.cpath = root .. "/build/luajit/?.so;" .. package.cpath
+  inside = { mode = getenv("REENTRY_MODE"), action = getenv("REENTRY_ACTION"), runs = tonumber(getenv("REENTRY_RUNS")),
+    fast = getenv("REENTRY_FAST") == "1", out = getenv("REENTRY_OUT"),
+    sandbox = { url = getenv("REENTRY_URL"), api_key = getenv("REENTRY_KEY"), integration_id = getenv("REENTRY_ID") } }
+end
 local mode, action, runs, fast
 if inside then
   mode, action, runs, fast = inside.mode, inside.action, inside.runs, inside.fast
@@ -37,8 +48,42 @@ else
     .. package.cpath
   mode, action, runs, fast = arg[2], arg[3], tonumber(arg[4]) or 200, arg[5] == "fast"
 end
-local MODES = { blocking = true, tasks = true, ngx = true, ngxtasks = true }
-assert(MODES[mode], "MODE: blocking, tasks, ngx or ngxtasks")
+local MODES = { blocking = true, tasks = true, ngx = true, ngxtasks = true, nvim = true, nvimtasks = true }
+assert(MODES[mode], "MODE: blocking, tasks, ngx, ngxtasks, nvim or nvimtasks")
+
+if not inside and (mode == "nvim" or mode == "nvimtasks") then
+  -- One headless Neovim runs the whole run; its tasks are driven by the
+  -- editor's loop (drivers/uv.lua) while vim.wait waits for each.
+  local sandbox = require("support.sandbox")
+  local nginx = require("support.nginx") -- for its LuaJIT build of kombo.core
+  local root = nginx.root()
+  nginx.build_luajit(root)
+  local sb = sandbox.start()
+  local out, err_out = os.tmpname(), os.tmpname()
+  local function q(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
+  os.execute(("REENTRY_ROOT=%s REENTRY_MODE=%s REENTRY_ACTION=%s REENTRY_RUNS=%d REENTRY_FAST=%s REENTRY_OUT=%s"
+    .. " REENTRY_URL=%s REENTRY_KEY=%s REENTRY_ID=%s nvim --headless -u NONE -i NONE -n -c %s -c 'qa!' </dev/null 2>%s")
+    :format(q(root), mode, q(action), runs, fast and "1" or "0", q(out), q(sb.url), q(sb.api_key),
+      q(sb.integration_id), q("luafile " .. root .. "/fuzz/reentry.lua"), q(err_out)))
+  sb:stop()
+  local f = io.open(out, "rb")
+  local body = f and f:read("*a") or ""
+  if f then f:close() end
+  -- What Neovim printed: the errors of failed tasks, raised through
+  -- vim.schedule as editor errors (drivers/uv.lua), and the script's own.
+  f = io.open(err_out, "rb")
+  local printed = f and f:read("*a") or ""
+  if f then f:close() end
+  os.remove(out)
+  os.remove(err_out)
+  io.write(body)
+  if body == "" or body:find("FAILED", 1, true) then
+    if body == "" then print("Neovim wrote nothing (the script raised, or Neovim died): " .. printed:sub(-2000)) end
+    print("FAILED")
+    os.exit(1)
+  end
+  os.exit(0)
+end
 
 if not inside and (mode == "ngx" or mode == "ngxtasks") then
   -- The whole run is one request, so the handler's coroutine, its
@@ -87,7 +132,13 @@ end
 
 local kombo = require("kombo")
 local sb = inside and inside.sandbox or require("support.sandbox").start()
-local say = inside and function(s) ngx.say(s) end or print -- luacheck: ignore 113
+local said = {}
+local say = print
+if inside and inside.out then
+  say = function(s) said[#said + 1] = s end
+elseif inside then
+  say = function(s) ngx.say(s) end -- luacheck: ignore 113
+end
 local function new_client()
   return assert(kombo.new({ api_key = sb.api_key, integration_id = sb.integration_id, server_url = sb.url,
     retries = { strategy = "none" } }))
@@ -182,7 +233,20 @@ end
 
 for i = 1, runs do
   client = new_client()
-  if mode == "tasks" or mode == "ngxtasks" then
+  if mode == "nvimtasks" then
+    -- The editor's loop drives the task while vim.wait runs it.
+    local ended = false
+    local task = kombo.spawn(function(k)
+      local ok, err = pcall(work, k)
+      ended = true
+      if not ok then error(err, 0) end
+    end, i)
+    if not vim.wait(60000, function() return ended end, 1) then -- luacheck: ignore 113
+      note(false, "the task did not end in 60 s")
+    end
+    local done, why = task:wait()
+    note(done ~= nil or why == nil, why)
+  elseif mode == "tasks" or mode == "ngxtasks" then
     local task = kombo.spawn(work, i)
     local ok, err = pcall(kombo.run)
     if not ok then note(false, "kombo.run raised: " .. tostring(err)) end
@@ -204,4 +268,9 @@ say(table.concat(lines, "\n"))
 if failed then
   say("FAILED")
   if not inside then os.exit(1) end
+end
+if inside and inside.out then
+  local f = assert(io.open(inside.out, "wb"))
+  f:write(table.concat(said, "\n"), "\n")
+  f:close()
 end
