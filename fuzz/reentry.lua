@@ -1,6 +1,6 @@
 -- Re-entry wherever the collector runs: a finalizer that re-arms itself
--- acts on the SDK at every collection while calls and page walks run,
--- blocking, in tasks, or inside nginx. Where it falls depends on the heap,
+-- acts on the SDK at every collection while writes, calls and page walks run,
+-- blocking, in tasks, inside nginx or Neovim. Where it falls depends on the heap,
 -- so each run tries other points; the specs keep what it found as exact
 -- cases.
 --
@@ -12,18 +12,19 @@
 -- module, LuaJIT, one worker: spec/support/nginx.lua), in a request's
 -- handler or in light threads (kombo.spawn there), and fail as well when
 -- the worker dies; nvim and nvimtasks inside headless Neovim, in editor
--- code or in tasks its libuv loop drives. ACTION, what
--- the finalizer does: close (the client the calls use), call (the same
--- client), walk (another client's pages), closeother (closes another
--- client and makes a new one), spawn (a task), run (kombo.run), wait
--- (spawns a task and waits for it), raise (raises an error the finalizer
--- catches, and calls nothing: not in `make reentry`, since inside nginx it
--- fails, the SDK aside; docs/EMBEDDING.md).
--- RUNS: calls and walks, in turn (default 200). fast: a collector that
--- starts its next cycle as soon as one ends.
+-- code or in tasks its libuv loop drives. ACTION, what the finalizer
+-- does: close (the client the calls use), call (the same client), walk
+-- (another client's pages), closeother (closes another client and makes a
+-- new one), spawn (a task), run (kombo.run), wait (spawns a task and waits
+-- for it), write (another client's write), raise (raises an error the
+-- finalizer catches, and calls nothing: not in `make reentry`, since
+-- inside nginx it fails, the SDK aside; docs/EMBEDDING.md).
+-- RUNS: writes, calls and walks, in turn (default 200). fast: a collector
+-- that starts its next cycle as soon as one ends.
 --
 -- Every call must end with its answer or an error object. A raw error out
--- of the SDK, a task whose wait says the scheduler lost it, or a hang (run
+-- of the SDK, the sandbox refusing a request (each is one it takes), a
+-- task whose wait says the scheduler lost it, or a hang (run
 -- it under timeout(1)) is a failure: the last line says "FAILED" and the
 -- exit status is 1. `make reentry` runs every mode and action on every Lua.
 
@@ -145,6 +146,13 @@ local function new_client()
 end
 
 local client, other = nil, new_client()
+-- Writes take a place among the integration's writes in flight (the
+-- governor), which a finalizer gives back when its holder drops it.
+local application = assert(other.ats:get_applications({ page_size = 1 })).data.results[1].id
+local function write(c, text)
+  return c.ats:add_application_note({ application_id = application,
+    body = { content = text, content_type = "PLAIN_TEXT" } })
+end
 -- Bounded, so a finalizer that makes work (a task, a walk) cannot keep
 -- the run going for ever with a collector that never pauses.
 local MAX_ACTS = 5000
@@ -166,9 +174,10 @@ local ACTIONS = {
     local task = kombo.spawn(function() return 1 end)
     task:wait()
   end,
+  write = function() write(other, "from a finalizer") end,
   raise = function() error("raised by a finalizer") end,
 }
-local act = assert(ACTIONS[action], "ACTION: close, call, walk, closeother, spawn, run, wait or raise")
+local act = assert(ACTIONS[action], "ACTION: close, call, walk, closeother, spawn, run, wait, write or raise")
 
 local armed = true
 local function arm()
@@ -200,10 +209,13 @@ if fast then
   end
 end
 
--- A call or a walk's first 30 items, raising what the call returned.
+-- A write, a call or a walk's first 30 items, raising what the call returned.
 local function work(i)
   local page, err
-  if i % 2 == 0 then
+  if i % 3 == 0 then
+    page, err = write(client, "run " .. i)
+    if not page then error(err, 0) end
+  elseif i % 2 == 0 then
     page, err = client.ats:get_applications({ page_size = 5 })
     if not page then error(err, 0) end
     local n = 0
@@ -222,7 +234,13 @@ local function note(ok, err)
   local what = "answered"
   if not ok then
     if type(err) == "table" and type(rawget(err, "kind")) == "string" then
-      what = "error " .. err.kind .. " " .. tostring(rawget(err, "field") or rawget(err, "reason"))
+      what = "error " .. err.kind .. " " .. tostring(rawget(err, "field") or rawget(err, "reason")
+        or rawget(err, "status"))
+      -- Every request here is one the sandbox takes: its refusal means the
+      -- request was not the one made (a body another body got into, say).
+      if err.kind == "api" then
+        what, failed = what .. ": " .. tostring(rawget(err, "message")):sub(1, 120), true
+      end
     else
       what = "RAW " .. tostring(err):match("^[^\n]*"):sub(1, 120)
       failed = true

@@ -354,6 +354,41 @@ describe("hardening", function()
       assert.is_true(t:wait() > 0)
     end)
 
+    -- lua-cjson's encoder writes into one buffer per instance, and on 5.1
+    -- and LuaJIT lua_pushlstring runs the collector before it copies that
+    -- buffer out: a finalizer encoding a body there spliced its bytes into
+    -- the other body (a note sent with another note's text in it).
+    it("a finalizer encoding a body while another is encoded leaves both whole", function()
+      local encode = require("kombo.build").encode_json
+      local text = "the finalizer's own note, long enough to overlap the other"
+      local theirs, wrong_theirs = '{"content":"' .. text .. '","content_type":"PLAIN_TEXT"}', 0
+      local state = rearming_finalizer(function()
+        if encode({ content = text, content_type = "PLAIN_TEXT" }) ~= theirs then
+          wrong_theirs = wrong_theirs + 1
+        end
+      end)
+      -- A collector that starts its next cycle as soon as one ends.
+      local mode = _VERSION == "Lua 5.4" and collectgarbage("incremental", 100, 400)
+      local pause, stepmul
+      if not mode then pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 100) end
+      local mine, wrong = '{"content":"the caller\'s note","content_type":"PLAIN_TEXT"}', {}
+      for _ = 1, 3000 do
+        local got = encode({ content = "the caller's note", content_type = "PLAIN_TEXT" })
+        if got ~= mine then wrong[#wrong + 1] = got end
+      end
+      state.armed = false
+      if mode then
+        collectgarbage("incremental", 200, 100)
+        collectgarbage(mode)
+      else
+        collectgarbage("setpause", pause)
+        collectgarbage("setstepmul", stepmul)
+      end
+      assert.is_true(state.runs > 0)
+      assert.same({}, wrong)
+      assert.equal(0, wrong_theirs)
+    end)
+
     -- 5.1, 5.3 and LuaJIT pass on what a finalizer raises from whatever
     -- allocation ran it: one in the scheduler's own code dropped the rest
     -- of the tasks it was resuming (never run, their wait nil, nil).

@@ -8,14 +8,13 @@ local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostr
 local setmetatable, getmetatable = setmetatable, getmetatable
 local floor = math.floor
 local concat, sort = table.concat, table.sort
-local format = string.format
+local format, gsub = string.format, string.gsub
 
-local cjson = require("cjson").new()
 local utf8 = require("kombo.compat").utf8
 local errors = require("kombo.errors")
 local schema = require("kombo.schema")
 
-local NULL = cjson.null
+local NULL = require("cjson").null
 -- Deeper than any Kombo body: a value nested this deep is refused before
 -- the C stack runs out (a table that contains itself is caught as such).
 local MAX_DEPTH = 1000
@@ -94,10 +93,22 @@ end
 
 -- JSON ---------------------------------------------------------------------
 
+-- A JSON string, escaped here rather than by lua-cjson: cjson.encode
+-- writes into one buffer per cjson instance, and on Lua 5.1 and LuaJIT it
+-- copies that buffer into a Lua string after the collector may have run,
+-- so a finalizer encoding a body meanwhile spliced its bytes into this one.
+-- Escaped as lua-cjson does, but for "/", which stays as it is.
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
+  ["\t"] = "\\t", ["\127"] = "\\u007f" }
+for b = 0, 31 do
+  local c = string.char(b)
+  ESCAPES[c] = ESCAPES[c] or ("\\u%04x"):format(b)
+end
+-- (5.1's patterns take no "\0": %z is its class of it)
+local NEEDS_ESCAPE = _VERSION == "Lua 5.1" and '[%z\1-\31"\\\127]' or '[\0-\31"\\\127]'
+
 local function _json_string(s)
-  -- cjson escapes "/" as "\/"; both are valid JSON, the plain one reads better
-  -- in logs. A "/" is always escaped, so "\/" never ends a "\\" pair.
-  return (cjson.encode(s):gsub("\\/", "/"))
+  return '"' .. gsub(s, NEEDS_ESCAPE, ESCAPES) .. '"'
 end
 
 -- The branch of a choice that describes this value, so an empty table gets
@@ -151,7 +162,7 @@ end
 _encode = function(v, s, field, out, depth, open, as_is)
   local t = type(v)
   if t == "string" then
-    -- lua-cjson copies bytes as they are: a JSON text must be UTF-8
+    -- _json_string copies bytes as they are: a JSON text must be UTF-8
     if not (as_is or utf8(v)) then return nil, errors.invalid(field, "valid UTF-8 text") end
     out[#out + 1] = _json_string(v)
   elseif t == "number" then
