@@ -16,9 +16,10 @@
 -- does: close (the client the calls use), call (the same client), walk
 -- (another client's pages), closeother (closes another client and makes a
 -- new one), spawn (a task), run (kombo.run), wait (spawns a task and waits
--- for it), write (another client's write), raise (raises an error the
--- finalizer catches, and calls nothing: not in `make reentry`, since
--- inside nginx it fails, the SDK aside; docs/EMBEDDING.md).
+-- for it), write (another client's write), map (kombo.map of three calls),
+-- raise (raises an error the finalizer catches, and calls nothing: not in
+-- `make reentry`, since inside nginx it fails, the SDK aside;
+-- docs/EMBEDDING.md).
 -- RUNS: writes, calls and walks, in turn (default 200). fast: a collector
 -- that starts its next cycle as soon as one ends.
 --
@@ -175,9 +176,10 @@ local ACTIONS = {
     task:wait()
   end,
   write = function() write(other, "from a finalizer") end,
+  map = function() kombo.map({ 1, 2, 3 }, function() return other.ats:get_tags() end) end,
   raise = function() error("raised by a finalizer") end,
 }
-local act = assert(ACTIONS[action], "ACTION: close, call, walk, closeother, spawn, run, wait, write or raise")
+local act = assert(ACTIONS[action], "ACTION: close, call, walk, closeother, spawn, run, wait, write, map or raise")
 
 local armed = true
 local function arm()

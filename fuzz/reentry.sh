@@ -30,7 +30,7 @@ for v in "$@"; do
   $MAKE --no-print-directory $vars all >/dev/null || { echo "reentry: $v did not build" >&2; exit 2; }
   build=${vars##*BUILD=}
   for mode in $modes; do
-    for action in close call walk closeother spawn run wait write; do
+    for action in close call walk closeother spawn run wait write map; do
       for pace in "" fast; do
         total=$((total + 1))
         # shellcheck disable=SC2086 # pace is a word or nothing
