@@ -53,6 +53,27 @@ end
 local MODES = { blocking = true, tasks = true, ngx = true, ngxtasks = true, nvim = true, nvimtasks = true }
 assert(MODES[mode], "MODE: blocking, tasks, ngx, ngxtasks, nvim or nvimtasks")
 
+-- For a run hosted elsewhere (Neovim, nginx): a file's bytes, or "".
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+-- Ends a hosted run: its report, then FAILED (exit status 1) when the
+-- report says so or `why` tells what went wrong around it.
+local function finish(report, why)
+  io.write(report)
+  if why or report:find("FAILED", 1, true) then
+    if why then print(why) end
+    print("FAILED")
+    os.exit(1)
+  end
+  os.exit(0)
+end
+
 if not inside and (mode == "nvim" or mode == "nvimtasks") then
   -- One headless Neovim runs the whole run; its tasks are driven by the
   -- editor's loop (drivers/uv.lua) while vim.wait waits for each.
@@ -68,23 +89,13 @@ if not inside and (mode == "nvim" or mode == "nvimtasks") then
     :format(q(root), mode, q(action), runs, fast and "1" or "0", q(out), q(sb.url), q(sb.api_key),
       q(sb.integration_id), q("luafile " .. root .. "/fuzz/reentry.lua"), q(err_out)))
   sb:stop()
-  local f = io.open(out, "rb")
-  local body = f and f:read("*a") or ""
-  if f then f:close() end
   -- What Neovim printed: the errors of failed tasks, raised through
   -- vim.schedule as editor errors (drivers/uv.lua), and the script's own.
-  f = io.open(err_out, "rb")
-  local printed = f and f:read("*a") or ""
-  if f then f:close() end
+  local report, printed = slurp(out), slurp(err_out)
   os.remove(out)
   os.remove(err_out)
-  io.write(body)
-  if body == "" or body:find("FAILED", 1, true) then
-    if body == "" then print("Neovim wrote nothing (the script raised, or Neovim died): " .. printed:sub(-2000)) end
-    print("FAILED")
-    os.exit(1)
-  end
-  os.exit(0)
+  finish(report, report == "" and "Neovim wrote nothing (the script raised, or Neovim died): "
+    .. printed:sub(-2000) or nil)
 end
 
 if not inside and (mode == "ngx" or mode == "ngxtasks") then
@@ -116,20 +127,16 @@ if not inside and (mode == "ngx" or mode == "ngxtasks") then
   local log = server:log()
   server:stop()
   sb:stop()
-  io.write(ok and body or "", "\n")
   -- A worker that died (a crash in the C core) is respawned by the master:
   -- only its log tells.
-  local died = log:match("[^\n]*exited on signal[^\n]*")
-  if not ok or status ~= 200 or died or (body or ""):find("FAILED", 1, true) then
-    if not ok or status ~= 200 then
-      print("the request failed: " .. tostring(status))
-      for line in log:gmatch("[^\n]*%[error%][^\n]*") do print(line:sub(1, 400)) end
-    end
-    if died then print(died) end
-    print("FAILED")
-    os.exit(1)
+  local why = log:match("[^\n]*exited on signal[^\n]*")
+  if not ok or status ~= 200 then
+    local lines = { "the request failed: " .. tostring(status) }
+    for line in log:gmatch("[^\n]*%[error%][^\n]*") do lines[#lines + 1] = line:sub(1, 400) end
+    lines[#lines + 1] = why
+    why = table.concat(lines, "\n")
   end
-  os.exit(0)
+  finish((ok and body or "") .. "\n", why)
 end
 
 local kombo = require("kombo")

@@ -218,6 +218,8 @@ LOCATIONS["/phase"] = { raw = [[
         local tags, err = KOMBO.client().ats:get_tags()
         local _, spawned = kombo.spawn(function() end):wait()
         local ran, run_errors = kombo.run()
+        local mapped, map_err = kombo.map({ 1 }, function() return 1 end)
+        ngx.header["X-Kombo-Mapped"] = tostring(mapped) .. " " .. map_err.field
         ngx.header["X-Kombo-Ok"] = tostring(tags ~= nil)
         ngx.header["X-Kombo-Error"] = err.kind .. " " .. err.field .. " " .. tostring(err):gsub("[\r\n]", " ")
         ngx.header["X-Kombo-Spawned"] = spawned.field .. " " .. spawned.message
@@ -834,6 +836,7 @@ describe("inside nginx (cosockets)", function()
     assert.matches("ngx.timer.at", headers["x-kombo-error"], 1, true)
     assert.matches("^phase .*kombo.spawn is not possible in nginx's header_filter phase", headers["x-kombo-spawned"])
     assert.equal("nil phase", headers["x-kombo-ran"])
+    assert.equal("nil phase", headers["x-kombo-mapped"])
   end)
 
   it("knows where the running code can yield: not in a finalizer, a hook or table.sort's comparator", function()

@@ -574,20 +574,19 @@ local function _spawn(owned, fn, ...)
   local task = setmetatable({ parent = coroutine.running() }, Task)
   local refused = _M.refusal(owned and "kombo.map" or "kombo.spawn", true)
   if refused then
-    -- A task that failed as it started: its wait says why, and, in a
-    -- request, so does kombo.run's list.
+    -- A task that failed as it started, in no request's list (there may
+    -- be no request): its wait says why.
     task.done, task.error, task.results = true, refused, pack(nil, refused)
-    if owned or refused.field == "phase" then return task end
-  else
-    local function body(...)
-      local r = pack(xpcall(fn, _raised, ...))
-      if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.error, task.results = r[2], pack(nil, r[2]) end
-      task.done = true
-    end
-    local co, err = ngx.thread.spawn(body, ...)
-    if not co then error("kombo.spawn: " .. tostring(err), 3) end
-    task.co = co
+    return task
   end
+  local function body(...)
+    local r = pack(xpcall(fn, _raised, ...))
+    if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.error, task.results = r[2], pack(nil, r[2]) end
+    task.done = true
+  end
+  local co, err = ngx.thread.spawn(body, ...)
+  if not co then error("kombo.spawn: " .. tostring(err), 3) end
+  task.co = co
   if not owned then
     local list = _tasks()
     list[#list + 1] = task
