@@ -71,6 +71,14 @@ size_t kombo_pct_encode(const char *in, size_t len, char *out);
  * never be a dot segment. out must hold 3*len bytes. */
 size_t kombo_escape_segment(const char *in, size_t len, char *out);
 
+/* A JSON string: in[0..len) quoted, with '"', '\\', the control characters
+ * and DEL escaped (as \n, \u001f, ...), every other byte as it is.
+ * kombo_json_string_size is the length it takes, or 0 when in is not
+ * well-formed UTF-8 and as_is is 0; kombo_json_string writes it to out,
+ * which holds that many bytes, and returns it. */
+size_t kombo_json_string_size(const char *in, size_t len, int as_is);
+size_t kombo_json_string(const char *in, size_t len, char *out);
+
 /* The query of the page after this one: q, "&" when q is not empty, then
  * "cursor=" and the percent-encoded cursor. out must hold
  * KOMBO_NEXT_QUERY_SIZE(qlen, clen) bytes; returns the length written. */

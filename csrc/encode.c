@@ -1,6 +1,6 @@
 /* Encoding that must be exact and fast: percent-encoding of path segments,
  * query values and the next page's query, base64 for attachments (and
- * base64url decoding for webhook signatures), and the
+ * base64url decoding for webhook signatures), JSON strings, and the
  * header-value check that keeps CR/LF out of every request. Pure functions; the Lua bindings below
  * are thin. */
 #include <string.h>
@@ -106,6 +106,133 @@ size_t kombo_escape_segment(const char *in, size_t len, char *out)
 	return kombo_pct_encode(in, len, out);
 }
 
+/* The length of the well-formed UTF-8 sequence (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF) that starts at p, at most n
+ * bytes long; 0 when none starts there. */
+static size_t utf8_sequence(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+	size_t len, i;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		len = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4;
+	else
+		return 0;
+	/* The second byte's range is what rules out the overlong forms, the
+	 * surrogates and what lies past U+10FFFF. */
+	if (c == 0xE0)
+		lo = 0xA0;
+	else if (c == 0xED)
+		hi = 0x9F;
+	else if (c == 0xF0)
+		lo = 0x90;
+	else if (c == 0xF4)
+		hi = 0x8F;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+/* The letter of c's two-character escape inside a JSON string (\n, \", ...),
+ * or 0. */
+static char short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return '"';
+	case '\\':
+		return '\\';
+	case '\b':
+		return 'b';
+	case '\f':
+		return 'f';
+	case '\n':
+		return 'n';
+	case '\r':
+		return 'r';
+	case '\t':
+		return 't';
+	default:
+		return 0;
+	}
+}
+
+/* What a byte takes inside a JSON string: itself, a two-character escape,
+ * or \u00XX for the other control characters and DEL. */
+static size_t json_byte_len(unsigned char c)
+{
+	if (short_escape(c))
+		return 2;
+	return c < 0x20 || c == 0x7F ? 6 : 1;
+}
+
+size_t kombo_json_string_size(const char *in, size_t len, int as_is)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i = 0, size = 2;
+	while (i < len) {
+		size_t n = p[i] < 0x80 || as_is ? 1 : utf8_sequence(p + i, len - i);
+		if (n == 0)
+			return 0;
+		size += n == 1 ? json_byte_len(p[i]) : n;
+		i += n;
+	}
+	return size;
+}
+
+size_t kombo_json_string(const char *in, size_t len, char *out)
+{
+	static const char LOWER_HEX[] = "0123456789abcdef";
+	size_t i, o = 0;
+	out[o++] = '"';
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		size_t n = json_byte_len(c);
+		if (n == 1) {
+			out[o++] = (char)c;
+		} else if (n == 2) {
+			out[o++] = '\\';
+			out[o++] = short_escape(c);
+		} else {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = LOWER_HEX[c >> 4];
+			out[o + 5] = LOWER_HEX[c & 15];
+			o += 6;
+		}
+	}
+	out[o++] = '"';
+	return o;
+}
+
+/* core.json_string(s [, as_is]) -> the JSON text of string s | nil when s
+ * is not well-formed UTF-8 (a JSON text must be), unless as_is: then its
+ * bytes go as they are. Its own scratch per call: an encode that a
+ * finalizer runs while another is under way writes into neither's. */
+static int l_json_string(lua_State *L)
+{
+	size_t len, size;
+	const char *s = luaL_checklstring(L, 1, &len);
+	char *out;
+	if (len > (((size_t)-1) / 6) - 2)
+		return luaL_error(L, "string too long");
+	size = kombo_json_string_size(s, len, lua_toboolean(L, 2));
+	if (size == 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	out = lua_newuserdata(L, size);
+	lua_pushlstring(L, out, kombo_json_string(s, len, out));
+	return 1;
+}
+
 /* core.escape(s) -> percent-encoded s (one path segment or query value). */
 static int l_escape(lua_State *L)
 {
@@ -208,6 +335,7 @@ void kombo_encode_open(lua_State *L)
 		{ "b64encode", l_b64encode },
 		{ "header_ok", l_header_ok },
 		{ "next_query", l_next_query },
+		{ "json_string", l_json_string },
 		{ NULL, NULL },
 	};
 	kb_setfuncs(L, fns, 0);

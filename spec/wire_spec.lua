@@ -158,6 +158,21 @@ describe("on the wire", function()
       end
     end)
 
+    it("is refused in every malformed shape: overlong, cut short, a stray continuation, past U+10FFFF", function()
+      for _, bad in ipairs({ "\192\128", "\224\128\175", "\226\130", "a\128b", "\244\144\128\128",
+        "\248\136\128\128\128", "ok \240\159\152" }) do
+        refused("body.content", "valid UTF-8 text", "ats", "add_application_note",
+          { application_id = "app1", body = { content = bad, content_type = "PLAIN_TEXT" } })
+      end
+    end)
+
+    it("escapes what JSON requires and nothing else: quotes, backslashes, control characters, DEL", function()
+      local _, _, sent = call("ats", "add_application_note", { application_id = "app1",
+        body = { content = 'say "hi"\\ a/b\n\t\r\b\f\0\31\127 é', content_type = "PLAIN_TEXT" } })
+      assert.equal('{"content":"say \\"hi\\"\\\\ a/b\\n\\t\\r\\b\\f\\u0000\\u001f\\u007f é",'
+        .. '"content_type":"PLAIN_TEXT"}', sent[1].body)
+    end)
+
     it("that is UTF-8, from one byte to four, goes out as it is", function()
       local text = "Zoë ✓ 日本 \240\159\152\128"
       local _, _, sent = call("ats", "add_application_note",

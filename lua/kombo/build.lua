@@ -8,9 +8,8 @@ local type, pairs, ipairs, tostring, tonumber, next = type, pairs, ipairs, tostr
 local setmetatable, getmetatable = setmetatable, getmetatable
 local floor = math.floor
 local concat, sort = table.concat, table.sort
-local format, gsub = string.format, string.gsub
+local format = string.format
 
-local utf8 = require("kombo.compat").utf8
 local errors = require("kombo.errors")
 local schema = require("kombo.schema")
 
@@ -93,23 +92,13 @@ end
 
 -- JSON ---------------------------------------------------------------------
 
--- A JSON string, escaped here rather than by lua-cjson: cjson.encode
--- writes into one buffer per cjson instance, and on Lua 5.1 and LuaJIT it
--- copies that buffer into a Lua string after the collector may have run,
--- so a finalizer encoding a body meanwhile spliced its bytes into this one.
--- Escaped as lua-cjson does, but for "/", which stays as it is.
-local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
-  ["\t"] = "\\t", ["\127"] = "\\u007f" }
-for b = 0, 31 do
-  local c = string.char(b)
-  ESCAPES[c] = ESCAPES[c] or ("\\u%04x"):format(b)
-end
--- (5.1's patterns take no "\0": %z is its class of it)
-local NEEDS_ESCAPE = _VERSION == "Lua 5.1" and '[%z\1-\31"\\\127]' or '[\0-\31"\\\127]'
-
-local function _json_string(s)
-  return '"' .. gsub(s, NEEDS_ESCAPE, ESCAPES) .. '"'
-end
+-- A JSON string (nil for one that is not UTF-8, unless as_is), by the C
+-- core rather than lua-cjson: cjson.encode writes into one buffer per cjson
+-- instance, and on Lua 5.1 and LuaJIT it copies that buffer into a Lua
+-- string after the collector may have run, so a finalizer encoding a body
+-- meanwhile spliced its bytes into this one. Escaped as lua-cjson does,
+-- but for "/", which stays as it is.
+local _json_string = require("kombo.core").json_string
 
 -- The branch of a choice that describes this value, so an empty table gets
 -- the right brackets inside any_of too.
@@ -147,8 +136,9 @@ local function _encode_table(v, s, field, out, depth, open, as_is)
   out[#out + 1] = "{"
   for i, k in ipairs(keys) do
     if i > 1 then out[#out + 1] = "," end
-    if not (as_is or utf8(k)) then return nil, errors.invalid(field, "an object whose keys are valid UTF-8 text") end
-    out[#out + 1] = _json_string(k)
+    local key = _json_string(k, as_is)
+    if not key then return nil, errors.invalid(field, "an object whose keys are valid UTF-8 text") end
+    out[#out + 1] = key
     out[#out + 1] = ":"
     local ok, err = _encode(v[k], props and props[k], field .. "." .. k, out, depth + 1, open, as_is)
     if not ok then return nil, err end
@@ -162,9 +152,9 @@ end
 _encode = function(v, s, field, out, depth, open, as_is)
   local t = type(v)
   if t == "string" then
-    -- _json_string copies bytes as they are: a JSON text must be UTF-8
-    if not (as_is or utf8(v)) then return nil, errors.invalid(field, "valid UTF-8 text") end
-    out[#out + 1] = _json_string(v)
+    local text = _json_string(v, as_is)
+    if not text then return nil, errors.invalid(field, "valid UTF-8 text") end
+    out[#out + 1] = text
   elseif t == "number" then
     if not _finite(v) then return nil, errors.invalid(field, "a finite number") end
     if _is_time(v, s) then
