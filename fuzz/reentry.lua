@@ -62,6 +62,11 @@ local function slurp(path)
   return text
 end
 
+-- How long a hosted run may take: less than the timeout(1) that
+-- reentry.sh puts around this process, so a hang ends here, where nginx,
+-- Neovim and the sandbox are stopped, rather than leaving them running.
+local HOSTED_LIMIT_S = 100
+
 -- Ends a hosted run: its report, then FAILED (exit status 1) when the
 -- report says so or `why` tells what went wrong around it.
 local function finish(report, why)
@@ -85,16 +90,17 @@ if not inside and (mode == "nvim" or mode == "nvimtasks") then
   local out, err_out = os.tmpname(), os.tmpname()
   local function q(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
   os.execute(("REENTRY_ROOT=%s REENTRY_MODE=%s REENTRY_ACTION=%s REENTRY_RUNS=%d REENTRY_FAST=%s REENTRY_OUT=%s"
-    .. " REENTRY_URL=%s REENTRY_KEY=%s REENTRY_ID=%s nvim --headless -u NONE -i NONE -n -c %s -c 'qa!' </dev/null 2>%s")
+    .. " REENTRY_URL=%s REENTRY_KEY=%s REENTRY_ID=%s timeout %d nvim --headless -u NONE -i NONE -n -c %s -c 'qa!' </dev/null 2>%s")
     :format(q(root), mode, q(action), runs, fast and "1" or "0", q(out), q(sb.url), q(sb.api_key),
-      q(sb.integration_id), q("luafile " .. root .. "/fuzz/reentry.lua"), q(err_out)))
+      q(sb.integration_id), HOSTED_LIMIT_S, q("luafile " .. root .. "/fuzz/reentry.lua"), q(err_out)))
   sb:stop()
   -- What Neovim printed: the errors of failed tasks, raised through
   -- vim.schedule as editor errors (drivers/uv.lua), and the script's own.
   local report, printed = slurp(out), slurp(err_out)
   os.remove(out)
   os.remove(err_out)
-  finish(report, report == "" and "Neovim wrote nothing (the script raised, or Neovim died): "
+  finish(report, report == "" and "Neovim wrote nothing (the script raised, Neovim died, or it ran past "
+    .. HOSTED_LIMIT_S .. " s): "
     .. printed:sub(-2000) or nil)
 end
 
@@ -117,7 +123,7 @@ if not inside and (mode == "ngx" or mode == "ngxtasks") then
     ]] },
   })
   local c = assert(socket.connect("127.0.0.1", server.port))
-  c:settimeout(600) -- timeout(1) around the run is what catches a hang
+  c:settimeout(HOSTED_LIMIT_S)
   assert(c:send(("GET /reentry?mode=%s&action=%s&runs=%d&fast=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     .. "Connection: close\r\n\r\n"):format(mode, action, runs, fast and "1" or "0")))
   local ok, status, body = pcall(server.receive, server, c)
