@@ -90,7 +90,8 @@ if not inside and (mode == "nvim" or mode == "nvimtasks") then
   local out, err_out = os.tmpname(), os.tmpname()
   local function q(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
   os.execute(("REENTRY_ROOT=%s REENTRY_MODE=%s REENTRY_ACTION=%s REENTRY_RUNS=%d REENTRY_FAST=%s REENTRY_OUT=%s"
-    .. " REENTRY_URL=%s REENTRY_KEY=%s REENTRY_ID=%s timeout %d nvim --headless -u NONE -i NONE -n -c %s -c 'qa!' </dev/null 2>%s")
+    .. " REENTRY_URL=%s REENTRY_KEY=%s REENTRY_ID=%s timeout %d nvim --headless -u NONE -i NONE -n"
+    .. " -c %s -c 'qa!' </dev/null 2>%s")
     :format(q(root), mode, q(action), runs, fast and "1" or "0", q(out), q(sb.url), q(sb.api_key),
       q(sb.integration_id), HOSTED_LIMIT_S, q("luafile " .. root .. "/fuzz/reentry.lua"), q(err_out)))
   sb:stop()
