@@ -78,6 +78,29 @@ local ok, err = pcall(function()
   out.messages = vim.api.nvim_exec("messages", true)
   out.others = others
 
+  -- A failure that a task:wait takes is the waiter's, whether the wait
+  -- came first or the failure did: not an editor error. A failure nobody
+  -- waits for, spawned after them, is; reports keep the order the tasks
+  -- failed in, so once it shows, theirs would have.
+  local handled = {}
+  kombo.spawn(function()
+    local failing = kombo.spawn(function() error("handled by the task waiting for it", 0) end)
+    local _, werr = failing:wait()
+    handled[#handled + 1] = werr
+  end)
+  local early = kombo.spawn(function() error("handled by a wait that came after it", 0) end)
+  kombo.spawn(function()
+    local _, werr = early:wait()
+    handled[#handled + 1] = werr
+  end)
+  vim.wait(2000, function() return #handled == 2 end, 10)
+  kombo.spawn(function() error("nobody waits for this one", 0) end)
+  vim.wait(2000, function()
+    return vim.api.nvim_exec("messages", true):find("nobody waits for this one", 1, true) ~= nil
+  end, 10)
+  out.handled = handled
+  out.messages_after = vim.api.nvim_exec("messages", true)
+
   -- Past max_connections, sends queue and start as others finish.
   local capped = assert(kombo.new({ api_key = os.getenv("KOMBO_API_KEY"),
     integration_id = os.getenv("KOMBO_INTEGRATION_ID"), server_url = os.getenv("KOMBO_SERVER_URL"),
@@ -199,6 +222,13 @@ describe("inside Neovim", function()
     assert.matches("kombo: a task raised table: 0x%x+ %(a table, not a message%).-the last task's error", v.messages)
     assert.is_nil(v.messages:find("boom", 1, true))
     assert.is_nil(v.messages:find("[NULL]", 1, true))
+    -- what each wait returned: the error, with the failed task's traceback
+    table.sort(v.handled)
+    assert.equal(2, #v.handled)
+    assert.matches("^handled by a wait that came after it\nstack traceback:", v.handled[1])
+    assert.matches("^handled by the task waiting for it\nstack traceback:", v.handled[2])
+    assert.matches("nobody waits for this one", v.messages_after, 1, true)
+    assert.is_nil(v.messages_after:find("handled by", 1, true))
     assert.equal(3, v.others)
     assert.same({ 1, 2, 3, 4, 5, 6 }, v.burst)
     local users, conns, n = {}, {}, 0

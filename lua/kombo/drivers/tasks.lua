@@ -462,6 +462,7 @@ Task.__index = Task
 -- until the task ends.
 function Task:wait()
   if getmetatable(self) ~= Task then return nil, "kombo: a method call with a colon: task:wait(), not task.wait()" end
+  self.waited = true
   if self.co then
     local me = _current()
     if me == self then
@@ -489,7 +490,10 @@ end
 
 local function _spawn(owned, fn, ...)
   spawned = spawned + 1
-  local task = setmetatable({ co = co_create(fn), number = spawned, owned = owned }, Task)
+  -- waited: whether task:wait was ever called on it (drivers/uv.lua leaves
+  -- a failure a wait takes to the waiter); a field from the start, so that
+  -- setting it allocates nothing.
+  local task = setmetatable({ co = co_create(fn), number = spawned, owned = owned, waited = false }, Task)
   _ready({ task, pack(...) })
   if _M.on_spawn then _M.on_spawn() end
   return task

@@ -12,7 +12,10 @@
 --   end)
 --
 -- An error raised inside a task is re-raised through vim.schedule, so it
--- shows up like any other Lua error in the editor (with its traceback).
+-- shows up like any other Lua error in the editor (with its traceback),
+-- unless a task:wait has taken it by the end of the scheduler's step in
+-- which the task failed: the wait returns the error, and handling it is
+-- the waiter's.
 
 require("kombo.compat").interpreted_module()
 local tasks = require("kombo.drivers.tasks")
@@ -57,8 +60,13 @@ local function _tick()
   if tasks.stepping() then return end
   local ok, err = pcall(tasks.step, 0)
   if not ok then _report(err) end
+  -- A failure a task:wait took (called before the task failed, or in the
+  -- same step) is the waiter's to handle: reported, it would be shown
+  -- twice.
   local failures = tasks.take_failures()
-  for i = 1, #failures do _report(failures[i]) end
+  for i = 1, #failures do
+    if not failures.tasks[i].waited then _report(failures[i]) end
+  end
   if not tasks.busy() and timer then timer:stop() end
 end
 
