@@ -94,6 +94,12 @@ local ok, err = pcall(function()
     handled[#handled + 1] = werr
   end)
   vim.wait(2000, function() return #handled == 2 end, 10)
+  -- A wait refused (a task waiting for itself) takes nothing.
+  local selfish
+  selfish = kombo.spawn(function()
+    local _, werr = selfish:wait()
+    error("failed after its wait was refused: " .. werr, 0)
+  end)
   kombo.spawn(function() error("nobody waits for this one", 0) end)
   vim.wait(2000, function()
     return vim.api.nvim_exec("messages", true):find("nobody waits for this one", 1, true) ~= nil
@@ -228,6 +234,7 @@ describe("inside Neovim", function()
     assert.matches("^handled by a wait that came after it\nstack traceback:", v.handled[1])
     assert.matches("^handled by the task waiting for it\nstack traceback:", v.handled[2])
     assert.matches("nobody waits for this one", v.messages_after, 1, true)
+    assert.matches("failed after its wait was refused: kombo: a task cannot wait for itself", v.messages_after, 1, true)
     assert.is_nil(v.messages_after:find("handled by", 1, true))
     assert.equal(3, v.others)
     assert.same({ 1, 2, 3, 4, 5, 6 }, v.burst)

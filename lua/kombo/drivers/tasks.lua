@@ -389,6 +389,8 @@ local function _ended(task, ok, r)
   if mine then for p in pairs(mine) do _cancel(p) end end
   local waiters = task.waiters
   if waiters then
+    -- Each is woken to return this outcome: it is taken.
+    task.waited = true
     for i = 1, #waiters do _M.wake(waiters[i]) end
   end
   task.waiters = nil
@@ -462,7 +464,6 @@ Task.__index = Task
 -- until the task ends.
 function Task:wait()
   if getmetatable(self) ~= Task then return nil, "kombo: a method call with a colon: task:wait(), not task.wait()" end
-  self.waited = true
   if self.co then
     local me = _current()
     if me == self then
@@ -485,14 +486,15 @@ function Task:wait()
     -- lost when a finalizer raised in the scheduler's own code.
     return nil, "kombo: the task was left waiting for an answer the scheduler lost (a finalizer raised in it)"
   end
+  self.waited = true
   return unpacked(self.results)
 end
 
 local function _spawn(owned, fn, ...)
   spawned = spawned + 1
-  -- waited: whether task:wait was ever called on it (drivers/uv.lua leaves
-  -- a failure a wait takes to the waiter); a field from the start, so that
-  -- setting it allocates nothing.
+  -- waited: whether a task:wait has returned, or is woken to return, its
+  -- outcome (drivers/uv.lua leaves a failure a wait takes to the waiter);
+  -- a field from the start, so that setting it allocates nothing.
   local task = setmetatable({ co = co_create(fn), number = spawned, owned = owned, waited = false }, Task)
   _ready({ task, pack(...) })
   if _M.on_spawn then _M.on_spawn() end
