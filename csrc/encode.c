@@ -141,35 +141,17 @@ static size_t utf8_sequence(const unsigned char *p, size_t n)
 	return len;
 }
 
-/* The letter of c's two-character escape inside a JSON string (\n, \", ...),
- * or 0. */
-static char short_escape(unsigned char c)
-{
-	switch (c) {
-	case '"':
-		return '"';
-	case '\\':
-		return '\\';
-	case '\b':
-		return 'b';
-	case '\f':
-		return 'f';
-	case '\n':
-		return 'n';
-	case '\r':
-		return 'r';
-	case '\t':
-		return 't';
-	default:
-		return 0;
-	}
-}
+/* The letter of each byte's two-character escape inside a JSON string
+ * (\n, \", ...); 0 for the others. */
+static const char SHORT_ESCAPE[256] = {
+	['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
 
 /* What a byte takes inside a JSON string: itself, a two-character escape,
  * or \u00XX for the other control characters and DEL. */
 static size_t json_byte_len(unsigned char c)
 {
-	if (short_escape(c))
+	if (SHORT_ESCAPE[c])
 		return 2;
 	return c < 0x20 || c == 0x7F ? 6 : 1;
 }
@@ -200,7 +182,7 @@ size_t kombo_json_string(const char *in, size_t len, char *out)
 			out[o++] = (char)c;
 		} else if (n == 2) {
 			out[o++] = '\\';
-			out[o++] = short_escape(c);
+			out[o++] = SHORT_ESCAPE[c];
 		} else {
 			memcpy(out + o, "\\u00", 4);
 			out[o + 4] = LOWER_HEX[c >> 4];

@@ -100,9 +100,8 @@ if not inside and (mode == "nvim" or mode == "nvimtasks") then
   local report, printed = slurp(out), slurp(err_out)
   os.remove(out)
   os.remove(err_out)
-  finish(report, report == "" and "Neovim wrote nothing (the script raised, Neovim died, or it ran past "
-    .. HOSTED_LIMIT_S .. " s): "
-    .. printed:sub(-2000) or nil)
+  finish(report, report == "" and ("Neovim wrote nothing (the script raised, Neovim died, or it ran past %d s): %s")
+    :format(HOSTED_LIMIT_S, printed:sub(-2000)) or nil)
 end
 
 if not inside and (mode == "ngx" or mode == "ngxtasks") then
